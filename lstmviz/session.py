@@ -1,0 +1,245 @@
+"""The pure-Python state of one visualisation: config, computed runs and the frame cursor.
+
+Frames (DESIGN.md): forward t = 1..T, then the loss, then backward t = T..1, so a run of
+length T has 2T + 1 frames. Views show what is known at the cursor: the forward states up
+to `Frame.fwd_t` and the gradients from T down to `Frame.bwd_t`.
+The session is plain Python with callbacks; `lstmviz.ui.adapter` turns them into signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lstmviz import engine
+from lstmviz.config import Config, ConfigError
+
+FORWARD, LOSS, BACKWARD = "forward", "loss", "backward"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Where the cursor is. fwd_t: forward steps computed so far (0..T);
+    bwd_t: the earliest step whose gradient is known (T + 1 means none yet)."""
+
+    index: int
+    phase: str
+    t: int
+    seq_len: int
+
+    @property
+    def fwd_t(self) -> int:
+        return self.t if self.phase == FORWARD else self.seq_len
+
+    @property
+    def bwd_t(self) -> int:
+        return self.t if self.phase == BACKWARD else self.seq_len + 1
+
+    @property
+    def label(self) -> str:
+        if self.phase == LOSS:
+            return "loss"
+        return f"{self.phase} t={self.t}"
+
+
+def frame_at(index: int, seq_len: int) -> Frame:
+    """Frame number `index` (0 .. 2T) of a run of length T."""
+    T = seq_len
+    if not 0 <= index <= 2 * T:
+        raise IndexError(f"frame {index} is out of range 0..{2 * T}")
+    if index < T:
+        return Frame(index, FORWARD, index + 1, T)
+    if index == T:
+        return Frame(index, LOSS, T, T)
+    return Frame(index, BACKWARD, 2 * T + 1 - index, T)
+
+
+def frame_index(phase: str, t: int, seq_len: int) -> int:
+    """Inverse of `frame_at`, with t clamped into 1..T."""
+    T = seq_len
+    t = min(max(int(t), 1), T)
+    if phase == FORWARD:
+        return t - 1
+    if phase == LOSS:
+        return T
+    if phase == BACKWARD:
+        return 2 * T + 1 - t
+    raise ValueError(f"phase: expected one of {FORWARD}, {LOSS}, {BACKWARD}, got {phase!r}")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One model's computed forward and backward pass over the shared input."""
+
+    kind: str
+    model: engine.Model
+    readout: engine.Readout
+    task: engine.Task
+    trace: engine.Trace
+    grads: engine.Grads
+    loss: float
+    dh_loss: np.ndarray  # dL/dh_t from the loss alone, (T, B, H)
+    diagnostics: engine.Diagnostics
+    imported: bool = False
+
+    @property
+    def label(self) -> str:
+        name = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[self.kind]
+        if self.kind == "rnn":
+            name += f" ({self.model.activation})"
+        return name
+
+    @property
+    def overflow_step(self) -> int | None:
+        """0-based step where numbers first stop being finite (forward or backward)."""
+        return self.diagnostics.overflow_step
+
+
+Weights = Mapping[str, tuple[engine.Model, engine.Readout | None]]
+
+
+def compute_runs(config: Config, weights: Weights | None = None) -> dict[str, Run]:
+    """Build every model of `config`, run it forward and backward on one shared input.
+
+    Pure and thread-safe: the app calls it off the GUI thread for large settings.
+    `weights` maps a kind to an imported (model, readout) that replaces the built one.
+    """
+    weights = weights or {}
+    task = engine.make_task(config.task, config.seq_len, config.batch_size, seed=config.seed)
+    runs: dict[str, Run] = {}
+    for i, kind in enumerate(config.models):
+        imported = kind in weights
+        if imported:
+            model, readout = weights[kind]
+            if model.input_size != task.input_size:
+                raise ConfigError(
+                    f"weights for {kind}: input size {model.input_size} does not match task "
+                    f"{config.task!r}, which feeds {task.input_size} input(s)"
+                )
+        else:
+            model = engine.build_model(
+                kind,
+                task.input_size,
+                config.hidden_size,
+                seed=config.seed + 1000 * (i + 1),
+                activation=config.activation,
+                init=config.init,
+                weight_scale=config.weight_scale,
+                forget_bias=config.forget_bias,
+            )
+            readout = None
+        if readout is None or readout.weight.shape != (task.output_size, model.hidden_size):
+            readout = engine.build_readout(model.hidden_size, task.output_size, seed=config.seed + 7)
+        trace = engine.forward(model, task.xs)
+        loss, dh, _ = engine.loss_and_grad(
+            readout, trace.h, task.targets, loss=task.loss, where=config.loss_where
+        )
+        grads = engine.backward(model, trace, dh)
+        diagnostics = engine.compute_diagnostics(model, trace, grads)
+        runs[kind] = Run(kind, model, readout, task, trace, grads, float(loss), dh,
+                         diagnostics, imported)
+    return runs
+
+
+Listener = Callable[[], None]
+
+
+@dataclass
+class Session:
+    """One configuration, its computed runs (one per model, same input) and the cursor.
+
+    Listeners: `on_runs` after the runs are replaced, `on_frame` after the cursor moves.
+    """
+
+    config: Config = field(default_factory=Config)
+    weights: dict[str, tuple[engine.Model, engine.Readout | None]] = field(default_factory=dict)
+    runs: dict[str, Run] = field(default_factory=dict)
+    cursor: int = 0
+    on_runs: list[Listener] = field(default_factory=list)
+    on_frame: list[Listener] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            self.runs = compute_runs(self.config, self.weights)
+
+    # -- runs -----------------------------------------------------------------------
+    @property
+    def seq_len(self) -> int:
+        return self.config.seq_len
+
+    @property
+    def n_frames(self) -> int:
+        return 2 * self.seq_len + 1
+
+    @property
+    def frame(self) -> Frame:
+        return frame_at(self.cursor, self.seq_len)
+
+    def set_config(self, config: Config) -> None:
+        """Recompute for `config` (raises, keeping the old state, if it cannot)."""
+        self.apply(config, compute_runs(config, self.weights))
+
+    def apply(self, config: Config, runs: dict[str, Run]) -> None:
+        """Install runs computed elsewhere (e.g. a worker thread) and keep the cursor's place."""
+        old = self.frame
+        self.config, self.runs = config, runs
+        self.cursor = frame_index(old.phase, old.t, config.seq_len)
+        for listener in list(self.on_runs):
+            listener()
+        self._frame_changed()
+
+    def set_weights(self, kind: str, model: engine.Model, readout: engine.Readout | None) -> None:
+        """Use imported weights for `kind` (adds the model to the config if missing)."""
+        weights = dict(self.weights)
+        weights[kind] = (model, readout)
+        config = self.config
+        if kind not in config.models:
+            config = config.replace(models=(*config.models, kind))
+        if model.hidden_size != config.hidden_size:
+            config = config.replace(hidden_size=model.hidden_size)
+        runs = compute_runs(config, weights)
+        self.weights = weights
+        self.apply(config, runs)
+
+    def clear_weights(self) -> None:
+        self.weights = {}
+        self.set_config(self.config)
+
+    # -- cursor ---------------------------------------------------------------------
+    def seek(self, index: int) -> None:
+        index = min(max(int(index), 0), self.n_frames - 1)
+        if index != self.cursor:
+            self.cursor = index
+            self._frame_changed()
+
+    def seek_to(self, phase: str, t: int) -> None:
+        self.seek(frame_index(phase, t, self.seq_len))
+
+    def step(self) -> bool:
+        """Advance one frame; False at the end."""
+        if self.cursor >= self.n_frames - 1:
+            return False
+        self.seek(self.cursor + 1)
+        return True
+
+    def step_back(self) -> bool:
+        if self.cursor <= 0:
+            return False
+        self.seek(self.cursor - 1)
+        return True
+
+    def to_start(self) -> None:
+        self.seek(0)
+
+    def to_end(self) -> None:
+        self.seek(self.n_frames - 1)
+
+    def to_backward_start(self) -> None:
+        """The first backward frame (t = T)."""
+        self.seek(self.seq_len + 1)
+
+    def _frame_changed(self) -> None:
+        for listener in list(self.on_frame):
+            listener()
