@@ -1,0 +1,65 @@
+"""Parameter initialisation schemes (seeded, reproducible) in PyTorch's layout.
+
+- "pytorch": every tensor uniform(-1/sqrt(H), 1/sqrt(H)), as nn.RNN/LSTM/GRU do.
+- "xavier": Glorot-uniform weights per gate block (fan_in + fan_out = I + H or 2H), zero biases.
+- "orthogonal": each gate's H x H recurrent block orthogonal, Xavier input weights, zero biases.
+
+Draw order is fixed (weight_ih, weight_hh, bias_ih, bias_hh) so a seed always means the same model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INITS = ("pytorch", "xavier", "orthogonal")
+
+
+def _xavier(rng: np.random.Generator, G: int, H: int, n_in: int) -> np.ndarray:
+    a = np.sqrt(6.0 / (n_in + H))
+    return rng.uniform(-a, a, size=(G * H, n_in))
+
+
+def _orthogonal(rng: np.random.Generator, G: int, H: int) -> np.ndarray:
+    blocks = []
+    for _ in range(G):
+        q, r = np.linalg.qr(rng.standard_normal((H, H)))
+        blocks.append(q * np.sign(np.where(np.diag(r) == 0, 1.0, np.diag(r))))  # Haar measure
+    return np.concatenate(blocks, axis=0)
+
+
+def init_params(
+    init: str, G: int, input_size: int, hidden_size: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Fresh parameters for G gates: weight_ih (GH, I), weight_hh (GH, H), biases (GH,)."""
+    H, I = hidden_size, input_size
+    if init == "pytorch":
+        k = 1.0 / np.sqrt(H)
+        return {
+            "weight_ih": rng.uniform(-k, k, size=(G * H, I)),
+            "weight_hh": rng.uniform(-k, k, size=(G * H, H)),
+            "bias_ih": rng.uniform(-k, k, size=G * H),
+            "bias_hh": rng.uniform(-k, k, size=G * H),
+        }
+    w_ih = _xavier(rng, G, H, I)
+    w_hh = _xavier(rng, G, H, H) if init == "xavier" else _orthogonal(rng, G, H)
+    return {
+        "weight_ih": w_ih,
+        "weight_hh": w_hh,
+        "bias_ih": np.zeros(G * H),
+        "bias_hh": np.zeros(G * H),
+    }
+
+
+def rescale_recurrent(weight_hh: np.ndarray, G: int, scale: float) -> np.ndarray:
+    """Scale each gate's H x H block of weight_hh so its largest singular value equals `scale`.
+
+    An all-zero block stays zero (nothing to scale).
+    """
+    H = weight_hh.shape[1]
+    out = weight_hh.copy()
+    for k in range(G):
+        block = out[k * H : (k + 1) * H]
+        s = np.linalg.norm(block, 2)
+        if s > 0:
+            block *= scale / s
+    return out
