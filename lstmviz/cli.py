@@ -1,0 +1,73 @@
+"""The `lstmviz` command: open the app, take a screenshot, and the headless subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lstmviz import __version__
+from lstmviz.config import Config, ConfigError, load_config
+
+
+class UsageError(Exception):
+    """A bad command line: printed as one line, exit status 2."""
+
+
+def _app_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lstmviz",
+        description="Watch gradients vanish and explode in an unrolled RNN, LSTM and GRU.",
+        epilog="Subcommands: 'lstmviz walkthroughs' lists the built-in lectures; "
+        "'lstmviz export --help' and 'lstmviz train --help' for the headless tools.",
+    )
+    p.add_argument("--version", action="version", version=f"lstmviz {__version__}")
+    p.add_argument("--config", metavar="FILE", help="open with the settings of a TOML file")
+    p.add_argument("--screenshot", metavar="PATH",
+                   help="render the window to a PNG and exit (works without a display)")
+    p.add_argument("--frame", type=int, metavar="N",
+                   help="frame to show: 0 .. 2T (negative counts from the end)")
+    p.add_argument("--size", default="1500x950", metavar="WxH", help="window size for --screenshot")
+    p.add_argument("--theme", choices=["light", "dark"], help="colour theme")
+    return p
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size: expected WIDTHxHEIGHT such as 1500x950, got {text!r}") from None
+    if not (200 <= w <= 8000 and 200 <= h <= 8000):
+        raise UsageError(f"--size: {text} is out of range; each side must be 200 to 8000")
+    return w, h
+
+
+def run_app(argv: list[str]) -> int:
+    args = _app_parser().parse_args(argv)
+    config = load_config(args.config) if args.config else Config()
+    size = _size(args.size)
+    if args.frame is not None and not -(2 * config.seq_len + 1) <= args.frame <= 2 * config.seq_len:
+        raise UsageError(f"--frame: {args.frame} is out of range; this run has frames "
+                         f"0 to {2 * config.seq_len}")
+    from lstmviz.ui.app import run
+
+    return run(config, screenshot=args.screenshot, frame=args.frame, size=size, theme=args.theme)
+
+
+SUBCOMMANDS: dict[str, str] = {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            import importlib
+
+            module = importlib.import_module(SUBCOMMANDS[argv[0]])
+            return int(module.main(argv[1:]) or 0)
+        return run_app(argv)
+    except (UsageError, ConfigError, ValueError) as exc:
+        print(f"lstmviz: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"lstmviz: error: {exc}", file=sys.stderr)
+        return 1

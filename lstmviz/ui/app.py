@@ -1,0 +1,73 @@
+"""Start the Qt application and the main window (or render one screenshot and exit)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from lstmviz.config import Config
+
+
+def ensure_platform() -> None:
+    """Use the offscreen platform when there is no display (headless runs, CI)."""
+    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def make_app():
+    ensure_platform()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("lstmviz")
+    app.setOrganizationName("lstmviz")
+    return app
+
+
+def render_window(window, path: str | Path, size: tuple[int, int] | None = None) -> Path:
+    """Show `window` (offscreen is fine), let it lay out, and save a PNG of it."""
+    from PySide6.QtWidgets import QApplication
+
+    if size:
+        window.resize(*size)
+    window.show()
+    for _ in range(5):
+        QApplication.processEvents()
+    path = Path(path)
+    image = window.grab()
+    if not image.save(str(path), "PNG"):
+        raise OSError(f"{path}: cannot write the PNG")
+    return path
+
+
+def run(config: Config | None = None, *, screenshot: str | None = None, frame: int | None = None,
+        size: tuple[int, int] = (1500, 950), theme: str | None = None) -> int:
+    """Open the main window on `config`; with `screenshot`, save it and return."""
+    app = make_app()
+    from PySide6.QtCore import QSettings
+
+    from lstmviz.session import Session
+    from lstmviz.ui.main_window import MainWindow
+
+    session = Session(config or Config())
+    if frame is not None:
+        session.seek(frame if frame >= 0 else session.n_frames + frame)
+    if screenshot:
+        # a screenshot is reproducible: no saved layout or theme from this user's settings
+        settings = QSettings(str(Path(screenshot).with_suffix(".ini.tmp")), QSettings.Format.IniFormat)
+        window = MainWindow(session, settings=settings, theme=theme or "light", restore=False)
+        try:
+            render_window(window, screenshot, size)
+        finally:
+            window.close()
+            Path(settings.fileName()).unlink(missing_ok=True)
+        return 0
+    window = MainWindow(session)
+    if theme:
+        window.set_theme(theme)
+    window.show()
+    return app.exec()

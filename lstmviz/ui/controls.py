@@ -1,0 +1,193 @@
+"""The settings dock: every field of `Config` as a widget; a change emits the new config."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lstmviz.config import ACTIVATIONS, HELP, INITS, MODEL_KINDS, RANGES, Config, ConfigError
+
+TASK_LABELS = {
+    "impulse": "Impulse at t = 1",
+    "noise": "Gaussian noise",
+    "sine": "Sine wave",
+    "adding": "Adding problem",
+    "recall": "First-symbol recall",
+}
+INIT_LABELS = {"pytorch": "PyTorch default", "xavier": "Xavier / Glorot",
+               "orthogonal": "Orthogonal"}
+MODEL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+class ControlsPanel(QWidget):
+    """Form over the configuration. `configRequested(Config)` fires on every valid edit."""
+
+    configRequested = Signal(object)
+
+    def __init__(self, config: Config, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("controls")
+        self._updating = False
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+
+        models_row = QHBoxLayout()
+        self.model_boxes: dict[str, QCheckBox] = {}
+        for kind in MODEL_KINDS:
+            box = QCheckBox(MODEL_LABELS[kind])
+            box.setObjectName(f"model-{kind}")
+            box.setToolTip(HELP["models"])
+            box.toggled.connect(self._emit)
+            models_row.addWidget(box)
+            self.model_boxes[kind] = box
+        models_row.addStretch(1)
+        form.addRow("Models", models_row)
+
+        self.hidden = self._spin("hidden_size", form, "Hidden size H")
+        self.seq_len = self._spin("seq_len", form, "Sequence length T")
+        self.task = self._combo("task", TASK_LABELS, form, "Task")
+        self.loss_where = self._combo("loss_where", {"last": "Last step only",
+                                                     "every": "Every step"}, form, "Loss at")
+        self.activation = self._combo("activation", {a: a for a in ACTIVATIONS}, form,
+                                      "RNN activation φ")
+        self.init = self._combo("init", {i: INIT_LABELS[i] for i in INITS}, form,
+                                "Initialisation")
+
+        scale_row = QHBoxLayout()
+        self.scale_on = QCheckBox()
+        self.scale_on.setObjectName("weight_scale_on")
+        self.scale_on.setToolTip("Set the largest singular value of the recurrent weights")
+        self.scale_on.toggled.connect(self._emit)
+        self.scale = QDoubleSpinBox()
+        self.scale.setObjectName("weight_scale")
+        lo, hi = RANGES["weight_scale"]
+        self.scale.setRange(lo, hi)
+        self.scale.setSingleStep(0.05)
+        self.scale.setDecimals(2)
+        self.scale.setKeyboardTracking(False)
+        self.scale.setToolTip(HELP["weight_scale"])
+        self.scale.valueChanged.connect(self._emit)
+        scale_row.addWidget(self.scale_on)
+        scale_row.addWidget(self.scale, 1)
+        form.addRow("Weight scale σ_max", scale_row)
+        self.sigma_label = QLabel()
+        self.sigma_label.setObjectName("sigma_label")
+        self.sigma_label.setWordWrap(True)
+        self.sigma_label.setToolTip(
+            "Largest singular value of each model's recurrent matrix W_hh, and for the RNN "
+            "the bound σ_max·γ on every step's Jacobian norm (γ = sup|φ'|).")
+        form.addRow("", self.sigma_label)
+
+        self.forget_bias = QDoubleSpinBox()
+        self.forget_bias.setObjectName("forget_bias")
+        lo, hi = RANGES["forget_bias"]
+        self.forget_bias.setRange(lo, hi)
+        self.forget_bias.setSingleStep(0.5)
+        self.forget_bias.setKeyboardTracking(False)
+        self.forget_bias.setToolTip(HELP["forget_bias"])
+        self.forget_bias.valueChanged.connect(self._emit)
+        form.addRow("LSTM forget bias", self.forget_bias)
+        self.seed = self._spin("seed", form, "Seed")
+        self.error = QLabel()
+        self.error.setObjectName("config_error")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #d93025;")
+        self.error.hide()
+
+        outer = QVBoxLayout(self)
+        outer.addLayout(form)
+        outer.addWidget(self.error)
+        outer.addStretch(1)
+        self.set_config(config)
+
+    def _spin(self, key: str, form: QFormLayout, label: str) -> QSpinBox:
+        w = QSpinBox()
+        w.setObjectName(key)
+        lo, hi = RANGES[key]
+        w.setRange(int(lo), int(hi))
+        w.setKeyboardTracking(False)
+        w.setToolTip(HELP[key])
+        w.valueChanged.connect(self._emit)
+        form.addRow(label, w)
+        return w
+
+    def _combo(self, key: str, options: dict[str, str], form: QFormLayout,
+               label: str) -> QComboBox:
+        w = QComboBox()
+        w.setObjectName(key)
+        for value, text in options.items():
+            w.addItem(text, value)
+        w.setToolTip(HELP[key])
+        w.currentIndexChanged.connect(self._emit)
+        form.addRow(label, w)
+        return w
+
+    # -- config <-> widgets ---------------------------------------------------------
+    def set_config(self, config: Config) -> None:
+        """Show `config` without emitting."""
+        self._updating = True
+        try:
+            for kind, box in self.model_boxes.items():
+                box.setChecked(kind in config.models)
+            self.hidden.setValue(config.hidden_size)
+            self.seq_len.setValue(config.seq_len)
+            for combo, value in ((self.task, config.task), (self.loss_where, config.loss_where),
+                                 (self.activation, config.activation), (self.init, config.init)):
+                combo.setCurrentIndex(combo.findData(value))
+            self.scale_on.setChecked(config.weight_scale is not None)
+            self.scale.setEnabled(config.weight_scale is not None)
+            if config.weight_scale is not None:
+                self.scale.setValue(config.weight_scale)
+            self.forget_bias.setValue(config.forget_bias)
+            self.seed.setValue(config.seed)
+            self.activation.setEnabled("rnn" in config.models)
+            self.forget_bias.setEnabled("lstm" in config.models)
+        finally:
+            self._updating = False
+        self.config = config
+
+    def read_config(self) -> Config:
+        """The config the widgets show (raises ConfigError if invalid)."""
+        models = tuple(k for k, b in self.model_boxes.items() if b.isChecked())
+        return self.config.replace(
+            models=models,
+            hidden_size=self.hidden.value(),
+            seq_len=self.seq_len.value(),
+            task=self.task.currentData(),
+            loss_where=self.loss_where.currentData(),
+            activation=self.activation.currentData(),
+            init=self.init.currentData(),
+            weight_scale=self.scale.value() if self.scale_on.isChecked() else None,
+            forget_bias=round(self.forget_bias.value(), 6),
+            seed=self.seed.value(),
+        )
+
+    def show_sigma(self, text: str) -> None:
+        self.sigma_label.setText(text)
+
+    def _emit(self, *_args) -> None:
+        if self._updating:
+            return
+        self.scale.setEnabled(self.scale_on.isChecked())
+        try:
+            config = self.read_config()
+        except ConfigError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.error.hide()
+        self.activation.setEnabled("rnn" in config.models)
+        self.forget_bias.setEnabled("lstm" in config.models)
+        self.config = config
+        self.configRequested.emit(config)

@@ -1,0 +1,423 @@
+"""The main window: unrolled network in the centre, panels in docks, playback, menus."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import platform
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+import PySide6
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QScrollArea,
+    QToolBar,
+    QWidget,
+)
+
+import lstmviz
+from lstmviz import engine
+from lstmviz.config import Config, ConfigError, load_config, save_config
+from lstmviz.session import BACKWARD, LOSS, Session
+from lstmviz.ui.adapter import SessionAdapter
+from lstmviz.ui.controls import ControlsPanel
+from lstmviz.ui.panels.base import Panel
+from lstmviz.ui.playback import Playback, PlaybackBar
+from lstmviz.ui.theme import THEMES, Theme, apply_app_theme
+from lstmviz.ui.unrolled import UnrolledView
+from lstmviz.ui.worker import Recomputer
+
+#: (module, class) of every dock panel, in View-menu order.
+PANEL_CLASSES = [
+    ("gradients", "GradientPanel"),
+    ("jacobians", "JacobianPanel"),
+    ("forget", "ForgetPanel"),
+    ("gates", "GatesPanel"),
+    ("cellstate", "CellStatePanel"),
+    ("inspector", "InspectorPanel"),
+]
+
+LAYOUT_VERSION = 1
+
+SHORTCUTS = [
+    ("Space", "Play / pause"),
+    ("Right / Left", "Step one frame forward / back"),
+    ("Home / End", "First forward step / last backward step"),
+    ("B", "Jump to the start of the backward pass"),
+    ("Ctrl + wheel", "Zoom the unrolled network"),
+    ("Ctrl+0", "Fit the whole sequence"),
+    ("F11", "Full screen"),
+    ("Ctrl+O / Ctrl+S", "Open / save a configuration"),
+    ("Ctrl+I", "Import weights (.npz)"),
+    ("Ctrl+Q", "Quit"),
+]
+
+
+def panel_classes() -> list[type[Panel]]:
+    out = []
+    for module, cls in PANEL_CLASSES:
+        mod = importlib.import_module(f"lstmviz.ui.panels.{module}")
+        out.append(getattr(mod, cls))
+    return out
+
+
+def format_norm(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf"
+    return f"{value:.3g}"
+
+
+class MainWindow(QMainWindow):
+    """lstmviz's window over one `Session`."""
+
+    def __init__(self, session: Session | None = None, *, settings: QSettings | None = None,
+                 theme: str = "light", restore: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("lstmviz-main")
+        self.setWindowTitle("lstmviz — vanishing and exploding gradients")
+        self.settings = settings if settings is not None else QSettings("lstmviz", "lstmviz")
+        theme = str(self.settings.value("theme", theme)) if restore else theme
+        self.theme: Theme = THEMES.get(theme, THEMES["light"])
+        apply_app_theme(self.theme)
+        self.session = session or Session()
+        self.adapter = SessionAdapter(self.session, self)
+        self.recomputer = Recomputer(self.session, self)
+        self.config_path: Path | None = None
+
+        self.unrolled = UnrolledView(self.adapter, self.theme)
+        self.setCentralWidget(self.unrolled)
+        self.playback = Playback(self.adapter, self)
+        self.playbar = PlaybackBar(self.playback, self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.playbar)
+
+        self.controls = ControlsPanel(self.session.config)
+        self.controls.configRequested.connect(self.request_config)
+        self.recomputer.failed.connect(self.show_error)
+        self.recomputer.busyChanged.connect(self._on_busy)
+        self.adapter.runsChanged.connect(self._on_runs)
+        self.adapter.frameChanged.connect(self._update_status)
+
+        self.docks: dict[str, QDockWidget] = {}
+        self.panels: dict[str, Panel] = {}
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self._add_dock("settings", "Settings", scroll, Qt.DockWidgetArea.LeftDockWidgetArea,
+                       "Every setting of the run; a change recomputes at once.")
+        for cls in panel_classes():
+            panel = cls(self.adapter, self.theme)
+            self.panels[cls.name] = panel
+            area = (Qt.DockWidgetArea.RightDockWidgetArea if cls.name == "inspector"
+                    else Qt.DockWidgetArea.BottomDockWidgetArea)
+            self._add_dock(cls.name, cls.title, panel, area, cls.tooltip)
+        self._arrange_default()
+        self._build_status()
+        self._build_menus()
+        self.default_state = self.saveState(LAYOUT_VERSION)
+        self.resize(1500, 950)
+        if restore:
+            self.restore_layout()
+        self._on_runs()
+        self._update_status()
+
+    # -- docks ----------------------------------------------------------------------
+    def _add_dock(self, name: str, title: str, widget: QWidget, area, tip: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{name}")
+        dock.setWidget(widget)
+        dock.setToolTip(tip)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        self.docks[name] = dock
+        return dock
+
+    def _arrange_default(self) -> None:
+        d = self.docks
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.splitDockWidget(d["gradients"], d["forget"], Qt.Orientation.Horizontal)
+        self.splitDockWidget(d["forget"], d["cellstate"], Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(d["gradients"], d["jacobians"])
+        self.tabifyDockWidget(d["forget"], d["gates"])
+        d["gradients"].raise_()
+        d["forget"].raise_()
+        self.resizeDocks([d["settings"]], [300], Qt.Orientation.Horizontal)
+        self.resizeDocks([d["inspector"]], [330], Qt.Orientation.Horizontal)
+        self.resizeDocks([d["gradients"]], [420], Qt.Orientation.Vertical)
+
+    def restore_layout(self) -> bool:
+        state = self.settings.value("window/state")
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(QByteArray(geometry))
+        if isinstance(state, QByteArray | bytes):
+            return self.restoreState(QByteArray(state), LAYOUT_VERSION)
+        return False
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("theme", self.theme.name)
+        self.settings.sync()
+
+    def reset_layout(self) -> None:
+        for dock in self.docks.values():
+            dock.setFloating(False)
+        self.restoreState(self.default_state, LAYOUT_VERSION)
+        for dock in self.docks.values():
+            dock.show()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.playback.play(False)
+        self.recomputer.wait(5000)
+        self.save_layout()
+        super().closeEvent(event)
+
+    # -- menus ----------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.file_menu = file
+
+        def act(menu, text, slot, keys=None, tip=""):
+            a = QAction(text, self)
+            if keys:
+                a.setShortcut(QKeySequence(keys))
+            if tip:
+                a.setStatusTip(tip)
+                a.setToolTip(tip)
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            return a
+
+        act(file, "&Open configuration…", self.open_config_dialog, QKeySequence.StandardKey.Open,
+            "Load settings from a TOML file")
+        act(file, "&Save configuration…", self.save_config_dialog, QKeySequence.StandardKey.Save,
+            "Save the current settings as TOML")
+        file.addSeparator()
+        act(file, "&Import weights…", self.import_weights_dialog, "Ctrl+I",
+            "Load a model's weights from .npz (PyTorch names)")
+        act(file, "&Forget imported weights", self.clear_weights, None,
+            "Go back to the initialised weights")
+        file.addSeparator()
+        act(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        play = bar.addMenu("&Playback")
+        for a in self.playback.actions:
+            play.addAction(a)
+
+        view = bar.addMenu("&View")
+        self.view_menu = view
+        for name in ["settings"] + [n for n, _ in PANEL_CLASSES]:
+            a = self.docks[name].toggleViewAction()
+            a.setObjectName(f"toggle-{name}")
+            view.addAction(a)
+        view.addSeparator()
+        act(view, "&Reset layout", self.reset_layout, None, "Put every panel back where it was")
+        view.addSeparator()
+        group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name, label in (("light", "&Light theme"), ("dark", "&Dark theme")):
+            a = act(view, label, lambda _=False, n=name: self.set_theme(n))
+            a.setCheckable(True)
+            a.setChecked(self.theme.name == name)
+            group.addAction(a)
+            self.theme_actions[name] = a
+        view.addSeparator()
+        act(view, "Zoom &in", lambda: self.unrolled.zoom(1.25), "Ctrl++")
+        act(view, "Zoom &out", lambda: self.unrolled.zoom(0.8), "Ctrl+-")
+        act(view, "&Fit sequence", self.unrolled.fit, "Ctrl+0")
+        self.fullscreen_action = act(view, "&Full screen", self.toggle_fullscreen, "F11")
+        self.fullscreen_action.setCheckable(True)
+
+        help_ = bar.addMenu("&Help")
+        act(help_, "&Keyboard shortcuts", self.show_shortcuts, "F1")
+        act(help_, "&About lstmviz", self.show_about)
+
+    def _build_status(self) -> None:
+        status = self.statusBar()
+        self.status_label = QLabel()
+        self.status_label.setObjectName("status-label")
+        self.status_label.setTextFormat(Qt.TextFormat.RichText)
+        status.addWidget(self.status_label, 1)
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setObjectName("busy")
+        self.busy_bar.setRange(0, 0)
+        self.busy_bar.setMaximumWidth(160)
+        self.busy_bar.setFormat("computing…")
+        self.busy_bar.setToolTip("Recomputing the runs in the background")
+        self.busy_bar.hide()
+        status.addPermanentWidget(self.busy_bar)
+
+    # -- recompute ------------------------------------------------------------------
+    def request_config(self, config: Config) -> None:
+        self.recomputer.request(config)
+
+    def apply_config(self, config: Config, wait: bool = True) -> None:
+        """Set a new configuration from code (walkthroughs, files): controls follow."""
+        self.controls.set_config(config)
+        self.recomputer.request(config)
+        if wait:
+            self.recomputer.wait()
+            QApplication.processEvents()
+
+    def _on_busy(self, busy: bool) -> None:
+        self.busy_bar.setVisible(busy)
+        if busy:
+            self.statusBar().showMessage("Computing…")
+        else:
+            self.statusBar().clearMessage()
+        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor) if busy else \
+            QApplication.restoreOverrideCursor()
+
+    def _on_runs(self) -> None:
+        # keep the controls in step with what was computed (e.g. after a failed request)
+        self.controls.set_config(self.session.config)
+        parts = []
+        for kind, run in self.session.runs.items():
+            s = run.diagnostics.sigma_max
+            text = f"{run.label}: σ_max(W_hh) = {format_norm(s)}"
+            if run.diagnostics.rnn_bound is not None:
+                text += f", σ_max·γ = {format_norm(run.diagnostics.rnn_bound)}"
+                if run.diagnostics.rnn_bound < 1:
+                    text += " (< 1: vanishing guaranteed)"
+            if run.imported:
+                text += " — imported weights"
+            parts.append(text)
+            _ = kind
+        self.controls.show_sigma("\n".join(parts))
+
+    def show_error(self, message: str) -> None:
+        self.statusBar().showMessage(f"⚠ {message}", 10000)
+        self.controls.error.setText(message)
+        self.controls.error.show()
+        self.controls.set_config(self.session.config)
+
+    def _update_status(self, *_args) -> None:
+        frame = self.session.frame
+        bits = [f"<b>{frame.phase}</b> t = {frame.t}"]
+        for run in self.session.runs.values():
+            text = f"<b>{run.label}</b> loss {format_norm(run.loss)}"
+            if frame.phase == BACKWARD:
+                g = float(run.diagnostics.grad_h_norm[frame.t - 1])
+                text += f" · ‖dL/dh<sub>{frame.t}</sub>‖ = {format_norm(g)}"
+            elif frame.phase != LOSS:
+                h = np.asarray(run.trace.h[frame.t - 1])
+                with np.errstate(invalid="ignore", over="ignore"):
+                    n = float(np.linalg.norm(h)) if np.isfinite(h).all() else float("inf")
+                text += f" · ‖h<sub>{frame.t}</sub>‖ = {format_norm(n)}"
+            if run.overflow_step is not None:
+                text += f" · <span style='color:#d93025'>overflow at t = {run.overflow_step + 1}</span>"
+            bits.append(text)
+        self.status_label.setText("   |   ".join(bits))
+
+    # -- theme / full screen / help -------------------------------------------------
+    def set_theme(self, name: str) -> None:
+        self.theme = THEMES[name]
+        apply_app_theme(self.theme)
+        self.unrolled.set_theme(self.theme)
+        for panel in self.panels.values():
+            panel.set_theme(self.theme)
+        self.theme_actions[name].setChecked(True)
+        self.settings.setValue("theme", name)
+
+    def toggle_fullscreen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+        self.fullscreen_action.setChecked(self.isFullScreen())
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in SHORTCUTS)
+        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts",
+                          f"<table>{rows}</table>", parent=self)
+        box.setObjectName("shortcuts-dialog")
+        box.open()
+
+    def about_text(self) -> str:
+        return (f"<b>lstmviz {lstmviz.__version__}</b><br>"
+                "Vanishing and exploding gradients in RNN, LSTM and GRU, step by step.<br><br>"
+                f"Python {platform.python_version()} · NumPy {np.__version__} · "
+                f"PySide6 {PySide6.__version__} · pyqtgraph {pg.__version__}")
+
+    def show_about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "About lstmviz", self.about_text(),
+                          parent=self)
+        box.setObjectName("about-dialog")
+        box.open()
+
+    # -- files ----------------------------------------------------------------------
+    def open_config(self, path: str | Path) -> bool:
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            self.show_error(str(exc))
+            QMessageBox.warning(self, "Cannot open configuration", str(exc))
+            return False
+        self.config_path = Path(path)
+        self.apply_config(config)
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def save_config(self, path: str | Path) -> bool:
+        try:
+            save_config(path, self.session.config)
+        except ConfigError as exc:
+            QMessageBox.warning(self, "Cannot save configuration", str(exc))
+            return False
+        self.config_path = Path(path)
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def import_weights(self, path: str | Path) -> bool:
+        try:
+            model, readout = engine.load_weights(path)
+            self.session.set_weights(model.kind, model, readout)
+        except (ValueError, OSError) as exc:
+            self.show_error(str(exc))
+            QMessageBox.warning(self, "Cannot import weights", str(exc))
+            return False
+        self.statusBar().showMessage(f"Imported {model.kind.upper()} weights from {path}", 5000)
+        return True
+
+    def clear_weights(self) -> None:
+        self.session.clear_weights()
+
+    def open_config_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open configuration", "",
+                                              "lstmviz configuration (*.toml)")
+        if path:
+            self.open_config(path)
+
+    def save_config_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save configuration",
+                                              str(self.config_path or "lstmviz.toml"),
+                                              "lstmviz configuration (*.toml)")
+        if path:
+            self.save_config(path)
+
+    def import_weights_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import weights", "",
+                                              "NumPy weights (*.npz)")
+        if path:
+            self.import_weights(path)
+
+
+def toolbars(window: QMainWindow) -> list[QToolBar]:
+    return window.findChildren(QToolBar)

@@ -1,0 +1,165 @@
+"""What every dock panel shares: the contract with the main window, themes, log axes.
+
+A panel is created once per window. It connects to the adapter's signals in __init__,
+creates its plot items once in `rebuild` (after new runs) and only updates them with
+`setData` / `setImage` in `show_frame` (after every cursor move). It never computes
+numerics beyond slicing and log10 of what the session holds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from lstmviz.session import Frame, Run
+from lstmviz.ui.adapter import SessionAdapter
+from lstmviz.ui.theme import LIGHT, Theme
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+#: log10 of the smallest magnitude plotted; zeros are drawn at this floor.
+LOG_FLOOR = -30.0
+
+
+def power_of_ten(exponent: float) -> str:
+    """'10⁻²⁰' for -20: how log-axis ticks are labelled."""
+    return "10" + str(int(round(exponent))).translate(SUPERSCRIPT)
+
+
+class PowerAxis(pg.AxisItem):
+    """An axis over log10 values whose ticks read as powers of ten at integer exponents.
+
+    pyqtgraph's own log mode drops labels below 0.01 on wide ranges, so plots hold
+    log10 values themselves and use this axis.
+    """
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 (Qt naming)
+        if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal <= minVal:
+            return []
+        span = maxVal - minVal
+        # one label every `step` decades, at most ~8 labels
+        step = max(1, math.ceil(span / 8))
+        for nice in (1, 2, 5, 10, 20, 50, 100):
+            if nice >= step:
+                step = nice
+                break
+        first = math.ceil(minVal / step) * step
+        major = list(np.arange(first, maxVal + 1e-9, step))
+        minor = [] if step > 1 else []
+        return [(step, major), (1, minor)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        return [power_of_ten(v) for v in values]
+
+
+def safe_log10(values: np.ndarray, floor: float = LOG_FLOOR) -> np.ndarray:
+    """log10 |values| with zeros at `floor`; inf stays +inf and NaN stays NaN (not plotted)."""
+    a = np.abs(np.asarray(values, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log10(a)
+    out[a == 0] = floor
+    return np.maximum(out, floor, where=~np.isnan(out), out=out)
+
+
+def finite_prefix(values: np.ndarray) -> np.ndarray:
+    """Values with everything from the first non-finite entry on set to NaN (clipped there)."""
+    v = np.array(values, dtype=float)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        v[int(np.argmax(bad)):] = np.nan
+    return v
+
+
+class Panel(QWidget):
+    """Base of the dock panels.
+
+    Subclasses set `name` (used in dock object names, export file names and --panels),
+    `title` (dock title) and `tooltip` (what it shows, what to look for), and override
+    `rebuild(runs)` and `show_frame(frame)`.
+    """
+
+    name = "panel"
+    title = "Panel"
+    tooltip = ""
+
+    def __init__(self, adapter: SessionAdapter, theme: Theme = LIGHT,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.adapter = adapter
+        self.theme = theme
+        self.setToolTip(self.tooltip)
+        self.setObjectName(f"panel-{self.name}")
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(2, 2, 2, 2)
+        self.layout_.setSpacing(2)
+        self.build()
+        adapter.runsChanged.connect(self._on_runs)
+        adapter.frameChanged.connect(self._on_frame)
+        self._on_runs()
+        self._on_frame()
+
+    # -- contract for subclasses ----------------------------------------------------
+    def build(self) -> None:
+        """Create widgets and plot items once."""
+
+    def rebuild(self, runs: dict[str, Run]) -> None:
+        """New runs: resize items, set fixed ranges and levels."""
+
+    def show_frame(self, frame: Frame) -> None:
+        """Cursor moved: update existing items with setData/setImage only."""
+
+    def plot_items(self) -> list[pg.PlotItem]:
+        """The PlotItems an exporter should render (in order)."""
+        return [w.getPlotItem() for w in self.findChildren(pg.PlotWidget)]
+
+    def data_columns(self) -> dict[str, np.ndarray]:
+        """The numbers this panel plots, as named 1-D columns of equal length
+        (header names carry units), for CSV export."""
+        return {}
+
+    def set_theme(self, theme: Theme) -> None:
+        """Recolour everything; the default rebuilds from the session."""
+        self.theme = theme
+        for w in self.findChildren(pg.PlotWidget):
+            w.setBackground(theme.background)
+            for axis in ("left", "bottom", "right", "top"):
+                ax = w.getPlotItem().getAxis(axis)
+                ax.setPen(theme.foreground)
+                ax.setTextPen(theme.foreground)
+        self._on_runs()
+        self._on_frame()
+
+    # -- helpers --------------------------------------------------------------------
+    @property
+    def runs(self) -> dict[str, Run]:
+        return self.adapter.session.runs
+
+    def _on_runs(self) -> None:
+        self.rebuild(self.adapter.session.runs)
+
+    def _on_frame(self, *_args) -> None:
+        self.show_frame(self.adapter.session.frame)
+
+    def make_plot(self, *, log_y: bool = False, title: str | None = None,
+                  x_label: str = "timestep t", y_label: str = "") -> pg.PlotWidget:
+        """A PlotWidget with the theme, labels and (optionally) a power-of-ten left axis."""
+        axis_items = {"left": PowerAxis("left")} if log_y else None
+        w = pg.PlotWidget(axisItems=axis_items, background=self.theme.background)
+        p = w.getPlotItem()
+        p.setMenuEnabled(False)
+        p.showGrid(x=True, y=True, alpha=self.theme.grid_alpha)
+        p.setLabel("bottom", x_label)
+        if y_label:
+            p.setLabel("left", y_label)
+        if title:
+            p.setTitle(title, size="10pt")
+        for axis in ("left", "bottom"):
+            ax = p.getAxis(axis)
+            ax.setPen(self.theme.foreground)
+            ax.setTextPen(self.theme.foreground)
+        w.setMouseEnabled(x=True, y=False)
+        p.hideButtons()
+        return w

@@ -1,0 +1,280 @@
+"""Forget-gate panel: f_t of the LSTM (z_t of the GRU) as a units x time heatmap.
+
+Also holds `GateHeatmap`, the revealed units x time heatmap the gates panel reuses.
+A heatmap keeps the gate of batch element 0 as a (H, T) array and a preallocated display
+buffer of the same shape; moving the cursor copies or NaN-fills only the columns that
+changed, so no frame allocates. NaN renders transparent (hidden or overflowed steps).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QLabel
+
+from lstmviz.session import Frame, Run
+from lstmviz.ui.panels.base import Panel, finite_prefix
+from lstmviz.ui.theme import Theme
+
+#: Width in pixels of every left axis, so stacked plots line up.
+AXIS_WIDTH = 42
+#: What this panel shows for each kind: (gate key, symbol, plot title).
+FORGET_GATES = {
+    "lstm": ("forget", "f", "LSTM · forget gate f<sub>t</sub>"),
+    "gru": ("update", "z", "GRU · update gate z<sub>t</sub> (keeps h<sub>t−1</sub>, like f)"),
+}
+MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def gate_image(values: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """Batch element 0 of a (T, B, H) gate as a (H, T) float array and the first 0-based
+    step holding a non-finite value; that step and all later ones are set to NaN."""
+    img = np.array(values[:, 0, :].T, dtype=float, order="C")
+    bad = ~np.isfinite(img).all(axis=0)
+    overflow = int(np.argmax(bad)) if bad.any() else None
+    if overflow is not None:
+        img[:, overflow:] = np.nan
+    return img, overflow
+
+
+def style_plot(plot: pg.PlotItem, theme: Theme) -> None:
+    """Axis and title colours of `plot` for `theme`."""
+    for name in ("left", "bottom", "right", "top"):
+        ax = plot.getAxis(name)
+        ax.setPen(theme.foreground)
+        ax.setTextPen(theme.foreground)
+    plot.titleLabel.setAttr("color", theme.foreground)
+    plot.titleLabel.setText(plot.titleLabel.text)
+
+
+def make_note(theme: Theme) -> QLabel:
+    """A grey, centred, word-wrapped note (e.g. "a vanilla RNN has no gates")."""
+    label = QLabel()
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {theme.muted}; padding: 2px;")
+    return label
+
+
+def make_colorbar(theme: Theme) -> pg.ColorBarItem:
+    """The fixed 0..1 colour bar shared by a panel's heatmaps."""
+    bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=theme.colormap, interactive=False,
+                          width=12, colorMapMenu=False)
+    bar.getAxis("right").setWidth(30)
+    style_plot(bar, theme)
+    return bar
+
+
+class GateHeatmap:
+    """One gate of one model as a units x time heatmap, revealed up to the forward step.
+
+    Items are created once; `set_data` (new runs) swaps the arrays, `show` (every frame)
+    only touches the columns whose visibility changed.
+    """
+
+    def __init__(self, theme: Theme) -> None:
+        self.plot = pg.PlotItem()
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setLabel("left", "unit")
+        self.plot.getAxis("left").setWidth(AXIS_WIDTH)
+        self.plot.getViewBox().setMouseEnabled(x=True, y=False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False)
+        self.plot.addItem(self.cursor)
+        self.note = pg.TextItem(anchor=(0, 0))
+        self.note.setZValue(20)
+        self.plot.addItem(self.note)
+        self.note.hide()
+        self.full = np.full((1, 1), np.nan)
+        self.buffer = self.full.copy()
+        self.shown = 0
+        self.overflow: int | None = None
+        self.set_theme(theme)
+
+    def set_theme(self, theme: Theme) -> None:
+        style_plot(self.plot, theme)
+        self.cursor.setPen(pg.mkPen(theme.highlight, width=1))
+        self.note.setColor(theme.foreground)
+        self.note.fill = pg.mkBrush(pg.mkColor(theme.background))
+        self.note.update()
+
+    def set_data(self, values: np.ndarray, title: str) -> None:
+        """values: the gate (T, B, H); shown hidden until `show` reveals it."""
+        self.full, self.overflow = gate_image(values)
+        H, T = self.full.shape
+        self.buffer = np.full_like(self.full, np.nan)
+        self.shown = 0
+        self.plot.setTitle(title, size="9pt")
+        # column j holds step j + 1, centred on x = j + 1; unit u is centred on y = u
+        self.image.setImage(self.buffer, levels=(0.0, 1.0), autoLevels=False,
+                            rect=QRectF(0.5, -0.5, T, H))
+        vb = self.plot.getViewBox()
+        vb.disableAutoRange()
+        vb.setLimits(xMin=0.5, xMax=T + 0.5, yMin=-0.5, yMax=H - 0.5)
+        vb.setRange(xRange=(0.5, T + 0.5), yRange=(-0.5, H - 0.5), padding=0)
+        if self.overflow is not None:
+            self.note.setText(f"overflow at t = {self.overflow + 1}")
+            self.note.setPos(0.5, H - 0.5)
+        self.note.hide()
+
+    def show(self, fwd_t: int, t: int) -> None:
+        """Reveal steps 1..fwd_t, put the cursor at t."""
+        k = min(max(fwd_t, 0), self.full.shape[1])
+        if k != self.shown:
+            if k > self.shown:
+                self.buffer[:, self.shown:k] = self.full[:, self.shown:k]
+            else:
+                self.buffer[:, k:self.shown] = np.nan
+            self.shown = k
+            self.image.setImage(self.buffer, autoLevels=False)
+        self.cursor.setValue(t)
+        self.note.setVisible(self.overflow is not None and k > self.overflow)
+
+
+class ForgetPanel(Panel):
+    """LSTM forget gate (GRU update gate) per unit over time, and its mean over units."""
+
+    name = "forget"
+    title = "Forget gate"
+    tooltip = (
+        "The LSTM forget gate f_t (GRU: update gate z_t) of every hidden unit over time, "
+        "0 = forget, 1 = keep. Units whose gate stays near 1 carry memory and gradient "
+        "across many steps; the line below is the mean over units."
+    )
+
+    def build(self) -> None:
+        self.note = make_note(self.theme)
+        self.layout_.addWidget(self.note)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground(self.theme.background)
+        self.view.ci.setContentsMargins(2, 2, 2, 2)
+        self.view.ci.setSpacing(2)
+        self.layout_.addWidget(self.view, 1)
+        self.heatmaps = {kind: GateHeatmap(self.theme) for kind in FORGET_GATES}
+        self.colorbar = make_colorbar(self.theme)
+        self.mean = pg.PlotItem()
+        self.mean.setMenuEnabled(False)
+        self.mean.hideButtons()
+        self.mean.setLabel("bottom", "timestep t")
+        self.mean.setLabel("left", "mean")
+        self.mean.getAxis("left").setWidth(AXIS_WIDTH)
+        self.mean.showGrid(x=True, y=True, alpha=self.theme.grid_alpha)
+        self.mean.getViewBox().setMouseEnabled(x=True, y=False)
+        self.mean.setMaximumHeight(130)
+        self.mean.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
+        self.curves = {kind: pg.PlotDataItem() for kind in FORGET_GATES}
+        self.mean_cursor = pg.InfiniteLine(angle=90, movable=False)
+        self.mean.addItem(self.mean_cursor)
+        self.kinds: tuple[str, ...] = ()
+        self.means: dict[str, np.ndarray] = {}
+        self._style()
+
+    # -- runs -----------------------------------------------------------------------
+    def rebuild(self, runs: dict[str, Run]) -> None:
+        kinds = tuple(k for k in runs if k in FORGET_GATES)
+        if kinds != self.kinds:
+            self._relayout(kinds)
+        others = [MODEL_NAMES[k] for k in runs if k not in FORGET_GATES]
+        if others and kinds:
+            self.note.setText(f"{' and '.join(others)}: a vanilla RNN has no gates")
+        elif others:
+            self.note.setText("a vanilla RNN has no gates, so it has no forget gate to show")
+        self.note.setVisible(bool(others))
+        self.view.setVisible(bool(kinds))
+        T = max((r.trace.h.shape[0] for r in runs.values()), default=1)
+        self.t_axis = np.arange(1, T + 1, dtype=float)
+        self.means = {}
+        for kind in kinds:
+            key, _symbol, title = FORGET_GATES[kind]
+            gate = runs[kind].trace.gates[key]
+            self.heatmaps[kind].set_data(gate, title)
+            with np.errstate(all="ignore"):
+                self.means[kind] = finite_prefix(np.mean(gate[:, 0, :], axis=1))
+            self.curves[kind].setData([], [])
+        vb = self.mean.getViewBox()
+        vb.disableAutoRange()
+        vb.setLimits(xMin=0.5, xMax=T + 0.5)
+        vb.setRange(xRange=(0.5, T + 0.5), yRange=(0.0, 1.0), padding=0.02)
+
+    def _relayout(self, kinds: tuple[str, ...]) -> None:
+        """Put the heatmaps of `kinds` in rows, the colour bar beside, the mean plot below."""
+        ci = self.view.ci
+        ci.clear()
+        for curve in self.curves.values():
+            if curve.getViewBox() is not None:
+                self.mean.removeItem(curve)
+        for row, kind in enumerate(kinds):
+            hm = self.heatmaps[kind]
+            ci.addItem(hm.plot, row=row, col=0)
+            hm.plot.setXLink(self.mean)
+            hm.plot.getAxis("bottom").setStyle(showValues=False)
+            ci.layout.setRowStretchFactor(row, 3)
+        if kinds:
+            ci.addItem(self.colorbar, row=0, col=1, rowspan=len(kinds))
+            self.colorbar.setImageItem([self.heatmaps[k].image for k in kinds])
+            ci.addItem(self.mean, row=len(kinds), col=0)
+            ci.layout.setRowStretchFactor(len(kinds), 1)
+        for kind in kinds:
+            self.mean.addItem(self.curves[kind])
+        self.kinds = kinds
+        self._legend()
+
+    def _legend(self) -> None:
+        """The mean plot's title doubles as its legend: one coloured entry per model."""
+        entries = [
+            f"<span style='color:{self.theme.model_colors.get(k, self.theme.foreground)}'>"
+            f"━ {MODEL_NAMES[k]} {FORGET_GATES[k][1]}<sub>t</sub></span>"
+            for k in self.kinds
+        ]
+        self.mean.setTitle("mean over units &nbsp; " + " &nbsp; ".join(entries), size="8pt",
+                           color=self.theme.foreground)
+
+    # -- frames ---------------------------------------------------------------------
+    def show_frame(self, frame: Frame) -> None:
+        k = frame.fwd_t
+        for kind in self.kinds:
+            self.heatmaps[kind].show(k, frame.t)
+            mean = self.means[kind]
+            self.curves[kind].setData(self.t_axis[:k], mean[:k])
+        self.mean_cursor.setValue(frame.t)
+
+    # -- export and theme -----------------------------------------------------------
+    def plot_items(self) -> list[pg.PlotItem]:
+        items = [self.heatmaps[k].plot for k in self.kinds]
+        return [*items, self.mean] if self.kinds else []
+
+    def data_columns(self) -> dict[str, np.ndarray]:
+        if not self.kinds:
+            return {}
+        cols: dict[str, np.ndarray] = {"t": self.t_axis.copy()}
+        for kind in self.kinds:
+            cols[f"{kind} mean {FORGET_GATES[kind][1]}_t"] = self.means[kind].copy()
+        for kind in self.kinds:
+            symbol = FORGET_GATES[kind][1]
+            for u, row in enumerate(self.heatmaps[kind].full):
+                cols[f"{kind} {symbol}_t[unit {u}]"] = row.copy()
+        return cols
+
+    def _style(self) -> None:
+        theme = self.theme
+        self.view.setBackground(theme.background)
+        self.note.setStyleSheet(f"color: {theme.muted}; padding: 2px;")
+        for hm in self.heatmaps.values():
+            hm.set_theme(theme)
+        style_plot(self.colorbar, theme)
+        self.colorbar.setColorMap(theme.colormap)
+        style_plot(self.mean, theme)
+        self.mean.showGrid(x=True, y=True, alpha=theme.grid_alpha)
+        self.mean_cursor.setPen(pg.mkPen(theme.highlight, width=1))
+        for kind, curve in self.curves.items():
+            curve.setPen(theme.pen(kind))
+        self._legend()
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self._style()
+        self._on_runs()
+        self._on_frame()

@@ -1,0 +1,222 @@
+"""Gradient magnitudes ||dL/dh_t|| over t on a log axis, revealed with the backward pass.
+
+The vanilla RNN's bound ||dL/dh_T|| (sigma_max * gamma)^(T - t) is drawn beside it, and the
+ratio ||dL/dh_t|| / ||dL/dh_T|| is written on the plot as the backward pass reaches t.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+from lstmviz.session import Frame, Run
+from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, finite_prefix, safe_log10
+
+SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+BOUND_LABEL = "RNN bound (σ_max·γ)^(T−t)"
+
+
+def sci(log_value: float, digits: int = 2) -> str:
+    """10**log_value written for people: '3.2×10⁻⁹', '0.52', '1.4×10¹²' (from log10, no overflow)."""
+    if not math.isfinite(log_value):
+        return "∞" if log_value > 0 else ("0" if log_value < 0 else "—")
+    if -2 <= log_value < 3:
+        return f"{10.0 ** log_value:.{digits}g}"
+    exponent = math.floor(log_value)
+    mantissa = round(10.0 ** (log_value - exponent), digits - 1)
+    if mantissa >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.{digits - 1}f}×10{str(exponent).translate(SUPERSCRIPT)}"
+
+
+def backward_clip(values: np.ndarray) -> np.ndarray:
+    """Backward-time quantities (known from T down): clip at the first non-finite step
+    met going backward, i.e. NaN from there down to t = 1."""
+    return finite_prefix(np.asarray(values, dtype=float)[::-1])[::-1].copy()
+
+
+def pinned_text(plot: pg.PlotItem, corner: str, color) -> pg.TextItem:
+    """A TextItem pinned to a corner of the plot's view box in pixels (immune to panning).
+
+    corner: "tl", "tr", "bl", "br" or "c" (centre).
+    """
+    anchor = {"tl": (0, 0), "tr": (1, 0), "bl": (0, 1), "br": (1, 1), "c": (0.5, 0.5)}[corner]
+    item = pg.TextItem(color=color, anchor=anchor)
+    item.setParentItem(plot.vb)
+    item.setZValue(50)
+
+    def place(*_args) -> None:
+        r = plot.vb.boundingRect()
+        x = {0: r.left() + 6, 0.5: r.center().x(), 1: r.right() - 6}[anchor[0]]
+        y = {0: r.top() + 2, 0.5: r.center().y(), 1: r.bottom() - 2}[anchor[1]]
+        item.setPos(x, y)
+
+    plot.vb.sigResized.connect(place)
+    place()
+    return item
+
+
+def overflow_known(run: Run, frame: Frame) -> bool:
+    """Has the cursor reached the run's overflow step (in the forward pass, or the backward)?"""
+    k = run.overflow_step
+    if k is None:
+        return False
+    with np.errstate(all="ignore"):
+        in_forward = not np.isfinite(np.asarray(run.trace.h[k], dtype=float)).all()
+    return frame.fwd_t >= k + 1 if in_forward else frame.bwd_t <= k + 1 or frame.phase == "loss"
+
+
+def y_range(*logs: np.ndarray, margin: float = 0.06, default=(-1.0, 1.0)) -> tuple[float, float]:
+    """Finite min/max of log10 arrays with a margin (at least a quarter decade)."""
+    finite = [a[np.isfinite(a)] for a in logs if a is not None]
+    finite = [a for a in finite if a.size]
+    if not finite:
+        return default
+    lo = float(min(a.min() for a in finite))
+    hi = float(max(a.max() for a in finite))
+    pad = max((hi - lo) * margin, 0.25)
+    return lo - pad, hi + pad
+
+
+class _Series:
+    """One curve's prepared data: x, log10 y (NaN where clipped) and its finite span."""
+
+    def __init__(self, item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
+        self.item, self.x, self.y = item, x, y
+        ok = np.isfinite(y)
+        # backward-clipped series are finite on a suffix [lo, T)
+        self.lo = int(np.argmax(ok)) if ok.any() else len(y)
+
+    def show_from(self, t: int) -> None:
+        """Show steps t..T (1-based); t > T shows nothing."""
+        start = max(t - 1, self.lo)
+        if start >= len(self.y):
+            self.item.setData([], [])
+        else:
+            self.item.setData(self.x[start:], self.y[start:])
+
+
+class GradientPanel(Panel):
+    name = "gradients"
+    title = "Gradient magnitudes"
+    tooltip = (
+        "How large the loss gradient ‖dL/dh_t‖ is at each step, on a log scale, as "
+        "backpropagation walks from t = T back to 1. A line falling steeply to the left "
+        "means the gradient vanishes: early steps get (almost) no learning signal."
+    )
+
+    def build(self) -> None:
+        self.plot_widget = self.make_plot(log_y=True, y_label="gradient norm (log scale)")
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.disableAutoRange()
+        self.legend = self.plot.addLegend(offset=(8, 4))
+        self.layout_.addWidget(self.plot_widget)
+        self.notes = pinned_text(self.plot, "br", self.theme.foreground)
+        self.overflow = pinned_text(self.plot, "tr", self.theme.foreground)
+        self.series: dict[str, list[_Series]] = {}
+        self.bound: _Series | None = None
+        self.sigma_gamma: float | None = None
+        self.cursor: pg.InfiniteLine | None = None
+        self._columns: dict[str, np.ndarray] = {}
+
+    # -- new runs -------------------------------------------------------------------
+    def rebuild(self, runs: dict[str, Run]) -> None:
+        theme = self.theme
+        self.plot.clear()
+        self.legend.clear()
+        self.legend.setBrush(pg.mkBrush(theme.background + "c0"))
+        self.legend.setPen(pg.mkPen(theme.muted))
+        self.legend.setLabelTextColor(theme.foreground)
+        self.notes.setColor(theme.foreground)
+        self.notes.fill = pg.mkBrush(theme.background + "c0")
+        self.overflow.setColor(theme.foreground)
+        self.series, self.bound, self.sigma_gamma = {}, None, None
+        T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
+        x = np.arange(1, T + 1, dtype=float)
+        self._columns = {"t": x}
+        logs = []
+        for kind, run in runs.items():
+            d = run.diagnostics
+            color = theme.model_color(kind)
+            gh = backward_clip(d.grad_h_norm)
+            yh = safe_log10(gh)
+            item = pg.PlotDataItem(pen=pg.mkPen(color, width=1), name=f"{run.label} ‖dL/dh_t‖")
+            self.plot.addItem(item)
+            self.series[kind] = [_Series(item, x, yh)]
+            self._columns[f"{kind} ||dL/dh_t||"] = np.asarray(d.grad_h_norm, dtype=float)
+            logs.append(yh)
+            if d.grad_c_norm is not None:
+                yc = safe_log10(backward_clip(d.grad_c_norm))
+                pen = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
+                item = pg.PlotDataItem(pen=pen, name=f"{run.label} ‖dL/dc_t‖")
+                self.plot.addItem(item)
+                self.series[kind].append(_Series(item, x, yc))
+                self._columns[f"{kind} ||dL/dc_t||"] = np.asarray(d.grad_c_norm, dtype=float)
+                logs.append(yc)
+            if kind == "rnn" and d.rnn_bound is not None:
+                self.sigma_gamma = float(d.rnn_bound)
+                if self.adapter.session.config.loss_where == "last":
+                    self._add_bound(x, yh, float(d.rnn_bound))
+        lo, hi = y_range(*logs)
+        self.plot.setYRange(lo, hi, padding=0)
+        self.plot.setXRange(1, T, padding=0.01)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.highlight))
+        self.plot.addItem(self.cursor, ignoreBounds=True)
+
+    def _add_bound(self, x: np.ndarray, yh: np.ndarray, sigma_gamma: float) -> None:
+        """||dL/dh_T|| (sigma_max gamma)^(T - t): valid when the loss is at the last step."""
+        T = len(x)
+        if not np.isfinite(yh[-1]) or not math.isfinite(sigma_gamma):
+            return
+        slope = math.log10(sigma_gamma) if sigma_gamma > 0 else -np.inf
+        with np.errstate(all="ignore"):
+            yb = yh[-1] + (T - x) * slope
+        yb[~np.isfinite(yb)] = np.nan
+        yb[-1] = yh[-1]
+        pen = pg.mkPen(self.theme.model_color("bound"), width=1, style=Qt.PenStyle.DotLine)
+        item = pg.PlotDataItem(pen=pen, name=BOUND_LABEL, connect="finite")
+        self.plot.addItem(item)
+        self.bound = _Series(item, x, yb)
+        with np.errstate(all="ignore"):
+            self._columns["rnn bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = 10.0 ** yb
+
+    # -- cursor moved ---------------------------------------------------------------
+    def show_frame(self, frame: Frame) -> None:
+        t = frame.bwd_t
+        for group in self.series.values():
+            for s in group:
+                s.show_from(t)
+        if self.bound is not None:
+            self.bound.show_from(t)
+        if self.cursor is not None:
+            self.cursor.setPos(frame.t)
+        self.notes.setHtml(self._notes_html(t))
+        flows = [r for r in self.runs.values() if overflow_known(r, frame)]
+        self.overflow.setHtml("<br>".join(
+            f"<b>⚠ {r.label}: overflow at t = {r.overflow_step + 1}</b>" for r in flows))
+
+    def _notes_html(self, t: int) -> str:
+        lines = []
+        if self.sigma_gamma is not None:
+            verdict = " &lt; 1: must vanish" if self.sigma_gamma < 1 else ""
+            lines.append(f"<span style='color:{self.theme.muted}'>RNN σ_max·γ = "
+                         f"{self.sigma_gamma:.2f}{verdict}</span>")
+        T = self.adapter.session.seq_len
+        if t < T:
+            sub = str(t).translate(SUBSCRIPT)
+            for kind, group in self.series.items():
+                y = group[0].y
+                run = self.runs[kind]
+                if not np.isfinite(y[-1]):
+                    continue
+                value = sci(y[t - 1] - y[-1]) if np.isfinite(y[t - 1]) else "overflow"
+                color = self.theme.model_color(kind).name()
+                lines.append(f"<span style='color:{color}'>{run.label}: "
+                             f"‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}</span>")
+        return "<br>".join(lines)
+
+    def data_columns(self) -> dict[str, np.ndarray]:
+        return dict(self._columns)

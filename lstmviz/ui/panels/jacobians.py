@@ -1,0 +1,162 @@
+"""Jacobians: why gradients vanish. Three stacked plots sharing the time axis.
+
+(a) ||dh_T/dh_t||_2 per model (backward) and the per-step factors ||dh_t/dh_{t-1}||_2
+    (forward, dashed) against the line 1: factors below 1 multiply into a vanishing product;
+(b) the LSTM cell path dc_t/dc_{t-1}: the direct term diag(f_t) against the indirect terms
+    through h_{t-1} and the gates (forward);
+(c) each step's contribution to dL/dW_hh (backward): which steps still teach the weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+from lstmviz.session import Frame, Run
+from lstmviz.ui.panels.base import Panel, finite_prefix, safe_log10
+from lstmviz.ui.panels.gradients import backward_clip, overflow_known, pinned_text, y_range
+
+
+class _Curve:
+    """A curve revealed either forward (steps 1..t) or backward (steps t..T)."""
+
+    def __init__(self, item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray,
+                 backward: bool) -> None:
+        self.item, self.x, self.y, self.backward = item, x, y, backward
+        ok = np.isfinite(y)
+        if backward:  # finite on a suffix
+            self.lo, self.hi = (int(np.argmax(ok)) if ok.any() else len(y)), len(y)
+        else:  # finite on a prefix
+            self.lo, self.hi = 0, (int(np.argmin(ok)) if not ok.all() else len(y))
+
+    def show(self, frame: Frame) -> None:
+        if self.backward:
+            start, stop = max(frame.bwd_t - 1, self.lo), self.hi
+        else:
+            start, stop = self.lo, min(frame.fwd_t, self.hi)
+        if start >= stop:
+            self.item.setData([], [])
+        else:
+            self.item.setData(self.x[start:stop], self.y[start:stop])
+
+
+class JacobianPanel(Panel):
+    name = "jacobians"
+    title = "Jacobians"
+    tooltip = (
+        "Top: ‖∂h_T/∂h_t‖ is a product of per-step Jacobians (dashed); factors below 1 make "
+        "it vanish. Middle: the LSTM cell path keeps diag(f_t) ≈ 1. Bottom: how much each "
+        "step still contributes to the recurrent weight gradient."
+    )
+
+    def build(self) -> None:
+        self.titles = (
+            "‖∂h_T/∂h_t‖₂ (solid) and per step ‖∂h_t/∂h_t−1‖₂ (dashed)",
+            "LSTM cell path ∂c_t/∂c_t−1: direct ‖diag(f_t)‖ (solid) vs indirect (dashed)",
+            "each step's term of ∂L/∂W_hh: which steps still teach the weights",
+        )
+        self.w_prod = self.make_plot(log_y=True, y_label="norm")
+        self.w_cell = self.make_plot(y_label="norm")
+        self.w_whh = self.make_plot(log_y=True, y_label="norm")
+        self.widgets = [self.w_prod, self.w_cell, self.w_whh]
+        self.plots = [w.getPlotItem() for w in self.widgets]
+        for i, (w, p) in enumerate(zip(self.widgets, self.plots, strict=True)):
+            p.disableAutoRange()
+            if i < 2:
+                p.setLabel("bottom", "")
+                p.getAxis("bottom").setStyle(showValues=False)
+                p.getAxis("bottom").setHeight(6)
+                p.setXLink(self.plots[2])
+            p.getAxis("left").setWidth(52)
+            self.layout_.addWidget(w, 1)
+        # vanishing products fall to the lower left: the lower right stays free
+        self.legend = self.plots[0].addLegend(offset=(-4, -4), colCount=3)
+        self.cell_note = pinned_text(self.plots[1], "c", self.theme.muted)
+        self.overflow_notes = [pinned_text(p, "tl", self.theme.foreground)
+                               for p in (self.plots[0], self.plots[2])]
+        self.curves: list[_Curve] = []
+        self.cursors: list[pg.InfiniteLine] = []
+        self._columns: dict[str, np.ndarray] = {}
+
+    # -- new runs -------------------------------------------------------------------
+    def rebuild(self, runs: dict[str, Run]) -> None:
+        theme = self.theme
+        for p, title in zip(self.plots, self.titles, strict=True):
+            p.clear()
+            p.setTitle(title, size="9pt", color=theme.foreground)
+        self.legend.clear()
+        self.legend.setBrush(pg.mkBrush(theme.background + "c0"))
+        self.legend.setPen(pg.mkPen(theme.muted))
+        self.legend.setLabelTextColor(theme.foreground)
+        for note in self.overflow_notes:
+            note.setColor(theme.foreground)
+        self.cell_note.setColor(theme.muted)
+        self.curves = []
+        T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
+        x = np.arange(1, T + 1, dtype=float)
+        self._columns = {"t": x}
+        prod_logs, whh_logs, cell_vals = [0.0 * x], [], []
+        for kind, run in runs.items():
+            d = run.diagnostics
+            color = theme.model_color(kind)
+            solid = pg.mkPen(color, width=1)
+            dashed = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
+            y_prod = safe_log10(backward_clip(d.jac_prod_norm))
+            y_step = safe_log10(finite_prefix(d.jac_step_norm))
+            y_whh = safe_log10(backward_clip(d.whh_contrib))
+            self._add(0, pg.PlotDataItem(pen=solid, name=run.label), x, y_prod, True)
+            self._add(0, pg.PlotDataItem(pen=dashed), x, y_step, False)
+            self._add(2, pg.PlotDataItem(pen=solid), x, y_whh, True)
+            prod_logs += [y_prod, y_step]
+            whh_logs.append(y_whh)
+            self._columns[f"{kind} ||dh_T/dh_t||_2"] = np.asarray(d.jac_prod_norm, dtype=float)
+            self._columns[f"{kind} ||dh_t/dh_t-1||_2"] = np.asarray(d.jac_step_norm, dtype=float)
+            self._columns[f"{kind} ||dL/dW_hh term t||"] = np.asarray(d.whh_contrib, dtype=float)
+            if d.cell_direct is not None and d.cell_indirect is not None:
+                direct, indirect = finite_prefix(d.cell_direct), finite_prefix(d.cell_indirect)
+                self._add(1, pg.PlotDataItem(pen=solid),
+                          x, direct, False)
+                self._add(1, pg.PlotDataItem(pen=dashed),
+                          x, indirect, False)
+                cell_vals += [direct, indirect]
+                self._columns[f"{kind} cell path direct ||diag(f_t)||"] = np.asarray(
+                    d.cell_direct, dtype=float)
+                self._columns[f"{kind} cell path indirect norm"] = np.asarray(
+                    d.cell_indirect, dtype=float)
+        self.cell_note.setText("" if cell_vals else
+                               "no LSTM: only an LSTM has a cell path c_t−1 → c_t")
+        # reference line at 1 (10⁰) in the product plot
+        ref = pg.InfiniteLine(pos=0.0, angle=0, movable=False,
+                              pen=pg.mkPen(theme.muted, width=1, style=Qt.PenStyle.DotLine))
+        self.plots[0].addItem(ref, ignoreBounds=True)
+        self.plots[0].setYRange(*y_range(*prod_logs), padding=0)
+        hi = max((float(np.nanmax(v)) for v in cell_vals if np.isfinite(v).any()), default=1.0)
+        self.plots[1].setYRange(0.0, max(hi, 1.0) * 1.05, padding=0)
+        self.plots[2].setYRange(*y_range(*whh_logs), padding=0)
+        self.plots[2].setXRange(1, T, padding=0.01)
+        self.cursors = []
+        for p in self.plots:
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.highlight))
+            p.addItem(line, ignoreBounds=True)
+            self.cursors.append(line)
+
+    def _add(self, plot: int, item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray,
+             backward: bool) -> None:
+        self.plots[plot].addItem(item)
+        self.curves.append(_Curve(item, x, y, backward))
+
+    # -- cursor moved ---------------------------------------------------------------
+    def show_frame(self, frame: Frame) -> None:
+        for c in self.curves:
+            c.show(frame)
+        for line in self.cursors:
+            line.setPos(frame.t)
+        flows = [r for r in self.runs.values() if overflow_known(r, frame)]
+        html = "<br>".join(
+            f"<b>⚠ {r.label}: overflow at t = {r.overflow_step + 1}</b>" for r in flows)
+        for note in self.overflow_notes:
+            note.setHtml(html)
+
+    def data_columns(self) -> dict[str, np.ndarray]:
+        return dict(self._columns)

@@ -1,0 +1,451 @@
+"""The unrolled network: one row of cells per model, forward fill and backward gradient flow.
+
+Each model row is one `RowItem` that paints only the cells inside the exposed rectangle,
+so T = 1000 with three models costs the same per frame as T = 20. A cell shows its hidden
+state h_t as a strip of coloured units (blue negative, red positive); during the backward
+pass each h arrow's width and colour encode log10 ||dL/dh_t||, and for the LSTM a second
+arrow on the cell-state highway encodes log10 ||dL/dc_t||.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QImage,
+    QPainter,
+    QPen,
+    QPolygonF,
+)
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsObject,
+    QGraphicsScene,
+    QGraphicsView,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from lstmviz.session import BACKWARD, LOSS, Frame, Run
+from lstmviz.ui.adapter import SessionAdapter
+from lstmviz.ui.theme import LIGHT, Theme
+
+CELL_W, CELL_H, GAP = 30.0, 42.0, 18.0
+PITCH = CELL_W + GAP
+ROW_H = 150.0
+X_SIZE = 14.0
+LEFT = 70.0  # room for the row label
+LOSS_W = 44.0
+
+# log10 magnitude range mapped onto arrow width and colour
+GRAD_LO, GRAD_HI = -12.0, 2.0
+
+
+def _diverging_lut() -> np.ndarray:
+    """256 RGBA colours from blue (-1) through near-white (0) to red (+1)."""
+    x = np.linspace(-1.0, 1.0, 256)
+    neg = np.array([33, 102, 172], float)
+    mid = np.array([247, 247, 247], float)
+    pos = np.array([178, 24, 43], float)
+    a = np.abs(x)[:, None]
+    rgb = np.where(x[:, None] < 0, mid + (neg - mid) * a, mid + (pos - mid) * a)
+    lut = np.empty((256, 4), np.uint8)
+    lut[:, :3] = rgb.round().astype(np.uint8)
+    lut[:, 3] = 255
+    return lut
+
+
+def _magma_like(v: float) -> QColor:
+    """Colour for a normalised gradient magnitude v in [0, 1]: faint grey -> purple -> orange."""
+    stops = [(0.0, (200, 200, 210)), (0.35, (120, 60, 170)), (0.7, (220, 60, 90)),
+             (1.0, (250, 160, 20))]
+    v = min(max(v, 0.0), 1.0)
+    for (x0, c0), (x1, c1) in zip(stops, stops[1:], strict=False):
+        if v <= x1:
+            f = (v - x0) / (x1 - x0)
+            return QColor(*(int(a + (b - a) * f) for a, b in zip(c0, c1, strict=True)))
+    return QColor(*stops[-1][1])
+
+
+LUT = _diverging_lut()
+
+
+def hidden_image(h: np.ndarray) -> QImage:
+    """QImage of shape (H rows, T columns) from h (T, H) in the diverging colours.
+
+    Non-finite values are drawn black so an overflow is visible as such.
+    """
+    T, H = h.shape
+    with np.errstate(invalid="ignore"):
+        v = np.clip(np.nan_to_num(h.T, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
+    idx = np.round((v + 1.0) * 127.5).astype(np.intp)
+    rgba = LUT[idx]
+    rgba[~np.isfinite(h.T)] = (0, 0, 0, 255)
+    rgba = np.ascontiguousarray(rgba)
+    img = QImage(rgba.data, T, H, 4 * T, QImage.Format.Format_RGBA8888)
+    return img.copy()  # own the buffer
+
+
+def grad_style(log_mag: float) -> tuple[float, QColor]:
+    """Arrow width (px) and colour for log10 of a gradient magnitude."""
+    if math.isnan(log_mag):
+        return 2.0, QColor("#d93025")
+    if math.isinf(log_mag) and log_mag > 0:
+        return 9.0, QColor("#d93025")
+    v = (log_mag - GRAD_LO) / (GRAD_HI - GRAD_LO)
+    v = min(max(v, 0.0), 1.0)
+    return 0.6 + 8.4 * v, _magma_like(v)
+
+
+def cell_x(t: int) -> float:
+    """Left edge of the cell of step t (1-based)."""
+    return LEFT + (t - 1) * PITCH
+
+
+class RowItem(QGraphicsObject):
+    """One model's unrolled row; paints only the exposed cells."""
+
+    def __init__(self, run: Run, theme: Theme) -> None:
+        super().__init__()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+        self.run = run
+        self.theme = theme
+        self.frame: Frame | None = None
+        self.selected_t: int | None = None
+        self.T = run.trace.h.shape[0]
+        self.is_lstm = run.kind == "lstm"
+        h0 = np.asarray(run.trace.h[:, 0, :])
+        self.image = hidden_image(h0)
+        x = np.asarray(run.task.xs[:, 0, :])
+        with np.errstate(invalid="ignore"):
+            scale = float(np.nanmax(np.abs(x))) if x.size else 1.0
+        self.x_level = np.nan_to_num(x.mean(axis=1) / (scale or 1.0))
+        self.grad_h_log = self._log(run.diagnostics.grad_h_norm)
+        self.grad_c_log = (self._log(run.diagnostics.grad_c_norm)
+                           if run.diagnostics.grad_c_norm is not None else None)
+        self.loss_every = False
+        self.overflow = run.overflow_step
+        self.font = QFont()
+        self.font.setPointSizeF(8)
+        self.cursor_t = 0
+
+    @staticmethod
+    def _log(values: np.ndarray) -> np.ndarray:
+        a = np.abs(np.asarray(values, dtype=float))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(a)
+
+    # geometry --------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return QRectF(0, 0, LEFT + self.T * PITCH + LOSS_W + 20, ROW_H)
+
+    def cell_rect(self, t: int) -> QRectF:
+        top = 38.0 if self.is_lstm else 30.0
+        return QRectF(cell_x(t), top, CELL_W, CELL_H)
+
+    def t_at(self, x: float) -> int | None:
+        t = int((x - LEFT) // PITCH) + 1
+        return t if 1 <= t <= self.T else None
+
+    # painting --------------------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        frame = self.frame
+        if frame is None:
+            return
+        exposed = option.exposedRect
+        t0 = max(1, int((exposed.left() - LEFT) // PITCH))
+        t1 = min(self.T, int((exposed.right() - LEFT) // PITCH) + 2)
+        th = self.theme
+        fg, muted = QColor(th.foreground), QColor(th.muted)
+        painter.setFont(self.font)
+        fwd, bwd = frame.fwd_t, frame.bwd_t
+        backward = frame.phase == BACKWARD
+
+        # cell-state highway (LSTM): a line through the top of every computed cell
+        if self.is_lstm:
+            y = 16.0
+            painter.setPen(QPen(muted, 1.0, Qt.PenStyle.DotLine))
+            painter.drawLine(QPointF(cell_x(t0) - GAP, y), QPointF(cell_x(t1) + CELL_W, y))
+            if fwd >= t0:
+                painter.setPen(QPen(QColor(th.model_colors["lstm"]), 2.5))
+                painter.drawLine(QPointF(cell_x(t0) - GAP, y),
+                                 QPointF(cell_x(min(fwd, t1)) + CELL_W, y))
+        for t in range(t0, t1 + 1):
+            r = self.cell_rect(t)
+            cx = r.center().x()
+            # input x_t and its arrow
+            xr = QRectF(cx - X_SIZE / 2, r.bottom() + 30, X_SIZE, X_SIZE)
+            lvl = float(self.x_level[t - 1])
+            idx = int(round((max(-1.0, min(1.0, lvl)) + 1) * 127.5))
+            painter.setPen(QPen(muted, 1))
+            painter.setBrush(QColor(*LUT[idx][:3]))
+            painter.drawRect(xr)
+            painter.drawLine(QPointF(cx, xr.top()), QPointF(cx, r.bottom() + 2))
+            if t <= fwd:
+                painter.drawImage(r, self.image, QRectF(t - 1, 0, 1, self.image.height()))
+                painter.setPen(QPen(fg, 1))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(r)
+                if self.overflow is not None and t - 1 >= self.overflow:
+                    painter.setPen(QPen(QColor("#d93025"), 1))
+                    painter.drawText(r, Qt.AlignmentFlag.AlignCenter, "inf")
+            else:
+                painter.setPen(QPen(muted, 1, Qt.PenStyle.DashLine))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(r)
+            # forward h arrow into the next cell
+            if t < self.T:
+                y = r.center().y()
+                a, b = QPointF(r.right(), y), QPointF(r.right() + GAP, y)
+                if t < fwd:
+                    self._arrow(painter, a, b, QPen(fg, 1.2), 5)
+                else:
+                    painter.setPen(QPen(muted, 1, Qt.PenStyle.DotLine))
+                    painter.drawLine(a, b)
+            # backward gradient: arrow leaving cell t to the left, below the h arrow
+            if backward and t >= bwd:
+                w, col = grad_style(float(self.grad_h_log[t - 1]))
+                y = r.bottom() + 12
+                self._arrow(painter, QPointF(r.right(), y), QPointF(r.left() - GAP + 2, y),
+                            QPen(col, w, cap=Qt.PenCapStyle.FlatCap), 3 + w)
+                if self.grad_c_log is not None:
+                    w, col = grad_style(float(self.grad_c_log[t - 1]))
+                    y = 16.0
+                    self._arrow(painter, QPointF(r.right(), y),
+                                QPointF(r.left() - GAP + 2, y),
+                                QPen(col, w, cap=Qt.PenCapStyle.FlatCap), 3 + w)
+            # step number every few cells
+            if t == 1 or t % 5 == 0 or t == self.T:
+                painter.setPen(QPen(muted, 1))
+                painter.drawText(QRectF(r.left() - 6, xr.bottom() + 2, CELL_W + 12, 14),
+                                 Qt.AlignmentFlag.AlignCenter, str(t))
+        # the cursor and the selected cell
+        if self.selected_t is not None and t0 <= self.selected_t <= t1:
+            painter.setPen(QPen(QColor("#1a73e8"), 2, Qt.PenStyle.DashLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(self.cell_rect(self.selected_t).adjusted(-4, -4, 4, 4))
+        if frame.phase != LOSS and t0 <= frame.t <= t1:
+            painter.setPen(QPen(QColor(th.highlight), 3))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(self.cell_rect(frame.t).adjusted(-2, -2, 2, 2))
+        # the loss node after the last cell
+        if t1 >= self.T:
+            r = self.cell_rect(self.T)
+            lr = QRectF(r.right() + GAP, r.top() + 6, LOSS_W - 10, CELL_H - 12)
+            active = frame.phase != "forward"
+            painter.setPen(QPen(QColor(th.highlight) if frame.phase == LOSS else fg,
+                                3 if frame.phase == LOSS else 1))
+            painter.setBrush(QColor(th.highlight) if active else Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(lr)
+            painter.setPen(QPen(QColor("#202124") if active else fg))
+            painter.drawText(lr, Qt.AlignmentFlag.AlignCenter, "L")
+            y = r.center().y()
+            self._arrow(painter, QPointF(r.right(), y), QPointF(lr.left(), y),
+                        QPen(fg if active else muted, 1), 5)
+
+    @staticmethod
+    def _arrow(painter: QPainter, a: QPointF, b: QPointF, pen: QPen, head: float) -> None:
+        painter.setPen(pen)
+        painter.drawLine(a, b)
+        d = b - a
+        n = math.hypot(d.x(), d.y()) or 1.0
+        ux, uy = d.x() / n, d.y() / n
+        head = min(head, 10.0)
+        p1 = QPointF(b.x() - ux * head - uy * head * 0.6, b.y() - uy * head + ux * head * 0.6)
+        p2 = QPointF(b.x() - ux * head + uy * head * 0.6, b.y() - uy * head - ux * head * 0.6)
+        painter.setBrush(pen.color())
+        painter.setPen(QPen(pen.color(), 1))
+        painter.drawPolygon(QPolygonF([b, p1, p2]))
+
+
+class UnrolledView(QGraphicsView):
+    """The unrolled network of every model, sharing the session's cursor."""
+
+    cellClicked = Signal(str, int)
+
+    def __init__(self, adapter: SessionAdapter, theme: Theme = LIGHT,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("unrolled-view")
+        self.adapter = adapter
+        self.theme = theme
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setToolTip(
+            "The network unrolled over time, one row per model. Forward: each cell fills "
+            "with its hidden state h_t (blue negative, red positive). Backward: arrows "
+            "carry dL/dh_t right to left, their width and colour showing log10 of its size; "
+            "watch the RNN's arrows fade while the LSTM's cell-state highway keeps them. "
+            "Click a cell to inspect it; Ctrl+wheel zooms."
+        )
+        self.rows: dict[str, RowItem] = {}
+        self.labels: list = []
+        self._zoom = 1.0
+        self.follow_cursor = True
+        self.legend = Legend(self)
+        adapter.runsChanged.connect(self.rebuild)
+        adapter.frameChanged.connect(self.show_frame)
+        adapter.selectionChanged.connect(self._on_selection)
+        self.rebuild()
+        self.show_frame()
+
+    def rebuild(self) -> None:
+        scene = self.scene()
+        scene.clear()
+        self.rows.clear()
+        session = self.adapter.session
+        bold = QFont()
+        bold.setBold(True)
+        y = 0.0
+        for kind, run in session.runs.items():
+            row = RowItem(run, self.theme)
+            row.setPos(0, y)
+            row.loss_every = session.config.loss_where == "every"
+            scene.addItem(row)
+            self.rows[kind] = row
+            label = scene.addSimpleText(run.label, bold)
+            label.setBrush(QBrush(self.theme.model_color(kind)))
+            label.setPos(4, y + 45 if run.kind != "lstm" else y + 53)
+            if run.kind == "lstm":
+                c = scene.addSimpleText("c highway", QFont())
+                c.setBrush(QBrush(QColor(self.theme.muted)))
+                c.setScale(0.8)
+                c.setPos(4, y + 8)
+            y += ROW_H
+        kind, t = self.adapter.selected
+        if kind in self.rows:
+            self.rows[kind].selected_t = t
+        scene.setSceneRect(scene.itemsBoundingRect().adjusted(0, -6, 10, 0))
+        self.setBackgroundBrush(QColor(self.theme.background))
+
+    def show_frame(self, *_args) -> None:
+        frame = self.adapter.session.frame
+        for row in self.rows.values():
+            row.frame = frame
+            row.update()
+        if self.follow_cursor and frame.phase != LOSS:
+            self.ensure_visible(frame.t)
+        elif frame.phase == LOSS:
+            self.ensure_visible(frame.t, margin=LOSS_W + 40)
+
+    def ensure_visible(self, t: int, margin: float = 60.0) -> None:
+        x = cell_x(t)
+        self.ensureVisible(QRectF(x, 0, CELL_W, 10), int(margin * self._zoom), 0)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.rebuild()
+        self.show_frame()
+
+    def _on_selection(self, kind: str, t: int) -> None:
+        for k, row in self.rows.items():
+            row.selected_t = t if k == kind else None
+            row.update()
+
+    # interaction -----------------------------------------------------------------
+    def hit(self, pos) -> tuple[str, int] | None:
+        """(kind, t) of the cell under a viewport position, if any."""
+        p = self.mapToScene(pos)
+        for kind, row in self.rows.items():
+            local = row.mapFromScene(p)
+            if 0 <= local.y() <= ROW_H:
+                t = row.t_at(local.x())
+                if t is not None:
+                    return kind, t
+        return None
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        hit = self.hit(event.position().toPoint())
+        if hit is not None and event.button() == Qt.MouseButton.LeftButton:
+            kind, t = hit
+            self.adapter.select(kind, t)
+            session = self.adapter.session
+            phase = BACKWARD if session.frame.phase in (BACKWARD, LOSS) else "forward"
+            self.follow_cursor = False
+            session.seek_to(phase, t)
+            self.follow_cursor = True
+            self.cellClicked.emit(kind, t)
+            return
+        super().mousePressEvent(event)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
+            return
+        if not event.modifiers() and abs(event.angleDelta().y()) > abs(event.angleDelta().x()):
+            bar = self.horizontalScrollBar()
+            bar.setValue(bar.value() - event.angleDelta().y())
+            return
+        super().wheelEvent(event)
+
+    def zoom(self, factor: float) -> None:
+        new = min(max(self._zoom * factor, 0.1), 4.0)
+        factor = new / self._zoom
+        self._zoom = new
+        self.scale(factor, factor)
+
+    def fit(self) -> None:
+        """Zoom so that the whole sequence fits the width."""
+        rect = self.scene().sceneRect()
+        if rect.width() <= 0:
+            return
+        target = max(0.1, min(4.0, (self.viewport().width() - 10) / rect.width()))
+        self.zoom(target / self._zoom)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.legend.move(8, self.viewport().height() - self.legend.height() - 6)
+
+
+class Legend(QWidget):
+    """A small fixed key in the corner of the view: hidden-state colours, arrow widths."""
+
+    def __init__(self, view: UnrolledView) -> None:
+        super().__init__(view.viewport())
+        self.view = view
+        self.setFixedSize(330, 34)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        theme = self.view.theme
+        box = QRectF(0.5, 0.5, self.width() - 1, self.height() - 1)
+        bg = QColor(theme.background)
+        bg.setAlpha(230)
+        painter.setPen(QPen(QColor(theme.muted), 1))
+        painter.setBrush(bg)
+        painter.drawRoundedRect(box, 4, 4)
+        f = QFont()
+        f.setPointSizeF(7.5)
+        painter.setFont(f)
+        bar = QRectF(box.left() + 8, box.top() + 6, 60, 8)
+        lut = np.ascontiguousarray(LUT[None, :, :])
+        img = QImage(lut.data, 256, 1, 1024, QImage.Format.Format_RGBA8888)
+        painter.drawImage(bar, img)
+        painter.setPen(QColor(theme.foreground))
+        painter.drawText(QPointF(box.left() + 8, box.bottom() - 5), "h: -1    0    +1")
+        x = box.left() + 100
+        painter.drawText(QPointF(x - 8, box.top() + 14), "")
+        for i, lg in enumerate((-12, -8, -4, 0)):
+            w, col = grad_style(lg)
+            painter.setPen(QPen(col, w, cap=Qt.PenCapStyle.FlatCap))
+            painter.drawLine(QPointF(x + i * 55, box.top() + 10),
+                             QPointF(x + i * 55 + 36, box.top() + 10))
+            painter.setPen(QColor(theme.foreground))
+            label = "‖dL/dh‖ 10" if i == 0 else "10"
+            painter.drawText(QPointF(x + i * 55 + (0 if i else -20), box.bottom() - 5),
+                             label + str(lg).translate(SUPER))
+        painter.end()
+
+
+SUPER = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -1,0 +1,112 @@
+"""Recompute off the GUI thread: one job at a time, the latest request wins."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from lstmviz.config import Config
+from lstmviz.session import Session, compute_runs
+
+#: Work units (T * H^2 * models) below which a recompute runs inline: a few ms.
+INLINE_LIMIT = 200 * 64 * 64 * 3
+
+
+def work_units(config: Config) -> int:
+    return config.seq_len * config.batch_size * max(config.hidden_size, 8) ** 2 * len(
+        config.models)
+
+
+class _Signals(QObject):
+    finished = Signal(object, object, float)  # config, runs, seconds
+    errored = Signal(object, str)  # config, message
+
+
+class _Job(QRunnable):
+    def __init__(self, config: Config, weights, signals: _Signals) -> None:
+        super().__init__()
+        self.config, self.weights, self.signals = config, weights, signals
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        try:
+            runs = compute_runs(self.config, self.weights)
+        except Exception as exc:  # noqa: BLE001 - reported to the user, never raised into Qt
+            self.signals.errored.emit(self.config, str(exc))
+            return
+        self.signals.finished.emit(self.config, runs, time.perf_counter() - start)
+
+
+class Recomputer(QObject):
+    """Applies configs to the session: inline when small, else in a worker thread.
+
+    Signals: `busyChanged(bool)`, `failed(str)` with a message naming the problem
+    (the session keeps what it had), `applied()` after new runs are installed.
+    """
+
+    busyChanged = Signal(bool)
+    failed = Signal(str)
+    applied = Signal()
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self.signals = _Signals(self)
+        self.signals.finished.connect(self._finished)
+        self.signals.errored.connect(self._errored)
+        self._running = False
+        self._pending: Config | None = None
+        self.last_seconds = 0.0
+
+    @property
+    def busy(self) -> bool:
+        return self._running
+
+    def request(self, config: Config) -> None:
+        if self._running:
+            self._pending = config
+            return
+        if work_units(config) <= INLINE_LIMIT:
+            start = time.perf_counter()
+            try:
+                runs = compute_runs(config, self.session.weights)
+            except Exception as exc:  # noqa: BLE001
+                self.failed.emit(str(exc))
+                return
+            self.last_seconds = time.perf_counter() - start
+            self.session.apply(config, runs)
+            self.applied.emit()
+            return
+        self._running = True
+        self.busyChanged.emit(True)
+        self.pool.start(_Job(config, dict(self.session.weights), self.signals))
+
+    def wait(self, msecs: int = 60000) -> None:
+        """Block until the worker is idle (tests, screenshots, export)."""
+        self.pool.waitForDone(msecs)
+
+    def _finished(self, config: Config, runs, seconds: float) -> None:
+        self.last_seconds = seconds
+        self._running = False
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.request(pending)
+            if self._running:
+                return
+        else:
+            self.session.apply(config, runs)
+            self.applied.emit()
+        self.busyChanged.emit(False)
+
+    def _errored(self, config: Config, message: str) -> None:
+        self._running = False
+        self.failed.emit(message)
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.request(pending)
+        if not self._running:
+            self.busyChanged.emit(False)
