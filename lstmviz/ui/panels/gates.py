@@ -89,8 +89,9 @@ class GatesPanel(Panel):
                     plot.setXLink(first)
                 bottom = plot.getAxis("bottom")
                 bottom.setStyle(showValues=last_row)
-                plot.setLabel("bottom", "timestep t" if last_row else None)
-                if not last_row:
+                if last_row:
+                    plot.setLabel("bottom", "timestep t")
+                else:
                     bottom.showLabel(False)
         if kinds:
             ci.addItem(self.colorbar, row=0, col=2, rowspan=len(kinds))
