@@ -47,13 +47,21 @@ PANEL_CLASSES = [
     ("inspector", "InspectorPanel"),
 ]
 
+#: (module, class) of tool docks that drive the window (walkthrough, training): each class
+#: takes the window, has `name`, `title`, `tooltip`, `area` ("left", "right", "bottom"),
+#: and may define `install(window)` to add menu entries. Missing modules are skipped.
+TOOL_CLASSES = [
+    ("lstmviz.ui.walkthrough_panel", "WalkthroughPanel"),
+    ("lstmviz.ui.training_panel", "TrainingPanel"),
+]
+
 LAYOUT_VERSION = 1
 
 SHORTCUTS = [
     ("Space", "Play / pause"),
     ("Right / Left", "Step one frame forward / back"),
     ("Home / End", "First forward step / last backward step"),
-    ("B", "Jump to the start of the backward pass"),
+    ("Ctrl+B", "Jump to the start of the backward pass"),
     ("Ctrl + wheel", "Zoom the unrolled network"),
     ("Ctrl+0", "Fit the whole sequence"),
     ("F11", "Full screen"),
@@ -126,6 +134,21 @@ class MainWindow(QMainWindow):
         self._arrange_default()
         self._build_status()
         self._build_menus()
+        self.tools: dict[str, QWidget] = {}
+        for module, cls_name in TOOL_CLASSES:
+            try:
+                cls = getattr(importlib.import_module(module), cls_name)
+            except ModuleNotFoundError:
+                continue
+            tool = cls(self)
+            self.tools[tool.name] = tool
+            area = {"left": Qt.DockWidgetArea.LeftDockWidgetArea,
+                    "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}.get(
+                        getattr(tool, "area", "right"), Qt.DockWidgetArea.RightDockWidgetArea)
+            dock = self._add_dock(tool.name, tool.title, tool, area, tool.tooltip)
+            self.view_menu.insertAction(self._view_sep, dock.toggleViewAction())
+            if hasattr(tool, "install"):
+                tool.install(self)
         self.default_state = self.saveState(LAYOUT_VERSION)
         self.resize(1500, 950)
         if restore:
@@ -227,7 +250,7 @@ class MainWindow(QMainWindow):
             a = self.docks[name].toggleViewAction()
             a.setObjectName(f"toggle-{name}")
             view.addAction(a)
-        view.addSeparator()
+        self._view_sep = view.addSeparator()
         act(view, "&Reset layout", self.reset_layout, None, "Put every panel back where it was")
         view.addSeparator()
         group = QActionGroup(self)

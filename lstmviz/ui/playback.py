@@ -44,7 +44,7 @@ class Playback(QObject):
                                   "One frame forward")
         self.end_action = action("End", sp.SP_MediaSkipForward, ["End"], self.to_end,
                                  "Jump to the last backward step")
-        self.backward_action = action("Backward pass", sp.SP_ArrowBack, ["B"],
+        self.backward_action = action("Backward pass", sp.SP_ArrowBack, ["Ctrl+B"],
                                       self.to_backward, "Jump to the start of the backward pass")
         self.actions = [self.start_action, self.back_action, self.play_action, self.step_action,
                         self.end_action, self.backward_action]
