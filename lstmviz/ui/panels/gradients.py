@@ -20,7 +20,7 @@ BOUND_LABEL = "RNN bound (σ_max·γ)^(T−t)"
 
 
 def sci(log_value: float, digits: int = 2) -> str:
-    """10**log_value written for people: '3.2×10⁻⁹', '0.52', '1.4×10¹²' (from log10, no overflow)."""
+    """10**log_value for people: '3.2×10⁻⁹', '0.52', '1.4×10¹²' (from log10: never overflows)."""
     if not math.isfinite(log_value):
         return "∞" if log_value > 0 else ("0" if log_value < 0 else "—")
     if -2 <= log_value < 3:

@@ -1,0 +1,173 @@
+"""Cell state: c_t (or h_t) of every unit over t, batch element 0, revealed with the forward pass.
+
+One small plot per model, stacked; each holds ONE curve item with all units separated by
+NaN (fast to redraw). The LSTM's c_t is unbounded, its h_t and the RNN/GRU h_t are not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
+
+from lstmviz.session import Frame, Run
+from lstmviz.ui.panels.base import Panel
+from lstmviz.ui.panels.gradients import overflow_known, pinned_text
+
+MODES = (("c", "cell c_t"), ("h", "hidden h_t"))
+
+
+def state_of(run: Run, mode: str) -> tuple[np.ndarray, str]:
+    """(T, H) trajectories of batch element 0 and their symbol: c_t when asked and present."""
+    if mode == "c" and run.trace.c is not None:
+        return np.asarray(run.trace.c[:, 0, :], dtype=float), "c_t"
+    return np.asarray(run.trace.h[:, 0, :], dtype=float), "h_t"
+
+
+class _Trajectories:
+    """All units of one model in one curve item: rows of (T,) joined by NaN separators."""
+
+    def __init__(self, item: pg.PlotDataItem, data: np.ndarray) -> None:
+        T, H = data.shape
+        ok = np.isfinite(data).all(axis=1)
+        self.hi = T if ok.all() else int(np.argmin(ok))  # clip at the first non-finite step
+        self.item = item
+        self.y = np.ascontiguousarray(data[: self.hi].T)  # (H, hi)
+        self.x = np.broadcast_to(np.arange(1, T + 2, dtype=float), (H, T + 1))
+
+    def show(self, fwd_t: int) -> None:
+        n = min(fwd_t, self.hi)
+        if n <= 0:
+            self.item.setData([], [])
+            return
+        H = self.y.shape[0]
+        y = np.empty((H, n + 1))
+        y[:, :n] = self.y[:, :n]
+        y[:, n] = np.nan
+        x = np.array(self.x[:, : n + 1])
+        x[:, n] = np.nan
+        self.item.setData(x.ravel(), y.ravel())
+
+
+class CellStatePanel(Panel):
+    name = "cellstate"
+    title = "Cell state"
+    tooltip = (
+        "The LSTM cell state c_t of every unit over time (one thin line per unit), or the "
+        "hidden state h_t. Look for units whose c_t holds its value for many steps: "
+        "that is the memory the forget gate keeps open."
+    )
+
+    def build(self) -> None:
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 0, 4, 0)
+        row.addWidget(QLabel("show:"))
+        self.mode_box = QComboBox()
+        for key, text in MODES:
+            self.mode_box.addItem(text, key)
+        self.mode_box.setToolTip("c_t: the LSTM's cell state (RNN and GRU have none and show "
+                                 "h_t); h_t: the hidden state of every model.")
+        row.addWidget(self.mode_box)
+        row.addStretch(1)
+        self.layout_.addLayout(row)
+        self.widgets: dict[str, pg.PlotWidget] = {}
+        self.curves: list[_Trajectories] = []
+        self.cursors: list[pg.InfiniteLine] = []
+        self.notes: dict[str, pg.TextItem] = {}
+        self._columns: dict[str, np.ndarray] = {}
+        self.mode_box.currentIndexChanged.connect(self._mode_changed)
+
+    @property
+    def mode(self) -> str:
+        has_c = any(r.trace.c is not None for r in self.runs.values())
+        return self.mode_box.currentData() if has_c else "h"
+
+    def set_mode(self, mode: str) -> None:
+        """'c' or 'h'."""
+        self.mode_box.setCurrentIndex([k for k, _ in MODES].index(mode))
+
+    def _mode_changed(self, *_args) -> None:
+        self._on_runs()
+        self._on_frame()
+
+    # -- new runs -------------------------------------------------------------------
+    def _ensure_plots(self, kinds: list[str]) -> None:
+        """One plot per model, stacked with a shared x axis; recreated when models change."""
+        if list(self.widgets) == kinds:
+            return
+        for w in self.widgets.values():
+            self.layout_.removeWidget(w)
+            w.setParent(None)
+            w.deleteLater()
+        self.widgets, self.notes = {}, {}
+        for i, kind in enumerate(kinds):
+            w = self.make_plot(y_label="value")
+            p = w.getPlotItem()
+            p.disableAutoRange()
+            p.getAxis("left").setWidth(48)
+            if i < len(kinds) - 1:
+                p.setLabel("bottom", "")
+                p.getAxis("bottom").setStyle(showValues=False)
+                p.getAxis("bottom").setHeight(6)
+            if i > 0:
+                p.setXLink(self.widgets[kinds[0]].getPlotItem())
+            self.layout_.addWidget(w, 1)
+            self.widgets[kind] = w
+            self.notes[kind] = pinned_text(p, "tl", self.theme.foreground)
+
+    def rebuild(self, runs: dict[str, Run]) -> None:
+        theme = self.theme
+        has_c = any(r.trace.c is not None for r in runs.values())
+        self.mode_box.setEnabled(has_c)
+        if not has_c:  # only h_t exists: say so in the switch too
+            self.mode_box.blockSignals(True)
+            self.set_mode("h")
+            self.mode_box.blockSignals(False)
+        self._ensure_plots(list(runs))
+        mode = self.mode
+        self.curves, self.cursors = [], []
+        T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
+        self._columns = {"t": np.arange(1, T + 1, dtype=float)}
+        for kind, run in runs.items():
+            p = self.widgets[kind].getPlotItem()
+            p.clear()
+            data, symbol = state_of(run, mode)
+            missing = " — no cell state, showing h_t" if mode == "c" and symbol == "h_t" else ""
+            p.setTitle(f"{run.label}: {symbol} of each unit (batch element 0){missing}",
+                       size="9pt", color=theme.foreground)
+            p.setLabel("left", symbol)
+            color = theme.model_color(kind)
+            color.setAlpha(190)
+            item = pg.PlotDataItem(pen=pg.mkPen(color, width=1), connect="finite")
+            p.addItem(item)
+            curve = _Trajectories(item, data)
+            self.curves.append(curve)
+            finite = data[: curve.hi]
+            if finite.size:
+                lo, hi = float(finite.min()), float(finite.max())
+            else:
+                lo, hi = -1.0, 1.0
+            pad = max((hi - lo) * 0.05, 0.05)
+            p.setYRange(lo - pad, hi + pad, padding=0)
+            p.setXRange(1, T, padding=0.01)
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.highlight))
+            p.addItem(line, ignoreBounds=True)
+            self.cursors.append(line)
+            self.notes[kind].setColor(theme.foreground)
+            for u in range(data.shape[1]):
+                self._columns[f"{kind} {symbol}[unit {u}]"] = data[:, u].copy()
+
+    # -- cursor moved ---------------------------------------------------------------
+    def show_frame(self, frame: Frame) -> None:
+        for c in self.curves:
+            c.show(frame.fwd_t)
+        for line in self.cursors:
+            line.setPos(frame.t)
+        for kind, run in self.runs.items():
+            note = self.notes.get(kind)
+            if note is not None:
+                known = overflow_known(run, frame)
+                note.setHtml(f"<b>⚠ overflow at t = {run.overflow_step + 1}</b>" if known else "")
+
+    def data_columns(self) -> dict[str, np.ndarray]:
+        return dict(self._columns)
