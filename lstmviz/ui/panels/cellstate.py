@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
 
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import Panel
-from lstmviz.ui.panels.gradients import overflow_known, pinned_text
+from lstmviz.ui.panels.gradients import overflow_html, pinned_text
 
 MODES = (("c", "cell c_t"), ("h", "hidden h_t"))
 
@@ -27,10 +27,12 @@ def state_of(run: Run, mode: str) -> tuple[np.ndarray, str]:
 class _Trajectories:
     """All units of one model in one curve item: rows of (T,) joined by NaN separators."""
 
-    def __init__(self, item: pg.PlotDataItem, data: np.ndarray) -> None:
+    def __init__(self, item: pg.PlotDataItem, data: np.ndarray, overflow: int | None) -> None:
         T, H = data.shape
         ok = np.isfinite(data).all(axis=1)
         self.hi = T if ok.all() else int(np.argmin(ok))  # clip at the first non-finite step
+        if overflow is not None:
+            self.hi = min(self.hi, overflow)
         self.item = item
         self.y = np.ascontiguousarray(data[: self.hi].T)  # (H, hi)
         self.x = np.broadcast_to(np.arange(1, T + 2, dtype=float), (H, T + 1))
@@ -140,7 +142,7 @@ class CellStatePanel(Panel):
             color.setAlpha(190)
             item = pg.PlotDataItem(pen=pg.mkPen(color, width=1), connect="finite")
             p.addItem(item)
-            curve = _Trajectories(item, data)
+            curve = _Trajectories(item, data, run.trace.overflow_step)
             self.curves.append(curve)
             finite = data[: curve.hi]
             if finite.size:
@@ -166,8 +168,7 @@ class CellStatePanel(Panel):
         for kind, run in self.runs.items():
             note = self.notes.get(kind)
             if note is not None:
-                known = overflow_known(run, frame)
-                note.setHtml(f"<b>⚠ overflow at t = {run.overflow_step + 1}</b>" if known else "")
+                note.setHtml(overflow_html([run], frame, named=False))
 
     def data_columns(self) -> dict[str, np.ndarray]:
         return dict(self._columns)

@@ -38,6 +38,60 @@ def backward_clip(values: np.ndarray) -> np.ndarray:
     return finite_prefix(np.asarray(values, dtype=float)[::-1])[::-1].copy()
 
 
+def _forward_overflow(run: Run) -> int | None:
+    return getattr(run.trace, "overflow_step", None)
+
+
+def _backward_overflow(run: Run) -> int | None:
+    return getattr(run.grads, "overflow_step", None)
+
+
+def clip_forward(run: Run, values: np.ndarray) -> np.ndarray:
+    """A forward-time (T,) quantity, NaN from the forward overflow step (or first inf) on."""
+    v = finite_prefix(values)
+    k = _forward_overflow(run)
+    if k is not None:
+        v[k:] = np.nan
+    return v
+
+
+def clip_backward(run: Run, values: np.ndarray) -> np.ndarray:
+    """A backward-time (T,) quantity, NaN from the backward overflow step down to t = 1.
+
+    After a forward overflow no gradient is meaningful, so nothing is kept.
+    """
+    v = backward_clip(values)
+    if _forward_overflow(run) is not None:
+        v[:] = np.nan
+    k = _backward_overflow(run)
+    if k is not None:
+        v[: k + 1] = np.nan
+    return v
+
+
+def overflow_step_known(run: Run, frame: Frame) -> int | None:
+    """The 1-based step where the run overflows, once the cursor has reached it, else None."""
+    k = _forward_overflow(run)
+    if k is not None:
+        return k + 1 if frame.fwd_t >= k + 1 else None
+    k = _backward_overflow(run)
+    if k is not None:
+        return k + 1 if frame.bwd_t <= k + 1 else None
+    k = run.overflow_step
+    return None if k is None else k + 1
+
+
+def overflow_html(runs, frame: Frame, *, named: bool = True) -> str:
+    """'⚠ RNN: overflow at t = k' for every run whose overflow the cursor has reached."""
+    lines = []
+    for run in runs:
+        t = overflow_step_known(run, frame)
+        if t is not None:
+            who = f"{run.label}: " if named else ""
+            lines.append(f"<b>⚠ {who}overflow at t = {t}</b>")
+    return "<br>".join(lines)
+
+
 def pinned_text(plot: pg.PlotItem, corner: str, color) -> pg.TextItem:
     """A TextItem pinned to a corner of the plot's view box in pixels (immune to panning).
 
@@ -57,16 +111,6 @@ def pinned_text(plot: pg.PlotItem, corner: str, color) -> pg.TextItem:
     plot.vb.sigResized.connect(place)
     place()
     return item
-
-
-def overflow_known(run: Run, frame: Frame) -> bool:
-    """Has the cursor reached the run's overflow step (in the forward pass, or the backward)?"""
-    k = run.overflow_step
-    if k is None:
-        return False
-    with np.errstate(all="ignore"):
-        in_forward = not np.isfinite(np.asarray(run.trace.h[k], dtype=float)).all()
-    return frame.fwd_t >= k + 1 if in_forward else frame.bwd_t <= k + 1 or frame.phase == "loss"
 
 
 def y_range(*logs: np.ndarray, margin: float = 0.06, default=(-1.0, 1.0)) -> tuple[float, float]:
@@ -141,7 +185,7 @@ class GradientPanel(Panel):
         for kind, run in runs.items():
             d = run.diagnostics
             color = theme.model_color(kind)
-            gh = backward_clip(d.grad_h_norm)
+            gh = clip_backward(run, d.grad_h_norm)
             yh = safe_log10(gh)
             item = pg.PlotDataItem(pen=pg.mkPen(color, width=1), name=f"{run.label} ‖dL/dh_t‖")
             self.plot.addItem(item)
@@ -149,7 +193,7 @@ class GradientPanel(Panel):
             self._columns[f"{kind} ||dL/dh_t||"] = np.asarray(d.grad_h_norm, dtype=float)
             logs.append(yh)
             if d.grad_c_norm is not None:
-                yc = safe_log10(backward_clip(d.grad_c_norm))
+                yc = safe_log10(clip_backward(run, d.grad_c_norm))
                 pen = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
                 item = pg.PlotDataItem(pen=pen, name=f"{run.label} ‖dL/dc_t‖")
                 self.plot.addItem(item)
@@ -194,9 +238,7 @@ class GradientPanel(Panel):
         if self.cursor is not None:
             self.cursor.setPos(frame.t)
         self.notes.setHtml(self._notes_html(t))
-        flows = [r for r in self.runs.values() if overflow_known(r, frame)]
-        self.overflow.setHtml("<br>".join(
-            f"<b>⚠ {r.label}: overflow at t = {r.overflow_step + 1}</b>" for r in flows))
+        self.overflow.setHtml(overflow_html(self.runs.values(), frame))
 
     def _notes_html(self, t: int) -> str:
         lines = []

@@ -14,8 +14,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import Panel, finite_prefix, safe_log10
-from lstmviz.ui.panels.gradients import backward_clip, overflow_known, pinned_text, y_range
+from lstmviz.ui.panels.base import Panel, safe_log10
+from lstmviz.ui.panels.gradients import (
+    clip_backward,
+    clip_forward,
+    overflow_html,
+    pinned_text,
+    y_range,
+)
 
 
 class _Curve:
@@ -102,9 +108,9 @@ class JacobianPanel(Panel):
             color = theme.model_color(kind)
             solid = pg.mkPen(color, width=1)
             dashed = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
-            y_prod = safe_log10(backward_clip(d.jac_prod_norm))
-            y_step = safe_log10(finite_prefix(d.jac_step_norm))
-            y_whh = safe_log10(backward_clip(d.whh_contrib))
+            y_prod = safe_log10(clip_backward(run, d.jac_prod_norm))
+            y_step = safe_log10(clip_forward(run, d.jac_step_norm))
+            y_whh = safe_log10(clip_backward(run, d.whh_contrib))
             self._add(0, pg.PlotDataItem(pen=solid, name=run.label), x, y_prod, True)
             self._add(0, pg.PlotDataItem(pen=dashed), x, y_step, False)
             self._add(2, pg.PlotDataItem(pen=solid), x, y_whh, True)
@@ -114,7 +120,8 @@ class JacobianPanel(Panel):
             self._columns[f"{kind} ||dh_t/dh_t-1||_2"] = np.asarray(d.jac_step_norm, dtype=float)
             self._columns[f"{kind} ||dL/dW_hh term t||"] = np.asarray(d.whh_contrib, dtype=float)
             if d.cell_direct is not None and d.cell_indirect is not None:
-                direct, indirect = finite_prefix(d.cell_direct), finite_prefix(d.cell_indirect)
+                direct = clip_forward(run, d.cell_direct)
+                indirect = clip_forward(run, d.cell_indirect)
                 self._add(1, pg.PlotDataItem(pen=solid),
                           x, direct, False)
                 self._add(1, pg.PlotDataItem(pen=dashed),
@@ -152,9 +159,7 @@ class JacobianPanel(Panel):
             c.show(frame)
         for line in self.cursors:
             line.setPos(frame.t)
-        flows = [r for r in self.runs.values() if overflow_known(r, frame)]
-        html = "<br>".join(
-            f"<b>⚠ {r.label}: overflow at t = {r.overflow_step + 1}</b>" for r in flows)
+        html = overflow_html(self.runs.values(), frame)
         for note in self.overflow_notes:
             note.setHtml(html)
 

@@ -1,0 +1,141 @@
+"""GradientPanel: ||dL/dh_t|| revealed with the backward pass, the RNN bound, ratios, overflow."""
+
+import numpy as np
+import pytest
+
+from lstmviz.config import Config
+from lstmviz.session import BACKWARD, Session
+from lstmviz.ui.adapter import SessionAdapter
+from lstmviz.ui.panels.gradients import BOUND_LABEL, GradientPanel, sci
+from lstmviz.ui.theme import DARK
+
+T = 30
+
+
+def xy(item):
+    x, y = item.getData()
+    if x is None:
+        return np.array([]), np.array([])
+    return np.asarray(x), np.asarray(y)
+
+
+@pytest.fixture
+def session():
+    return Session(Config(models=("rnn", "lstm", "gru"), seq_len=T, hidden_size=8))
+
+
+@pytest.fixture
+def panel(qtbot, session):
+    p = GradientPanel(SessionAdapter(session))
+    qtbot.addWidget(p)
+    return p
+
+
+def test_curves_follow_the_backward_pass(panel, session):
+    for i in range(session.n_frames):
+        session.seek(i)
+        frame = session.frame
+        for kind, run in session.runs.items():
+            d = run.diagnostics
+            series = panel.series[kind]
+            assert len(series) == (2 if kind == "lstm" else 1)
+            for s, values in zip(series, (d.grad_h_norm, d.grad_c_norm), strict=False):
+                x, y = xy(s.item)
+                if frame.phase != BACKWARD:
+                    assert x.size == 0
+                    continue
+                t = frame.bwd_t
+                np.testing.assert_array_equal(x, np.arange(t, T + 1))
+                np.testing.assert_allclose(y, np.log10(values[t - 1:]))
+        assert panel.cursor.value() == frame.t
+
+
+def test_rnn_bound_lies_above_the_rnn_gradient(panel, session):
+    session.to_end()
+    names = [label.text for _, label in panel.legend.items]
+    assert BOUND_LABEL in names
+    assert "LSTM ‖dL/dc_t‖" in names
+    _, yb = xy(panel.bound.item)
+    _, yh = xy(panel.series["rnn"][0].item)
+    assert yb.shape == yh.shape == (T,)
+    assert np.all(yb >= yh - 1e-9)
+    d = session.runs["rnn"].diagnostics
+    sg = d.rnn_bound
+    expected = np.log10(d.grad_h_norm[-1]) + (T - np.arange(1, T + 1)) * np.log10(sg)
+    np.testing.assert_allclose(yb, expected)
+    assert f"σ_max·γ = {sg:.2f}" in panel.notes.toPlainText()
+
+
+def test_ratio_is_written_as_the_backward_pass_goes(panel, session):
+    session.seek_to(BACKWARD, T)
+    assert "/ ‖dL/dh_T‖" not in panel.notes.toPlainText()
+    session.seek_to(BACKWARD, 12)
+    text = panel.notes.toPlainText()
+    assert "‖dL/dh₁₂‖ / ‖dL/dh_T‖" in text
+    session.to_end()
+    text = panel.notes.toPlainText()
+    for run in session.runs.values():
+        g = run.diagnostics.grad_h_norm
+        assert f"{run.label}: ‖dL/dh₁‖ / ‖dL/dh_T‖ = {sci(np.log10(g[0] / g[-1]))}" in text
+
+
+def test_sci_formatting():
+    assert sci(np.log10(3.2e-9)) == "3.2×10⁻⁹"
+    assert sci(np.log10(0.52)) == "0.52"
+    assert sci(np.log10(1.4e12)) == "1.4×10¹²"
+    assert sci(np.log10(9.99e-5)) == "1.0×10⁻⁴"
+    assert sci(float("-inf")) == "0"
+
+
+def test_fixed_ranges_cover_the_data(panel, session):
+    (x0, x1), (y0, y1) = panel.plot.viewRange()
+    assert x0 <= 1 and x1 >= T and x1 < T + 1
+    logs = np.concatenate([np.log10(r.diagnostics.grad_h_norm) for r in session.runs.values()])
+    assert y0 < logs.min() and y1 > logs.max()
+    session.to_end()
+    assert panel.plot.viewRange()[1] == [y0, y1]
+
+
+def test_overflow_note_and_no_exception(qtbot):
+    session = Session(Config(models=("rnn",), activation="relu", weight_scale=3.0,
+                             seq_len=500, hidden_size=16))
+    run = session.runs["rnn"]
+    assert run.overflow_step is not None
+    panel = GradientPanel(SessionAdapter(session))
+    qtbot.addWidget(panel)
+    for i in range(0, session.n_frames, 7):
+        session.seek(i)
+    session.to_end()
+    assert "overflow at t = " in panel.overflow.toPlainText()
+    x, y = xy(panel.series["rnn"][0].item)
+    assert np.all(np.isfinite(y))
+    y0, y1 = panel.plot.viewRange()[1]
+    assert np.isfinite(y0) and np.isfinite(y1)
+
+
+def test_data_columns_equal_engine_arrays(panel, session):
+    cols = panel.data_columns()
+    assert all(len(v) == T for v in cols.values())
+    np.testing.assert_array_equal(cols["t"], np.arange(1, T + 1))
+    for kind, run in session.runs.items():
+        np.testing.assert_array_equal(cols[f"{kind} ||dL/dh_t||"], run.diagnostics.grad_h_norm)
+    np.testing.assert_array_equal(cols["lstm ||dL/dc_t||"],
+                                  session.runs["lstm"].diagnostics.grad_c_norm)
+
+
+def test_set_theme_recolours(panel, session):
+    session.to_end()
+    panel.set_theme(DARK)
+    assert panel.plot_widget.backgroundBrush().color().name() == DARK.background
+    pen = panel.series["rnn"][0].item.opts["pen"]
+    assert pen.color().name() == DARK.model_colors["rnn"]
+    assert xy(panel.series["rnn"][0].item)[0].size == T
+
+
+def test_render_png(panel, session, qtbot):
+    panel.resize(700, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    session.seek_to(BACKWARD, 8)
+    assert not panel.grab().isNull()
+    panel.grab().save("/tmp/panel_gradients.png")
