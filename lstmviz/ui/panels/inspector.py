@@ -1,0 +1,434 @@
+"""Cell inspector: the inside of one cell (model kind, step t) as bar charts over units.
+
+LSTM: gates i, f, g, o and the cell path c_{t-1} -> f ⊙ c_{t-1} + i ⊙ g = c_t;
+GRU: gates r, z, candidate n and the path h_{t-1} -> (1 - z) ⊙ n + z ⊙ h_{t-1} = h_t;
+RNN: pre-activation, phi'(pre) and h_{t-1} -> h_t. Below, dL/dh_t once the backward pass
+has reached t. The cell is the adapter's selection, or the cursor's step while
+"follow cursor" is on (the default; a click on a cell turns it off).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QStackedWidget,
+)
+
+from lstmviz.session import Frame, Run
+from lstmviz.ui.panels.base import SUPERSCRIPT, Panel
+from lstmviz.ui.panels.forget import style_plot
+from lstmviz.ui.theme import Theme
+
+KINDS = ("lstm", "gru", "rnn")
+
+#: Per kind: the gate bars (gate key, title, fixed y range or None for the run's range).
+GATE_BARS = {
+    "lstm": (
+        ("input", "input gate i<sub>t</sub>", (0.0, 1.0)),
+        ("forget", "forget gate f<sub>t</sub>", (0.0, 1.0)),
+        ("cell", "candidate g<sub>t</sub>", (-1.0, 1.0)),
+        ("output", "output gate o<sub>t</sub>", (0.0, 1.0)),
+    ),
+    "gru": (
+        ("reset", "reset gate r<sub>t</sub>", (0.0, 1.0)),
+        ("update", "update gate z<sub>t</sub>", (0.0, 1.0)),
+        ("new", "candidate n<sub>t</sub>", (-1.0, 1.0)),
+    ),
+    "rnn": (
+        ("pre", "pre-activation", None),
+        ("dphi", "φ′(pre): gradient gain", (0.0, 1.05)),
+    ),
+}
+
+#: Per kind: the state path plot's title entries (series in bar-group order).
+PATH_SERIES = {
+    "lstm": ("c<sub>t−1</sub>", "f⊙c<sub>t−1</sub>", "i⊙g", "c<sub>t</sub>"),
+    "gru": ("h<sub>t−1</sub>", "z⊙h<sub>t−1</sub>", "(1−z)⊙n", "h<sub>t</sub>"),
+    "rnn": ("h<sub>t−1</sub>", "h<sub>t</sub>"),
+}
+PATH_TITLE = {"lstm": "cell path", "gru": "hidden path", "rnn": "hidden state"}
+
+FORMULAS = {
+    "lstm": "c<sub>t</sub> = f<sub>t</sub> ⊙ c<sub>t−1</sub> + i<sub>t</sub> ⊙ g<sub>t</sub>"
+            " &nbsp;·&nbsp; h<sub>t</sub> = o<sub>t</sub> ⊙ tanh(c<sub>t</sub>)",
+    "gru": "h<sub>t</sub> = (1 − z<sub>t</sub>) ⊙ n<sub>t</sub> + z<sub>t</sub> ⊙ h<sub>t−1</sub>"
+           " &nbsp;·&nbsp; z plays the role of the LSTM's f",
+    "rnn": "h<sub>t</sub> = φ(pre<sub>t</sub>) &nbsp;·&nbsp; ∂h<sub>t</sub>/∂h<sub>t−1</sub>"
+           " = diag(φ′(pre<sub>t</sub>)) W<sub>hh</sub>",
+}
+MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def fmt(value: float) -> str:
+    """3.2×10⁻⁵ style for small or large magnitudes, plain 3 significant digits otherwise."""
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("inf" if value > 0 else "−inf")
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:.3g}"
+    exp = math.floor(math.log10(abs(value)))
+    mant = value / 10.0**exp
+    return f"{mant:.2f}×10" + str(exp).translate(SUPERSCRIPT)
+
+
+def finite_range(*arrays: np.ndarray | None, symmetric: bool = True) -> tuple[float, float]:
+    """A y range covering the finite values of `arrays` (symmetric about 0), at least ±1e-12."""
+    peak = 0.0
+    for a in arrays:
+        if a is None:
+            continue
+        with np.errstate(all="ignore"):
+            finite = np.abs(a[np.isfinite(a)])
+        if finite.size:
+            peak = max(peak, float(finite.max()))
+    peak = max(peak * 1.05, 1e-12)
+    return (-peak, peak) if symmetric else (0.0, peak)
+
+
+def bar_values(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Heights safe to draw: NaN -> 0, +-inf and huge values clipped to the plot range."""
+    return np.clip(np.nan_to_num(values, nan=0.0, posinf=hi, neginf=lo), lo, hi)
+
+
+def symmetric_ticks(peak: float) -> list[list[tuple[float, str]]]:
+    """Major ticks 0 and +-p for the largest 1-2-5 value p <= peak, labelled with `fmt`."""
+    if not (math.isfinite(peak) and peak > 0):
+        return [[(0.0, "0")]]
+    base = 10.0 ** math.floor(math.log10(peak))
+    p = max(m * base for m in (1, 2, 5) if m * base <= peak)
+    return [[(-p, fmt(-p)), (0.0, "0"), (p, fmt(p))]]
+
+
+class BarPlot:
+    """A PlotItem with `n` bar series over units (grouped side by side), created once."""
+
+    def __init__(self, title: str, n: int = 1, x_label: str = "") -> None:
+        self.plot = pg.PlotItem()
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.getViewBox().setMouseEnabled(x=True, y=False)
+        self.plot.getAxis("left").setWidth(38)
+        if x_label:
+            self.plot.setLabel("bottom", x_label)
+        self.title = title
+        self.width = 0.8 / n
+        self.offsets = [(j - (n - 1) / 2) * self.width for j in range(n)]
+        self.bars = [pg.BarGraphItem(x=[0.0], height=[0.0], width=self.width, pen=None)
+                     for _ in range(n)]
+        for bar in self.bars:
+            self.plot.addItem(bar)
+        self.zero = pg.InfiniteLine(pos=0.0, angle=0, movable=False)
+        self.plot.addItem(self.zero)
+        self.range = (0.0, 1.0)
+
+    def set_units(self, H: int, y_range: tuple[float, float]) -> None:
+        """H units on x, a fixed y range; bars start empty."""
+        self.range = y_range
+        units = np.arange(H, dtype=float)
+        for bar, off in zip(self.bars, self.offsets, strict=True):
+            bar.setOpts(x=units + off, height=np.zeros(H), width=self.width)
+        vb = self.plot.getViewBox()
+        vb.disableAutoRange()
+        vb.setRange(xRange=(-0.6, H - 0.4), yRange=y_range, padding=0.02)
+
+    def set_heights(self, *series: np.ndarray | None) -> None:
+        """One array per series; None hides the bars (not computed yet)."""
+        lo, hi = self.range
+        for bar, values in zip(self.bars, series, strict=True):
+            if values is None:
+                bar.setVisible(False)
+            else:
+                bar.setOpts(height=bar_values(values, lo, hi))
+                bar.setVisible(True)
+
+    def set_range(self, y_range: tuple[float, float]) -> None:
+        self.range = y_range
+        self.plot.getViewBox().setRange(yRange=y_range, padding=0.02)
+
+    def style(self, theme: Theme, brushes: list[str], title: str | None = None) -> None:
+        style_plot(self.plot, theme)
+        self.zero.setPen(pg.mkPen(theme.muted, width=1))
+        for bar, colour in zip(self.bars, brushes, strict=True):
+            bar.setOpts(brush=pg.mkBrush(colour), pen=None)
+        self.plot.setTitle(title or self.title, size="8pt", color=theme.foreground)
+
+
+class InspectorPanel(Panel):
+    """The selected cell's gates and state path per unit, live as the cursor moves."""
+
+    name = "inspector"
+    title = "Cell inspector"
+    tooltip = (
+        "Inside one cell: its gates and how the state is updated, one bar per hidden unit, "
+        "and dL/dh_t once the backward pass reaches it. Click a cell in the unrolled network "
+        "to inspect it; watch the forget gate f ⊙ c_{t−1} carry the cell state across steps."
+    )
+
+    def build(self) -> None:
+        top = QHBoxLayout()
+        top.setContentsMargins(2, 0, 2, 0)
+        self.model_box = QComboBox()
+        self.model_box.setToolTip("Which model's cell to inspect.")
+        self.model_box.activated.connect(self._on_model_chosen)
+        top.addWidget(self.model_box)
+        self.follow = QCheckBox("follow cursor")
+        self.follow.setToolTip("Inspect the cell at the cursor's step as it moves; a click "
+                               "on a cell in the unrolled network pins that cell.")
+        self.follow.setChecked(True)
+        self.follow.toggled.connect(self._refresh)
+        top.addWidget(self.follow)
+        top.addStretch(1)
+        self.layout_.addLayout(top)
+        self.header = QLabel()
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.layout_.addWidget(self.header)
+        self.formula = QLabel()
+        self.formula.setTextFormat(Qt.TextFormat.RichText)
+        self.formula.setWordWrap(True)
+        self.layout_.addWidget(self.formula)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.layout_.addWidget(self.status)
+        self.stack = QStackedWidget()
+        self.layout_.addWidget(self.stack, 1)
+        self.grad_label = QLabel()
+        self.grad_label.setTextFormat(Qt.TextFormat.RichText)
+        self.grad_label.setWordWrap(True)
+        self.layout_.addWidget(self.grad_label)
+
+        self.pages: dict[str, pg.GraphicsLayoutWidget] = {}
+        self.gate_plots: dict[str, list[BarPlot]] = {}
+        self.path_plots: dict[str, BarPlot] = {}
+        self.grad_plots: dict[str, BarPlot] = {}
+        for kind in KINDS:
+            page = pg.GraphicsLayoutWidget()
+            page.ci.setContentsMargins(2, 2, 2, 2)
+            page.ci.setSpacing(2)
+            gates = [BarPlot(title) for _key, title, _r in GATE_BARS[kind]]
+            for j, bp in enumerate(gates):
+                span = 2 if (j == len(gates) - 1 and len(gates) % 2) else 1
+                page.ci.addItem(bp.plot, row=j // 2, col=j % 2, colspan=span)
+            row = (len(gates) + 1) // 2
+            path = BarPlot(PATH_TITLE[kind], n=len(PATH_SERIES[kind]))
+            page.ci.addItem(path.plot, row=row, col=0, colspan=2)
+            grad = BarPlot("dL/dh<sub>t</sub> per unit", x_label="unit")
+            grad.plot.getAxis("left").setWidth(54)
+            page.ci.addItem(grad.plot, row=row + 1, col=0, colspan=2)
+            for r in range(row):
+                page.ci.layout.setRowStretchFactor(r, 2)
+            page.ci.layout.setRowStretchFactor(row, 3)
+            page.ci.layout.setRowStretchFactor(row + 1, 2)
+            self.stack.addWidget(page)
+            self.pages[kind] = page
+            self.gate_plots[kind] = gates
+            self.path_plots[kind] = path
+            self.grad_plots[kind] = grad
+        adapter = self.adapter
+        adapter.selectionChanged.connect(self._on_selection)
+        self.kind = ""
+        self._key: tuple | None = None
+        self._selecting = False
+        self._values: dict[str, np.ndarray] = {}
+        self._style()
+
+    # -- which cell -----------------------------------------------------------------
+    def cell(self, frame: Frame | None = None) -> tuple[str, int]:
+        """(kind, t) on show: the selection's kind (first model if it is gone) and its step,
+        or the cursor's step while following."""
+        frame = frame or self.adapter.frame
+        runs = self.runs
+        kind, t = self.adapter.selected
+        if kind not in runs:
+            kind = next(iter(runs))
+        if self.follow.isChecked():
+            t = frame.t
+        return kind, min(max(int(t), 1), frame.seq_len)
+
+    def _on_selection(self, kind: str, t: int) -> None:
+        if not self._selecting:
+            self.follow.blockSignals(True)
+            self.follow.setChecked(False)
+            self.follow.blockSignals(False)
+        self._refresh()
+
+    def _on_model_chosen(self, index: int) -> None:
+        kind = self.model_box.itemData(index)
+        if kind is None:
+            return
+        self._selecting = True
+        try:
+            self.adapter.select(kind, self.cell()[1])
+        finally:
+            self._selecting = False
+        self._refresh()
+
+    def _refresh(self, *_args) -> None:
+        self._key = None
+        self.show_frame(self.adapter.frame)
+
+    # -- runs -----------------------------------------------------------------------
+    def rebuild(self, runs: dict[str, Run]) -> None:
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        for kind, run in runs.items():
+            self.model_box.addItem(run.label, kind)
+        self.model_box.blockSignals(False)
+        for kind, run in runs.items():
+            tr = run.trace
+            H = tr.h.shape[2]
+            for bp, (key, _title, y_range) in zip(self.gate_plots[kind], GATE_BARS[kind],
+                                                  strict=True):
+                bp.set_units(H, y_range or finite_range(tr.gates[key]))
+            state = tr.c if kind == "lstm" else tr.h
+            path_range = finite_range(state, np.ones(1) if kind == "lstm" else None)
+            self.path_plots[kind].set_units(H, path_range)
+            self.grad_plots[kind].set_units(H, (-1.0, 1.0))
+        self._key = None
+
+    # -- frames ---------------------------------------------------------------------
+    def show_frame(self, frame: Frame) -> None:
+        if not self.runs:
+            return
+        kind, t = self.cell(frame)
+        computed = t <= frame.fwd_t
+        grad_known = t >= frame.bwd_t
+        key = (kind, t, computed, grad_known, frame.phase)
+        if key == self._key:
+            return
+        self._key = key
+        run = self.runs[kind]
+        if kind != self.kind:
+            self.kind = kind
+            self.stack.setCurrentWidget(self.pages[kind])
+            self.formula.setText(FORMULAS[kind])
+        i = self.model_box.findData(kind)
+        if i != self.model_box.currentIndex():
+            self.model_box.setCurrentIndex(i)
+        self.header.setText(f"<b>{run.label}</b> · t = {t} · {frame.phase}")
+        self._show_values(run, t, computed)
+        self._show_grad(run, t, computed and grad_known, frame)
+
+    def _show_values(self, run: Run, t: int, computed: bool) -> None:
+        kind = run.kind
+        gates, path = self.gate_plots[kind], self.path_plots[kind]
+        overflow = run.trace.overflow_step
+        if not computed:
+            self._values = {}
+            self.status.setText(f"not computed yet — step forward to t = {t}")
+            self.status.setVisible(True)
+            for bp in gates:
+                bp.set_heights(None)
+            path.set_heights(*([None] * len(path.bars)))
+            return
+        if overflow is not None and t - 1 >= overflow:
+            self.status.setText(f"overflow at t = {overflow + 1}: values from there on are not "
+                                "finite (drawn clipped)")
+            self.status.setVisible(True)
+        else:
+            self.status.setVisible(False)
+        tr, idx = run.trace, t - 1
+        values = {key: tr.gates[key][idx, 0] for key, _title, _r in GATE_BARS[kind]}
+        for bp, (key, _title, _r) in zip(gates, GATE_BARS[kind], strict=True):
+            bp.set_heights(values[key])
+        with np.errstate(all="ignore"):
+            if kind == "lstm":
+                prev = tr.c0[0] if t == 1 else tr.c[idx - 1, 0]
+                g = tr.gates
+                series = (prev, g["forget"][idx, 0] * prev, g["input"][idx, 0] * g["cell"][idx, 0],
+                          tr.c[idx, 0])
+            elif kind == "gru":
+                prev = tr.h0[0] if t == 1 else tr.h[idx - 1, 0]
+                z = tr.gates["update"][idx, 0]
+                series = (prev, z * prev, (1.0 - z) * tr.gates["new"][idx, 0], tr.h[idx, 0])
+            else:
+                prev = tr.h0[0] if t == 1 else tr.h[idx - 1, 0]
+                series = (prev, tr.h[idx, 0])
+        path.set_heights(*series)
+        names = [k for k, _t, _r in GATE_BARS[kind]]
+        names += {"lstm": ["c_prev", "f*c_prev", "i*g", "c"], "gru": ["h_prev", "z*h_prev",
+                  "(1-z)*n", "h"], "rnn": ["h_prev", "h"]}[kind]
+        self._values = dict(zip(names, [values[k] for k in values] + list(series), strict=True))
+
+    def _show_grad(self, run: Run, t: int, known: bool, frame: Frame) -> None:
+        grad = self.grad_plots[run.kind]
+        if not known:
+            grad.set_heights(None)
+            grad.plot.getAxis("left").setTicks(None)
+            grad.plot.setTitle("dL/dh<sub>t</sub> per unit", size="8pt",
+                               color=self.theme.foreground)
+            n = 2 * frame.seq_len + 1 - t - frame.index
+            steps = "step" if n == 1 else "steps"
+            self.grad_label.setText(f"dL/dh<sub>t</sub>: not reached yet — the backward pass "
+                                    f"gets to t = {t} in {n} more {steps}")
+            return
+        dh = run.grads.h[t - 1, 0]
+        with np.errstate(all="ignore"):
+            norm = float(np.sqrt(np.sum(dh * dh)))
+        text = f"‖dL/dh<sub>t</sub>‖ = {fmt(norm)}"
+        if run.grads.c is not None:
+            dc = run.grads.c[t - 1, 0]
+            with np.errstate(all="ignore"):
+                text += f" &nbsp; ‖dL/dc<sub>t</sub>‖ = {fmt(float(np.sqrt(np.sum(dc * dc))))}"
+        gover = run.grads.overflow_step
+        if gover is not None and t - 1 <= gover:
+            text += f" &nbsp; (overflow at t = {gover + 1})"
+        if run.grads.h.shape[1] > 1:
+            text += " &nbsp; (batch element 0)"
+        self.grad_label.setText(text)
+        grad.set_range(finite_range(dh))
+        grad.plot.getAxis("left").setTicks(symmetric_ticks(grad.range[1]))
+        grad.set_heights(dh)
+        grad.plot.setTitle(f"dL/dh<sub>t</sub> per unit &nbsp; ‖·‖ = {fmt(norm)}", size="8pt",
+                           color=self.theme.foreground)
+        self._values["dL/dh"] = dh
+
+    # -- export and theme -----------------------------------------------------------
+    def plot_items(self) -> list[pg.PlotItem]:
+        if not self.kind:
+            return []
+        return ([bp.plot for bp in self.gate_plots[self.kind]]
+                + [self.path_plots[self.kind].plot, self.grad_plots[self.kind].plot])
+
+    def data_columns(self) -> dict[str, np.ndarray]:
+        """Per-unit values of the inspected cell (columns of length H), empty if the step
+        has not been computed yet."""
+        if not self._values:
+            return {}
+        kind, t = self.cell()
+        H = next(iter(self._values.values())).shape[0]
+        cols = {"unit": np.arange(H, dtype=float)}
+        for name, values in self._values.items():
+            cols[f"{kind} {name} (t={t})"] = np.array(values, dtype=float)
+        return cols
+
+    def _style(self) -> None:
+        theme = self.theme
+        fg, muted = theme.foreground, theme.muted
+        for kind in KINDS:
+            self.pages[kind].setBackground(theme.background)
+            colour = theme.model_colors.get(kind, fg)
+            for bp in self.gate_plots[kind]:
+                bp.style(theme, [colour])
+            brushes = ([muted, colour, theme.highlight, fg] if kind != "rnn" else [muted, colour])
+            entries = " ".join(f"<span style='color:{b}'>■ {s}</span>"
+                               for b, s in zip(brushes, PATH_SERIES[kind], strict=True))
+            self.path_plots[kind].style(theme, brushes, f"{PATH_TITLE[kind]} &nbsp; {entries}")
+            self.grad_plots[kind].style(theme, [colour])
+        self.header.setStyleSheet(f"color: {fg}; font-size: 11pt;")
+        self.formula.setStyleSheet(f"color: {fg};")
+        self.grad_label.setStyleSheet(f"color: {fg};")
+        self.status.setStyleSheet(f"color: {muted}; font-style: italic;")
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self._style()
+        self._key = None
+        self._on_runs()
+        self._on_frame()
