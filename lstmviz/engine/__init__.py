@@ -4,21 +4,39 @@ Float64 throughout, PyTorch's parameter layout (see DESIGN.md, "Engine contract"
 """
 
 from .activations import ACTIVATIONS
+from .diagnostics import Diagnostics, compute_diagnostics, rnn_bound, sigma_max
 from .errors import EngineError, WeightFileError
 from .init import INITS
+from .linalg import spectral_norm
 from .model import KINDS, Model, build_model
+from .readout import Readout, build_readout, loss_and_grad
+from .tasks import TASKS, Task, make_task
 from .unroll import Grads, Trace, backward, forward
+from .weights_io import load_weights, save_weights
 
 __all__ = [
     "ACTIVATIONS",
     "INITS",
     "KINDS",
+    "TASKS",
+    "Diagnostics",
     "EngineError",
     "Grads",
     "Model",
+    "Readout",
+    "Task",
     "Trace",
     "WeightFileError",
     "backward",
     "build_model",
+    "build_readout",
+    "compute_diagnostics",
     "forward",
+    "load_weights",
+    "loss_and_grad",
+    "make_task",
+    "rnn_bound",
+    "save_weights",
+    "sigma_max",
+    "spectral_norm",
 ]

@@ -1,0 +1,185 @@
+"""What the app plots about gradient flow, from one forward Trace and its backward Grads.
+
+All per-step series have length T, index t-1 for step t, and use batch element 0 for the
+Jacobians. Jacobian conventions (state Jacobians of one step, 0-based index k = step k+1):
+
+- rnn: dh_t/dh_{t-1} = diag(phi'(pre_t)) W_hh.
+- gru: dh_t/dh_{t-1} through z, r and n: diag(z) + diag((1-z)(1-n^2)) [diag(r) W_hn +
+  diag(ghn r(1-r)) W_hr] + diag((h_{t-1} - n) z(1-z)) W_hz.
+- lstm: the state is (h, c); its one-step Jacobian is [[A_t, diag(o tanh'(c) f)],
+  [C_t, diag(f)]] with A_t = dh_t/dh_{t-1} (c_{t-1} held fixed, through all gates and c_t) and
+  C_t = dc_t/dh_{t-1}. jac_step_norm is ||A_t||_2; jac_prod_norm is ||dh_T/dh_t||_2 = the h->h
+  block of the product of full state Jacobians (so paths through the cell are included).
+- cell_direct = ||diag(f_t)||_2 = max_j f_t[j];
+  cell_indirect = ||C_t diag(o_{t-1} tanh'(c_{t-1}))||_2, the part of the total dc_t/dc_{t-1}
+  that goes through h_{t-1} and the gates. At t = 1 it is 0
+  because h_0 is an independent initial state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import GAMMA
+from .errors import EngineError
+from .linalg import frobenius_per_step, spectral_norm, spectral_norms
+from .model import Model
+from .unroll import Grads, Trace
+
+#: Jacobian stacks are built this many matrix entries at a time (bounds memory at big H, T).
+_CHUNK_ENTRIES = 1 << 21
+
+
+@dataclass(frozen=True, eq=False)
+class Diagnostics:
+    """Per-step gradient-flow series (each (T,), index t-1 for step t) and model scalars."""
+
+    grad_h_norm: np.ndarray
+    grad_c_norm: np.ndarray | None
+    jac_step_norm: np.ndarray
+    jac_prod_norm: np.ndarray
+    whh_contrib: np.ndarray
+    cell_direct: np.ndarray | None
+    cell_indirect: np.ndarray | None
+    rnn_bound: float | None
+    sigma_max: float
+    overflow_step: int | None
+
+
+def sigma_max(model: Model) -> float:
+    """sigma_max of W_hh (rnn) or the largest over its H x H gate blocks (lstm, gru)."""
+    H = model.hidden_size
+    w = model.params["weight_hh"]
+    return float(np.max(spectral_norms(w.reshape(model.n_gates, H, H))))
+
+
+def rnn_bound(model: Model) -> float | None:
+    """sigma_max(W_hh) * sup|phi'| for a vanilla RNN (below 1: vanishing guaranteed), else None."""
+    if model.kind != "rnn":
+        return None
+    return sigma_max(model) * GAMMA[model.activation]
+
+
+def _chunks(T: int, per_step: int) -> Iterator[slice]:
+    n = max(1, _CHUNK_ENTRIES // max(per_step, 1))
+    for lo in range(0, T, n):
+        yield slice(lo, min(T, lo + n))
+
+
+def _blocks(model: Model) -> list[np.ndarray]:
+    H = model.hidden_size
+    w = model.params["weight_hh"]
+    return [w[k * H : (k + 1) * H] for k in range(model.n_gates)]
+
+
+def _rnn_jac(model: Model, trace: Trace, sl: slice) -> np.ndarray:
+    d = trace.gates["dphi"][sl, 0]  # (n, H)
+    return d[:, :, None] * model.params["weight_hh"][None]
+
+
+def _gru_jac(model: Model, trace: Trace, sl: slice) -> np.ndarray:
+    w_r, w_z, w_n = _blocks(model)
+    ex = trace.extras
+    r, z, n, ghn = (ex[k][sl, 0] for k in ("r", "z", "n", "ghn"))
+    h_prev = trace.h_prev()[sl, 0] if sl.start == 0 else trace.h[sl.start - 1 : sl.stop - 1, 0]
+    a = (1 - z) * (1 - n * n)
+    jac = (a * r)[:, :, None] * w_n + (a * ghn * r * (1 - r))[:, :, None] * w_r
+    jac += ((h_prev - n) * z * (1 - z))[:, :, None] * w_z
+    idx = np.arange(z.shape[1])
+    jac[:, idx, idx] += z
+    return jac
+
+
+def _lstm_jac(model: Model, trace: Trace, sl: slice):
+    """(A, C, d1, f) for the steps in sl: A = dh_t/dh_{t-1}, C = dc_t/dh_{t-1} (n, H, H)."""
+    w_i, w_f, w_g, w_o = _blocks(model)
+    ex = trace.extras
+    i, f, g, o, tc = (ex[k][sl, 0] for k in ("i", "f", "g", "o", "tc"))
+    c_prev = (
+        np.concatenate((trace.c0[None, 0], trace.c[sl.start : sl.stop - 1, 0]))
+        if sl.start == 0
+        else trace.c[sl.start - 1 : sl.stop - 1, 0]
+    )
+    cmat = (c_prev * f * (1 - f))[:, :, None] * w_f
+    cmat += (g * i * (1 - i))[:, :, None] * w_i
+    cmat += (i * (1 - g * g))[:, :, None] * w_g
+    dtc = o * (1 - tc * tc)  # dh_t/dc_t
+    amat = (tc * o * (1 - o))[:, :, None] * w_o + dtc[:, :, None] * cmat
+    return amat, cmat, dtc * f, f
+
+
+def compute_diagnostics(model: Model, trace: Trace, grads: Grads) -> Diagnostics:
+    """All diagnostics for one run. Non-finite values give NaN entries, never an exception."""
+    if not isinstance(trace, Trace) or not isinstance(grads, Grads):
+        raise EngineError("trace, grads: expected a Trace from forward() and Grads from backward()")
+    if trace.kind != model.kind or trace.h.shape != grads.h.shape:
+        raise EngineError(
+            f"grads: expected gradients of this {model.kind} trace with h {trace.h.shape}, "
+            f"got kind {trace.kind} and grads.h {grads.h.shape}"
+        )
+    T, _, H = trace.h.shape
+    lstm = model.kind == "lstm"
+    jac_step = np.empty(T)
+    jac_prod = np.empty(T)
+    indirect = np.empty(T) if lstm else None
+    with np.errstate(all="ignore"):
+        # Walk chunks from the end so the running product R = dh_T/d(state_t) can be reused.
+        rh = np.eye(H)
+        rc = np.zeros((H, H)) if lstm else None
+        chunks = list(_chunks(T, H * H * (2 if lstm else 1)))
+        for sl in reversed(chunks):
+            n = sl.stop - sl.start
+            prods = np.empty((n, H, H))
+            if lstm:
+                amat, cmat, d1, f = _lstm_jac(model, trace, sl)
+                jac_step[sl] = spectral_norms(amat)
+                if sl.start == 0:
+                    dtc_prev = np.zeros((n, H))
+                    dtc_prev[1:] = (trace.gates["output"][0 : n - 1, 0]) * (
+                        1 - trace.extras["tc"][0 : n - 1, 0] ** 2
+                    )
+                else:
+                    o_p = trace.gates["output"][sl.start - 1 : sl.stop - 1, 0]
+                    dtc_prev = o_p * (1 - trace.extras["tc"][sl.start - 1 : sl.stop - 1, 0] ** 2)
+                indirect[sl] = spectral_norms(cmat * dtc_prev[:, None, :])
+                for k in range(n - 1, -1, -1):
+                    prods[k] = rh
+                    # R_{k-1} = R_k J_k with J_k = [[A, diag(d1)], [C, diag(f)]]
+                    rh, rc = rh @ amat[k] + rc @ cmat[k], rh * d1[k] + rc * f[k]
+            else:
+                jac = (
+                    _rnn_jac(model, trace, sl)
+                    if model.kind == "rnn"
+                    else _gru_jac(model, trace, sl)
+                )
+                jac_step[sl] = spectral_norms(jac)
+                for k in range(n - 1, -1, -1):
+                    prods[k] = rh
+                    rh = rh @ jac[k]
+            jac_prod[sl] = spectral_norms(prods)
+        grad_h = frobenius_per_step(grads.h)
+        grad_c = frobenius_per_step(grads.c) if lstm else None
+        cell_direct = trace.gates["forget"][:, 0].max(axis=1) if lstm else None
+    overflow = trace.overflow_step if trace.overflow_step is not None else grads.overflow_step
+    out = Diagnostics(
+        grad_h_norm=grad_h,
+        grad_c_norm=grad_c,
+        jac_step_norm=jac_step,
+        jac_prod_norm=jac_prod,
+        whh_contrib=np.array(grads.whh_contrib),
+        cell_direct=cell_direct,
+        cell_indirect=indirect,
+        rnn_bound=rnn_bound(model),
+        sigma_max=sigma_max(model),
+        overflow_step=overflow,
+    )
+    for a in (grad_h, grad_c, jac_step, jac_prod, out.whh_contrib, cell_direct, indirect):
+        if a is not None:
+            a.setflags(write=False)
+    return out
+
+
+__all__ = ["Diagnostics", "compute_diagnostics", "rnn_bound", "sigma_max", "spectral_norm"]
