@@ -107,6 +107,7 @@ class CellStatePanel(Panel):
             p = w.getPlotItem()
             p.disableAutoRange()
             p.getAxis("left").setWidth(48)
+            p.getAxis("left").enableAutoSIPrefix(False)
             if i < len(kinds) - 1:
                 p.setLabel("bottom", "")
                 p.getAxis("bottom").setStyle(showValues=False)

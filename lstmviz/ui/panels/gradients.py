@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, finite_prefix, safe_log10
+from lstmviz.ui.panels.base import LOG_FLOOR, SUPERSCRIPT, Panel, finite_prefix, safe_log10
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 BOUND_LABEL = "RNN bound (σ_max·γ)^(T−t)"
@@ -114,8 +114,11 @@ def pinned_text(plot: pg.PlotItem, corner: str, color) -> pg.TextItem:
 
 
 def y_range(*logs: np.ndarray, margin: float = 0.06, default=(-1.0, 1.0)) -> tuple[float, float]:
-    """Finite min/max of log10 arrays with a margin (at least a quarter decade)."""
-    finite = [a[np.isfinite(a)] for a in logs if a is not None]
+    """Finite min/max of log10 arrays with a margin (at least a quarter decade).
+
+    Zeros (at LOG_FLOOR) do not count: they are drawn on the bottom edge, see `floor_to`.
+    """
+    finite = [a[np.isfinite(a) & (a > LOG_FLOOR)] for a in logs if a is not None]
     finite = [a for a in finite if a.size]
     if not finite:
         return default
@@ -123,6 +126,12 @@ def y_range(*logs: np.ndarray, margin: float = 0.06, default=(-1.0, 1.0)) -> tup
     hi = float(max(a.max() for a in finite))
     pad = max((hi - lo) * margin, 0.25)
     return lo - pad, hi + pad
+
+
+def floor_to(logs: list[np.ndarray], bottom: float) -> None:
+    """Put exact zeros (log10 at LOG_FLOOR) on the plot's bottom edge, in place."""
+    for a in logs:
+        a[a <= LOG_FLOOR] = bottom
 
 
 class _Series:
@@ -153,7 +162,7 @@ class GradientPanel(Panel):
     )
 
     def build(self) -> None:
-        self.plot_widget = self.make_plot(log_y=True, y_label="gradient norm (log scale)")
+        self.plot_widget = self.make_plot(log_y=True, y_label="‖dL/dh_t‖ (log scale)")
         self.plot = self.plot_widget.getPlotItem()
         self.plot.disableAutoRange()
         self.legend = self.plot.addLegend(offset=(8, 4))
@@ -163,6 +172,7 @@ class GradientPanel(Panel):
         self.series: dict[str, list[_Series]] = {}
         self.bound: _Series | None = None
         self.sigma_gamma: float | None = None
+        self._ratio_logs: dict[str, np.ndarray] = {}
         self.cursor: pg.InfiniteLine | None = None
         self._columns: dict[str, np.ndarray] = {}
 
@@ -171,13 +181,14 @@ class GradientPanel(Panel):
         theme = self.theme
         self.plot.clear()
         self.legend.clear()
-        self.legend.setBrush(pg.mkBrush(theme.background + "c0"))
+        self.legend.setBrush(pg.mkBrush(theme.background + "a0"))
         self.legend.setPen(pg.mkPen(theme.muted))
         self.legend.setLabelTextColor(theme.foreground)
         self.notes.setColor(theme.foreground)
         self.notes.fill = pg.mkBrush(theme.background + "c0")
         self.overflow.setColor(theme.foreground)
         self.series, self.bound, self.sigma_gamma = {}, None, None
+        self._ratio_logs = {}
         T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
         x = np.arange(1, T + 1, dtype=float)
         self._columns = {"t": x}
@@ -187,15 +198,16 @@ class GradientPanel(Panel):
             color = theme.model_color(kind)
             gh = clip_backward(run, d.grad_h_norm)
             yh = safe_log10(gh)
-            item = pg.PlotDataItem(pen=pg.mkPen(color, width=1), name=f"{run.label} ‖dL/dh_t‖")
+            item = pg.PlotDataItem(pen=pg.mkPen(color, width=1), name=run.label)
             self.plot.addItem(item)
             self.series[kind] = [_Series(item, x, yh)]
+            self._ratio_logs[kind] = yh.copy()  # before zeros move to the bottom edge
             self._columns[f"{kind} ||dL/dh_t||"] = np.asarray(d.grad_h_norm, dtype=float)
             logs.append(yh)
             if d.grad_c_norm is not None:
                 yc = safe_log10(clip_backward(run, d.grad_c_norm))
                 pen = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
-                item = pg.PlotDataItem(pen=pen, name=f"{run.label} ‖dL/dc_t‖")
+                item = pg.PlotDataItem(pen=pen, name=f"{run.label} ‖dL/dc_t‖ (dashed)")
                 self.plot.addItem(item)
                 self.series[kind].append(_Series(item, x, yc))
                 self._columns[f"{kind} ||dL/dc_t||"] = np.asarray(d.grad_c_norm, dtype=float)
@@ -205,6 +217,7 @@ class GradientPanel(Panel):
                 if self.adapter.session.config.loss_where == "last":
                     self._add_bound(x, yh, float(d.rnn_bound))
         lo, hi = y_range(*logs)
+        floor_to(logs, lo)
         self.plot.setYRange(lo, hi, padding=0)
         self.plot.setXRange(1, T, padding=0.01)
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.highlight))
@@ -249,8 +262,7 @@ class GradientPanel(Panel):
         T = self.adapter.session.seq_len
         if t < T:
             sub = str(t).translate(SUBSCRIPT)
-            for kind, group in self.series.items():
-                y = group[0].y
+            for kind, y in self._ratio_logs.items():
                 run = self.runs[kind]
                 if not np.isfinite(y[-1]):
                     continue

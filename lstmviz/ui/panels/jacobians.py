@@ -18,6 +18,7 @@ from lstmviz.ui.panels.base import Panel, safe_log10
 from lstmviz.ui.panels.gradients import (
     clip_backward,
     clip_forward,
+    floor_to,
     overflow_html,
     pinned_text,
     y_range,
@@ -137,10 +138,12 @@ class JacobianPanel(Panel):
         ref = pg.InfiniteLine(pos=0.0, angle=0, movable=False,
                               pen=pg.mkPen(theme.muted, width=1, style=Qt.PenStyle.DotLine))
         self.plots[0].addItem(ref, ignoreBounds=True)
-        self.plots[0].setYRange(*y_range(*prod_logs), padding=0)
+        for plot, logs in ((0, prod_logs), (2, whh_logs)):
+            lo, hi = y_range(*logs)
+            floor_to(logs, lo)
+            self.plots[plot].setYRange(lo, hi, padding=0)
         hi = max((float(np.nanmax(v)) for v in cell_vals if np.isfinite(v).any()), default=1.0)
         self.plots[1].setYRange(0.0, max(hi, 1.0) * 1.05, padding=0)
-        self.plots[2].setYRange(*y_range(*whh_logs), padding=0)
         self.plots[2].setXRange(1, T, padding=0.01)
         self.cursors = []
         for p in self.plots:
