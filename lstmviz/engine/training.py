@@ -1,0 +1,348 @@
+"""Minibatch training on tasks with known outcomes: the adding problem and first-symbol recall.
+
+A `Trainer` owns writable copies of the model's and readout's parameters, an optimiser and
+the iteration counter. `Trainer.run` is a generator yielding one `Metrics` per iteration, so
+a caller (CLI, Qt worker, sweep process) decides when to stop. Every minibatch is a fresh
+`make_task` draw seeded from (training seed, iteration), so a run is deterministic for a seed
+and a resumed run continues exactly as an uninterrupted one would.
+
+Tasks (`TrainConfig.length`):
+- "adding": sequence length T = length. Solved when the evaluation MSE < 0.01; answering the
+  mean (1.0) every time scores Var(U1 + U2) = 1/6 ~ 0.167.
+- "recall": lag L = length: the symbol is shown at t = 1 and the cue at t = L + 1, so
+  T = L + 1. Solved when evaluation accuracy >= 0.95; chance is 1 / n_symbols.
+
+Evaluation always uses a fresh set of `EVAL_SIZE` sequences drawn from a seed that no
+training minibatch uses.
+
+Files: `Trainer.save(path)` writes the weights with `save_weights` (so the app's File >
+Import weights opens them) and the training state to a sidecar `<stem>.train.npz` beside it:
+"config" (JSON), "iteration", "elapsed", "optimizer" (name) and the optimiser's moment
+buffers as "optim/<slot>/<param>".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EngineError, WeightFileError
+from .model import KINDS, PARAM_NAMES, Model, build_model, check_choice, check_size
+from .optim import CLIP_MODES, OPTIMIZERS, clip_gradients, make_optimizer
+from .readout import Readout, build_readout, loss_and_grad
+from .tasks import Task, make_task
+from .unroll import backward, forward
+from .weights_io import load_weights, save_weights
+
+TRAIN_TASKS = ("adding", "recall")
+EVAL_SIZE = 1000
+#: adding: evaluation MSE below this counts as solved (always answering 1 gives ~0.167).
+ADDING_SOLVED_MSE = 0.01
+#: recall: evaluation accuracy at or above this counts as solved (chance is 1/K).
+RECALL_SOLVED_ACCURACY = 0.95
+READOUT_KEYS = ("readout.weight", "readout.bias")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run. Defaults: an LSTM on adding, T = 100.
+
+    The defaults are tuned so that, on a 2-core laptop, an LSTM solves the adding problem at
+    T = 100 within about a minute and a tanh RNN with the same budget does not
+    (scripts/bench_training.py).
+    """
+
+    task: str = "adding"
+    length: int = 100  # adding: T; recall: lag L (T = L + 1)
+    kind: str = "lstm"
+    hidden_size: int = 32
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 0.01
+    momentum: float = 0.9  # sgd only
+    clip: float | None = 1.0
+    clip_mode: str = "norm"
+    forget_bias: float = 1.0  # lstm only
+    activation: str = "tanh"  # rnn only
+    init: str = "pytorch"
+    n_symbols: int = 4  # recall only
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("task", self.task, TRAIN_TASKS)
+        check_choice("kind", self.kind, KINDS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("clip_mode", self.clip_mode, CLIP_MODES)
+        check_size("hidden_size", self.hidden_size)
+        check_size("batch_size", self.batch_size)
+        check_size("length", self.length)
+        if self.task == "adding" and self.length < 2:
+            raise EngineError(f"length: expected >= 2 for the adding task, got {self.length}")
+        if self.task == "recall":
+            check_size("n_symbols", self.n_symbols)
+            if self.n_symbols < 2:
+                raise EngineError(f"n_symbols: expected an integer >= 2, got {self.n_symbols}")
+        for arg in ("lr", "clip"):
+            v = getattr(self, arg)
+            if v is None and arg == "clip":
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float) or not (
+                    math.isfinite(v) and v > 0):
+                raise EngineError(f"{arg}: expected a finite number > 0, got {v!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise EngineError(f"seed: expected an integer >= 0, got {self.seed!r}")
+
+    @property
+    def seq_len(self) -> int:
+        return self.length + 1 if self.task == "recall" else self.length
+
+    def replace(self, **changes) -> TrainConfig:
+        return replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """One training iteration (computed on its minibatch, before the update).
+
+    grad_norm / clipped_norm: global gradient norm before and after clipping (inf if the
+    gradient overflowed; the update is then skipped). grad_ratio: ||dL/dh_1|| / ||dL/dh_T||
+    over the batch, from the backward pass (tiny = vanishing). forget_gate / forget_bias:
+    mean forget-gate activation and mean effective forget bias (LSTM), the same for the
+    update gate z (GRU), None for the RNN. seconds: training time so far (excludes pauses).
+    """
+
+    iteration: int
+    loss: float
+    accuracy: float | None
+    grad_norm: float
+    clipped_norm: float
+    grad_ratio: float
+    forget_gate: float | None
+    forget_bias: float | None
+    seconds: float
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Score on EVAL_SIZE fresh sequences. mse for adding, accuracy for recall (else None)."""
+
+    loss: float
+    mse: float | None
+    accuracy: float | None
+    solved: bool
+    n: int
+
+
+def derived_seed(seed: int, *path: int) -> int:
+    """A 32-bit seed for a sub-stream (e.g. (1, iteration) for minibatches, (2,) for eval)."""
+    return int(np.random.SeedSequence((seed, *path)).generate_state(1)[0])
+
+
+def training_task(config: TrainConfig, batch_size: int, seed: int) -> Task:
+    """A minibatch of the configured task (fresh sequences for this seed)."""
+    opts = {"n_symbols": config.n_symbols} if config.task == "recall" else {}
+    return make_task(config.task, config.seq_len, batch_size, seed=seed, **opts)
+
+
+def gate_stats(model: Model, trace) -> tuple[float | None, float | None]:
+    """(mean forget-gate activation, mean forget bias) for lstm; update gate for gru."""
+    H = model.hidden_size
+    name = {"lstm": "forget", "gru": "update"}.get(model.kind)
+    if name is None:
+        return None, None
+    rows = slice(H, 2 * H)  # f is the 2nd block of (i, f, g, o); z the 2nd of (r, z, n)
+    p = model.params
+    bias = float(np.mean(p["bias_ih"][rows] + p["bias_hh"][rows]))
+    return float(np.mean(trace.gates[name])), bias
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """weights.npz -> weights.train.npz: where the training state lives."""
+    p = Path(path)
+    stem = p.name[:-4] if p.name.endswith(".npz") else p.name
+    return p.with_name(f"{stem}.train.npz")
+
+
+class Trainer:
+    """Trains one model (plus its linear readout) on `config.task`.
+
+    `step()` runs one minibatch; `run()` yields Metrics until a budget or a stop event.
+    `model` / `readout` are immutable snapshots of the current weights.
+    """
+
+    def __init__(self, config: TrainConfig, *, model: Model | None = None,
+                 readout: Readout | None = None) -> None:
+        self.config = config
+        probe = training_task(config, 1, 0)
+        if model is None:
+            opts = {"forget_bias": config.forget_bias} if config.kind == "lstm" else {}
+            model = build_model(config.kind, probe.input_size, config.hidden_size,
+                                seed=config.seed, activation=config.activation,
+                                init=config.init, **opts)
+        if model.kind != config.kind or model.input_size != probe.input_size:
+            raise EngineError(
+                f"model: expected a {config.kind} with input size {probe.input_size} for task "
+                f"{config.task!r}, got a {model.kind} with input size {model.input_size}")
+        if readout is None:
+            readout = build_readout(model.hidden_size, probe.output_size,
+                                    seed=derived_seed(config.seed, 3))
+        if readout.weight.shape != (probe.output_size, model.hidden_size):
+            raise EngineError(
+                f"readout: expected weight shape {(probe.output_size, model.hidden_size)}, "
+                f"got {readout.weight.shape}")
+        self._template = model
+        self.params: dict[str, np.ndarray] = {k: np.array(model.params[k]) for k in PARAM_NAMES}
+        self.params["readout.weight"] = np.array(readout.weight)
+        self.params["readout.bias"] = np.array(readout.bias)
+        opts = {"momentum": config.momentum} if config.optimizer == "sgd" else {}
+        self.optimizer = make_optimizer(config.optimizer, config.lr, **opts)
+        self.iteration = 0
+        self.elapsed = 0.0
+
+    # -- snapshots --------------------------------------------------------------------
+    @property
+    def model(self) -> Model:
+        return self._template.with_params({k: self.params[k] for k in PARAM_NAMES})
+
+    @property
+    def readout(self) -> Readout:
+        return Readout(self.params["readout.weight"].copy(), self.params["readout.bias"].copy())
+
+    # -- training ---------------------------------------------------------------------
+    def step(self) -> Metrics:
+        """One minibatch: forward, loss, BPTT, clip, optimiser update."""
+        start = time.perf_counter()
+        cfg = self.config
+        task = training_task(cfg, cfg.batch_size, derived_seed(cfg.seed, 1, self.iteration))
+        model = self.model
+        readout = Readout(self.params["readout.weight"], self.params["readout.bias"])
+        trace = forward(model, task.xs)
+        loss, dh, dread = loss_and_grad(readout, trace.h, task.targets, loss=task.loss)
+        grads = backward(model, trace, dh)
+        g = {k: np.array(grads.params[k]) for k in PARAM_NAMES}
+        g["readout.weight"] = np.array(dread["weight"])
+        g["readout.bias"] = np.array(dread["bias"])
+        before, after = clip_gradients(g, cfg.clip, cfg.clip_mode)
+        skipped = not (math.isfinite(before) and math.isfinite(loss))
+        if not skipped:
+            self.optimizer.step(self.params, g)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            n1 = float(np.linalg.norm(grads.h[0]))
+            nT = float(np.linalg.norm(grads.h[-1]))
+            ratio = n1 / nT if nT > 0 else math.nan
+        accuracy = None
+        if task.loss == "xent":
+            y = readout(trace.h[-1])
+            accuracy = float(np.mean(np.argmax(y, axis=-1) == task.targets))
+        fgate, fbias = gate_stats(model, trace)
+        self.iteration += 1
+        self.elapsed += time.perf_counter() - start
+        return Metrics(self.iteration, float(loss), accuracy, before, after, ratio, fgate,
+                       fbias, self.elapsed, skipped)
+
+    def run(self, iterations: int | None = None, seconds: float | None = None,
+            stop: Callable[[], bool] | None = None) -> Iterator[Metrics]:
+        """Yield Metrics per iteration until `iterations` more steps, `seconds` more training
+        time, or `stop()` returns True (checked before every step), whichever comes first."""
+        start_it, start_s = self.iteration, self.elapsed
+        while True:
+            if stop is not None and stop():
+                return
+            if iterations is not None and self.iteration - start_it >= iterations:
+                return
+            if seconds is not None and self.elapsed - start_s >= seconds:
+                return
+            yield self.step()
+
+    # -- evaluation -------------------------------------------------------------------
+    def evaluate(self, n: int = EVAL_SIZE, chunk: int = 250) -> Evaluation:
+        """Loss and mse / accuracy on n fresh sequences (a seed no minibatch uses)."""
+        cfg = self.config
+        task = training_task(cfg, n, derived_seed(cfg.seed, 2))
+        model, readout = self.model, self.readout
+        sq = ce = 0.0
+        correct = 0
+        with np.errstate(over="ignore", invalid="ignore"):
+            for lo in range(0, n, chunk):
+                xs = task.xs[:, lo:lo + chunk]
+                tg = task.targets[lo:lo + chunk]
+                h = forward(model, xs).h
+                loss, _, _ = loss_and_grad(readout, h, tg, loss=task.loss)
+                m = xs.shape[1]
+                if task.loss == "mse":
+                    sq += loss * m * task.output_size
+                else:
+                    ce += loss * m
+                    correct += int(np.sum(np.argmax(readout(h[-1]), axis=-1) == tg))
+        if task.loss == "mse":
+            mse = sq / (n * task.output_size)
+            solved = bool(mse < ADDING_SOLVED_MSE)
+            return Evaluation(mse, mse, None, solved, n)
+        acc = correct / n
+        return Evaluation(ce / n, None, acc, bool(acc >= RECALL_SOLVED_ACCURACY), n)
+
+    # -- files ------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Weights to `path` (engine.save_weights), training state to the sidecar (returned)."""
+        save_weights(path, self.model, self.readout)
+        side = sidecar_path(path)
+        arrays = {
+            "config": np.array(self.config.to_json()),
+            "iteration": np.array(self.iteration, dtype=np.int64),
+            "elapsed": np.array(self.elapsed),
+            "optimizer": np.array(self.optimizer.name),
+        }
+        for k, a in self.optimizer.state_dict().items():
+            arrays[f"optim/{k}"] = a
+        fd, tmp = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".tmp", dir=side.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, side)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return side
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Trainer:
+        """Resume from `save(path)`: weights from path, state from its sidecar."""
+        side = sidecar_path(path)
+        if not side.is_file():
+            raise WeightFileError(f"{side}: training state not found (written by Trainer.save)")
+        try:
+            with np.load(side, allow_pickle=False) as data:
+                state = {k: data[k] for k in data.files}
+            config = TrainConfig.from_json(str(state["config"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise WeightFileError(f"{side}: not a readable training state ({exc})") from exc
+        model, readout = load_weights(path, config.kind)
+        trainer = cls(config, model=model, readout=readout)
+        trainer.iteration = int(state["iteration"])
+        trainer.elapsed = float(state["elapsed"])
+        trainer.optimizer.load_state_dict(
+            {k[len("optim/"):]: v for k, v in state.items() if k.startswith("optim/")})
+        return trainer
+
+
+def train(config: TrainConfig, iterations: int | None = None, seconds: float | None = None,
+          stop: Callable[[], bool] | None = None) -> tuple[Trainer, list[Metrics]]:
+    """Convenience: a fresh Trainer run to a budget -> (trainer, every iteration's Metrics)."""
+    trainer = Trainer(config)
+    return trainer, list(trainer.run(iterations, seconds, stop))

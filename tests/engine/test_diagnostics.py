@@ -1,0 +1,230 @@
+"""Diagnostics against independent references: finite-difference Jacobians, the RNN bound,
+the LSTM constant error carousel, and overflow handling."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from lstmviz.engine import (
+    KINDS,
+    backward,
+    build_model,
+    compute_diagnostics,
+    forward,
+    rnn_bound,
+)
+from lstmviz.engine.activations import sigmoid
+from lstmviz.engine.linalg import spectral_norms
+
+
+def _run(model, xs, dh=None):
+    tr = forward(model, xs)
+    dh = np.ones_like(tr.h) if dh is None else dh
+    g = backward(model, tr, dh)
+    return tr, g, compute_diagnostics(model, tr, g)
+
+
+def _fd_jacobian(f, x, eps=1e-6):
+    """d f / d x for vector x (n,) by central differences -> (m, n)."""
+    cols = []
+    for j in range(x.size):
+        e = np.zeros_like(x)
+        e[j] = eps
+        cols.append((f(x + e) - f(x - e)) / (2 * eps))
+    return np.stack(cols, axis=1)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_jacobian_norms_match_finite_difference_jacobians(kind):
+    rng = np.random.default_rng(1)
+    T, I, H = 6, 2, 4
+    model = build_model(kind, I, H, seed=3, weight_scale=1.5)
+    xs = rng.standard_normal((T, 2, I))
+    tr, g, d = _run(model, xs)
+
+    def run_from(t, h_t, steps):
+        """h after `steps` more steps from state at step t (0 = initial), c held at the trace."""
+        st = (h_t[None], tr.state(t)[1][:1]) if kind == "lstm" else (h_t[None],)
+        return forward(model, xs[t : t + steps, :1], st).h[-1, 0]
+
+    for t in range(T):  # step t+1 maps state t -> t+1
+        h_t = tr.state(t)[0][0]
+        jac = _fd_jacobian(lambda v, t=t: run_from(t, v, 1), h_t)
+        assert d.jac_step_norm[t] == pytest.approx(np.linalg.norm(jac, 2), rel=1e-6)
+        if t >= 1:
+            prod = _fd_jacobian(lambda v, t=t: run_from(t, v, T - t), h_t)
+            assert d.jac_prod_norm[t - 1] == pytest.approx(np.linalg.norm(prod, 2), rel=1e-6)
+    assert d.jac_prod_norm[-1] == 1.0
+
+
+def test_lstm_cell_path_split_matches_finite_differences():
+    rng = np.random.default_rng(2)
+    T, I, H = 5, 2, 3
+    model = build_model("lstm", I, H, seed=4)
+    xs = rng.standard_normal((T, 1, I))
+    tr, g, d = _run(model, xs)
+    np.testing.assert_allclose(d.cell_direct, tr.gates["forget"][:, 0].max(axis=1))
+    assert d.cell_indirect[0] == 0.0
+    for t in range(1, T):
+        # total dc_{t+1}/dc_t through h_t = o_t tanh(c_t), minus the direct diag(f_{t+1})
+        o_t = tr.gates["output"][t - 1, 0]
+
+        def c_next(c, t=t, o_t=o_t):
+            st = (o_t[None] * np.tanh(c[None]), c[None])
+            return forward(model, xs[t : t + 1], st).c[0, 0]
+
+        jac = _fd_jacobian(c_next, tr.c[t - 1, 0]) - np.diag(tr.gates["forget"][t, 0])
+        assert d.cell_indirect[t] == pytest.approx(np.linalg.norm(jac, 2), rel=1e-6)
+
+
+def test_rnn_bound_holds_for_tanh_below_one():
+    model = build_model("rnn", 3, 16, seed=7, weight_scale=0.8)
+    T = 60
+    xs = np.random.default_rng(0).standard_normal((T, 1, 3))
+    _, _, d = _run(model, xs)
+    assert d.rnn_bound == pytest.approx(0.8, rel=1e-12)
+    assert rnn_bound(model) == d.rnn_bound
+    t = np.arange(1, T + 1)
+    assert np.all(d.jac_prod_norm <= 0.8 ** (T - t) + 1e-12)
+    assert d.jac_prod_norm[0] < 1e-6  # it really vanishes
+
+
+def test_sigmoid_rnn_bound_uses_quarter():
+    model = build_model("rnn", 1, 4, activation="sigmoid", weight_scale=2.0)
+    assert rnn_bound(model) == pytest.approx(0.5)
+    assert rnn_bound(build_model("gru", 1, 4)) is None
+
+
+def test_lstm_saturated_forget_gate_keeps_cell_gradient():
+    T, H = 100, 8
+    model = build_model("lstm", 2, H, seed=1, init="xavier", forget_bias=20.0, weight_scale=0.01)
+    params = dict(model.params, weight_ih=model.params["weight_ih"] * 0.01)
+    model = model.with_params(params)
+    xs = np.random.default_rng(3).standard_normal((T, 1, 2))
+    tr = forward(model, xs)
+    dh = np.zeros((T, 1, H))
+    dh[-1] = 1.0
+    g = backward(model, tr, dh)
+    d = compute_diagnostics(model, tr, g)
+    norms = d.grad_c_norm
+    assert norms[-1] > 0
+    assert np.all(np.abs(norms / norms[-1] - 1) < 0.05)
+    assert np.all(d.cell_direct > 0.999)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_whh_contrib_is_norm_of_each_steps_term(kind):
+    rng = np.random.default_rng(0)
+    model = build_model(kind, 2, 3, seed=2)
+    xs = rng.standard_normal((5, 3, 2))
+    tr = forward(model, xs)
+    g = backward(model, tr, rng.standard_normal((5, 3, 3)))
+    # replay with step_back and take each step's dweight_hh directly
+    state = (g.h[-1], g.c[-1] * 0) if kind == "lstm" else (g.h[-1],)
+    del state
+    terms = []
+    for t in range(5):
+        dstate = (g.h[t], g.c[t] - g.h[t] * 0) if kind == "lstm" else (g.h[t],)
+        if kind == "lstm":
+            # step_back wants dL/dc_t from t+1 only; recover it from the total
+            o, tc = tr.gates["output"][t], tr.extras["tc"][t]
+            dstate = (g.h[t], g.c[t] - g.h[t] * o * (1 - tc * tc))
+        _, _, dp = model.step_back(dstate, tr.cache(t, model._cell))
+        terms.append(np.linalg.norm(dp["weight_hh"]))
+    np.testing.assert_allclose(g.whh_contrib, terms, rtol=1e-12)
+    np.testing.assert_allclose(compute_diagnostics(model, tr, g).whh_contrib, terms, rtol=1e-12)
+
+
+def test_grad_norms_are_frobenius_over_batch_and_hidden():
+    rng = np.random.default_rng(0)
+    model = build_model("lstm", 2, 3)
+    tr, g, d = _run(model, rng.standard_normal((4, 5, 2)), rng.standard_normal((4, 5, 3)))
+    np.testing.assert_allclose(d.grad_h_norm, np.linalg.norm(g.h.reshape(4, -1), axis=1))
+    np.testing.assert_allclose(d.grad_c_norm, np.linalg.norm(g.c.reshape(4, -1), axis=1))
+    assert d.sigma_max == pytest.approx(
+        max(np.linalg.norm(model.params["weight_hh"][k * 3 : k * 3 + 3], 2) for k in range(4))
+    )
+
+
+def _exploding_model(H=32):
+    """relu rnn with weight_scale 3 whose W_hh is entry-wise positive, so relu never cuts the
+    growth: ||h_t|| grows like 3^t (a random-sign W_hh at scale 3 grows far more slowly)."""
+    m = build_model("rnn", 1, H, seed=0, activation="relu", weight_scale=3.0)
+    w = np.abs(m.params["weight_hh"])
+    return m.with_params(dict(m.params, weight_hh=w * (3.0 / np.linalg.norm(w, 2))))
+
+
+def _first_bad(a, last=False):
+    a = np.asarray(a)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(a) <= 1e150)
+    idx = np.flatnonzero(bad.any(axis=(1, 2)))
+    return int(idx[-1] if last else idx[0])
+
+
+@pytest.mark.parametrize("T", [500, 1000])
+def test_exploding_relu_rnn_overflows_without_warnings_or_errors(T):
+    model = _exploding_model()
+    xs = np.ones((T, 2, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr = forward(model, xs)
+        g = backward(model, tr, np.ones_like(tr.h))
+        d = compute_diagnostics(model, tr, g)
+    assert 250 < tr.overflow_step < 400  # 3^t passes 1e150 near t = 315
+    assert tr.overflow_step == _first_bad(tr.h)
+    assert np.all(np.abs(tr.h[: tr.overflow_step]) <= 1e150)
+    assert d.overflow_step == tr.overflow_step
+    assert g.overflow_step == _first_bad(g.h, last=True)
+    if T == 1000:  # 3^t overflows float64 near t = 646: inf and NaN appear, nothing raises
+        assert not np.all(np.isfinite(tr.h))
+        assert d.jac_step_norm[-1] == pytest.approx(3.0)  # relu'(inf) = 1: J = W_hh
+        assert np.isnan(d.jac_prod_norm[0])  # 3^999 overflows: reported as NaN
+    assert np.all(np.isfinite(d.jac_step_norm[:200]))
+
+
+def test_random_sign_relu_rnn_at_scale_3_grows_but_stays_finite():
+    """The plain brief scenario (pytorch init, weight_scale 3, T=500) grows slowly: no overflow."""
+    model = build_model("rnn", 1, 32, seed=0, activation="relu", weight_scale=3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr = forward(model, np.ones((500, 1, 1)))
+    assert np.abs(tr.h[-1]).max() > 1e6
+    assert tr.overflow_step is None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_huge_inputs_saturate_without_warnings(kind):
+    model = build_model(kind, 1, 3, activation="sigmoid")
+    xs = np.array([1e4, -1e4, 1e4, np.inf, -np.inf])[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr = forward(model, xs[:3])
+        _run(model, xs[:3])
+        forward(model, xs)
+    assert np.all(np.isfinite(tr.h))
+
+
+def test_sigmoid_is_stable_and_exact_in_the_tails():
+    x = np.array([-1e4, -745.0, -40.0, 0.0, 40.0, 1e4, np.inf, -np.inf])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = sigmoid(x)
+    assert s[0] == 0.0
+    assert s[2] == pytest.approx(np.exp(-40.0), rel=1e-12)
+    np.testing.assert_array_equal(s[3:], [0.5, 1.0, 1.0, 1.0, 0.0])
+
+
+def test_spectral_norms_guard_non_finite_and_scale():
+    m = np.stack(
+        [np.eye(3) * 1e200, np.full((3, 3), np.nan), np.zeros((3, 3)), np.diag([1, 2, 3.0])]
+    )
+    m[1, 0, 0] = np.inf
+    out = spectral_norms(m)
+    assert out[0] == pytest.approx(1e200)
+    assert np.isnan(out[1])
+    assert out[2] == 0.0
+    assert out[3] == pytest.approx(3.0)
