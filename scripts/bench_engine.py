@@ -1,0 +1,138 @@
+"""Benchmark the NumPy engine: forward + backward per kind and size, diagnostics, and PyTorch.
+
+Single-threaded on both sides (the env vars must be set before NumPy is imported). Prints
+median wall times in milliseconds; "ratio" = torch time / engine time (> 1: engine faster).
+
+    python scripts/bench_engine.py [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lstmviz.engine import (  # noqa: E402
+    KINDS,
+    backward,
+    build_model,
+    compute_diagnostics,
+    forward,
+)
+
+try:
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # the comparison columns are left empty
+    torch = None
+
+I = 8
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def engine_fb(kind: str, H: int, T: int, B: int):
+    model = build_model(kind, I, H, seed=0)
+    xs = np.random.default_rng(0).standard_normal((T, B, I))
+    dh = np.random.default_rng(1).standard_normal((T, B, H))
+
+    def run():
+        backward(model, forward(model, xs), dh)
+
+    def run_diag():
+        tr = forward(model, xs)
+        compute_diagnostics(model, tr, backward(model, tr, dh))
+
+    return run, run_diag
+
+
+def torch_fb(kind: str, H: int, T: int, B: int):
+    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    net = cls(I, H).double()
+    xs = torch.from_numpy(np.random.default_rng(0).standard_normal((T, B, I)))
+    dh = torch.from_numpy(np.random.default_rng(1).standard_normal((T, B, H)))
+
+    def run():
+        x = xs.clone().requires_grad_(True)
+        out, _ = net(x)
+        out.backward(dh)
+        net.zero_grad(set_to_none=True)
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    args = parser.parse_args()
+    sizes = [
+        (H, T, B)
+        for H in (16, 64, 128, 256)
+        for T in (50, 200, 1000)
+        for B in (1, 32)
+        # skip the slowest big-batch combos; keep H=256,T=1000,B=1 and H=128,B=32
+        if not (B == 32 and H == 256 and T == 1000)
+    ]
+    if args.quick:
+        sizes = [(64, 200, 1), (256, 1000, 1), (128, 200, 32)]
+    have_torch = torch is not None
+    print(
+        f"numpy {np.__version__}"
+        + (f", torch {torch.__version__}" if have_torch else ", torch not installed")
+        + ", 1 thread, float64, I=8, times in ms (median)"
+    )
+    print("forward + backward:")
+    header = f"{'kind':5} {'H':>4} {'T':>5} {'B':>3} | {'engine':>9} {'torch':>9} {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    for kind in KINDS:
+        for H, T, B in sizes:
+            work = H * H * T * B
+            repeats = 7 if work < 5e6 else 3 if work < 1e8 else 1
+            run, _ = engine_fb(kind, H, T, B)
+            t_eng = median_time(run, repeats)
+            if have_torch:
+                t_torch = median_time(torch_fb(kind, H, T, B), repeats)
+                extra = f"{t_torch:9.2f} {t_torch / t_eng:6.2f}"
+            else:
+                extra = f"{'-':>9} {'-':>6}"
+            print(f"{kind:5} {H:4d} {T:5d} {B:3d} | {t_eng:9.2f} {extra}")
+    print()
+    print("forward + backward + all diagnostics (batch element 0 Jacobians):")
+    header = f"{'kind':5} {'H':>4} {'T':>5} {'B':>3} | {'total':>9} {'diagnostics':>11}"
+    print(header)
+    print("-" * len(header))
+    diag_sizes = [(64, 200, 1), (16, 1000, 1), (128, 200, 1), (64, 1000, 1)]
+    if args.quick:
+        diag_sizes = diag_sizes[:1]
+    for kind in KINDS:
+        for H, T, B in diag_sizes:
+            run, run_diag = engine_fb(kind, H, T, B)
+            repeats = 9 if H * T <= 64 * 200 else 3
+            t_fb = median_time(run, repeats)
+            t_all = median_time(run_diag, repeats)
+            print(f"{kind:5} {H:4d} {T:5d} {B:3d} | {t_all:9.2f} {t_all - t_fb:11.2f}")
+
+
+if __name__ == "__main__":
+    main()
