@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
 
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import Panel
-from lstmviz.ui.panels.gradients import overflow_html, pinned_text
+from lstmviz.ui.panels.gradients import overflow_html, pinned_text, set_html
 
 MODES = (("c", "cell c_t"), ("h", "hidden h_t"))
 
@@ -106,7 +106,9 @@ class CellStatePanel(Panel):
             w = self.make_plot(y_label="value")
             p = w.getPlotItem()
             p.disableAutoRange()
-            p.getAxis("left").setWidth(48)
+            # no "(x0.001)" on tanh units; pyqtgraph 0.14 keeps a scale it computed before
+            # enableAutoSIPrefix(False) unless no range allows one
+            p.getAxis("left").setSIPrefixEnableRanges(())
             p.getAxis("left").enableAutoSIPrefix(False)
             if i < len(kinds) - 1:
                 p.setLabel("bottom", "")
@@ -131,6 +133,7 @@ class CellStatePanel(Panel):
         self.curves, self.cursors = [], []
         T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
         self._columns = {"t": np.arange(1, T + 1, dtype=float)}
+        huge = False  # exploding states: ticks like "1e+85" need a wider axis
         for kind, run in runs.items():
             p = self.widgets[kind].getPlotItem()
             p.clear()
@@ -151,6 +154,7 @@ class CellStatePanel(Panel):
             else:
                 lo, hi = -1.0, 1.0
             pad = max((hi - lo) * 0.05, 0.05)
+            huge = huge or max(abs(lo), abs(hi)) >= 1e4
             p.setYRange(lo - pad, hi + pad, padding=0)
             p.setXRange(1, T, padding=0.01)
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.highlight))
@@ -159,6 +163,8 @@ class CellStatePanel(Panel):
             self.notes[kind].setColor(theme.foreground)
             for u in range(data.shape[1]):
                 self._columns[f"{kind} {symbol}[unit {u}]"] = data[:, u].copy()
+        for w in self.widgets.values():  # same width everywhere keeps the x axes aligned
+            w.getPlotItem().getAxis("left").setWidth(72 if huge else 48)
 
     # -- cursor moved ---------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
@@ -169,7 +175,7 @@ class CellStatePanel(Panel):
         for kind, run in self.runs.items():
             note = self.notes.get(kind)
             if note is not None:
-                note.setHtml(overflow_html([run], frame, named=False))
+                set_html(note, overflow_html([run], frame, named=False))
 
     def data_columns(self) -> dict[str, np.ndarray]:
         return dict(self._columns)

@@ -55,18 +55,26 @@ def clip_forward(run: Run, values: np.ndarray) -> np.ndarray:
     return v
 
 
-def clip_backward(run: Run, values: np.ndarray) -> np.ndarray:
-    """A backward-time (T,) quantity, NaN from the backward overflow step down to t = 1.
+def clip_backward(run: Run, values: np.ndarray, *, gradient: bool = True) -> np.ndarray:
+    """A backward-time (T,) quantity, NaN from its first non-finite step down to t = 1 and,
+    for a `gradient`, from the backward overflow step down.
 
-    After a forward overflow no gradient is meaningful, so nothing is kept.
+    After a forward overflow nothing computed backward is meaningful, so nothing is kept.
     """
     v = backward_clip(values)
     if _forward_overflow(run) is not None:
         v[:] = np.nan
     k = _backward_overflow(run)
-    if k is not None:
+    if gradient and k is not None:
         v[: k + 1] = np.nan
     return v
+
+
+def set_html(item: pg.TextItem, html: str) -> None:
+    """setHtml only when the text changed (re-laying out rich text costs ~1 ms)."""
+    if getattr(item, "_lstmviz_html", None) != html:
+        item.setHtml(html)
+        item._lstmviz_html = html
 
 
 def overflow_step_known(run: Run, frame: Frame) -> int | None:
@@ -250,8 +258,8 @@ class GradientPanel(Panel):
             self.bound.show_from(t)
         if self.cursor is not None:
             self.cursor.setPos(frame.t)
-        self.notes.setHtml(self._notes_html(t))
-        self.overflow.setHtml(overflow_html(self.runs.values(), frame))
+        set_html(self.notes, self._notes_html(t))
+        set_html(self.overflow, overflow_html(self.runs.values(), frame))
 
     def _notes_html(self, t: int) -> str:
         lines = []

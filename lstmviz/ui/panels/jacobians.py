@@ -21,6 +21,7 @@ from lstmviz.ui.panels.gradients import (
     floor_to,
     overflow_html,
     pinned_text,
+    set_html,
     y_range,
 )
 
@@ -109,7 +110,7 @@ class JacobianPanel(Panel):
             color = theme.model_color(kind)
             solid = pg.mkPen(color, width=1)
             dashed = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
-            y_prod = safe_log10(clip_backward(run, d.jac_prod_norm))
+            y_prod = safe_log10(clip_backward(run, d.jac_prod_norm, gradient=False))
             y_step = safe_log10(clip_forward(run, d.jac_step_norm))
             y_whh = safe_log10(clip_backward(run, d.whh_contrib))
             self._add(0, pg.PlotDataItem(pen=solid, name=run.label), x, y_prod, True)
@@ -164,7 +165,7 @@ class JacobianPanel(Panel):
             line.setPos(frame.t)
         html = overflow_html(self.runs.values(), frame)
         for note in self.overflow_notes:
-            note.setHtml(html)
+            set_html(note, html)
 
     def data_columns(self) -> dict[str, np.ndarray]:
         return dict(self._columns)
