@@ -34,7 +34,7 @@ def test_one_heatmap_per_gate_and_note_for_rnn(panel):
     assert len(panel.plot_items()) == 4
     assert "RNN" in panel.note.text() and not panel.note.isHidden()
     assert "LSTM" in panel.heatmaps["lstm", "input"].plot.titleLabel.text
-    assert "reset gate" in panel.heatmaps["gru", "reset"].plot.titleLabel.text
+    assert "reset r" in panel.heatmaps["gru", "reset"].plot.titleLabel.text
     for key in SHOWN:
         img = panel.heatmaps[key].image
         assert img.image.shape == (H, T)

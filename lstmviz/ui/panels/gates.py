@@ -21,12 +21,12 @@ from lstmviz.ui.theme import Theme
 #: Per kind, the gates shown side by side: (gate key, symbol, title).
 GATES = {
     "lstm": (
-        ("input", "i", "LSTM · input gate i<sub>t</sub>"),
-        ("output", "o", "LSTM · output gate o<sub>t</sub>"),
+        ("input", "i", "LSTM · input i<sub>t</sub>"),
+        ("output", "o", "LSTM · output o<sub>t</sub>"),
     ),
     "gru": (
-        ("reset", "r", "GRU · reset gate r<sub>t</sub>"),
-        ("update", "z", "GRU · update gate z<sub>t</sub>"),
+        ("reset", "r", "GRU · reset r<sub>t</sub>"),
+        ("update", "z", "GRU · update z<sub>t</sub>"),
     ),
 }
 
@@ -87,6 +87,8 @@ class GatesPanel(Panel):
                     first = plot
                 else:
                     plot.setXLink(first)
+                plot.getAxis("left").setWidth(42 if col == 0 else 24)
+                plot.getAxis("left").showLabel(col == 0)
                 bottom = plot.getAxis("bottom")
                 bottom.setStyle(showValues=last_row)
                 if last_row:

@@ -98,12 +98,17 @@ def bar_values(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def symmetric_ticks(peak: float) -> list[list[tuple[float, str]]]:
-    """Major ticks 0 and +-p for the largest 1-2-5 value p <= peak, labelled with `fmt`."""
+    """Major ticks 0 and +-p for the largest 1-2-5 value p <= peak, labelled '2·10⁻⁵'."""
     if not (math.isfinite(peak) and peak > 0):
         return [[(0.0, "0")]]
-    base = 10.0 ** math.floor(math.log10(peak))
-    p = max(m * base for m in (1, 2, 5) if m * base <= peak)
-    return [[(-p, fmt(-p)), (0.0, "0"), (p, fmt(p))]]
+    exp = math.floor(math.log10(peak))
+    m = max(m for m in (1, 2, 5) if m * 10.0**exp <= peak * (1 + 1e-12))
+    if -3 <= exp <= 3:
+        label = f"{m * 10.0**exp:g}"
+    else:
+        label = ("" if m == 1 else f"{m}·") + "10" + str(exp).translate(SUPERSCRIPT)
+    p = m * 10.0**exp
+    return [[(-p, "−" + label), (0.0, "0"), (p, label)]]
 
 
 class BarPlot:
