@@ -103,14 +103,30 @@ def test_overflow_note_and_no_exception(qtbot):
     assert run.overflow_step is not None
     panel = GradientPanel(SessionAdapter(session))
     qtbot.addWidget(panel)
-    for i in range(0, session.n_frames, 7):
+    k = run.overflow_step + 1
+    for i in range(session.n_frames):
         session.seek(i)
-    session.to_end()
-    assert "overflow at t = " in panel.overflow.toPlainText()
+        known = f"overflow at t = {k}" in panel.overflow.toPlainText()
+        frame = session.frame
+        if run.trace.overflow_step is None:  # overflows in the backward pass
+            assert known == (frame.bwd_t <= k)
+        elif frame.fwd_t >= k:
+            assert known
     x, y = xy(panel.series["rnn"][0].item)
     assert np.all(np.isfinite(y))
     y0, y1 = panel.plot.viewRange()[1]
     assert np.isfinite(y0) and np.isfinite(y1)
+
+
+def test_no_bound_when_the_loss_is_at_every_step(qtbot):
+    session = Session(Config(models=("rnn",), seq_len=T, hidden_size=8,
+                             task="sine", loss_where="every"))
+    panel = GradientPanel(SessionAdapter(session))
+    qtbot.addWidget(panel)
+    session.to_end()
+    assert panel.bound is None
+    assert BOUND_LABEL not in [label.text for _, label in panel.legend.items]
+    assert "σ_max·γ" in panel.notes.toPlainText()
 
 
 def test_data_columns_equal_engine_arrays(panel, session):
