@@ -1,0 +1,242 @@
+"""Presenter mode (F5 on, Esc off): full screen, fonts and lines at twice the size, only the
+narration and the step's panels; arrows and Page Down/Up move between steps, B blanks.
+
+Leaving restores the previous layout exactly (QMainWindow.saveState / restoreState).
+Panels may define `set_scale(factor)` to scale themselves; otherwise pens and axis fonts
+of their `plot_items()` are scaled from outside.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtWidgets import QApplication, QToolBar, QWidget
+
+if TYPE_CHECKING:
+    from lstmviz.walkthrough import Step
+
+SCALE = 2.0
+
+
+class BlankOverlay(QWidget):
+    """A black screen over the whole window; any key or click removes it."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("presenter-blank")
+        self.setAutoFillBackground(True)
+        self.setStyleSheet("background: black;")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.hide()
+        parent.installEventFilter(self)
+
+    def blank(self) -> None:
+        self.setGeometry(self.parentWidget().rect())
+        self.show()
+        self.raise_()
+        self.setFocus()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Resize and self.isVisible():
+            self.setGeometry(self.parentWidget().rect())
+        return False
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride:  # keys come here, not to shortcuts
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        self.hide()
+        event.accept()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        self.hide()
+        event.accept()
+
+
+class Presenter(QObject):
+    """Owns the presenter-mode actions and the state saved on entering it."""
+
+    def __init__(self, window, panel) -> None:
+        super().__init__(panel)
+        self.window_ = window
+        self.panel = panel
+        self.active = False
+        self.overlay = BlankOverlay(window)
+        self._saved: dict = {}
+
+    def install(self, window) -> None:
+        def action(text: str, keys: list[str], slot, tip: str, enabled: bool = False) -> QAction:
+            a = QAction(text, window)
+            a.setShortcuts([QKeySequence(k) for k in keys])
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            a.setToolTip(tip)
+            a.triggered.connect(slot)
+            a.setEnabled(enabled)
+            window.addAction(a)
+            return a
+
+        self.toggle_action = action("&Presenter mode", ["F5"], self.toggle,
+                                    "Full screen, large fonts, narration and the step's panels "
+                                    "only (F5; Esc leaves)", True)
+        self.toggle_action.setCheckable(True)
+        window.view_menu.addSeparator()
+        window.view_menu.addAction(self.toggle_action)
+        self.exit_action = action("Leave presenter mode", ["Esc"], lambda: self.set_active(False),
+                                  "Back to the previous layout")
+        self.blank_action = action("Blank screen", ["B"], self.overlay.blank,
+                                   "Black screen; B or any key brings it back")
+        self.next_action = action("Next step", ["Right", "Down"], panel_next(self.panel),
+                                  "Next step")
+        self.prev_action = action("Previous step", ["Left", "Up"], panel_prev(self.panel),
+                                  "Previous step")
+        self._mode_actions = [self.exit_action, self.blank_action, self.next_action,
+                              self.prev_action]
+
+    # -- on / off -------------------------------------------------------------------
+    def toggle(self) -> None:
+        self.set_active(not self.active)
+
+    def set_active(self, on: bool) -> None:
+        if on == self.active:
+            self.toggle_action.setChecked(on)
+            return
+        if on:
+            self._enter()
+        else:
+            self._leave()
+        self.active = on
+        self.toggle_action.setChecked(on)
+
+    def _enter(self) -> None:
+        w = self.window_
+        app = QApplication.instance()
+        playback = w.playback
+        self._saved = {
+            "state": w.saveState(),
+            "geometry": w.saveGeometry(),
+            "fullscreen": w.isFullScreen(),
+            "font": QFont(app.font()),
+            "menubar": w.menuBar().isVisible(),
+            "statusbar": w.statusBar().isVisible(),
+            "toolbars": [(t, t.isVisible()) for t in w.findChildren(QToolBar)],
+            # Right/Left step frames outside presenter mode; here they move between steps.
+            "step_keys": [(a, a.shortcuts()) for a in (playback.step_action,
+                                                        playback.back_action)],
+        }
+        for a, _keys in self._saved["step_keys"]:
+            a.setShortcuts([])
+        for a in playback.actions:  # keep Space etc. with the toolbar hidden
+            w.addAction(a)
+        for a in self._mode_actions:
+            a.setEnabled(True)
+        font = QFont(app.font())
+        if font.pointSizeF() > 0:
+            font.setPointSizeF(font.pointSizeF() * SCALE)
+        else:
+            font.setPixelSize(int(font.pixelSize() * SCALE))
+        app.setFont(font)
+        for t, _visible in self._saved["toolbars"]:
+            t.hide()
+        w.menuBar().hide()
+        w.statusBar().hide()
+        dock = w.docks.get("settings")
+        if dock is not None:
+            dock.hide()
+        wt_dock = w.docks.get(self.panel.name)
+        if wt_dock is not None:
+            wt_dock.show()
+        step = self.panel.step
+        if step is not None and step.docks is not None:
+            self.panel.show_docks(step.docks)
+        self.scale_panels(SCALE)
+        w.showFullScreen()
+        if wt_dock is not None:  # narration at about a third of the screen
+            w.resizeDocks([wt_dock], [max(420, w.width() * 36 // 100)],
+                          Qt.Orientation.Horizontal)
+
+    def _leave(self) -> None:
+        w = self.window_
+        s = self._saved
+        self.overlay.hide()
+        for a in self._mode_actions:
+            a.setEnabled(False)
+        for a, keys in s.get("step_keys", []):
+            a.setShortcuts(keys)
+        QApplication.instance().setFont(s["font"])
+        self.scale_panels(1.0)
+        if s["fullscreen"]:
+            w.showFullScreen()
+        else:
+            w.showNormal()
+            w.restoreGeometry(s["geometry"])
+        w.menuBar().setVisible(s["menubar"])
+        w.statusBar().setVisible(s["statusbar"])
+        w.restoreState(s["state"])
+        for t, visible in s["toolbars"]:
+            t.setVisible(visible)
+        self._saved = {}
+
+    def step_applied(self, step: Step) -> None:
+        """After a step changed the runs or docks: keep the presenter scaling."""
+        if self.active:
+            dock = self.window_.docks.get("settings")
+            if dock is not None:
+                dock.hide()
+            self.scale_panels(SCALE)
+
+    # -- scaling --------------------------------------------------------------------
+    def scale_panels(self, factor: float) -> None:
+        """Pens and axis fonts of every panel at `factor` times their normal size."""
+        for panel in self.window_.panels.values():
+            if hasattr(panel, "set_scale"):
+                panel.set_scale(factor)
+                continue
+            for plot in panel.plot_items():
+                scale_plot(plot, factor)
+
+
+def _scaled_pen(obj, pen, factor: float):
+    """`pen` at `factor` times the width `obj` had before presenter mode (kept on `obj`)."""
+    pen = pg.mkPen(pen)
+    base = getattr(obj, "_presenter_base_width", None)
+    if factor == 1.0:
+        if base is not None:
+            pen.setWidthF(base)
+            del obj._presenter_base_width
+        return pen
+    if base is None:
+        base = pen.widthF()
+        obj._presenter_base_width = base
+    pen.setWidthF(max(base, 1.0) * factor)
+    return pen
+
+
+def scale_plot(plot: pg.PlotItem, factor: float) -> None:
+    """Scale a PlotItem's curve widths, axis pens and tick/label fonts (idempotent)."""
+    for item in plot.listDataItems():
+        pen = item.opts.get("pen")
+        if pen is not None:
+            item.setPen(_scaled_pen(item, pen, factor))
+    font = QFont(QApplication.instance().font())
+    for name in plot.axes:
+        axis = plot.getAxis(name)
+        axis.label.setFont(font)
+        axis.setPen(_scaled_pen(axis, axis.pen(), factor))
+        axis.setStyle(tickFont=None if factor == 1.0 else QFont(font))  # re-lays out the axis
+    if plot.titleLabel is not None:
+        plot.titleLabel.item.setFont(font)
+
+
+def panel_next(panel):
+    return lambda: panel.next()
+
+
+def panel_prev(panel):
+    return lambda: panel.previous()

@@ -1,0 +1,431 @@
+"""The walkthrough dock: a lecture's narration, its steps, and the code that applies a step
+to the window (settings, docks, cursor, highlights). Menus: File › Open walkthrough…,
+Recent walkthroughs, a Walkthroughs menu of the built-ins, View › Presenter mode (F5).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lstmviz.session import frame_index
+from lstmviz.ui.presenter import Presenter
+from lstmviz.walkthrough import (
+    Step,
+    Walkthrough,
+    WalkthroughError,
+    check_claim,
+    find_walkthrough,
+    list_builtin,
+    load_walkthrough,
+    narration_markdown,
+)
+
+RECENT_KEY = "walkthrough/recent"
+MAX_RECENT = 8
+#: Panels whose plots have timestep t on the x axis (shaded by `highlight.steps`).
+TIME_PANELS = ("gradients", "jacobians", "cellstate")
+#: Which dock shows which gate (`highlight.gate` raises it).
+GATE_DOCK = {"forget": "forget"}
+
+
+class WalkthroughPanel(QWidget):
+    """Narration and step list of one open walkthrough; drives the main window."""
+
+    name = "walkthrough"
+    title = "Walkthrough"
+    tooltip = ("A lecture, step by step: each step sets up the run, shows its panels and "
+               "moves the animation. Page Down / Page Up move between steps.")
+    area = "right"
+
+    def __init__(self, window) -> None:
+        super().__init__()
+        self.window_ = window
+        self.setObjectName("panel-walkthrough")
+        self.walkthrough: Walkthrough | None = None
+        self.index = -1
+        self._target: int | None = None
+        self._regions: list[tuple[pg.PlotItem, pg.LinearRegionItem]] = []
+        self.play_timer = QTimer(self)
+        self.play_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.play_timer.timeout.connect(self._tick)
+        self._build()
+        self.presenter = Presenter(window, self)
+        self._show_empty()
+
+    # -- widgets --------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        self.heading = QLabel()
+        self.heading.setObjectName("walkthrough-title")
+        self.heading.setWordWrap(True)
+        self.heading.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.heading)
+        self.counter = QLabel()
+        self.counter.setObjectName("walkthrough-counter")
+        layout.addWidget(self.counter)
+        split = QSplitter(Qt.Orientation.Vertical)
+        self.narration = QTextBrowser()
+        self.narration.setObjectName("walkthrough-narration")
+        self.narration.setOpenExternalLinks(True)
+        self.narration.setMinimumHeight(160)
+        split.addWidget(self.narration)
+        self.steps_list = QListWidget()
+        self.steps_list.setObjectName("walkthrough-steps")
+        self.steps_list.setToolTip("Click a step to go there")
+        self.steps_list.itemClicked.connect(lambda item: self.go_to(self.steps_list.row(item)))
+        self.steps_list.itemActivated.connect(lambda item: self.go_to(self.steps_list.row(item)))
+        split.addWidget(self.steps_list)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        layout.addWidget(split, 1)
+        buttons = QHBoxLayout()
+        self.prev_button = QPushButton("◀ Previous")
+        self.prev_button.setToolTip("Previous step (Page Up)")
+        self.prev_button.clicked.connect(self.previous)
+        self.next_button = QPushButton("Next ▶")
+        self.next_button.setToolTip("Next step (Page Down)")
+        self.next_button.clicked.connect(self.next)
+        for b in (self.prev_button, self.next_button):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            buttons.addWidget(b)
+        layout.addLayout(buttons)
+
+    def install(self, window) -> None:
+        """Menu entries and shortcuts (called once by the main window)."""
+        self.open_action = QAction("Open &walkthrough…", window)
+        self.open_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.open_action.setStatusTip("Open a lecture walkthrough (.toml)")
+        self.open_action.triggered.connect(self.open_dialog)
+        self.recent_menu = QMenu("Recent &walkthroughs", window)
+        self.recent_menu.setObjectName("menu-recent-walkthroughs")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu = window.file_menu
+        before = next((a for a in file_menu.actions() if a.isSeparator()), None)
+        file_menu.insertAction(before, self.open_action)
+        file_menu.insertMenu(before, self.recent_menu)
+        self._fill_recent()
+
+        self.menu = QMenu("&Walkthroughs", window)
+        self.menu.setObjectName("menu-walkthroughs")
+        for name, title in list_builtin():
+            a = self.menu.addAction(title)
+            a.setData(name)
+            a.setObjectName(f"walkthrough-{name}")
+            a.triggered.connect(lambda _=False, n=name: self.open(n))
+        self.menu.addSeparator()
+        self.menu.addAction(self.open_action)
+        bar = window.menuBar()
+        help_action = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"),
+                           None)
+        if help_action is not None:
+            bar.insertMenu(help_action, self.menu)
+        else:
+            bar.addMenu(self.menu)
+
+        def action(text: str, keys: list[str], slot, tip: str) -> QAction:
+            a = QAction(text, window)
+            a.setShortcuts([QKeySequence(k) for k in keys])
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            a.setToolTip(tip)
+            a.triggered.connect(slot)
+            window.addAction(a)  # active even with the menu bar hidden (presenter mode)
+            return a
+
+        self.next_action = action("Next step", ["PgDown"], self.next, "Next walkthrough step")
+        self.prev_action = action("Previous step", ["PgUp"], self.previous,
+                                  "Previous walkthrough step")
+        for a in (self.next_action, self.prev_action):
+            a.setEnabled(False)
+            self.menu.insertAction(self.menu.actions()[0], a)
+        self.menu.insertSeparator(self.menu.actions()[2])
+        window.addAction(self.open_action)
+        self.presenter.install(window)
+        window.playback.playingChanged.connect(self._on_playback)
+
+    # -- opening --------------------------------------------------------------------
+    def open(self, name_or_path: str | Path, step: int = 1, *, animate: bool = True) -> bool:
+        """Open a walkthrough by built-in name or path and go to `step` (1-based).
+
+        A bad file: one warning with the message; the window keeps what it had.
+        """
+        try:
+            path = find_walkthrough(name_or_path)
+            wt = load_walkthrough(path)
+            if not 1 <= step <= len(wt.steps):
+                raise WalkthroughError(f"{path.name}: step {step} does not exist; it has "
+                                       f"steps 1 to {len(wt.steps)}")
+        except WalkthroughError as exc:
+            self._warn(str(exc))
+            return False
+        self.set_walkthrough(wt)
+        self._remember(path)
+        dock = self.window_.docks.get(self.name)
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+        self.go_to(step - 1, animate=animate)
+        return True
+
+    def set_walkthrough(self, wt: Walkthrough) -> None:
+        self.stop()
+        self.walkthrough = wt
+        self.index = -1
+        self.steps_list.clear()
+        for step in wt.steps:
+            self.steps_list.addItem(f"{step.index}. {_plain(step.title)}")
+        self.heading.setText(f"<b style='font-size:large'>{html.escape(wt.title)}</b>")
+        self.heading.setToolTip(wt.description)
+        for a in ("next_action", "prev_action"):
+            if hasattr(self, a):
+                getattr(self, a).setEnabled(True)
+
+    def open_dialog(self) -> None:
+        start = str(find_builtin_dir())
+        path, _ = QFileDialog.getOpenFileName(self.window_, "Open walkthrough", start,
+                                              "lstmviz walkthrough (*.toml)")
+        if path:
+            self.open(path)
+
+    def _warn(self, message: str) -> None:
+        self.window_.statusBar().showMessage(f"⚠ {message}", 10000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Cannot open walkthrough", message,
+                          parent=self.window_)
+        box.setObjectName("walkthrough-error")
+        box.open()
+        self.last_error = message
+
+    # -- recent ---------------------------------------------------------------------
+    def recent(self) -> list[str]:
+        value = self.window_.settings.value(RECENT_KEY, [])
+        if isinstance(value, str):
+            value = [value] if value else []
+        return [str(v) for v in (value or [])]
+
+    def _remember(self, path: Path) -> None:
+        p = str(Path(path).resolve())
+        items = [p] + [r for r in self.recent() if r != p]
+        self.window_.settings.setValue(RECENT_KEY, items[:MAX_RECENT])
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        if not hasattr(self, "recent_menu"):
+            return
+        self.recent_menu.clear()
+        items = self.recent()
+        for p in items:
+            a = self.recent_menu.addAction(Path(p).name)
+            a.setToolTip(p)
+            a.triggered.connect(lambda _=False, p=p: self.open(p))
+        if not items:
+            a = self.recent_menu.addAction("(none yet)")
+            a.setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", self._clear_recent)
+
+    def _clear_recent(self) -> None:
+        self.window_.settings.setValue(RECENT_KEY, [])
+        self._fill_recent()
+
+    # -- navigation -----------------------------------------------------------------
+    @property
+    def step(self) -> Step | None:
+        if self.walkthrough is None or not 0 <= self.index < len(self.walkthrough.steps):
+            return None
+        return self.walkthrough.steps[self.index]
+
+    def next(self) -> None:
+        if self.walkthrough is not None and self.index < len(self.walkthrough.steps) - 1:
+            self.go_to(self.index + 1)
+
+    def previous(self) -> None:
+        if self.walkthrough is not None and self.index > 0:
+            self.go_to(self.index - 1, animate=False)
+
+    def go_to(self, index: int, *, animate: bool = True) -> None:
+        """Apply step `index` (0-based): settings, docks, cursor, highlights, narration."""
+        if self.walkthrough is None or not 0 <= index < len(self.walkthrough.steps):
+            return
+        self.stop()
+        self.window_.playback.play(False)
+        step = self.walkthrough.steps[index]
+        self.index = index
+        w = self.window_
+        if step.config != w.session.config:
+            w.apply_config(step.config)
+        if step.docks is not None:
+            self.show_docks(step.docks)
+        if step.phase is not None:
+            target = frame_index(step.phase, step.t or 1, w.session.seq_len)
+            if step.play and animate and target != w.session.cursor:
+                self._target = target
+                self.play_timer.start(max(10, int(1000 / max(1, w.playback.fps))))
+            else:
+                w.session.seek(target)
+        self._highlight(step)
+        self._show_step(step)
+        self.presenter.step_applied(step)
+
+    def show_docks(self, names: tuple[str, ...]) -> None:
+        if self.presenter.active:
+            names = tuple(n for n in names if n != "settings")
+        for name, dock in self.window_.docks.items():
+            if name == self.name:
+                continue
+            dock.setVisible(name in names)
+        for name in reversed(names):  # the first named ends up on top of its tab group
+            if name in self.window_.docks:
+                self.window_.docks[name].raise_()
+
+    def stop(self) -> None:
+        self.play_timer.stop()
+        self._target = None
+
+    @property
+    def playing(self) -> bool:
+        return self.play_timer.isActive()
+
+    def _tick(self) -> None:
+        session = self.window_.session
+        if self._target is None or session.cursor == self._target:
+            self.stop()
+            return
+        session.seek(session.cursor + (1 if self._target > session.cursor else -1))
+        if session.cursor == self._target:
+            self.stop()
+
+    def _on_playback(self, on: bool) -> None:
+        if on:
+            self.stop()
+
+    # -- highlights -----------------------------------------------------------------
+    def _highlight(self, step: Step) -> None:
+        w = self.window_
+        hl = step.highlight
+        if hl.cell is not None:
+            w.adapter.select(*hl.cell)
+        if hl.gate is not None:
+            dock = w.docks.get(GATE_DOCK.get(hl.gate, "gates"))
+            if dock is not None and dock.isVisible():
+                dock.raise_()
+        self.shade_steps(hl.steps)
+
+    def shade_steps(self, steps: tuple[int, int] | None) -> None:
+        """Shade timesteps a..b on the time plots (a LinearRegionItem per plot)."""
+        for plot, region in self._regions:
+            plot.removeItem(region)
+        self._regions = []
+        if steps is None:
+            return
+        color = QColor(self.window_.theme.highlight)
+        color.setAlpha(60)
+        for name in TIME_PANELS:
+            panel = self.window_.panels.get(name)
+            if panel is None:
+                continue
+            for plot in panel.plot_items():
+                region = pg.LinearRegionItem((steps[0] - 0.5, steps[1] + 0.5), movable=False,
+                                             brush=pg.mkBrush(color), pen=pg.mkPen(None))
+                region.setZValue(-10)
+                region.setToolTip(f"Steps {steps[0]} to {steps[1]}")
+                plot.addItem(region, ignoreBounds=True)
+                self._regions.append((plot, region))
+
+    # -- display --------------------------------------------------------------------
+    def _show_empty(self) -> None:
+        self.heading.setText("<b style='font-size:large'>No walkthrough open</b>")
+        self.counter.setText("")
+        rows = "".join(f"<li><b>{html.escape(t)}</b></li>" for _, t in list_builtin())
+        self.narration.setHtml(
+            "<p>Open a lecture from the <b>Walkthroughs</b> menu, or your own file with "
+            "<b>File › Open walkthrough…</b> (Ctrl+Shift+O).</p>"
+            f"<ul>{rows}</ul>"
+            "<p>Page Down / Page Up move between steps; F5 starts presenter mode.</p>")
+        self.prev_button.setEnabled(False)
+        self.next_button.setEnabled(False)
+
+    def _show_step(self, step: Step) -> None:
+        wt = self.walkthrough
+        assert wt is not None
+        n = len(wt.steps)
+        self.counter.setText(f"Step {step.index} of {n}")
+        text = f"## {narration_markdown(step.title)}\n\n{narration_markdown(step.narration)}"
+        claims = self.claims_markdown(step)
+        if claims:
+            text += "\n\n" + claims
+        self.narration.document().setMarkdown(text)
+        self.steps_list.setCurrentRow(self.index)
+        self.prev_button.setEnabled(self.index > 0)
+        self.next_button.setEnabled(self.index < n - 1)
+
+    def claims_markdown(self, step: Step) -> str:
+        """'Checked numbers' list under the narration: each claim and its measured value."""
+        runs = self.window_.session.runs
+        lines = []
+        for claim in step.claims:
+            if claim.model not in runs:
+                continue
+            ok, actual = check_claim(claim, runs)
+            mark = "✓" if ok else "✗"
+            lines.append(f"- {mark} {html.escape(claim.describe())} "
+                         f"(measured {_fmt(actual)})")
+        if not lines:
+            return ""
+        return "---\n\n*Checked numbers in this step:*\n\n" + "\n".join(lines)
+
+    def current_markdown(self) -> str:
+        return self.narration.document().toMarkdown()
+
+
+def _fmt(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    v = float(value)
+    if math.isnan(v):
+        return "NaN"
+    return f"{v:.3g}"
+
+
+_SUBS = str.maketrans("0123456789+-−=()aehijklmnoprstuvx",
+                      "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
+_SUPS = str.maketrans("0123456789+-−=()nT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ⁿᵀ")
+
+
+def _plain(text: str) -> str:
+    """A step title for the list (plain text): sub/superscripts as Unicode where possible."""
+
+    def script(m: re.Match) -> str:
+        table = _SUBS if m.group(1) == "sub" else _SUPS
+        body = m.group(2)
+        out = body.translate(table)
+        ok = all(ch != c or not ch.isalnum() for ch, c in zip(out, body, strict=True))
+        return out if ok else ("_" if m.group(1) == "sub" else "^") + body
+
+    return re.sub(r"<(sub|sup)>(.*?)</\1>", script, narration_markdown(text))
+
+
+def find_builtin_dir() -> Path:
+    from lstmviz.walkthrough import BUILTIN_DIR
+
+    return BUILTIN_DIR
