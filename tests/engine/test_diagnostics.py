@@ -122,14 +122,11 @@ def test_whh_contrib_is_norm_of_each_steps_term(kind):
     xs = rng.standard_normal((5, 3, 2))
     tr = forward(model, xs)
     g = backward(model, tr, rng.standard_normal((5, 3, 3)))
-    # replay with step_back and take each step's dweight_hh directly
-    state = (g.h[-1], g.c[-1] * 0) if kind == "lstm" else (g.h[-1],)
-    del state
+    # replay each step's step_back and take its dweight_hh term directly
     terms = []
     for t in range(5):
-        dstate = (g.h[t], g.c[t] - g.h[t] * 0) if kind == "lstm" else (g.h[t],)
-        if kind == "lstm":
-            # step_back wants dL/dc_t from t+1 only; recover it from the total
+        dstate = (g.h[t],)
+        if kind == "lstm":  # step_back wants dL/dc_t from t+1 only; recover it from the total
             o, tc = tr.gates["output"][t], tr.extras["tc"][t]
             dstate = (g.h[t], g.c[t] - g.h[t] * o * (1 - tc * tc))
         _, _, dp = model.step_back(dstate, tr.cache(t, model._cell))
