@@ -106,7 +106,7 @@ class Optimizer:
             prefix = f"{slot}/"
             for key, a in state.items():
                 if key.startswith(prefix):
-                    bufs[key[len(prefix):]] = np.array(a, dtype=np.float64)
+                    bufs[key[len(prefix) :]] = np.array(a, dtype=np.float64)
 
 
 class SGD(Optimizer):
@@ -144,8 +144,9 @@ class Adam(Optimizer):
 
     name = "adam"
 
-    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
         super().__init__(lr)
         for arg, b in (("beta1", beta1), ("beta2", beta2)):
             if not (isinstance(b, numbers.Real) and 0 <= b < 1):
@@ -178,7 +179,7 @@ class Adam(Optimizer):
 
 
 def make_optimizer(name: str, lr: float, **options) -> Optimizer:
-    """"sgd" (options: momentum) or "adam" (beta1, beta2, eps)."""
+    """ "sgd" (options: momentum) or "adam" (beta1, beta2, eps)."""
     if name == "sgd":
         return SGD(lr, **options)
     if name == "adam":

@@ -39,7 +39,8 @@ from .model import KINDS, PARAM_NAMES, Model, build_model, check_choice, check_s
 from .optim import CLIP_MODES, OPTIMIZERS, clip_gradients, make_optimizer
 from .readout import Readout, build_readout, loss_and_grad
 from .tasks import Task, make_task
-from .unroll import backward, forward
+from .train_kernels import loss_and_grads
+from .unroll import forward
 from .weights_io import load_weights, save_weights
 
 TRAIN_TASKS = ("adding", "recall")
@@ -94,8 +95,11 @@ class TrainConfig:
             v = getattr(self, arg)
             if v is None and arg == "clip":
                 continue
-            if isinstance(v, bool) or not isinstance(v, int | float) or not (
-                    math.isfinite(v) and v > 0):
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int | float)
+                or not (math.isfinite(v) and v > 0)
+            ):
                 raise EngineError(f"{arg}: expected a finite number > 0, got {v!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise EngineError(f"seed: expected an integer >= 0, got {self.seed!r}")
@@ -160,16 +164,17 @@ def training_task(config: TrainConfig, batch_size: int, seed: int) -> Task:
     return make_task(config.task, config.seq_len, batch_size, seed=seed, **opts)
 
 
-def gate_stats(model: Model, trace) -> tuple[float | None, float | None]:
-    """(mean forget-gate activation, mean forget bias) for lstm; update gate for gru."""
-    H = model.hidden_size
-    name = {"lstm": "forget", "gru": "update"}.get(model.kind)
-    if name is None:
+def gate_stats(
+    kind: str, params: dict[str, np.ndarray], gate: np.ndarray | None
+) -> tuple[float | None, float | None]:
+    """(mean gate activation, mean effective gate bias) of the lstm forget gate or the gru
+    update gate (the 2nd block of (i, f, g, o) / (r, z, n)); (None, None) for the rnn."""
+    if kind == "rnn" or gate is None:
         return None, None
-    rows = slice(H, 2 * H)  # f is the 2nd block of (i, f, g, o); z the 2nd of (r, z, n)
-    p = model.params
-    bias = float(np.mean(p["bias_ih"][rows] + p["bias_hh"][rows]))
-    return float(np.mean(trace.gates[name])), bias
+    H = params["weight_hh"].shape[1]
+    rows = slice(H, 2 * H)
+    bias = float(np.mean(params["bias_ih"][rows] + params["bias_hh"][rows]))
+    return float(np.mean(gate)), bias
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -186,26 +191,36 @@ class Trainer:
     `model` / `readout` are immutable snapshots of the current weights.
     """
 
-    def __init__(self, config: TrainConfig, *, model: Model | None = None,
-                 readout: Readout | None = None) -> None:
+    def __init__(
+        self, config: TrainConfig, *, model: Model | None = None, readout: Readout | None = None
+    ) -> None:
         self.config = config
         probe = training_task(config, 1, 0)
         if model is None:
             opts = {"forget_bias": config.forget_bias} if config.kind == "lstm" else {}
-            model = build_model(config.kind, probe.input_size, config.hidden_size,
-                                seed=config.seed, activation=config.activation,
-                                init=config.init, **opts)
+            model = build_model(
+                config.kind,
+                probe.input_size,
+                config.hidden_size,
+                seed=config.seed,
+                activation=config.activation,
+                init=config.init,
+                **opts,
+            )
         if model.kind != config.kind or model.input_size != probe.input_size:
             raise EngineError(
                 f"model: expected a {config.kind} with input size {probe.input_size} for task "
-                f"{config.task!r}, got a {model.kind} with input size {model.input_size}")
+                f"{config.task!r}, got a {model.kind} with input size {model.input_size}"
+            )
         if readout is None:
-            readout = build_readout(model.hidden_size, probe.output_size,
-                                    seed=derived_seed(config.seed, 3))
+            readout = build_readout(
+                model.hidden_size, probe.output_size, seed=derived_seed(config.seed, 3)
+            )
         if readout.weight.shape != (probe.output_size, model.hidden_size):
             raise EngineError(
                 f"readout: expected weight shape {(probe.output_size, model.hidden_size)}, "
-                f"got {readout.weight.shape}")
+                f"got {readout.weight.shape}"
+            )
         self._template = model
         self.params: dict[str, np.ndarray] = {k: np.array(model.params[k]) for k in PARAM_NAMES}
         self.params["readout.weight"] = np.array(readout.weight)
@@ -230,34 +245,51 @@ class Trainer:
         start = time.perf_counter()
         cfg = self.config
         task = training_task(cfg, cfg.batch_size, derived_seed(cfg.seed, 1, self.iteration))
-        model = self.model
         readout = Readout(self.params["readout.weight"], self.params["readout.bias"])
-        trace = forward(model, task.xs)
-        loss, dh, dread = loss_and_grad(readout, trace.h, task.targets, loss=task.loss)
-        grads = backward(model, trace, dh)
-        g = {k: np.array(grads.params[k]) for k in PARAM_NAMES}
-        g["readout.weight"] = np.array(dread["weight"])
-        g["readout.bias"] = np.array(dread["bias"])
+
+        def last_step_loss(h_last: np.ndarray):
+            loss, dh, dread = loss_and_grad(readout, h_last[None], task.targets, loss=task.loss)
+            return loss, dh[0], dread
+
+        loss, res = loss_and_grads(
+            self.params, cfg.kind, self._template.activation, task.xs, last_step_loss
+        )
+        g = dict(res.grads)
+        g["readout.weight"] = np.array(res.extra["weight"])
+        g["readout.bias"] = np.array(res.extra["bias"])
+        fgate, fbias = gate_stats(cfg.kind, self.params, res.gate)
         before, after = clip_gradients(g, cfg.clip, cfg.clip_mode)
         skipped = not (math.isfinite(before) and math.isfinite(loss))
         if not skipped:
             self.optimizer.step(self.params, g)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            n1 = float(np.linalg.norm(grads.h[0]))
-            nT = float(np.linalg.norm(grads.h[-1]))
+            n1, nT = res.dh_first_norm, res.dh_last_norm
             ratio = n1 / nT if nT > 0 else math.nan
         accuracy = None
         if task.loss == "xent":
-            y = readout(trace.h[-1])
+            y = readout(res.h_last)
             accuracy = float(np.mean(np.argmax(y, axis=-1) == task.targets))
-        fgate, fbias = gate_stats(model, trace)
         self.iteration += 1
         self.elapsed += time.perf_counter() - start
-        return Metrics(self.iteration, float(loss), accuracy, before, after, ratio, fgate,
-                       fbias, self.elapsed, skipped)
+        return Metrics(
+            self.iteration,
+            float(loss),
+            accuracy,
+            before,
+            after,
+            ratio,
+            fgate,
+            fbias,
+            self.elapsed,
+            skipped,
+        )
 
-    def run(self, iterations: int | None = None, seconds: float | None = None,
-            stop: Callable[[], bool] | None = None) -> Iterator[Metrics]:
+    def run(
+        self,
+        iterations: int | None = None,
+        seconds: float | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> Iterator[Metrics]:
         """Yield Metrics per iteration until `iterations` more steps, `seconds` more training
         time, or `stop()` returns True (checked before every step), whichever comes first."""
         start_it, start_s = self.iteration, self.elapsed
@@ -280,8 +312,8 @@ class Trainer:
         correct = 0
         with np.errstate(over="ignore", invalid="ignore"):
             for lo in range(0, n, chunk):
-                xs = task.xs[:, lo:lo + chunk]
-                tg = task.targets[lo:lo + chunk]
+                xs = task.xs[:, lo : lo + chunk]
+                tg = task.targets[lo : lo + chunk]
                 h = forward(model, xs).h
                 loss, _, _ = loss_and_grad(readout, h, tg, loss=task.loss)
                 m = xs.shape[1]
@@ -337,12 +369,17 @@ class Trainer:
         trainer.iteration = int(state["iteration"])
         trainer.elapsed = float(state["elapsed"])
         trainer.optimizer.load_state_dict(
-            {k[len("optim/"):]: v for k, v in state.items() if k.startswith("optim/")})
+            {k[len("optim/") :]: v for k, v in state.items() if k.startswith("optim/")}
+        )
         return trainer
 
 
-def train(config: TrainConfig, iterations: int | None = None, seconds: float | None = None,
-          stop: Callable[[], bool] | None = None) -> tuple[Trainer, list[Metrics]]:
+def train(
+    config: TrainConfig,
+    iterations: int | None = None,
+    seconds: float | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> tuple[Trainer, list[Metrics]]:
     """Convenience: a fresh Trainer run to a budget -> (trainer, every iteration's Metrics)."""
     trainer = Trainer(config)
     return trainer, list(trainer.run(iterations, seconds, stop))

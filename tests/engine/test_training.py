@@ -132,8 +132,9 @@ def test_short_run_lowers_the_loss(kind):
 
 
 def test_recall_short_run_beats_chance():
-    cfg = TrainConfig(task="recall", length=3, kind="lstm", hidden_size=8, batch_size=32,
-                      lr=0.03, seed=0)
+    cfg = TrainConfig(
+        task="recall", length=3, kind="lstm", hidden_size=8, batch_size=32, lr=0.03, seed=0
+    )
     trainer, metrics = train(cfg, iterations=150)
     assert all(m.accuracy is not None for m in metrics)
     ev = trainer.evaluate(400)
@@ -264,8 +265,12 @@ def test_recall_lag_sets_the_sequence_length():
 
 def test_overflowing_gradient_skips_the_update():
     model = build_model("rnn", 2, 8, activation="relu", weight_scale=10.0, seed=0)
-    trainer = Trainer(TrainConfig(task="adding", length=400, kind="rnn", hidden_size=8,
-                                  batch_size=2, activation="relu"), model=model)
+    trainer = Trainer(
+        TrainConfig(
+            task="adding", length=400, kind="rnn", hidden_size=8, batch_size=2, activation="relu"
+        ),
+        model=model,
+    )
     before = {k: v.copy() for k, v in trainer.params.items()}
     m = trainer.step()
     assert m.skipped and not math.isfinite(m.grad_norm)
@@ -273,15 +278,18 @@ def test_overflowing_gradient_skips_the_update():
         np.testing.assert_array_equal(trainer.params[k], v)
 
 
-@pytest.mark.parametrize(("change", "match"), [
-    ({"task": "sine"}, "task"),
-    ({"kind": "transformer"}, "kind"),
-    ({"lr": 0.0}, "lr"),
-    ({"clip": -1.0}, "clip"),
-    ({"optimizer": "lbfgs"}, "optimizer"),
-    ({"length": 1}, "length"),
-    ({"seed": -1}, "seed"),
-])
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"task": "sine"}, "task"),
+        ({"kind": "transformer"}, "kind"),
+        ({"lr": 0.0}, "lr"),
+        ({"clip": -1.0}, "clip"),
+        ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"length": 1}, "length"),
+        ({"seed": -1}, "seed"),
+    ],
+)
 def test_bad_config_names_the_setting(change, match):
     with pytest.raises(EngineError, match=match):
         TrainConfig(**change)
@@ -290,3 +298,37 @@ def test_bad_config_names_the_setting(change, match):
 def test_model_of_the_wrong_kind_is_rejected():
     with pytest.raises(EngineError, match="expected a lstm"):
         Trainer(TrainConfig(kind="lstm"), model=build_model("gru", 2, 4))
+
+
+@pytest.mark.parametrize(
+    ("kind", "activation", "T"),
+    [("rnn", "tanh", 7), ("rnn", "relu", 7), ("rnn", "sigmoid", 7), ("rnn", "tanh", 1),
+     ("lstm", "tanh", 7), ("lstm", "tanh", 1), ("gru", "tanh", 7), ("gru", "tanh", 1)],
+)
+def test_training_kernel_matches_engine_bptt(kind, activation, T):
+    from lstmviz.engine import backward, build_readout, forward, loss_and_grad, make_task
+    from lstmviz.engine.train_kernels import loss_and_grads
+
+    model = build_model(kind, 2, 5, seed=1, activation=activation,
+                        forget_bias=1.0 if kind == "lstm" else 0.0)
+    readout = build_readout(5, 1, seed=2)
+    task = make_task("adding", max(T, 2), 3, seed=4)
+    xs = task.xs[:T]
+    trace = forward(model, xs)
+    loss, dh, _ = loss_and_grad(readout, trace.h, task.targets)
+    ref = backward(model, trace, dh)
+
+    def last(h_last):
+        value, d, extra = loss_and_grad(readout, h_last[None], task.targets)
+        return value, d[0], extra
+
+    got_loss, res = loss_and_grads(model.params, kind, activation, xs, last)
+    assert got_loss == pytest.approx(loss, rel=1e-12)
+    for k, want in ref.params.items():
+        np.testing.assert_allclose(res.grads[k], want, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(res.h_last, trace.h[-1], rtol=1e-12, atol=1e-15)
+    assert res.dh_first_norm == pytest.approx(np.linalg.norm(ref.h[0]), rel=1e-9)
+    assert res.dh_last_norm == pytest.approx(np.linalg.norm(ref.h[-1]), rel=1e-9)
+    if kind != "rnn":
+        gate = trace.gates["forget" if kind == "lstm" else "update"]
+        np.testing.assert_allclose(res.gate, gate, rtol=1e-12, atol=1e-15)
