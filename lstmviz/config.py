@@ -47,7 +47,9 @@ HELP: dict[str, str] = {
     ),
     "forget_bias": "Bias of the LSTM forget gate; large values keep f near 1.",
     "seed": "Random seed of weights and input: the same seed gives the same lecture.",
-    "loss_where": "Loss at the last step only (the error must travel back T steps) or at every step.",
+    "loss_where": (
+        "Loss at the last step only (the error must travel back T steps) or at every step."
+    ),
 }
 
 
@@ -91,7 +93,9 @@ class Config:
             raise ConfigError(f"{w}models: choose at least one of {list(MODEL_KINDS)}")
         for m in models:
             if m not in MODEL_KINDS:
-                raise ConfigError(f"{w}models: unknown model {m!r}; expected one of {list(MODEL_KINDS)}")
+                raise ConfigError(
+                    f"{w}models: unknown model {m!r}; expected one of {list(MODEL_KINDS)}"
+                )
         if len(set(models)) != len(models):
             raise ConfigError(f"{w}models: {list(models)} names a model twice")
         for key, options in (
@@ -143,7 +147,8 @@ class Config:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str | None = None, base: Config | None = None) -> Config:
+    def from_dict(cls, data: dict[str, Any], source: str | None = None,
+                  base: Config | None = None) -> Config:
         """Build from a (partial) mapping on top of `base`; unknown keys are errors."""
         w = _where(source)
         if not isinstance(data, dict):
@@ -159,7 +164,9 @@ class Config:
             if isinstance(models, str):
                 models = [models]
             if not isinstance(models, list | tuple):
-                raise ConfigError(f"{w}models: expected a list of {list(MODEL_KINDS)}, got {models!r}")
+                raise ConfigError(
+                    f"{w}models: expected a list of {list(MODEL_KINDS)}, got {models!r}"
+                )
             values["models"] = tuple(models)
         for key in ("weight_scale", "forget_bias"):  # TOML integers are fine for floats
             v = values.get(key)

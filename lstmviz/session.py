@@ -97,6 +97,19 @@ class Run:
         return self.diagnostics.overflow_step
 
 
+def targets_for(task: engine.Task, where: str) -> np.ndarray:
+    """The task's targets for a loss at the last step or at every step.
+
+    A last-step task scored at every step asks for its answer at every step (the target
+    repeated over t); an every-step task (sine) scored at the last step keeps its final target.
+    """
+    if where == task.where:
+        return task.targets
+    if where == "every":
+        return np.broadcast_to(task.targets, (task.xs.shape[0], *task.targets.shape))
+    return task.targets[-1]
+
+
 Weights = Mapping[str, tuple[engine.Model, engine.Readout | None]]
 
 
@@ -131,10 +144,12 @@ def compute_runs(config: Config, weights: Weights | None = None) -> dict[str, Ru
             )
             readout = None
         if readout is None or readout.weight.shape != (task.output_size, model.hidden_size):
-            readout = engine.build_readout(model.hidden_size, task.output_size, seed=config.seed + 7)
+            readout = engine.build_readout(model.hidden_size, task.output_size,
+                                           seed=config.seed + 7)
         trace = engine.forward(model, task.xs)
         loss, dh, _ = engine.loss_and_grad(
-            readout, trace.h, task.targets, loss=task.loss, where=config.loss_where
+            readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
+            where=config.loss_where,
         )
         grads = engine.backward(model, trace, dh)
         diagnostics = engine.compute_diagnostics(model, trace, grads)

@@ -4,3 +4,34 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+import pytest  # noqa: E402
+
+import lstmviz  # noqa: E402,F401  (sets single-threaded BLAS before NumPy loads)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """A QSettings in a temporary INI file, so tests never touch the user's settings."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "lstmviz.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, settings):
+    """Build a MainWindow on a config (small by default), shown offscreen."""
+    from lstmviz.config import Config
+    from lstmviz.session import Session
+    from lstmviz.ui.main_window import MainWindow
+
+    def make(config=None, *, restore=False, show=True, **kw):
+        config = config or Config(models=("rnn", "lstm", "gru"), seq_len=12, hidden_size=6)
+        window = MainWindow(Session(config), settings=settings, restore=restore, **kw)
+        qtbot.addWidget(window)
+        if show:
+            with qtbot.waitActive(window):
+                window.show()
+                window.activateWindow()
+        return window
+
+    return make

@@ -45,22 +45,28 @@ def render_window(window, path: str | Path, size: tuple[int, int] | None = None)
 
 
 def run(config: Config | None = None, *, screenshot: str | None = None, frame: int | None = None,
-        size: tuple[int, int] = (1500, 950), theme: str | None = None) -> int:
+        size: tuple[int, int] = (1500, 950), theme: str | None = None,
+        walkthrough: str | None = None, step: int | None = None) -> int:
     """Open the main window on `config`; with `screenshot`, save it and return."""
     app = make_app()
     from PySide6.QtCore import QSettings
 
     from lstmviz.session import Session
     from lstmviz.ui.main_window import MainWindow
+    from lstmviz.ui.walkthrough_panel import open_in_window
 
     session = Session(config or Config())
     if frame is not None:
         session.seek(frame if frame >= 0 else session.n_frames + frame)
     if screenshot:
         # a screenshot is reproducible: no saved layout or theme from this user's settings
-        settings = QSettings(str(Path(screenshot).with_suffix(".ini.tmp")), QSettings.Format.IniFormat)
+        settings = QSettings(str(Path(screenshot).with_suffix(".ini.tmp")),
+                             QSettings.Format.IniFormat)
         window = MainWindow(session, settings=settings, theme=theme or "light", restore=False)
         try:
+            if walkthrough:
+                window.resize(*size)
+                open_in_window(window, walkthrough, step)
             render_window(window, screenshot, size)
         finally:
             window.close()
@@ -70,4 +76,6 @@ def run(config: Config | None = None, *, screenshot: str | None = None, frame: i
     if theme:
         window.set_theme(theme)
     window.show()
+    if walkthrough:
+        open_in_window(window, walkthrough, step)
     return app.exec()

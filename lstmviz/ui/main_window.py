@@ -128,10 +128,10 @@ class MainWindow(QMainWindow):
         for cls in panel_classes():
             panel = cls(self.adapter, self.theme)
             self.panels[cls.name] = panel
+            # docks that open as a tab behind another are placed by _arrange_default
             area = (Qt.DockWidgetArea.RightDockWidgetArea if cls.name == "inspector"
                     else Qt.DockWidgetArea.BottomDockWidgetArea)
             self._add_dock(cls.name, cls.title, panel, area, cls.tooltip)
-        self._arrange_default()
         self._build_status()
         self._build_menus()
         self.tools: dict[str, QWidget] = {}
@@ -149,12 +149,12 @@ class MainWindow(QMainWindow):
             self.view_menu.insertAction(self._view_sep, dock.toggleViewAction())
             if hasattr(tool, "install"):
                 tool.install(self)
-        self.default_state = self.saveState(LAYOUT_VERSION)
+        self.default_state = QByteArray()
+        self._restore_on_show = restore
         self.resize(1500, 950)
-        if restore:
-            self.restore_layout()
         self._on_runs()
         self._update_status()
+        self.unrolled.setFocus()
 
     # -- docks ----------------------------------------------------------------------
     def _add_dock(self, name: str, title: str, widget: QWidget, area, tip: str) -> QDockWidget:
@@ -165,16 +165,24 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        self.addDockWidget(area, dock)
+        self.addDockWidget(area, dock, Qt.Orientation.Horizontal)
         self.docks[name] = dock
         return dock
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self.default_state.isEmpty():
+            # Tabifying before the first show leaves a stale QTabBar on screen (Qt bug,
+            # reproduced with PySide6 6.10), so the default layout is made here.
+            self._arrange_default()
+            self.default_state = self.saveState(LAYOUT_VERSION)
+            if self._restore_on_show:
+                self.restore_layout()
 
     def _arrange_default(self) -> None:
         d = self.docks
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.splitDockWidget(d["gradients"], d["forget"], Qt.Orientation.Horizontal)
-        self.splitDockWidget(d["forget"], d["cellstate"], Qt.Orientation.Horizontal)
         self.tabifyDockWidget(d["gradients"], d["jacobians"])
         self.tabifyDockWidget(d["forget"], d["gates"])
         d["gradients"].raise_()
@@ -345,7 +353,8 @@ class MainWindow(QMainWindow):
                     n = float(np.linalg.norm(h)) if np.isfinite(h).all() else float("inf")
                 text += f" · ‖h<sub>{frame.t}</sub>‖ = {format_norm(n)}"
             if run.overflow_step is not None:
-                text += f" · <span style='color:#d93025'>overflow at t = {run.overflow_step + 1}</span>"
+                text += (" · <span style='color:#d93025'>overflow at "
+                         f"t = {run.overflow_step + 1}</span>")
             bits.append(text)
         self.status_label.setText("   |   ".join(bits))
 
@@ -367,7 +376,8 @@ class MainWindow(QMainWindow):
         self.fullscreen_action.setChecked(self.isFullScreen())
 
     def show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in SHORTCUTS)
+        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>"
+                       for k, v in SHORTCUTS)
         box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts",
                           f"<table>{rows}</table>", parent=self)
         box.setObjectName("shortcuts-dialog")

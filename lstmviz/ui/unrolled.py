@@ -14,7 +14,6 @@ import math
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
-    QBrush,
     QColor,
     QFont,
     QImage,
@@ -91,15 +90,22 @@ def hidden_image(h: np.ndarray) -> QImage:
     return img.copy()  # own the buffer
 
 
-def grad_style(log_mag: float) -> tuple[float, QColor]:
-    """Arrow width (px) and colour for log10 of a gradient magnitude."""
+def grad_style(log_mag: float, lo: float = GRAD_LO, hi: float = GRAD_HI) -> tuple[float, QColor]:
+    """Arrow width (px) and colour for log10 of a gradient magnitude on the scale lo..hi."""
     if math.isnan(log_mag):
         return 2.0, QColor("#d93025")
     if math.isinf(log_mag) and log_mag > 0:
         return 9.0, QColor("#d93025")
-    v = (log_mag - GRAD_LO) / (GRAD_HI - GRAD_LO)
+    v = (log_mag - lo) / (hi - lo)
     v = min(max(v, 0.0), 1.0)
     return 0.6 + 8.4 * v, _magma_like(v)
+
+
+def flat_pen(color: QColor, width: float) -> QPen:
+    """A pen with flat caps. (QPen(color, width, cap=...) segfaults in PySide6 6.10.)"""
+    pen = QPen(color, width)
+    pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+    return pen
 
 
 def cell_x(t: int) -> float:
@@ -132,7 +138,7 @@ class RowItem(QGraphicsObject):
         self.overflow = run.overflow_step
         self.font = QFont()
         self.font.setPointSizeF(8)
-        self.cursor_t = 0
+        self.grad_range = (GRAD_LO, GRAD_HI)
 
     @staticmethod
     def _log(values: np.ndarray) -> np.ndarray:
@@ -210,16 +216,16 @@ class RowItem(QGraphicsObject):
                     painter.drawLine(a, b)
             # backward gradient: arrow leaving cell t to the left, below the h arrow
             if backward and t >= bwd:
-                w, col = grad_style(float(self.grad_h_log[t - 1]))
+                w, col = grad_style(float(self.grad_h_log[t - 1]), *self.grad_range)
                 y = r.bottom() + 12
                 self._arrow(painter, QPointF(r.right(), y), QPointF(r.left() - GAP + 2, y),
-                            QPen(col, w, cap=Qt.PenCapStyle.FlatCap), 3 + w)
+                            flat_pen(col, w), 3 + w)
                 if self.grad_c_log is not None:
-                    w, col = grad_style(float(self.grad_c_log[t - 1]))
+                    w, col = grad_style(float(self.grad_c_log[t - 1]), *self.grad_range)
                     y = 16.0
                     self._arrow(painter, QPointF(r.right(), y),
                                 QPointF(r.left() - GAP + 2, y),
-                                QPen(col, w, cap=Qt.PenCapStyle.FlatCap), 3 + w)
+                                flat_pen(col, w), 3 + w)
             # step number every few cells
             if t == 1 or t % 5 == 0 or t == self.T:
                 painter.setPen(QPen(muted, 1))
@@ -277,7 +283,9 @@ class UnrolledView(QGraphicsView):
         self.theme = theme
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        # full updates: rows paint only their exposed cells, and the fixed row labels in
+        # drawForeground must not be scrolled along by a blit
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
@@ -289,6 +297,7 @@ class UnrolledView(QGraphicsView):
             "Click a cell to inspect it; Ctrl+wheel zooms."
         )
         self.rows: dict[str, RowItem] = {}
+        self.grad_range = (GRAD_LO, GRAD_HI)
         self.labels: list = []
         self._zoom = 1.0
         self.follow_cursor = True
@@ -304,8 +313,6 @@ class UnrolledView(QGraphicsView):
         scene.clear()
         self.rows.clear()
         session = self.adapter.session
-        bold = QFont()
-        bold.setBold(True)
         y = 0.0
         for kind, run in session.runs.items():
             row = RowItem(run, self.theme)
@@ -313,15 +320,16 @@ class UnrolledView(QGraphicsView):
             row.loss_every = session.config.loss_where == "every"
             scene.addItem(row)
             self.rows[kind] = row
-            label = scene.addSimpleText(run.label, bold)
-            label.setBrush(QBrush(self.theme.model_color(kind)))
-            label.setPos(4, y + 45 if run.kind != "lstm" else y + 53)
-            if run.kind == "lstm":
-                c = scene.addSimpleText("c highway", QFont())
-                c.setBrush(QBrush(QColor(self.theme.muted)))
-                c.setScale(0.8)
-                c.setPos(4, y + 8)
             y += ROW_H
+        # one gradient scale for all rows: the largest finite log-magnitude and 12 decades below
+        logs = [v for row in self.rows.values()
+                for v in (row.grad_h_log, row.grad_c_log) if v is not None]
+        finite = np.concatenate([v[np.isfinite(v)] for v in logs]) if logs else np.empty(0)
+        hi = float(np.ceil(finite.max())) if finite.size else GRAD_HI
+        self.grad_range = (hi - 12.0, hi)
+        for row in self.rows.values():
+            row.grad_range = self.grad_range
+        self.legend.update()
         kind, t = self.adapter.selected
         if kind in self.rows:
             self.rows[kind].selected_t = t
@@ -402,6 +410,35 @@ class UnrolledView(QGraphicsView):
         target = max(0.1, min(4.0, (self.viewport().width() - 10) / rect.width()))
         self.zoom(target / self._zoom)
 
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        """Row labels pinned to the left edge of the viewport, whatever the scroll."""
+        painter.save()
+        painter.resetTransform()
+        bold = QFont()
+        bold.setBold(True)
+        small = QFont()
+        small.setPointSizeF(7.5)
+        bg = QColor(self.theme.background)
+        bg.setAlpha(220)
+        for kind, row in self.rows.items():
+            r = row.cell_rect(1)
+            mid = self.mapFromScene(QPointF(0, row.y() + r.center().y())).y()
+            painter.setFont(bold)
+            text = row.run.label
+            width = painter.fontMetrics().horizontalAdvance(text) + 12
+            box = QRectF(2, mid - 11, width, 22)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(bg)
+            painter.drawRoundedRect(box, 4, 4)
+            painter.setPen(self.theme.model_color(kind))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+            if row.is_lstm:
+                painter.setFont(small)
+                painter.setPen(QColor(self.theme.muted))
+                y = self.mapFromScene(QPointF(0, row.y() + 16)).y()
+                painter.drawText(QPointF(6, y - 4), "cell state c")
+        painter.restore()
+
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self.legend.move(8, self.viewport().height() - self.legend.height() - 6)
@@ -415,6 +452,7 @@ class Legend(QWidget):
         self.view = view
         self.setFixedSize(330, 34)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.bar_image = hidden_image(np.linspace(-1, 1, 256)[:, None])  # 256 x 1
 
     def paintEvent(self, event) -> None:  # noqa: N802
         painter = QPainter(self)
@@ -429,16 +467,14 @@ class Legend(QWidget):
         f.setPointSizeF(7.5)
         painter.setFont(f)
         bar = QRectF(box.left() + 8, box.top() + 6, 60, 8)
-        lut = np.ascontiguousarray(LUT[None, :, :])
-        img = QImage(lut.data, 256, 1, 1024, QImage.Format.Format_RGBA8888)
-        painter.drawImage(bar, img)
+        painter.drawImage(bar, self.bar_image)
         painter.setPen(QColor(theme.foreground))
         painter.drawText(QPointF(box.left() + 8, box.bottom() - 5), "h: -1    0    +1")
         x = box.left() + 100
-        painter.drawText(QPointF(x - 8, box.top() + 14), "")
-        for i, lg in enumerate((-12, -8, -4, 0)):
-            w, col = grad_style(lg)
-            painter.setPen(QPen(col, w, cap=Qt.PenCapStyle.FlatCap))
+        lo, hi = self.view.grad_range
+        for i, lg in enumerate(np.linspace(lo, hi, 4).round().astype(int)):
+            w, col = grad_style(lg, lo, hi)
+            painter.setPen(flat_pen(col, w))
             painter.drawLine(QPointF(x + i * 55, box.top() + 10),
                              QPointF(x + i * 55 + 36, box.top() + 10))
             painter.setPen(QColor(theme.foreground))

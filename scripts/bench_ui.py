@@ -1,0 +1,109 @@
+"""UI speed on the offscreen platform: frame time, recompute-to-repaint, launch time.
+
+    python scripts/bench_ui.py
+
+Targets (issue 3): median frame under 16 ms with three models at T = 500, H = 64;
+a control change repainted within 50 ms at T = 200, H = 64; first window under 2 s.
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+LAUNCH = """
+import time, sys
+t0 = time.perf_counter()
+import os
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from PySide6.QtCore import QSettings, QTimer
+from lstmviz.ui.app import make_app
+app = make_app()
+from lstmviz.ui.main_window import MainWindow
+w = MainWindow(settings=QSettings(sys.argv[1], QSettings.Format.IniFormat), restore=False)
+w.show()
+app.processEvents()
+w.repaint()
+print("painted", flush=True)
+"""
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+
+
+def bench_launch(repeats: int = 3) -> list[float]:
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-c", LAUNCH, os.path.join(tmp, "s.ini")],
+                                    stdout=subprocess.PIPE, text=True)
+            line = proc.stdout.readline()
+            out.append(time.perf_counter() - t0)
+            proc.wait()
+            assert "painted" in line, line
+    return out
+
+
+def main() -> int:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from lstmviz.config import Config
+    from lstmviz.session import Session
+    from lstmviz.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    tmp = tempfile.mkdtemp()
+    settings = QSettings(os.path.join(tmp, "s.ini"), QSettings.Format.IniFormat)
+
+    config = Config(models=("rnn", "lstm", "gru"), seq_len=500, hidden_size=64)
+    t0 = time.perf_counter()
+    session = Session(config)
+    compute = time.perf_counter() - t0
+    window = MainWindow(session, settings=settings, restore=False)
+    window.resize(1500, 950)
+    window.show()
+    for _ in range(5):
+        app.processEvents()
+    times = []
+    for _ in range(session.n_frames - 1):
+        t = time.perf_counter()
+        session.step()
+        app.processEvents()
+        times.append((time.perf_counter() - t) * 1000)
+    print(f"compute 3 models T=500 H=64: {compute * 1000:.1f} ms")
+    print(f"frame advance + repaint, 3 models, T=500, H=64, {len(times)} frames: "
+          f"median {statistics.median(times):.2f} ms, p95 {pct(times, 95):.2f} ms, "
+          f"max {max(times):.2f} ms  (target: median < 16 ms)")
+
+    window.apply_config(Config(models=("rnn", "lstm", "gru"), seq_len=200, hidden_size=64))
+    window.session.seek(150)
+    app.processEvents()
+    change = []
+    for seed in range(1, 21):
+        t = time.perf_counter()
+        window.request_config(window.session.config.replace(seed=seed))
+        window.recomputer.wait()
+        app.processEvents()
+        change.append((time.perf_counter() - t) * 1000)
+    print(f"control change -> repainted panels, 3 models, T=200, H=64: "
+          f"median {statistics.median(change):.1f} ms, p95 {pct(change, 95):.1f} ms  "
+          f"(target < 50 ms)")
+    window.close()
+
+    launch = bench_launch()
+    print(f"launch to first painted window (process start included): "
+          f"median {statistics.median(launch):.2f} s over {len(launch)} runs  (target < 2 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
