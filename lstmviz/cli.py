@@ -53,7 +53,7 @@ def run_app(argv: list[str]) -> int:
     return run(config, screenshot=args.screenshot, frame=args.frame, size=size, theme=args.theme)
 
 
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {"train": "lstmviz.train_cli"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,195 @@
+"""`lstmviz train`: train one model headless on the adding problem or first-symbol recall.
+
+    lstmviz train --task adding --length 100 --model lstm --seconds 60 --json
+
+Progress lines go to stderr (about every 2 s). With --json, one JSON object goes to stdout
+at the end with the keys: task, model, length, seq_len, seed, hidden, batch, optimizer, lr,
+clip, iterations, seconds, iterations_per_second, train_loss (mean minibatch loss of the
+last 20 iterations), eval_loss, mse (adding) or accuracy (recall) on a fresh evaluation set
+of 1000 sequences, grad_ratio (geometric mean of ||dL/dh_1|| / ||dL/dh_T|| over the last 20
+iterations), solved (bool), saved (path or null).
+
+--save writes weights that File > Import weights opens, plus <name>.train.npz with the
+optimiser state; --resume continues from such a pair.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if "numpy" not in sys.modules:
+    # One BLAS thread is faster for these small matrices (measured: scripts/bench_training.py)
+    # and must be chosen before NumPy is imported.
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
+from collections import deque  # noqa: E402
+
+from lstmviz.cli import UsageError  # noqa: E402
+from lstmviz.engine.errors import EngineError  # noqa: E402
+from lstmviz.engine.training import (  # noqa: E402
+    EVAL_SIZE,
+    TRAIN_TASKS,
+    TrainConfig,
+    Trainer,
+)
+
+DEFAULTS = TrainConfig()
+TAIL = 20
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 via lstmviz.cli.main
+        raise UsageError(f"train: {message}")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return v
+
+
+def _clip(text: str) -> float | None:
+    if text.lower() in ("none", "off", "0"):
+        return None
+    return _positive_float(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    d = DEFAULTS
+    p = _Parser(
+        prog="lstmviz train",
+        description="Train an RNN, LSTM or GRU on a long-memory task and report whether it "
+        "solved it (adding: eval MSE < 0.01; recall: eval accuracy >= 0.95).",
+    )
+    p.add_argument("--task", choices=TRAIN_TASKS, default=d.task)
+    p.add_argument("--length", type=_positive_int, default=d.length,
+                   help="adding: sequence length T; recall: lag L (T = L + 1)")
+    p.add_argument("--model", choices=["rnn", "lstm", "gru"], default=d.kind)
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--seconds", type=_positive_float,
+                        help="training-time budget (default 60 if no --iterations)")
+    budget.add_argument("--iterations", type=_positive_int, help="number of minibatches")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
+    p.add_argument("--lr", type=_positive_float, default=d.lr, help="learning rate")
+    p.add_argument("--momentum", type=float, default=d.momentum, help="sgd momentum")
+    p.add_argument("--clip", type=_clip, default=d.clip,
+                   help="clipping threshold ('none' to switch off)")
+    p.add_argument("--clip-mode", choices=["norm", "value"], default=d.clip_mode,
+                   help="norm: rescale by the global norm (Pascanu et al. 2013); value: per entry")
+    p.add_argument("--hidden", type=_positive_int, default=d.hidden_size)
+    p.add_argument("--batch", type=_positive_int, default=d.batch_size)
+    p.add_argument("--forget-bias", type=float, default=d.forget_bias, help="lstm only")
+    p.add_argument("--activation", choices=["tanh", "relu", "sigmoid"], default=d.activation,
+                   help="rnn only")
+    p.add_argument("--symbols", type=_positive_int, default=d.n_symbols,
+                   help="recall: number of symbols K (chance 1/K)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--save", metavar="PATH", help="write weights (.npz) and PATH's .train.npz")
+    p.add_argument("--resume", metavar="PATH", help="continue a run saved with --save")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    return p
+
+
+def _log(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    if args.save and not args.save.endswith(".npz"):
+        raise UsageError(f"--save: expected a path ending in .npz, got {args.save!r}")
+    if args.seconds is None and args.iterations is None:
+        args.seconds = 60.0
+    try:
+        if args.resume:
+            trainer = Trainer.load(args.resume)
+        else:
+            config = TrainConfig(
+                task=args.task, length=args.length, kind=args.model,
+                hidden_size=args.hidden, batch_size=args.batch, optimizer=args.optimizer,
+                lr=args.lr, momentum=args.momentum, clip=args.clip, clip_mode=args.clip_mode,
+                forget_bias=args.forget_bias, activation=args.activation,
+                n_symbols=args.symbols, seed=args.seed,
+            )
+            trainer = Trainer(config)
+    except EngineError as exc:
+        raise UsageError(str(exc)) from None
+    cfg = trainer.config
+    if not args.quiet:
+        _log(f"training {cfg.kind} on {cfg.task} (length {cfg.length}), H={cfg.hidden_size}, "
+             f"batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, clip {cfg.clip}, "
+             + (f"{args.seconds:g} s" if args.seconds else f"{args.iterations} iterations"))
+    losses: deque[float] = deque(maxlen=TAIL)
+    ratios: deque[float] = deque(maxlen=TAIL)
+    start_it, start_s = trainer.iteration, trainer.elapsed
+    next_report = time.perf_counter() + 2.0
+    for m in trainer.run(iterations=args.iterations, seconds=args.seconds):
+        losses.append(m.loss)
+        if math.isfinite(m.grad_ratio) and m.grad_ratio > 0:
+            ratios.append(m.grad_ratio)
+        if not args.quiet and time.perf_counter() >= next_report:
+            next_report += 2.0
+            extra = "" if m.forget_bias is None else f"  gate bias {m.forget_bias:.3f}"
+            acc = "" if m.accuracy is None else f"  acc {m.accuracy:.2f}"
+            _log(f"it {m.iteration:6d}  {m.seconds:7.1f} s  loss {m.loss:.4g}{acc}  "
+                 f"|g| {m.grad_norm:.3g}  dh1/dhT {m.grad_ratio:.2e}{extra}")
+    if args.save:
+        trainer.save(args.save)
+    ev = trainer.evaluate(EVAL_SIZE)
+    iterations = trainer.iteration - start_it
+    seconds = trainer.elapsed - start_s
+    result = {
+        "task": cfg.task,
+        "model": cfg.kind,
+        "length": cfg.length,
+        "seq_len": cfg.seq_len,
+        "seed": cfg.seed,
+        "hidden": cfg.hidden_size,
+        "batch": cfg.batch_size,
+        "optimizer": cfg.optimizer,
+        "lr": cfg.lr,
+        "clip": cfg.clip,
+        "iterations": iterations,
+        "seconds": round(seconds, 3),
+        "iterations_per_second": round(iterations / seconds, 2) if seconds > 0 else None,
+        "train_loss": (sum(losses) / len(losses)) if losses else None,
+        "eval_loss": ev.loss,
+        "grad_ratio": (math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+                       if ratios else None),
+        "solved": ev.solved,
+        "saved": args.save,
+    }
+    result["mse" if cfg.task == "adding" else "accuracy"] = (
+        ev.mse if cfg.task == "adding" else ev.accuracy)
+    for k, v in result.items():  # JSON has no NaN / inf
+        if isinstance(v, float) and not math.isfinite(v):
+            result[k] = None
+    if not args.quiet:
+        score = f"mse {ev.mse:.4g}" if ev.mse is not None else f"accuracy {ev.accuracy:.3f}"
+        _log(f"done: {iterations} iterations in {seconds:.1f} s; eval on {ev.n} fresh "
+             f"sequences: {score} -> {'solved' if ev.solved else 'not solved'}")
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    return 0
