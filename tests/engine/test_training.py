@@ -332,3 +332,49 @@ def test_training_kernel_matches_engine_bptt(kind, activation, T):
     if kind != "rnn":
         gate = trace.gates["forget" if kind == "lstm" else "update"]
         np.testing.assert_allclose(res.gate, gate, rtol=1e-12, atol=1e-15)
+
+
+# -- sweep --------------------------------------------------------------------------------
+def test_sweep_points_grid_longest_first():
+    from lstmviz.engine.sweep import sweep_points
+
+    pts = sweep_points(kinds=("rnn", "lstm"), lengths=(5, 20, 10), seeds=(0, 1), iterations=7)
+    assert [p.config.length for p in pts][:4] == [20, 20, 20, 20]
+    assert len(pts) == 12 and all(p.iterations == 7 for p in pts)
+    assert {(p.config.kind, p.config.seed) for p in pts[:4]} == {
+        ("rnn", 0), ("rnn", 1), ("lstm", 0), ("lstm", 1)}
+
+
+def test_run_sweep_inline_reports_each_result_and_writes_csv(tmp_path):
+    from lstmviz.engine.sweep import SweepPoint, run_point, run_sweep, write_csv
+
+    base = TrainConfig(task="recall", length=3, hidden_size=6, batch_size=8)
+    pts = [SweepPoint(base.replace(kind=k), iterations=5, eval_size=50) for k in ("rnn", "gru")]
+    seen = []
+    results = run_sweep(pts, workers=0, on_result=seen.append)
+    assert seen == results and [r.kind for r in results] == ["rnn", "gru"]
+    assert all(0 <= r.score <= 1 and r.iterations == 5 for r in results)
+    assert run_point(pts[0]).score == results[0].score  # deterministic
+    write_csv(tmp_path / "s.csv", results)
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert lines[0].startswith("model,task,length,seed,score,solved")
+    assert [ln.split(",")[0] for ln in lines[1:]] == ["gru", "rnn"]
+
+
+def test_run_sweep_cancel_before_start_runs_nothing():
+    from lstmviz.engine import sweep
+    from lstmviz.engine.sweep import sweep_points
+
+    pts = sweep_points(lengths=(3,), iterations=5)
+    assert sweep.run_sweep(pts, workers=0, cancelled=lambda: True) == []
+
+
+def test_run_sweep_in_two_processes():
+    from lstmviz.engine.sweep import SweepPoint, run_point, run_sweep
+
+    base = TrainConfig(task="recall", length=3, hidden_size=4, batch_size=4)
+    pts = [SweepPoint(base.replace(kind=k), iterations=3, eval_size=20) for k in ("rnn", "lstm")]
+    results = run_sweep(pts, workers=2)
+    assert sorted(r.kind for r in results) == ["lstm", "rnn"]
+    by_kind = {r.kind: r for r in results}
+    assert by_kind["rnn"].score == run_point(pts[0]).score  # same numbers as inline
