@@ -1,7 +1,7 @@
 """Benchmark the NumPy engine: forward + backward per kind and size, diagnostics, and PyTorch.
 
 Single-threaded on both sides (the env vars must be set before NumPy is imported). Prints
-median wall times in milliseconds; "ratio" = torch time / engine time (> 1: engine faster).
+best-of-n wall times in milliseconds; "ratio" = torch time / engine time (> 1: engine faster).
 
     python scripts/bench_engine.py [--quick]
 """
@@ -14,7 +14,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -41,14 +40,18 @@ except ImportError:  # the comparison columns are left empty
 I = 8
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def best_times(fns, repeats: int) -> list[float]:
+    """Best-of-`repeats` wall time (ms) of each callable, runs interleaved so that load from
+    other processes on a shared machine hits all of them alike."""
+    for fn in fns:
+        fn()  # warm-up
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return [min(t) * 1e3 for t in times]
 
 
 def engine_fb(kind: str, H: int, T: int, B: int):
@@ -99,7 +102,7 @@ def main() -> None:
     print(
         f"numpy {np.__version__}"
         + (f", torch {torch.__version__}" if have_torch else ", torch not installed")
-        + ", 1 thread, float64, I=8, times in ms (median)"
+        + ", 1 thread, float64, I=8, times in ms (best of interleaved repeats)"
     )
     print("forward + backward:")
     header = f"{'kind':5} {'H':>4} {'T':>5} {'B':>3} | {'engine':>9} {'torch':>9} {'ratio':>6}"
@@ -108,13 +111,13 @@ def main() -> None:
     for kind in KINDS:
         for H, T, B in sizes:
             work = H * H * T * B
-            repeats = 7 if work < 5e6 else 3 if work < 1e8 else 1
+            repeats = 7 if work < 5e6 else 3 if work < 1e8 else 2
             run, _ = engine_fb(kind, H, T, B)
-            t_eng = median_time(run, repeats)
             if have_torch:
-                t_torch = median_time(torch_fb(kind, H, T, B), repeats)
+                t_eng, t_torch = best_times([run, torch_fb(kind, H, T, B)], repeats)
                 extra = f"{t_torch:9.2f} {t_torch / t_eng:6.2f}"
             else:
+                (t_eng,) = best_times([run], repeats)
                 extra = f"{'-':>9} {'-':>6}"
             print(f"{kind:5} {H:4d} {T:5d} {B:3d} | {t_eng:9.2f} {extra}")
     print()
@@ -129,8 +132,7 @@ def main() -> None:
         for H, T, B in diag_sizes:
             run, run_diag = engine_fb(kind, H, T, B)
             repeats = 9 if H * T <= 64 * 200 else 3
-            t_fb = median_time(run, repeats)
-            t_all = median_time(run_diag, repeats)
+            t_fb, t_all = best_times([run, run_diag], repeats)
             print(f"{kind:5} {H:4d} {T:5d} {B:3d} | {t_all:9.2f} {t_all - t_fb:11.2f}")
 
 

@@ -177,7 +177,8 @@ def build_model(
 
     weight_scale: if given, each gate's H x H block of weight_hh is rescaled to have largest
     singular value exactly weight_scale. forget_bias (lstm only): effective forget-gate bias,
-    stored in bias_ih's forget rows with bias_hh's forget rows zeroed.
+    stored in bias_ih's forget rows with bias_hh's forget rows zeroed. activation only
+    affects the rnn (lstm and gru use their fixed sigma/tanh); it is validated and kept.
     """
     check_choice("kind", kind, KINDS)
     check_choice("activation", activation, ACTIVATIONS)
