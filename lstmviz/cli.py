@@ -28,6 +28,9 @@ def _app_parser() -> argparse.ArgumentParser:
                    help="frame to show: 0 .. 2T (negative counts from the end)")
     p.add_argument("--size", default="1500x950", metavar="WxH", help="window size for --screenshot")
     p.add_argument("--theme", choices=["light", "dark"], help="colour theme")
+    p.add_argument("--walkthrough", metavar="NAME_OR_FILE",
+                   help="open a lecture walkthrough (a built-in name or a .toml file)")
+    p.add_argument("--step", type=int, metavar="K", help="walkthrough step to open at (1..N)")
     return p
 
 
@@ -48,12 +51,32 @@ def run_app(argv: list[str]) -> int:
     if args.frame is not None and not -(2 * config.seq_len + 1) <= args.frame <= 2 * config.seq_len:
         raise UsageError(f"--frame: {args.frame} is out of range; this run has frames "
                          f"0 to {2 * config.seq_len}")
+    walkthrough = _walkthrough_args(args.walkthrough, args.step)
     from lstmviz.ui.app import run
 
-    return run(config, screenshot=args.screenshot, frame=args.frame, size=size, theme=args.theme)
+    return run(config, screenshot=args.screenshot, frame=args.frame, size=size, theme=args.theme,
+               walkthrough=walkthrough, step=args.step)
 
 
-SUBCOMMANDS: dict[str, str] = {"train": "lstmviz.train_cli"}
+def _walkthrough_args(name: str | None, step: int | None) -> str | None:
+    """Check --walkthrough/--step before any window opens (errors exit with status 2)."""
+    if name is None:
+        if step is not None:
+            raise UsageError("--step: needs --walkthrough")
+        return None
+    from lstmviz.walkthrough import find_walkthrough, load_walkthrough
+
+    path = find_walkthrough(name)
+    n = len(load_walkthrough(path).steps)
+    if step is not None and not 1 <= step <= n:
+        raise UsageError(f"--step: {step} is out of range; {path.name} has steps 1 to {n}")
+    return str(path)
+
+
+SUBCOMMANDS: dict[str, str] = {
+    "walkthroughs": "lstmviz.walkthrough_cli",
+    "train": "lstmviz.train_cli",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

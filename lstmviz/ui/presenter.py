@@ -178,6 +178,7 @@ class Presenter(QObject):
             w.restoreGeometry(s["geometry"])
         w.menuBar().setVisible(s["menubar"])
         w.statusBar().setVisible(s["statusbar"])
+        QApplication.processEvents()  # let the window take its old size before the docks
         w.restoreState(s["state"])
         for t, visible in s["toolbars"]:
             t.setVisible(visible)

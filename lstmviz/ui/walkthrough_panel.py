@@ -429,3 +429,17 @@ def find_builtin_dir() -> Path:
     from lstmviz.walkthrough import BUILTIN_DIR
 
     return BUILTIN_DIR
+
+
+def open_in_window(window, name_or_path: str, step: int | None = None) -> bool:
+    """Show `window`, then open a walkthrough at `step` (1-based), jumping rather than
+    playing: what `lstmviz --walkthrough NAME --step K` does (also with --screenshot)."""
+    from PySide6.QtWidgets import QApplication
+
+    panel = window.tools.get(WalkthroughPanel.name)
+    if panel is None:
+        return False
+    window.show()
+    for _ in range(3):
+        QApplication.processEvents()
+    return panel.open(name_or_path, step or 1, animate=False)
