@@ -74,6 +74,7 @@ def _walkthrough_args(name: str | None, step: int | None) -> str | None:
 
 
 SUBCOMMANDS: dict[str, str] = {
+    "export": "lstmviz.export_cli",
     "walkthroughs": "lstmviz.walkthrough_cli",
     "train": "lstmviz.train_cli",
 }

@@ -1,0 +1,166 @@
+"""`lstmviz export`: images, data and animations without a window on screen."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from lstmviz.cli import UsageError
+from lstmviz.config import Config, load_config
+from lstmviz.export import (
+    DEFAULT_GIF_WIDTH,
+    DEFAULT_WIDTH,
+    FORMATS,
+    MAX_GIF_FRAMES,
+    Cancelled,
+    ExportError,
+    ExportRequest,
+    gif_frames,
+    parse_formats,
+    parse_names,
+)
+
+#: Kept here (not imported from the ui package) so `--help` and usage errors stay fast.
+VIEWS = ["gradients", "jacobians", "forget", "gates", "cellstate", "inspector", "unrolled",
+         "window"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (lstmviz: error: ...), exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(message)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="lstmviz export",
+        description="Write the app's plots as PNG/SVG, their numbers as CSV and the run as an "
+        "animated GIF, with manifest.json describing what produced them. Shows no window.",
+        epilog=f"Views: {', '.join(VIEWS)}. Files: VIEW.png, VIEW.svg, VIEW.csv, "
+        "animation.gif, manifest.json. CSV holds the whole run's numbers whatever --frame "
+        "(the inspector's: the cell at --frame). Long runs: the GIF keeps at most "
+        f"{MAX_GIF_FRAMES} frames (an even stride) unless --stride is given.",
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--config", metavar="FILE", help="settings from a TOML file")
+    src.add_argument("--walkthrough", metavar="NAME", help="a walkthrough (built-in name or file)")
+    p.add_argument("--step", type=int, metavar="K", help="walkthrough step (1..N), default 1")
+    p.add_argument("--frame", type=int, metavar="N",
+                   help="frame shown in the images: 0 .. 2T, negative from the end "
+                   "(default: the last, whole backward pass; a walkthrough step: its frame)")
+    p.add_argument("--out", required=True, metavar="DIR", help="existing output folder")
+    p.add_argument("--format", default="png,csv", metavar="LIST",
+                   help=f"comma-separated, of {','.join(FORMATS)} (default png,csv)")
+    p.add_argument("--panels", metavar="NAMES",
+                   help="comma-separated views, or 'all' (default: every panel and unrolled)")
+    p.add_argument("--width", type=int, metavar="PX",
+                   help=f"image width in pixels (default {DEFAULT_WIDTH}; GIF {DEFAULT_GIF_WIDTH})")
+    p.add_argument("--theme", choices=["light", "dark"], default="light",
+                   help="light (slides, default) or dark (as on screen)")
+    p.add_argument("--transparent", action="store_true", help="PNG/SVG without a background")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.add_argument("--fps", type=float, default=10.0, metavar="N", help="GIF frame rate (10)")
+    p.add_argument("--gif-target", default="unrolled", metavar="VIEW",
+                   help="what the GIF shows: unrolled (default) or a panel name")
+    p.add_argument("--stride", type=int, metavar="S", help="GIF: keep every S-th frame")
+    p.add_argument("--frames-dir", metavar="DIR", help="GIF: also write each frame as PNG here")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    return p
+
+
+def _config_and_frame(args) -> tuple[Config, int | None, dict]:
+    if args.walkthrough is None:
+        if args.step is not None:
+            raise UsageError("--step: needs --walkthrough")
+        if args.config:
+            return load_config(args.config), args.frame, {"config_file": str(args.config)}
+        return Config(), args.frame, {}
+    from lstmviz.session import frame_index
+    from lstmviz.walkthrough import find_walkthrough, load_walkthrough
+
+    path = find_walkthrough(args.walkthrough)
+    wt = load_walkthrough(path)
+    k = 1 if args.step is None else args.step
+    if not 1 <= k <= len(wt.steps):
+        raise UsageError(f"--step: {k} is out of range; {path.name} has steps 1 to "
+                         f"{len(wt.steps)}")
+    step = wt.steps[k - 1]
+    frame = args.frame
+    if frame is None and step.phase is not None:
+        frame = frame_index(step.phase, step.t or 1, step.config.seq_len)
+    return step.config, frame, {"walkthrough": str(path), "step": k, "title": step.title}
+
+
+def main(argv: list[str]) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        formats = parse_formats(args.format)
+        names = parse_names(args.panels, VIEWS, [v for v in VIEWS if v != "window"])
+        if args.gif_target not in VIEWS or args.gif_target == "window":
+            raise ExportError(f"--gif-target: unknown view {args.gif_target!r}; valid names "
+                              f"are {', '.join(VIEWS[:-1])}")
+        if args.width is not None and not 16 <= args.width <= 16000:
+            raise ExportError(f"--width: {args.width} is out of range; 16 to 16000 pixels")
+        if args.fps <= 0 or args.fps > 100:
+            raise ExportError(f"--fps: {args.fps:g} is out of range; 0 < fps <= 100")
+        if args.stride is not None and args.stride < 1:
+            raise ExportError(f"--stride: {args.stride} must be at least 1")
+        config, frame, source = _config_and_frame(args)
+        T = config.seq_len
+        if frame is not None and not -(2 * T + 1) <= frame <= 2 * T:
+            raise ExportError(f"--frame: {frame} is out of range; this run has frames "
+                              f"0 to {2 * T}")
+        request = ExportRequest(
+            out_dir=Path(args.out), formats=formats, names=names, width=args.width,
+            theme=args.theme, force=args.force, frame=frame, fps=args.fps,
+            gif_target=args.gif_target, stride=args.stride,
+            frames_dir=Path(args.frames_dir) if args.frames_dir else None,
+            transparent=args.transparent, source=source)
+        from lstmviz.export import check_out_dir, planned_files
+
+        check_out_dir(request.out_dir, planned_files(request), request.force)
+        if request.frames_dir is not None:
+            check_out_dir(request.frames_dir, [], True)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+
+    if "gif" in formats and args.stride is None and 2 * T + 1 > MAX_GIF_FRAMES:
+        kept = len(gif_frames(2 * T + 1, None))
+        print(f"lstmviz export: animation: {2 * T + 1} frames, keeping {kept} "
+              "(an even stride; --stride 1 for all)", file=sys.stderr)
+
+    from lstmviz.ui.app import make_app
+
+    make_app()
+    from lstmviz.export import export
+
+    progress = None if args.quiet else _progress_line()
+    try:
+        paths = export(config, request, progress=progress)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    except (Cancelled, KeyboardInterrupt):
+        print("\nlstmviz export: cancelled; nothing written", file=sys.stderr)
+        return 130
+    if progress is not None and "gif" in formats:
+        print(file=sys.stderr)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _progress_line():
+    start = time.monotonic()
+
+    def show(done: int, total: int) -> bool:
+        pct = 100 * done // max(total, 1)
+        sys.stderr.write(f"\ranimation: frame {done}/{total} ({pct}%) "
+                         f"{time.monotonic() - start:.1f} s")
+        sys.stderr.flush()
+        return True
+
+    return show

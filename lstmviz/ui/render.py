@@ -1,0 +1,382 @@
+"""Render widgets to PNG and SVG exactly as the app draws them, at a requested size.
+
+A widget is painted by its own paint code (`QWidget.render`) into an image whose device
+pixel ratio scales its on-screen size up to the requested width, so stacked plots, text
+items and labels all come out, sharp, with the layout the user sees. SVG uses pyqtgraph's
+SVGExporter for each plot view (clipped curves as paths, labels as text) and falls back to
+`QSvgGenerator` + `QWidget.render` where that exporter fails (PySide6 >= 6.11).
+
+`HeadlessScene` builds only the views an export asks for, off screen, for the command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import re
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRect, QSettings, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QRegion
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QApplication, QGraphicsView, QLabel, QWidget
+
+from lstmviz.session import Session
+from lstmviz.ui.theme import THEMES, Theme, apply_app_theme
+
+SVG_NS = "http://www.w3.org/2000/svg"
+ET.register_namespace("", SVG_NS)
+ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
+
+#: Size in logical pixels that a view is laid out at when it is built for an export (no
+#: window to take it from). 16:9 panels; PNG width 1920 renders them at twice this size, so
+#: text is as large on a slide as on a laptop screen.
+LOGICAL_SIZES: dict[str, tuple[int, int]] = {
+    "inspector": (560, 720),
+    "window": (1500, 950),
+}
+DEFAULT_LOGICAL = (960, 540)
+UNROLLED_WIDTH = 1280
+
+
+def process_events(n: int = 3) -> None:
+    for _ in range(n):
+        QApplication.processEvents()
+
+
+def scale_for(widget: QWidget, width: int | None = None, dpi: float | None = None) -> float:
+    """Device pixel ratio that renders `widget` `width` pixels wide (or at `dpi`, 96 = 1)."""
+    if width:
+        return width / max(1, widget.width())
+    if dpi:
+        return dpi / 96.0
+    return 1.0
+
+
+def output_size(widget: QWidget, scale: float, width: int | None = None) -> QSize:
+    w = int(width) if width else max(1, round(widget.width() * scale))
+    return QSize(w, max(1, round(widget.height() * scale)))
+
+
+@contextlib.contextmanager
+def transparent_views(widget: QWidget) -> Iterator[None]:
+    """Take the background fill off every graphics view inside `widget`, then put it back."""
+    views = [v for v in [widget, *widget.findChildren(QGraphicsView)]
+             if isinstance(v, QGraphicsView)]
+    saved = [(v, v.backgroundBrush(), v.viewport().autoFillBackground()) for v in views]
+    try:
+        for v in views:
+            v.setBackgroundBrush(QBrush(Qt.BrushStyle.NoBrush))
+            v.viewport().setAutoFillBackground(False)
+            v.resetCachedContent()
+        yield
+    finally:
+        for v, brush, fill in saved:
+            v.setBackgroundBrush(brush)
+            v.viewport().setAutoFillBackground(fill)
+            v.resetCachedContent()
+
+
+def render_image(widget: QWidget, *, width: int | None = None, dpi: float | None = None,
+                 background: str | QColor | None = None, transparent: bool = False) -> QImage:
+    """Paint `widget` (laid out at its current size) into an image `width` pixels wide.
+
+    The image has the widget's aspect ratio; `background` fills what the widget leaves
+    unpainted (the theme's background by default), `transparent` leaves it clear.
+    """
+    scale = scale_for(widget, width, dpi)
+    size = output_size(widget, scale, width)
+    image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+    # exact ratio for this width (a rounding of the height does not shift the content)
+    image.setDevicePixelRatio(size.width() / max(1, widget.width()))
+    if transparent:
+        image.fill(Qt.GlobalColor.transparent)
+    else:
+        image.fill(QColor(background) if background is not None
+                   else widget.palette().window().color())
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+    flags = QWidget.RenderFlag.DrawChildren
+    if background is None and not transparent:
+        # a given background replaces the window colour (a white slide, not grey margins)
+        flags |= QWidget.RenderFlag.DrawWindowBackground
+    try:
+        if transparent:
+            with transparent_views(widget):
+                QWidget.render(widget, painter, QPoint(), QRegion(), flags)
+        else:
+            QWidget.render(widget, painter, QPoint(), QRegion(), flags)
+    finally:
+        painter.end()
+    image.setDevicePixelRatio(1.0)
+    return image
+
+
+def png_bytes(image: QImage) -> bytes:
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise OSError("cannot encode the PNG")
+    return bytes(buffer.data())
+
+
+# -- SVG ----------------------------------------------------------------------------------
+def svg_with_qt(widget: QWidget, *, title: str = "", background: str | None = None,
+                transparent: bool = False) -> bytes:
+    """SVG through QSvgGenerator: the widget's own paint code, recorded as vector paths and
+    text (clipping is approximated by Qt)."""
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    gen = QSvgGenerator()
+    gen.setOutputDevice(buffer)
+    gen.setSize(widget.size())
+    gen.setViewBox(QRect(QPoint(), widget.size()))
+    gen.setTitle(title or widget.windowTitle() or "lstmviz")
+    gen.setDescription("Exported by lstmviz")
+    painter = QPainter(gen)
+    try:
+        if not transparent:
+            painter.fillRect(QRect(QPoint(), widget.size()),
+                             QColor(background) if background else widget.palette().window())
+            flags = QWidget.RenderFlag.DrawChildren
+            if background is None:
+                flags |= QWidget.RenderFlag.DrawWindowBackground
+            QWidget.render(widget, painter, QPoint(), QRegion(), flags)
+        else:
+            with transparent_views(widget):
+                QWidget.render(widget, painter, QPoint(), QRegion(),
+                               QWidget.RenderFlag.DrawChildren)
+    finally:
+        painter.end()
+    return bytes(buffer.data())
+
+
+def _plain(text: str) -> str:
+    text = re.sub(r"<br\s*/?>", " ", text)
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+def svg_with_pyqtgraph(widget: QWidget, *, title: str = "", background: str | None = None,
+                       transparent: bool = False) -> bytes:
+    """One SVG for the widget: pyqtgraph's SVGExporter for each visible plot view, placed
+    where the view sits in the widget, and every visible label as text."""
+    from pyqtgraph.exporters import SVGExporter
+
+    w, h = widget.width(), widget.height()
+    root = ET.Element(f"{{{SVG_NS}}}svg", {
+        "width": str(w), "height": str(h), "viewBox": f"0 0 {w} {h}", "version": "1.1"})
+    ET.SubElement(root, f"{{{SVG_NS}}}title").text = title or "lstmviz"
+    if not transparent:
+        fill = QColor(background) if background else widget.palette().window().color()
+        ET.SubElement(root, f"{{{SVG_NS}}}rect", {
+            "width": "100%", "height": "100%", "fill": fill.name()})
+    views = [v for v in widget.findChildren(pg.GraphicsView) if v.isVisibleTo(widget)]
+    if isinstance(widget, pg.GraphicsView):
+        views = [widget]
+    if not views:
+        raise ValueError("no plot view to export")
+    for view in views:
+        pos = view.mapTo(widget, QPoint(0, 0)) if view is not widget else QPoint(0, 0)
+        exporter = SVGExporter(view.scene())
+        if transparent:
+            exporter.parameters()["background"] = QColor(0, 0, 0, 0)
+        data = exporter.export(toBytes=True)
+        sub = ET.fromstring(data)
+        sub.set("x", str(pos.x()))
+        sub.set("y", str(pos.y()))
+        sub.set("width", str(view.width()))
+        sub.set("height", str(view.height()))
+        for key in ("version", "baseProfile"):
+            sub.attrib.pop(key, None)
+        root.append(sub)
+    for label in widget.findChildren(QLabel):
+        if not label.isVisibleTo(widget) or not label.text().strip():
+            continue
+        pos = label.mapTo(widget, QPoint(0, 0))
+        font = label.font()
+        size = font.pointSizeF() * 96 / 72 if font.pointSizeF() > 0 else font.pixelSize()
+        text = ET.SubElement(root, f"{{{SVG_NS}}}text", {
+            "x": str(pos.x() + 2), "y": f"{pos.y() + label.height() / 2 + size / 3:.1f}",
+            "font-family": font.family(), "font-size": f"{size:.1f}px",
+            "fill": label.palette().windowText().color().name()})
+        text.text = _plain(label.text())
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+#: SVG writers tried in order; tests replace the first to force the fallback.
+def render_svg(widget: QWidget, *, title: str = "", background: str | None = None,
+               transparent: bool = False) -> bytes:
+    """SVG of `widget`: pyqtgraph's exporter where the widget holds plot views and it works,
+    else Qt's SVG generator."""
+    if widget.findChildren(pg.GraphicsView) or isinstance(widget, pg.GraphicsView):
+        try:
+            return svg_with_pyqtgraph(widget, title=title, background=background,
+                                      transparent=transparent)
+        except Exception:  # noqa: BLE001 - pyqtgraph 0.14 + PySide6 >= 6.11: ValueError
+            pass
+    return svg_with_qt(widget, title=title, background=background, transparent=transparent)
+
+
+def svg_to_image(data: bytes, width: int) -> QImage:
+    """Rasterise SVG bytes (for checking an export by eye)."""
+    from PySide6.QtSvg import QSvgRenderer
+
+    renderer = QSvgRenderer(QByteArray(data))
+    size = renderer.defaultSize()
+    h = max(1, round(size.height() * width / max(1, size.width())))
+    image = QImage(width, h, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.white)
+    painter = QPainter(image)
+    renderer.render(painter)
+    painter.end()
+    return image
+
+
+# -- themes -------------------------------------------------------------------------------
+@contextlib.contextmanager
+def temporary_theme(target, name: str | None) -> Iterator[None]:
+    """Apply theme `name` to `target` (a MainWindow, HeadlessScene or Panel) and restore the
+    previous one afterwards. None: leave the theme alone."""
+    old = getattr(target, "theme", None)
+    if name is None or old is None or old.name == name:
+        yield
+        return
+    _set_theme(target, name)
+    try:
+        yield
+    finally:
+        _set_theme(target, old.name)
+
+
+def _set_theme(target, name: str) -> None:
+    from lstmviz.ui.panels.base import Panel
+
+    if isinstance(target, Panel):
+        apply_app_theme(THEMES[name])
+        target.set_theme(THEMES[name])
+    else:
+        target.set_theme(name)
+    process_events(2)
+
+
+# -- headless views -----------------------------------------------------------------------
+def logical_size(name: str, n_models: int = 1) -> tuple[int, int]:
+    if name == "unrolled":
+        from lstmviz.ui.unrolled import ROW_H
+
+        return UNROLLED_WIDTH, int(ROW_H * n_models + 60)
+    return LOGICAL_SIZES.get(name, DEFAULT_LOGICAL)
+
+
+def panel_class_map() -> dict[str, type]:
+    import importlib
+
+    from lstmviz.ui.main_window import PANEL_CLASSES
+
+    out = {}
+    for module, cls in PANEL_CLASSES:
+        out[module] = getattr(importlib.import_module(f"lstmviz.ui.panels.{module}"), cls)
+    return out
+
+
+def target_names() -> list[str]:
+    """Every name an export can ask for: the panels, the unrolled network, the window."""
+    from lstmviz.ui.main_window import PANEL_CLASSES
+
+    return [m for m, _ in PANEL_CLASSES] + ["unrolled", "window"]
+
+
+class HeadlessScene:
+    """The views of one session, built off screen and only as asked (a panel, the unrolled
+    network, the whole window), laid out at their export sizes."""
+
+    def __init__(self, session: Session, names: list[str], theme: str = "light") -> None:
+        from lstmviz.ui.adapter import SessionAdapter
+
+        self.session = session
+        self.theme: Theme = THEMES[theme]
+        apply_app_theme(self.theme)
+        self.adapter = SessionAdapter(session)
+        self.window = None
+        self._settings_dir: tempfile.TemporaryDirectory | None = None
+        self.widgets: dict[str, QWidget] = {}
+        classes = panel_class_map()
+        if "window" in names:
+            self._build_window()
+        for name in names:
+            if name == "window":
+                continue
+            if self.window is not None and name in self.window.panels:
+                # the window's docks have their own sizes; export its panels at slide size
+                pass
+            if name == "unrolled":
+                from lstmviz.ui.unrolled import UnrolledView
+
+                widget = UnrolledView(self.adapter, self.theme)
+            else:
+                widget = classes[name](self.adapter, self.theme)
+            self._place(name, widget)
+            self.widgets[name] = widget
+        process_events(3)
+        for name, widget in self.widgets.items():
+            if name == "unrolled":
+                widget.fit()
+                widget.show_frame()
+        process_events(2)
+
+    def _build_window(self) -> None:
+        from lstmviz.ui.main_window import MainWindow
+
+        self._settings_dir = tempfile.TemporaryDirectory(prefix="lstmviz-export-")
+        settings = QSettings(str(Path(self._settings_dir.name) / "export.ini"),
+                             QSettings.Format.IniFormat)
+        self.window = MainWindow(self.session, settings=settings, theme=self.theme.name,
+                                 restore=False)
+        self._place("window", self.window)
+        self.widgets["window"] = self.window
+
+    def _place(self, name: str, widget: QWidget) -> None:
+        widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        if name == "unrolled":
+            widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            widget.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            widget.setFrameShape(QGraphicsView.Shape.NoFrame)
+        widget.resize(*logical_size(name, len(self.session.runs)))
+        widget.show()
+
+    def set_theme(self, name: str) -> None:
+        self.theme = THEMES[name]
+        apply_app_theme(self.theme)
+        if self.window is not None:
+            self.window.set_theme(name)
+        for key, widget in self.widgets.items():
+            if key != "window" and (self.window is None or widget is not self.window):
+                widget.set_theme(self.theme)
+        process_events(2)
+
+    def seek(self, index: int) -> None:
+        self.session.seek(index)
+        process_events(1)
+
+    def columns(self, name: str) -> dict:
+        widget = self.widgets[name]
+        return widget.data_columns() if hasattr(widget, "data_columns") else {}
+
+    def close(self) -> None:
+        for widget in self.widgets.values():
+            widget.close()
+            widget.deleteLater()
+        self.widgets = {}
+        if self.window is not None:
+            self.window.recomputer.wait(5000)
+        process_events(2)
+        if self._settings_dir is not None:
+            self._settings_dir.cleanup()
+
+
+ProgressFn = Callable[[int, int], bool | None]
