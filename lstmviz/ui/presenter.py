@@ -233,6 +233,21 @@ def scale_plot(plot: pg.PlotItem, factor: float) -> None:
         axis.setStyle(tickFont=None if factor == 1.0 else QFont(font))  # re-lays out the axis
     if plot.titleLabel is not None:
         plot.titleLabel.item.setFont(font)
+    legend = plot.legend
+    if legend is not None:
+        base = getattr(legend, "_presenter_base_size", None) or legend.opts["labelTextSize"]
+        legend._presenter_base_size = base if factor != 1.0 else None
+        try:
+            size = f"{float(str(base).removesuffix('pt')) * factor:g}pt"
+        except ValueError:
+            size = base
+        legend.opts["labelTextSize"] = size
+        for _sample, label in legend.items:
+            label.setText(label.text, size=size)
+        legend.updateSize()
+    for item in plot.items:
+        if isinstance(item, pg.TextItem):  # notes pinned on the plot
+            item.textItem.setFont(font)
 
 
 def panel_next(panel):

@@ -93,6 +93,7 @@ class WalkthroughPanel(QWidget):
         self.steps_list = QListWidget()
         self.steps_list.setObjectName("walkthrough-steps")
         self.steps_list.setToolTip("Click a step to go there")
+        self.steps_list.setWordWrap(True)
         self.steps_list.itemClicked.connect(lambda item: self.go_to(self.steps_list.row(item)))
         self.steps_list.itemActivated.connect(lambda item: self.go_to(self.steps_list.row(item)))
         split.addWidget(self.steps_list)
@@ -285,6 +286,7 @@ class WalkthroughPanel(QWidget):
                 w.session.seek(target)
         self._highlight(step)
         self._show_step(step)
+        self._ensure_width()
         self.presenter.step_applied(step)
 
     def show_docks(self, names: tuple[str, ...]) -> None:
@@ -297,6 +299,13 @@ class WalkthroughPanel(QWidget):
         for name in reversed(names):  # the first named ends up on top of its tab group
             if name in self.window_.docks:
                 self.window_.docks[name].raise_()
+
+    def _ensure_width(self, width: int = 400) -> None:
+        """Keep the narration readable when other docks share its side of the window."""
+        dock = self.window_.docks.get(self.name)
+        if dock is not None and dock.isVisible() and not dock.isFloating() \
+                and dock.width() < width - 40 and not self.presenter.active:
+            self.window_.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
 
     def stop(self) -> None:
         self.play_timer.stop()
