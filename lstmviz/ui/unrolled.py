@@ -283,9 +283,8 @@ class UnrolledView(QGraphicsView):
         self.theme = theme
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        # full updates: rows paint only their exposed cells, and the fixed row labels in
-        # drawForeground must not be scrolled along by a blit
-        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        # rows paint only their exposed cells; a frame step repaints a few cells
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
@@ -297,11 +296,13 @@ class UnrolledView(QGraphicsView):
             "Click a cell to inspect it; Ctrl+wheel zooms."
         )
         self.rows: dict[str, RowItem] = {}
+        self._last_frame: Frame | None = None
         self.grad_range = (GRAD_LO, GRAD_HI)
         self.labels: list = []
         self._zoom = 1.0
         self.follow_cursor = True
         self.legend = Legend(self)
+        self.labels = RowLabels(self)
         adapter.runsChanged.connect(self.rebuild)
         adapter.frameChanged.connect(self.show_frame)
         adapter.selectionChanged.connect(self._on_selection)
@@ -309,6 +310,7 @@ class UnrolledView(QGraphicsView):
         self.show_frame()
 
     def rebuild(self) -> None:
+        self._last_frame = None
         scene = self.scene()
         scene.clear()
         self.rows.clear()
@@ -330,6 +332,7 @@ class UnrolledView(QGraphicsView):
         for row in self.rows.values():
             row.grad_range = self.grad_range
         self.legend.update()
+        self.labels.update()
         kind, t = self.adapter.selected
         if kind in self.rows:
             self.rows[kind].selected_t = t
@@ -337,18 +340,38 @@ class UnrolledView(QGraphicsView):
         self.setBackgroundBrush(QColor(self.theme.background))
 
     def show_frame(self, *_args) -> None:
+        """Repaint only the cells whose look changed since the last frame."""
         frame = self.adapter.session.frame
+        last, self._last_frame = self._last_frame, frame
         for row in self.rows.values():
             row.frame = frame
-            row.update()
+            if last is None or last.phase != frame.phase or abs(last.t - frame.t) > 2:
+                row.update()
+            else:
+                lo, hi = min(last.t, frame.t), max(last.t, frame.t)
+                left = cell_x(max(lo - 1, 1)) - GAP - 10
+                right = cell_x(min(hi + 1, row.T)) + CELL_W + GAP + 10
+                row.update(QRectF(left, 0, right - left, ROW_H))
         if self.follow_cursor and frame.phase != LOSS:
             self.ensure_visible(frame.t)
         elif frame.phase == LOSS:
             self.ensure_visible(frame.t, margin=LOSS_W + 40)
 
     def ensure_visible(self, t: int, margin: float = 60.0) -> None:
+        """Scroll by pages: when step t leaves the view, bring it to a quarter from the edge
+        it moves away from. Scrolling every frame would repaint the whole view each time."""
+        left = self.mapToScene(self.viewport().rect().topLeft()).x()
+        right = self.mapToScene(self.viewport().rect().bottomRight()).x()
         x = cell_x(t)
-        self.ensureVisible(QRectF(x, 0, CELL_W, 10), int(margin * self._zoom), 0)
+        pad = margin / 2
+        if left + pad <= x and x + CELL_W + pad <= right:
+            return
+        width = right - left
+        backward = self.adapter.session.frame.phase == BACKWARD
+        target_left = x - (0.75 if backward else 0.25) * width
+        bar = self.horizontalScrollBar()
+        scene_left = self.sceneRect().left()
+        bar.setValue(int(round((target_left - scene_left) * self._zoom)) + bar.minimum())
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -401,6 +424,7 @@ class UnrolledView(QGraphicsView):
         factor = new / self._zoom
         self._zoom = new
         self.scale(factor, factor)
+        self.labels.update()
 
     def fit(self) -> None:
         """Zoom so that the whole sequence fits the width."""
@@ -410,19 +434,46 @@ class UnrolledView(QGraphicsView):
         target = max(0.1, min(4.0, (self.viewport().width() - 10) / rect.width()))
         self.zoom(target / self._zoom)
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
-        """Row labels pinned to the left edge of the viewport, whatever the scroll."""
-        painter.save()
-        painter.resetTransform()
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._place_overlays()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
+        super().scrollContentsBy(dx, dy)
+        if dy:
+            self.labels.update()
+
+    def _place_overlays(self) -> None:
+        vp = self.viewport().geometry()
+        self.legend.move(vp.x() + 8, vp.bottom() - self.legend.height() - 6)
+        self.labels.setGeometry(vp.x(), vp.y(), 120, vp.height())
+        self.legend.raise_()
+        self.labels.raise_()
+
+
+class RowLabels(QWidget):
+    """Model names pinned to the left edge of the view, whatever the horizontal scroll.
+
+    A child of the view (not of its viewport), so scrolling never moves it.
+    """
+
+    def __init__(self, view: UnrolledView) -> None:
+        super().__init__(view)
+        self.view = view
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        view = self.view
+        painter = QPainter(self)
         bold = QFont()
         bold.setBold(True)
         small = QFont()
         small.setPointSizeF(7.5)
-        bg = QColor(self.theme.background)
+        bg = QColor(view.theme.background)
         bg.setAlpha(220)
-        for kind, row in self.rows.items():
+        for kind, row in view.rows.items():
             r = row.cell_rect(1)
-            mid = self.mapFromScene(QPointF(0, row.y() + r.center().y())).y()
+            mid = view.mapFromScene(QPointF(0, row.y() + r.center().y())).y()
             painter.setFont(bold)
             text = row.run.label
             width = painter.fontMetrics().horizontalAdvance(text) + 12
@@ -430,25 +481,21 @@ class UnrolledView(QGraphicsView):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(bg)
             painter.drawRoundedRect(box, 4, 4)
-            painter.setPen(self.theme.model_color(kind))
+            painter.setPen(view.theme.model_color(kind))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
             if row.is_lstm:
                 painter.setFont(small)
-                painter.setPen(QColor(self.theme.muted))
-                y = self.mapFromScene(QPointF(0, row.y() + 16)).y()
+                painter.setPen(QColor(view.theme.muted))
+                y = view.mapFromScene(QPointF(0, row.y() + 16)).y()
                 painter.drawText(QPointF(6, y - 4), "cell state c")
-        painter.restore()
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self.legend.move(8, self.viewport().height() - self.legend.height() - 6)
+        painter.end()
 
 
 class Legend(QWidget):
     """A small fixed key in the corner of the view: hidden-state colours, arrow widths."""
 
     def __init__(self, view: UnrolledView) -> None:
-        super().__init__(view.viewport())
+        super().__init__(view)
         self.view = view
         self.setFixedSize(330, 34)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
