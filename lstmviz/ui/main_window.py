@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         self._on_runs()
         self._update_status()
         self.unrolled.setFocus()
+        importlib.import_module("lstmviz.ui.export_dialog").install_export(self)
 
     # -- docks ----------------------------------------------------------------------
     def _add_dock(self, name: str, title: str, widget: QWidget, area, tip: str) -> QDockWidget:
@@ -185,8 +186,16 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(d["gradients"], d["jacobians"])
         self.tabifyDockWidget(d["forget"], d["gates"])
+        # tool docks: the walkthrough as a tab beside the inspector, training behind the
+        # gradient plot and closed until asked for (View menu)
+        if "walkthrough" in d:
+            self.tabifyDockWidget(d["inspector"], d["walkthrough"])
+        if "training" in d:
+            self.tabifyDockWidget(d["jacobians"], d["training"])
+            d["training"].close()
         d["gradients"].raise_()
         d["forget"].raise_()
+        d["inspector"].raise_()
         self.resizeDocks([d["settings"]], [300], Qt.Orientation.Horizontal)
         self.resizeDocks([d["inspector"]], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([d["gradients"]], [420], Qt.Orientation.Vertical)
