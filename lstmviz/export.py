@@ -382,7 +382,7 @@ def export(config: Config, request: ExportRequest, *, session=None,
 def _animate(scene, request: ExportRequest, staging: Staging,
              progress: Progress | None) -> dict:
     """Render the run frame by frame into a staged GIF (and PNG frames if asked)."""
-    from lstmviz.ui.render import png_bytes, render_image
+    from lstmviz.ui.render import png_bytes, progress_strip, render_image
 
     session = scene.session
     indices = gif_frames(session.n_frames, request.stride)
@@ -396,9 +396,10 @@ def _animate(scene, request: ExportRequest, staging: Staging,
                 raise Cancelled("animation cancelled")
             scene.seek(index)
             image = render_image(widget, width=width, background=scene.theme.background)
-            images.append(qimage_to_pil(image))
-            if frames_stage is not None:
+            if frames_stage is not None:  # the frames as the app shows them
                 frames_stage.write(f"frame_{index:05d}.png", png_bytes(image))
+            progress_strip(image, i + 1, len(indices), scene.theme.highlight)
+            images.append(qimage_to_pil(image))
         if progress is not None and progress(len(indices), len(indices)) is False:
             raise Cancelled("animation cancelled")
         path = staging.path_for(GIF_NAME)

@@ -181,7 +181,9 @@ def test_svg_with_pyqtgraph(app, tmp_path, monkeypatch):
 
 def test_svg_falls_back_to_qsvggenerator(app, tmp_path, monkeypatch):
     """pyqtgraph 0.14's SVGExporter raises on PySide6 >= 6.11: the Qt writer takes over."""
-    import pyqtgraph.exporters.SVGExporter as svgexp
+    import importlib
+
+    svgexp = importlib.import_module("pyqtgraph.exporters.SVGExporter")  # the module
 
     def broken(*_a, **_k):
         raise ValueError("correctCoordinates: simulated PySide6 6.11 failure")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRect, QSettings, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QRegion
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPalette, QRegion
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QGraphicsView, QLabel, QWidget
 
@@ -81,6 +81,27 @@ def transparent_views(widget: QWidget) -> Iterator[None]:
             v.resetCachedContent()
 
 
+@contextlib.contextmanager
+def window_colour(widget: QWidget, colour: QColor | None) -> Iterator[None]:
+    """Paint `widget`'s (and its children's) window background in `colour` for a moment:
+    a white slide instead of the app's grey margins, or clear. None: leave it."""
+    if colour is None:
+        yield
+        return
+    had_own = widget.testAttribute(Qt.WidgetAttribute.WA_SetPalette)
+    saved = QPalette(widget.palette())
+    pal = QPalette(widget.palette())
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive,
+                  QPalette.ColorGroup.Disabled):
+        pal.setColor(group, QPalette.ColorRole.Window, colour)
+    widget.setPalette(pal)
+    try:
+        yield
+    finally:
+        # an unset palette must stay unset, or later theme changes would not reach it
+        widget.setPalette(saved if had_own else QPalette())
+
+
 def render_image(widget: QWidget, *, width: int | None = None, dpi: float | None = None,
                  background: str | QColor | None = None, transparent: bool = False) -> QImage:
     """Paint `widget` (laid out at its current size) into an image `width` pixels wide.
@@ -101,19 +122,28 @@ def render_image(widget: QWidget, *, width: int | None = None, dpi: float | None
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
-    flags = QWidget.RenderFlag.DrawChildren
-    if background is None and not transparent:
-        # a given background replaces the window colour (a white slide, not grey margins)
-        flags |= QWidget.RenderFlag.DrawWindowBackground
+    flags = QWidget.RenderFlag.DrawChildren | QWidget.RenderFlag.DrawWindowBackground
+    colour = (QColor(Qt.GlobalColor.transparent) if transparent
+              else QColor(background) if background is not None else None)
     try:
-        if transparent:
-            with transparent_views(widget):
-                QWidget.render(widget, painter, QPoint(), QRegion(), flags)
-        else:
+        with window_colour(widget, colour), (
+                transparent_views(widget) if transparent else contextlib.nullcontext()):
             QWidget.render(widget, painter, QPoint(), QRegion(), flags)
     finally:
         painter.end()
     image.setDevicePixelRatio(1.0)
+    return image
+
+
+def progress_strip(image: QImage, done: int, total: int, colour: str) -> QImage:
+    """Draw a thin bar along the bottom of an animation frame: how far through the run it
+    is (frame done of total). It also keeps consecutive frames distinct, which a GIF writer
+    would otherwise merge into one."""
+    h = max(2, image.height() // 160)
+    w = round(image.width() * done / max(total, 1))
+    painter = QPainter(image)
+    painter.fillRect(QRect(0, image.height() - h, w, h), QColor(colour))
+    painter.end()
     return image
 
 
@@ -139,18 +169,13 @@ def svg_with_qt(widget: QWidget, *, title: str = "", background: str | None = No
     gen.setTitle(title or widget.windowTitle() or "lstmviz")
     gen.setDescription("Exported by lstmviz")
     painter = QPainter(gen)
+    flags = QWidget.RenderFlag.DrawChildren | QWidget.RenderFlag.DrawWindowBackground
+    colour = (QColor(Qt.GlobalColor.transparent) if transparent
+              else QColor(background) if background is not None else None)
     try:
-        if not transparent:
-            painter.fillRect(QRect(QPoint(), widget.size()),
-                             QColor(background) if background else widget.palette().window())
-            flags = QWidget.RenderFlag.DrawChildren
-            if background is None:
-                flags |= QWidget.RenderFlag.DrawWindowBackground
+        with window_colour(widget, colour), (
+                transparent_views(widget) if transparent else contextlib.nullcontext()):
             QWidget.render(widget, painter, QPoint(), QRegion(), flags)
-        else:
-            with transparent_views(widget):
-                QWidget.render(widget, painter, QPoint(), QRegion(),
-                               QWidget.RenderFlag.DrawChildren)
     finally:
         painter.end()
     return bytes(buffer.data())
@@ -159,6 +184,32 @@ def svg_with_qt(widget: QWidget, *, title: str = "", background: str | None = No
 def _plain(text: str) -> str:
     text = re.sub(r"<br\s*/?>", " ", text)
     return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+def _placed(sub: ET.Element, prefix: str, pos: QPoint, w: int, h: int) -> ET.Element:
+    """One view's SVG as a group at `pos`, clipped to its w x h rectangle, ids prefixed (no
+    nested <svg>: Qt's own SVG renderer and SVG Tiny viewers skip those)."""
+    for el in sub.iter():
+        if "id" in el.attrib:
+            el.set("id", prefix + el.get("id"))
+        for key, value in list(el.attrib.items()):
+            if "url(#" in value:
+                el.set(key, value.replace("url(#", f"url(#{prefix}"))
+            elif key.endswith("href") and value.startswith("#"):
+                el.set(key, "#" + prefix + value[1:])
+        if el.tag == f"{{{SVG_NS}}}rect" and el.get("width") == "100%":
+            el.set("width", str(w))
+            el.set("height", str(h))
+    group = ET.Element(f"{{{SVG_NS}}}g", {"transform": f"translate({pos.x()},{pos.y()})"})
+    clip = ET.SubElement(ET.SubElement(group, f"{{{SVG_NS}}}defs"), f"{{{SVG_NS}}}clipPath",
+                         {"id": f"{prefix}view"})
+    ET.SubElement(clip, f"{{{SVG_NS}}}rect", {"width": str(w), "height": str(h)})
+    inner = ET.SubElement(group, f"{{{SVG_NS}}}g", {"clip-path": f"url(#{prefix}view)"})
+    skip = {f"{{{SVG_NS}}}{t}" for t in ("title", "desc", "style")}
+    for child in list(sub):
+        if child.tag not in skip:
+            inner.append(child)
+    return group
 
 
 def svg_with_pyqtgraph(widget: QWidget, *, title: str = "", background: str | None = None,
@@ -180,28 +231,29 @@ def svg_with_pyqtgraph(widget: QWidget, *, title: str = "", background: str | No
         views = [widget]
     if not views:
         raise ValueError("no plot view to export")
-    for view in views:
+    for k, view in enumerate(views):
         pos = view.mapTo(widget, QPoint(0, 0)) if view is not widget else QPoint(0, 0)
         exporter = SVGExporter(view.scene())
         if transparent:
             exporter.parameters()["background"] = QColor(0, 0, 0, 0)
-        data = exporter.export(toBytes=True)
-        sub = ET.fromstring(data)
-        sub.set("x", str(pos.x()))
-        sub.set("y", str(pos.y()))
-        sub.set("width", str(view.width()))
-        sub.set("height", str(view.height()))
-        for key in ("version", "baseProfile"):
-            sub.attrib.pop(key, None)
-        root.append(sub)
+        sub = ET.fromstring(exporter.export(toBytes=True))
+        root.append(_placed(sub, f"v{k}_", pos, view.width(), view.height()))
     for label in widget.findChildren(QLabel):
         if not label.isVisibleTo(widget) or not label.text().strip():
             continue
         pos = label.mapTo(widget, QPoint(0, 0))
         font = label.font()
         size = font.pointSizeF() * 96 / 72 if font.pointSizeF() > 0 else font.pixelSize()
+        align = label.alignment()
+        if align & Qt.AlignmentFlag.AlignHCenter:
+            x, anchor = pos.x() + label.width() / 2, "middle"
+        elif align & Qt.AlignmentFlag.AlignRight:
+            x, anchor = pos.x() + label.width() - 2, "end"
+        else:
+            x, anchor = pos.x() + 2, "start"
         text = ET.SubElement(root, f"{{{SVG_NS}}}text", {
-            "x": str(pos.x() + 2), "y": f"{pos.y() + label.height() / 2 + size / 3:.1f}",
+            "x": f"{x:.1f}", "y": f"{pos.y() + label.height() / 2 + size / 3:.1f}",
+            "text-anchor": anchor,
             "font-family": font.family(), "font-size": f"{size:.1f}px",
             "fill": label.palette().windowText().color().name()})
         text.text = _plain(label.text())

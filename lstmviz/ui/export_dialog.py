@@ -1,0 +1,517 @@
+"""File > Export: the current panel, all panels, the window, the unrolled network, or the
+run as an animated GIF; and "Export…" on every panel's right-click menu.
+
+The dialog remembers its last choices in `window.settings` (keys under "export/"). Images
+are rendered by `lstmviz.ui.render` from the widgets on screen, scaled to the requested
+width (or DPI), in the requested theme (applied for the export, then restored).
+The animation renders a few frames per timer tick on the GUI thread (widgets can only be
+painted there), shows a cancellable QProgressDialog and encodes the GIF in a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QWidget,
+)
+
+from lstmviz.config import atomic_write_bytes
+from lstmviz.export import (
+    DEFAULT_GIF_WIDTH,
+    DEFAULT_WIDTH,
+    NO_DATA,
+    Staging,
+    csv_bytes,
+    csv_note,
+    gif_frames,
+    qimage_to_pil,
+    write_gif,
+)
+from lstmviz.ui.render import (
+    png_bytes,
+    progress_strip,
+    render_image,
+    render_svg,
+    temporary_theme,
+)
+
+FORMATS = [("png", "PNG image"), ("svg", "SVG (vector)"), ("csv", "CSV (the plotted numbers)")]
+THEME_CHOICES = [("light", "Light (slides)"), ("dark", "Dark (as on screen)"),
+                 ("", "Current theme")]
+FRAMES_PER_TICK = 2
+
+
+@dataclass
+class ExportOptions:
+    fmt: str = "png"
+    use_dpi: bool = False
+    width: int = DEFAULT_WIDTH
+    dpi: int = 192
+    theme: str = "light"
+    transparent: bool = False
+    path: str = ""
+    fps: int = 10
+
+    @classmethod
+    def load(cls, settings) -> ExportOptions:
+        d = cls()
+
+        def get(key, default, kind):
+            value = settings.value(f"export/{key}", default)
+            try:
+                return kind(value) if kind is not bool else str(value).lower() in ("true", "1")
+            except (TypeError, ValueError):
+                return default
+
+        return cls(fmt=get("format", d.fmt, str), use_dpi=get("use_dpi", d.use_dpi, bool),
+                   width=get("width", d.width, int), dpi=get("dpi", d.dpi, int),
+                   theme=get("theme", d.theme, str),
+                   transparent=get("transparent", d.transparent, bool),
+                   path=get("path", d.path, str), fps=get("fps", d.fps, int))
+
+    def save(self, settings) -> None:
+        for key, value in (("format", self.fmt), ("use_dpi", self.use_dpi),
+                           ("width", self.width), ("dpi", self.dpi), ("theme", self.theme),
+                           ("transparent", self.transparent), ("path", self.path),
+                           ("fps", self.fps)):
+            settings.setValue(f"export/{key}", value)
+
+
+# -- what can be exported -----------------------------------------------------------------
+def targets(window, what: str) -> list[tuple[str, QWidget]]:
+    """(name, widget) pairs for "current", "panels", "window", "unrolled" or a panel name."""
+    if what == "panels":
+        return [(n, p) for n, p in window.panels.items() if window.docks[n].isVisible()] or \
+            list(window.panels.items())
+    if what == "window":
+        return [("window", window)]
+    if what == "unrolled":
+        return [("unrolled", window.unrolled)]
+    if what == "current":
+        name = current_panel(window)
+        return [(name, window.panels[name])]
+    return [(what, window.panels[what])]
+
+
+def current_panel(window) -> str:
+    """The panel that has (or last had) focus or was last right-clicked; else the first
+    visible one."""
+    name = getattr(window, "_export_last_panel", None)
+    if name in window.panels:
+        return name
+    for n in window.panels:
+        if window.docks[n].isVisible() and not window.docks[n].visibleRegion().isEmpty():
+            return n
+    return next(iter(window.panels))
+
+
+class _FocusTracker(QObject):
+    """Remembers the panel that last had focus (a child of the window, so the connection
+    to the application ends with it)."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window_ = window
+        QApplication.instance().focusChanged.connect(self.on_focus)
+
+    def on_focus(self, _old, new) -> None:
+        while new is not None:
+            for name, panel in self.window_.panels.items():
+                if new is panel:
+                    self.window_._export_last_panel = name
+                    return
+            new = new.parentWidget()
+
+
+def install_export(window) -> None:
+    """File > Export submenu and a right-click "Export…" on every panel of `window`."""
+    menu = QMenu("&Export", window)
+    menu.setObjectName("export-menu")
+    window.export_menu = menu
+    window.export_actions = {}
+    for key, text, tip in (
+        ("current", "&Current panel…", "The panel with focus (or last clicked)"),
+        ("panels", "&All panels…", "Every open panel, one file each, into a folder"),
+        ("window", "Whole &window…", "The whole window as it is on screen"),
+        ("unrolled", "&Unrolled network…", "The unrolled network view"),
+        ("gif", "&Animation (GIF)…", "The run from the first forward to the last backward "
+         "step, as an animated GIF"),
+    ):
+        action = QAction(text, window)
+        action.setObjectName(f"export-{key}")
+        action.setStatusTip(tip)
+        if key == "gif":
+            menu.addSeparator()
+            action.triggered.connect(lambda _=False: open_animation_dialog(window))
+        else:
+            action.triggered.connect(lambda _=False, k=key: open_export_dialog(window, k))
+        menu.addAction(action)
+        window.export_actions[key] = action
+    quit_action = next((a for a in window.file_menu.actions() if a.text() == "&Quit"), None)
+    if quit_action is not None:
+        window.file_menu.insertMenu(quit_action, menu)
+        window.file_menu.insertSeparator(quit_action)
+    else:
+        window.file_menu.addMenu(menu)
+    window._export_last_panel = None
+    window._export_focus = _FocusTracker(window)
+    for name, panel in window.panels.items():
+        panel.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        panel.customContextMenuRequested.connect(
+            lambda pos, n=name: _panel_menu(window, n, pos))
+
+
+def panel_menu(window, name: str) -> QMenu:
+    """The right-click menu of panel `name` (built on demand; tests inspect it)."""
+    panel = window.panels[name]
+    menu = QMenu(panel)
+    menu.setObjectName(f"export-context-{name}")
+    a = menu.addAction("Export…")
+    a.triggered.connect(lambda _=False: open_export_dialog(window, name))
+    b = menu.addAction("Export animation (GIF)…")
+    b.triggered.connect(lambda _=False: open_animation_dialog(window, name))
+    return menu
+
+
+def _panel_menu(window, name: str, pos: QPoint) -> None:
+    window._export_last_panel = name
+    menu = panel_menu(window, name)
+    menu.popup(window.panels[name].mapToGlobal(pos))
+
+
+# -- the dialog ---------------------------------------------------------------------------
+class ExportDialog(QDialog):
+    """Format, size (pixels wide or DPI), theme, transparency and where to save."""
+
+    def __init__(self, window, what: str, *, animation: bool = False) -> None:
+        super().__init__(window)
+        self.window_, self.what, self.animation = window, what, animation
+        self.items = targets(window, what) if not animation else []
+        self.setObjectName("export-dialog")
+        self.options = ExportOptions.load(window.settings)
+        several = len(self.items) > 1
+        title = ("Export animation" if animation else
+                 f"Export {', '.join(n for n, _ in self.items)}" if len(self.items) < 3 else
+                 "Export all panels")
+        self.setWindowTitle(title)
+        form = QFormLayout(self)
+        self.format = QComboBox()
+        for key, label in (FORMATS if not animation else [("gif", "Animated GIF")]):
+            self.format.addItem(label, key)
+        if not animation:
+            self.format.setCurrentIndex(max(0, self.format.findData(self.options.fmt)))
+        form.addRow("Format", self.format)
+
+        size_row = QWidget()
+        h = QHBoxLayout(size_row)
+        h.setContentsMargins(0, 0, 0, 0)
+        self.by_width = QRadioButton("width")
+        self.by_dpi = QRadioButton("DPI")
+        group = QButtonGroup(self)
+        group.addButton(self.by_width)
+        group.addButton(self.by_dpi)
+        self.width_box = QSpinBox()
+        self.width_box.setRange(16, 16000)
+        self.width_box.setSuffix(" px")
+        self.width_box.setValue(DEFAULT_GIF_WIDTH if animation else self.options.width)
+        self.dpi_box = QSpinBox()
+        self.dpi_box.setRange(24, 1200)
+        self.dpi_box.setValue(self.options.dpi)
+        self.by_dpi.setChecked(self.options.use_dpi and not animation)
+        self.by_width.setChecked(not self.by_dpi.isChecked())
+        self.by_dpi.setEnabled(not animation)
+        for w in (self.by_width, self.width_box, self.by_dpi, self.dpi_box):
+            h.addWidget(w)
+        form.addRow("Size", size_row)
+
+        self.theme = QComboBox()
+        for key, label in THEME_CHOICES:
+            self.theme.addItem(label, key)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(self.options.theme)))
+        form.addRow("Theme", self.theme)
+        self.transparent = QCheckBox("transparent background")
+        self.transparent.setChecked(self.options.transparent)
+        self.transparent.setEnabled(not animation)
+        form.addRow("", self.transparent)
+        if animation:
+            self.fps = QSpinBox()
+            self.fps.setRange(1, 60)
+            self.fps.setValue(self.options.fps)
+            form.addRow("Frames per second", self.fps)
+            self.source = QComboBox()
+            self.source.addItem("Unrolled network", "unrolled")
+            for name, panel in window.panels.items():
+                self.source.addItem(panel.title, name)
+            self.source.setCurrentIndex(max(0, self.source.findData(what)))
+            form.addRow("Animate", self.source)
+            n = window.session.n_frames
+            kept = len(gif_frames(n, None))
+            note = QLabel(f"{n} frames" + (f"; keeping {kept} (every "
+                                           f"{gif_frames(n, None)[1]}th)" if kept < n else ""))
+            form.addRow("", note)
+
+        path_row = QWidget()
+        h = QHBoxLayout(path_row)
+        h.setContentsMargins(0, 0, 0, 0)
+        self.path = QLineEdit(self._default_path(several))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(lambda: self._browse(several))
+        h.addWidget(self.path, 1)
+        h.addWidget(browse)
+        form.addRow("Folder" if several else "File", path_row)
+        self.format.currentIndexChanged.connect(lambda _i: self._fix_suffix(several))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _default_path(self, several: bool) -> str:
+        last = Path(self.options.path) if self.options.path else Path.home() / "lstmviz.png"
+        folder = last if (last.is_dir() or (several and not last.suffix)) else last.parent
+        if several:
+            return str(folder)
+        name = "animation" if self.animation else self.items[0][0]
+        return str(folder / f"{name}.{self.fmt}")
+
+    @property
+    def fmt(self) -> str:
+        return self.format.currentData()
+
+    def _fix_suffix(self, several: bool) -> None:
+        if not several:
+            self.path.setText(str(Path(self.path.text()).with_suffix(f".{self.fmt}")))
+
+    def _browse(self, several: bool) -> None:
+        if several:
+            path = QFileDialog.getExistingDirectory(self, "Export to folder", self.path.text())
+        else:
+            path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path.text(),
+                                                  f"{self.fmt.upper()} (*.{self.fmt})")
+        if path:
+            self.path.setText(path)
+
+    def chosen(self) -> ExportOptions:
+        o = ExportOptions(fmt=self.fmt, use_dpi=self.by_dpi.isChecked(),
+                          width=self.width_box.value(), dpi=self.dpi_box.value(),
+                          theme=self.theme.currentData(),
+                          transparent=self.transparent.isChecked(), path=self.path.text(),
+                          fps=self.fps.value() if self.animation else self.options.fps)
+        return o
+
+    def accept(self) -> None:
+        options = self.chosen()
+        try:
+            if self.animation:
+                export_animation(self.window_, self.source.currentData(), options)
+            else:
+                export_items(self.window_, self.items, options)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Cannot export", str(exc))
+            return
+        if not self.animation:
+            remembered = options
+        else:
+            remembered = ExportOptions.load(self.window_.settings)
+            remembered.fps, remembered.theme = options.fps, options.theme
+        remembered.save(self.window_.settings)
+        super().accept()
+
+
+def open_export_dialog(window, what: str) -> ExportDialog:
+    dialog = ExportDialog(window, what)
+    dialog.open()
+    return dialog
+
+
+def open_animation_dialog(window, what: str = "unrolled") -> ExportDialog:
+    dialog = ExportDialog(window, what, animation=True)
+    dialog.open()
+    return dialog
+
+
+# -- doing it -----------------------------------------------------------------------------
+def export_items(window, items: list[tuple[str, QWidget]], options: ExportOptions) -> list[Path]:
+    """Write each (name, widget) as options.fmt; several go into the folder options.path
+    as NAME.FMT. Returns the written paths (views without numbers get no CSV)."""
+    path = Path(options.path).expanduser()
+    several = len(items) > 1
+    if several and not path.is_dir():
+        raise ValueError(f"{path}: no such folder")
+    if not several and not path.parent.is_dir():
+        raise ValueError(f"{path.parent}: no such folder")
+    written = []
+    with temporary_theme(window, options.theme or None):
+        bg = window.theme.background
+        files = []
+        for name, widget in items:
+            out = path / f"{name}.{options.fmt}" if several else path
+            if options.fmt == "png":
+                image = render_image(widget, width=None if options.use_dpi else options.width,
+                                     dpi=options.dpi if options.use_dpi else None,
+                                     background=None if name == "window" else bg,
+                                     transparent=options.transparent)
+                files.append((out, png_bytes(image)))
+            elif options.fmt == "svg":
+                files.append((out, render_svg(widget, title=f"lstmviz {name}",
+                                              background=None if name == "window" else bg,
+                                              transparent=options.transparent)))
+            elif options.fmt == "csv" and name not in NO_DATA:
+                cols = widget.data_columns()
+                files.append((out, csv_bytes(cols, csv_note(name,
+                                                            window.session.frame.label))))
+    for out, data in files:
+        atomic_write_bytes(out, data)
+        written.append(out)
+    if written:
+        window.statusBar().showMessage(
+            f"Exported {', '.join(p.name for p in written)} to {written[0].parent}", 8000)
+    return written
+
+
+class AnimationExport(QObject):
+    """Render the run frame by frame (a few per timer tick), then encode the GIF in a
+    thread; cancel leaves no file. `finished(path or "")` when done or cancelled."""
+
+    finished = Signal(str)
+
+    def __init__(self, window, target: str, options: ExportOptions, *,
+                 progress: bool = True) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.widget = window.unrolled if target == "unrolled" else window.panels[target]
+        self.target = target
+        self.options = options
+        self.path = Path(options.path).expanduser()
+        if not self.path.parent.is_dir():
+            raise ValueError(f"{self.path.parent}: no such folder")
+        session = window.session
+        self.indices = gif_frames(session.n_frames, None)
+        self.start_cursor = session.cursor
+        self.images: list = []
+        self.done = 0
+        self.result: Path | None = None
+        self.cancelled = False
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._staging = Staging(self.path.parent)
+        self._theme = temporary_theme(window, options.theme or None)
+        if hasattr(window, "playback"):
+            window.playback.play(False)
+        self._theme.__enter__()
+        self.dialog = QProgressDialog("Rendering frames…", "Cancel", 0, len(self.indices) + 1,
+                                      window) if progress else None
+        if self.dialog is not None:
+            self.dialog.setObjectName("export-progress")
+            self.dialog.setWindowTitle("Export animation")
+            self.dialog.setMinimumDuration(0)
+            self.dialog.canceled.connect(self.cancel)
+            self.dialog.setValue(0)
+        self.timer = QTimer(self)
+        self.timer.setInterval(0)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        if self.cancelled:
+            return
+        if self._thread is not None:
+            if not self._thread.is_alive():
+                self._finish()
+            return
+        session = self.window_.session
+        width = None if self.options.use_dpi else self.options.width
+        for _ in range(FRAMES_PER_TICK):
+            if self.done >= len(self.indices):
+                break
+            session.seek(self.indices[self.done])
+            QApplication.processEvents()
+            image = render_image(self.widget, width=width,
+                                 dpi=self.options.dpi if self.options.use_dpi else None,
+                                 background=self.window_.theme.background)
+            progress_strip(image, self.done + 1, len(self.indices), self.window_.theme.highlight)
+            self.images.append(qimage_to_pil(image))
+            self.done += 1
+        if self.dialog is not None:
+            self.dialog.setValue(self.done)
+        if self.done >= len(self.indices):
+            if self.dialog is not None:
+                self.dialog.setLabelText("Encoding the GIF…")
+            self.timer.setInterval(30)
+            self._restore()
+            tmp = self._staging.path_for(self.path.name)
+            self._thread = threading.Thread(target=self._encode, args=(tmp,), daemon=True)
+            self._thread.start()
+
+    def _encode(self, tmp: Path) -> None:
+        try:
+            write_gif(self.images, tmp, self.options.fps)
+        except BaseException as exc:  # noqa: BLE001 - reported on the GUI thread
+            self._error = exc
+
+    def _finish(self) -> None:
+        self.timer.stop()
+        if self._error is not None or self.cancelled:
+            self._staging.discard()
+            if self._error is not None and self.dialog is not None:
+                QMessageBox.warning(self.window_, "Cannot export", str(self._error))
+            self._close("")
+            return
+        self._staging.commit()
+        self.result = self.path
+        self.window_.statusBar().showMessage(f"Exported {self.path}", 8000)
+        self._close(str(self.path))
+
+    def _restore(self) -> None:
+        if self._theme is not None:
+            self._theme.__exit__(None, None, None)
+            self._theme = None
+            self.window_.session.seek(self.start_cursor)
+
+    def cancel(self) -> None:
+        if self.cancelled or self.result is not None:
+            return
+        self.cancelled = True
+        self._restore()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join()  # Pillow cannot be interrupted; its file is removed below
+        self.timer.stop()
+        self._staging.discard()
+        self.images = []
+        self._close("")
+
+    def _close(self, path: str) -> None:
+        if self.dialog is not None:
+            self.dialog.canceled.disconnect(self.cancel)
+            self.dialog.reset()
+            self.dialog.close()
+        self.images = []
+        self.finished.emit(path)
+
+
+def export_animation(window, target: str, options: ExportOptions) -> AnimationExport:
+    job = AnimationExport(window, target, options)
+    window._export_job = job
+    return job

@@ -1,0 +1,180 @@
+"""File > Export, the panels' right-click menu, the export dialog and the animation job."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+from lstmviz.config import Config
+from lstmviz.ui.export_dialog import (
+    AnimationExport,
+    ExportDialog,
+    ExportOptions,
+    export_items,
+    panel_menu,
+    targets,
+)
+
+SMALL = Config(models=("rnn", "lstm"), seq_len=4, hidden_size=4)
+
+
+@pytest.fixture
+def window(make_window):
+    w = make_window(SMALL, theme="dark")
+    w.session.to_end()
+    return w
+
+
+def corner_lightness(path) -> float:
+    c = QImage(str(path)).pixelColor(1, 1)
+    return c.lightness()
+
+
+def test_menu_and_context_menus(window):
+    texts = [a.text() for a in window.export_menu.actions() if a.text()]
+    assert texts == ["&Current panel…", "&All panels…", "Whole &window…",
+                     "&Unrolled network…", "&Animation (GIF)…"]
+    assert window.export_menu.menuAction() in window.file_menu.actions()
+    for name, panel in window.panels.items():
+        assert panel.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
+        assert [a.text() for a in panel_menu(window, name).actions()][0] == "Export…"
+
+
+def test_right_click_makes_the_panel_current(window, qtbot):
+    panel = window.panels["jacobians"]
+    panel.customContextMenuRequested.emit(panel.rect().center())
+    menu = panel.findChild(type(window.export_menu), "export-context-jacobians")
+    assert menu is not None
+    menu.close()
+    assert targets(window, "current") == [("jacobians", panel)]
+
+
+def test_focus_makes_the_panel_current(window, qtbot):
+    import pyqtgraph as pg
+
+    view = window.panels["gradients"].findChildren(pg.PlotWidget)[0]
+    window.docks["gradients"].raise_()
+    view.setFocus()
+    qtbot.waitUntil(lambda: targets(window, "current")[0][0] == "gradients")
+
+
+def test_light_export_from_a_dark_window_restores_the_theme(window, tmp_path):
+    out = tmp_path / "g.png"
+    options = ExportOptions(fmt="png", width=1920, theme="light", path=str(out))
+    export_items(window, targets(window, "gradients"), options)
+    image = QImage(str(out))
+    assert image.width() == 1920
+    assert corner_lightness(out) > 200
+    assert window.theme.name == "dark"
+    assert window.panels["gradients"].theme.name == "dark"
+    # current theme: as on screen
+    export_items(window, targets(window, "gradients"),
+                 ExportOptions(fmt="png", width=800, theme="", path=str(out)))
+    assert corner_lightness(out) < 80
+
+
+def test_dpi_and_svg_and_csv(window, tmp_path):
+    panel = window.panels["gradients"]
+    export_items(window, targets(window, "gradients"),
+                 ExportOptions(fmt="png", use_dpi=True, dpi=192, path=str(tmp_path / "a.png")))
+    assert QImage(str(tmp_path / "a.png")).width() == 2 * panel.width()
+    export_items(window, targets(window, "gradients"),
+                 ExportOptions(fmt="svg", path=str(tmp_path / "a.svg")))
+    root = ET.parse(tmp_path / "a.svg").getroot()
+    assert any(e.tag.endswith("path") for e in root.iter())
+    export_items(window, targets(window, "gradients"),
+                 ExportOptions(fmt="csv", path=str(tmp_path / "a.csv")))
+    from lstmviz.export import read_csv
+
+    cols = read_csv(tmp_path / "a.csv")
+    np.testing.assert_array_equal(cols["rnn ||dL/dh_t||"],
+                                  window.session.runs["rnn"].diagnostics.grad_h_norm)
+
+
+def test_all_panels_and_window(window, tmp_path):
+    export_items(window, targets(window, "panels"),
+                 ExportOptions(fmt="png", width=600, path=str(tmp_path)))
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"gradients.png", "forget.png", "inspector.png"} <= names
+    export_items(window, targets(window, "window"),
+                 ExportOptions(fmt="png", width=1000, path=str(tmp_path / "w.png")))
+    assert QImage(str(tmp_path / "w.png")).width() == 1000
+
+
+def test_dialog_remembers_choices(window, tmp_path, qtbot):
+    dialog = ExportDialog(window, "gradients")
+    qtbot.addWidget(dialog)
+    dialog.format.setCurrentIndex(dialog.format.findData("svg"))
+    dialog.width_box.setValue(1280)
+    dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    dialog.transparent.setChecked(True)
+    dialog.path.setText(str(tmp_path / "grad.svg"))
+    dialog.accept()
+    assert (tmp_path / "grad.svg").exists()
+    again = ExportDialog(window, "jacobians")
+    qtbot.addWidget(again)
+    assert again.fmt == "svg"
+    assert again.width_box.value() == 1280
+    assert again.theme.currentData() == "dark"
+    assert again.transparent.isChecked()
+    assert again.path.text() == str(tmp_path / "jacobians.svg")
+    again.reject()
+
+
+def test_dialog_error_keeps_it_open(window, tmp_path, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
+    dialog = ExportDialog(window, "gradients")
+    qtbot.addWidget(dialog)
+    dialog.path.setText(str(tmp_path / "missing" / "g.png"))
+    dialog.accept()
+    assert warnings and "no such folder" in warnings[0]
+    assert dialog.result() == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("target", ["unrolled", "gradients"])
+def test_animation_one_frame_per_run_frame(window, tmp_path, qtbot, target):
+    from PIL import Image
+
+    cursor = window.session.cursor
+    out = tmp_path / "run.gif"
+    job = AnimationExport(window, target, ExportOptions(width=300, fps=5, path=str(out)))
+    assert job.dialog is not None and job.dialog.maximum() == 10
+    with qtbot.waitSignal(job.finished, timeout=60000) as blocker:
+        pass
+    assert blocker.args == [str(out)]
+    with Image.open(out) as gif:
+        assert gif.n_frames == 2 * SMALL.seq_len + 1
+        assert gif.size[0] == 300
+    assert window.session.cursor == cursor
+    assert window.theme.name == "dark"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.gif"]
+
+
+def test_cancelled_animation_leaves_no_gif(window, tmp_path, qtbot):
+    out = tmp_path / "run.gif"
+    job = AnimationExport(window, "unrolled", ExportOptions(width=200, path=str(out)))
+    qtbot.waitUntil(lambda: job.done >= 2, timeout=30000)
+    with qtbot.waitSignal(job.finished) as blocker:
+        job.dialog.cancel()
+    assert blocker.args == [""]
+    assert list(tmp_path.iterdir()) == []
+    assert window.theme.name == "dark"
+
+
+def test_animation_dialog_starts_a_job(window, tmp_path, qtbot):
+    dialog = ExportDialog(window, "unrolled", animation=True)
+    qtbot.addWidget(dialog)
+    dialog.path.setText(str(tmp_path / "a.gif"))
+    dialog.width_box.setValue(200)
+    dialog.accept()
+    job = window._export_job
+    qtbot.waitUntil(lambda: (tmp_path / "a.gif").exists(), timeout=60000)
+    assert job.result == tmp_path / "a.gif"
