@@ -177,3 +177,13 @@ def test_render_png(panel, qtbot):
     qtbot.waitExposed(panel)
     QApplication.processEvents()
     assert panel.grab().save("/tmp/panel_forget.png")
+
+
+def test_hover_text_names_unit_step_and_value(panel, session):
+    session.seek_to(FORWARD, 5)
+    image = panel.heatmaps["lstm"].image
+    f = session.runs["lstm"].trace.gates["forget"][2, 0, 3]
+    assert image.describe(2.5, 3.5) == f"unit 3 · t = 3 · f = {f:.3f}"
+    assert image.describe(10.5, 1.0) == ""  # not revealed yet
+    assert image.describe(-1.0, 1.0) == ""
+    assert panel.heatmaps["gru"].image.describe(0.2, 0.2).startswith("unit 0 · t = 1 · z = ")

@@ -66,6 +66,33 @@ def make_colorbar(theme: Theme) -> pg.ColorBarItem:
     return bar
 
 
+class HoverImage(pg.ImageItem):
+    """An ImageItem whose tooltip names the unit, step and value under the mouse."""
+
+    symbol = "value"
+
+    def describe(self, x: float, y: float) -> str:
+        """Tooltip text at data coordinates (x: column, y: row), '' off the shown data."""
+        img = self.image
+        if img is None:
+            return ""
+        col, row = int(np.floor(x)), int(np.floor(y))
+        if not (0 <= row < img.shape[0] and 0 <= col < img.shape[1]):
+            return ""
+        value = img[row, col]
+        if not np.isfinite(value):
+            return ""
+        return f"unit {row} · t = {col + 1} · {self.symbol} = {value:.3f}"
+
+    def hoverEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph naming)
+        super().hoverEvent(ev)
+        if ev.isExit():
+            self.setToolTip("")
+        else:
+            pos = ev.pos()
+            self.setToolTip(self.describe(pos.x(), pos.y()))
+
+
 class GateHeatmap:
     """One gate of one model as a units x time heatmap, revealed up to the forward step.
 
@@ -80,7 +107,7 @@ class GateHeatmap:
         self.plot.setLabel("left", "unit")
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = HoverImage(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.plot.addItem(self.cursor)
@@ -101,8 +128,9 @@ class GateHeatmap:
         self.note.fill = pg.mkBrush(pg.mkColor(theme.background))
         self.note.update()
 
-    def set_data(self, values: np.ndarray, title: str) -> None:
+    def set_data(self, values: np.ndarray, title: str, symbol: str = "value") -> None:
         """values: the gate (T, B, H); shown hidden until `show` reveals it."""
+        self.image.symbol = symbol
         self.full, self.overflow = gate_image(values)
         H, T = self.full.shape
         self.buffer = np.full_like(self.full, np.nan)
@@ -188,9 +216,9 @@ class ForgetPanel(Panel):
         self.t_axis = np.arange(1, T + 1, dtype=float)
         self.means = {}
         for kind in kinds:
-            key, _symbol, title = FORGET_GATES[kind]
+            key, symbol, title = FORGET_GATES[kind]
             gate = runs[kind].trace.gates[key]
-            self.heatmaps[kind].set_data(gate, title)
+            self.heatmaps[kind].set_data(gate, title, symbol)
             with np.errstate(all="ignore"):
                 self.means[kind] = finite_prefix(np.mean(gate[:, 0, :], axis=1))
             self.curves[kind].setData([], [])

@@ -70,8 +70,8 @@ class GatesPanel(Panel):
         self.view.setVisible(bool(kinds))
         self.T = max((r.trace.h.shape[0] for r in runs.values()), default=1)
         for kind in kinds:
-            for key, _symbol, title in GATES[kind]:
-                self.heatmaps[kind, key].set_data(runs[kind].trace.gates[key], title)
+            for key, symbol, title in GATES[kind]:
+                self.heatmaps[kind, key].set_data(runs[kind].trace.gates[key], title, symbol)
 
     def _relayout(self, kinds: tuple[str, ...]) -> None:
         """One row per model, its two gates side by side, the colour bar at the right."""
