@@ -117,3 +117,17 @@ def test_render_png(panel, qtbot):
     qtbot.waitExposed(panel)
     QApplication.processEvents()
     assert panel.grab().save("/tmp/panel_gates.png")
+
+
+def test_narrow_panel_stacks_the_gates(panel, qtbot):
+    panel.resize(300, 500)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel.n_columns == 1
+    layout = panel.view.ci
+    rows = [layout.items[panel.heatmaps[key].plot][0] for key in SHOWN]
+    assert rows == [(0, 0), (1, 0), (2, 0), (3, 0)]
+    panel.resize(800, 500)
+    QApplication.processEvents()
+    assert panel.n_columns == 2
+    assert layout.items[panel.heatmaps["gru", "update"].plot][0] == (1, 1)

@@ -22,7 +22,7 @@ AXIS_WIDTH = 42
 #: What this panel shows for each kind: (gate key, symbol, plot title).
 FORGET_GATES = {
     "lstm": ("forget", "f", "LSTM · forget gate f<sub>t</sub>"),
-    "gru": ("update", "z", "GRU · update gate z<sub>t</sub> (keeps h<sub>t−1</sub>, like f)"),
+    "gru": ("update", "z", "GRU · update gate z<sub>t</sub> (as f)"),
 }
 MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
@@ -169,8 +169,9 @@ class ForgetPanel(Panel):
     title = "Forget gate"
     tooltip = (
         "The LSTM forget gate f_t (GRU: update gate z_t) of every hidden unit over time, "
-        "0 = forget, 1 = keep. Units whose gate stays near 1 carry memory and gradient "
-        "across many steps; the line below is the mean over units."
+        "0 = forget, 1 = keep; z plays f's role since h_t = (1 − z)·n + z·h_{t−1}. Units "
+        "whose gate stays near 1 carry memory and gradient across many steps; the line below "
+        "is the mean over units."
     )
 
     def build(self) -> None:
@@ -188,6 +189,7 @@ class ForgetPanel(Panel):
         self.mean.hideButtons()
         self.mean.setLabel("bottom", "timestep t")
         self.mean.setLabel("left", "mean")
+        self.mean.setToolTip("Mean over units of the gate (batch element 0).")
         self.mean.getAxis("left").setWidth(AXIS_WIDTH)
         self.mean.showGrid(x=True, y=True, alpha=self.theme.grid_alpha)
         self.mean.getViewBox().setMouseEnabled(x=True, y=False)
@@ -254,10 +256,10 @@ class ForgetPanel(Panel):
         """The mean plot's title doubles as its legend: one coloured entry per model."""
         entries = [
             f"<span style='color:{self.theme.model_colors.get(k, self.theme.foreground)}'>"
-            f"━ {MODEL_NAMES[k]} {FORGET_GATES[k][1]}<sub>t</sub></span>"
+            f"━ {MODEL_NAMES[k]} {FORGET_GATES[k][1]}</span>"
             for k in self.kinds
         ]
-        self.mean.setTitle("mean over units &nbsp; " + " &nbsp; ".join(entries), size="8pt",
+        self.mean.setTitle("mean &nbsp; " + " &nbsp; ".join(entries), size="8pt",
                            color=self.theme.foreground)
 
     # -- frames ---------------------------------------------------------------------

@@ -31,6 +31,10 @@ GATES = {
 }
 
 
+#: Below this panel width (pixels) the gates are stacked in one column.
+NARROW = 440
+
+
 class GatesPanel(Panel):
     """Input/output (LSTM) and reset/update (GRU) gates per unit over time."""
 
@@ -55,6 +59,7 @@ class GatesPanel(Panel):
         }
         self.colorbar = make_colorbar(self.theme)
         self.kinds: tuple[str, ...] = ()
+        self.n_columns = 2
         self.T = 1
         self._style()
 
@@ -74,32 +79,44 @@ class GatesPanel(Panel):
                 self.heatmaps[kind, key].set_data(runs[kind].trace.gates[key], title, symbol)
 
     def _relayout(self, kinds: tuple[str, ...]) -> None:
-        """One row per model, its two gates side by side, the colour bar at the right."""
+        """One row per model with its two gates side by side (one gate per row when the
+        panel is narrow), the colour bar at the right."""
         ci = self.view.ci
         ci.clear()
+        cols = self._columns()
+        cells = [(kind, key) for kind in kinds for key, _s, _t in GATES[kind]]
+        rows = (len(cells) + cols - 1) // cols
         first = None
-        for row, kind in enumerate(kinds):
-            last_row = row == len(kinds) - 1
-            for col, (key, _symbol, _title) in enumerate(GATES[kind]):
-                plot = self.heatmaps[kind, key].plot
-                ci.addItem(plot, row=row, col=col)
-                if first is None:
-                    first = plot
-                else:
-                    plot.setXLink(first)
-                plot.getAxis("left").setWidth(42 if col == 0 else 24)
-                plot.getAxis("left").showLabel(col == 0)
-                bottom = plot.getAxis("bottom")
-                bottom.setStyle(showValues=last_row)
-                if last_row:
-                    plot.setLabel("bottom", "timestep t")
-                else:
-                    bottom.showLabel(False)
+        for n, (kind, key) in enumerate(cells):
+            row, col = divmod(n, cols)
+            last_row = row == rows - 1
+            plot = self.heatmaps[kind, key].plot
+            ci.addItem(plot, row=row, col=col)
+            if first is None:
+                first = plot
+            else:
+                plot.setXLink(first)
+            plot.getAxis("left").setWidth(42 if col == 0 else 24)
+            plot.getAxis("left").showLabel(col == 0)
+            bottom = plot.getAxis("bottom")
+            bottom.setStyle(showValues=last_row)
+            if last_row:
+                plot.setLabel("bottom", "timestep t")
+            else:
+                bottom.showLabel(False)
         if kinds:
-            ci.addItem(self.colorbar, row=0, col=2, rowspan=len(kinds))
-            self.colorbar.setImageItem([self.heatmaps[k].image for k in self.heatmaps
-                                        if k[0] in kinds])
+            ci.addItem(self.colorbar, row=0, col=cols, rowspan=rows)
+            self.colorbar.setImageItem([self.heatmaps[c].image for c in cells])
         self.kinds = kinds
+        self.n_columns = cols
+
+    def _columns(self) -> int:
+        return 2 if self.width() >= NARROW else 1
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().resizeEvent(event)
+        if self.kinds and self._columns() != self.n_columns:
+            self._relayout(self.kinds)
 
     # -- frames ---------------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
