@@ -25,6 +25,9 @@ FORGET_GATES = {
     "gru": ("update", "z", "GRU · update gate z<sub>t</sub> (as f)"),
 }
 MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+#: The cursor over a heatmap: the theme's highlight is yellow, which vanishes on viridis
+#: near 1 (a forget gate held open), so heatmaps use a magenta no colour map contains.
+HEATMAP_CURSOR = "#ff2e88"
 
 
 def gate_image(values: np.ndarray) -> tuple[np.ndarray, int | None]:
@@ -123,7 +126,7 @@ class GateHeatmap:
 
     def set_theme(self, theme: Theme) -> None:
         style_plot(self.plot, theme)
-        self.cursor.setPen(pg.mkPen(theme.highlight, width=1))
+        self.cursor.setPen(pg.mkPen(HEATMAP_CURSOR, width=1))
         self.note.setColor(theme.foreground)
         self.note.fill = pg.mkBrush(pg.mkColor(theme.background))
         self.note.update()

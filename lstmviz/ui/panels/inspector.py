@@ -65,6 +65,8 @@ FORMULAS = {
            " = diag(φ′(pre<sub>t</sub>)) W<sub>hh</sub>",
 }
 MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+#: Units in view of the grouped path plot; more would make its bars too thin to read.
+PATH_UNITS = 16
 
 
 def fmt(value: float) -> str:
@@ -120,6 +122,7 @@ class BarPlot:
         self.plot.hideButtons()
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.plot.getAxis("left").setWidth(38)
+        self.x_label = x_label
         if x_label:
             self.plot.setLabel("bottom", x_label)
         self.title = title
@@ -133,15 +136,21 @@ class BarPlot:
         self.plot.addItem(self.zero)
         self.range = (0.0, 1.0)
 
-    def set_units(self, H: int, y_range: tuple[float, float]) -> None:
-        """H units on x, a fixed y range; bars start empty."""
+    def set_units(self, H: int, y_range: tuple[float, float], show: int | None = None) -> None:
+        """H units on x (the first `show` of them in view; drag to pan), a fixed y range;
+        bars start empty."""
         self.range = y_range
         units = np.arange(H, dtype=float)
         for bar, off in zip(self.bars, self.offsets, strict=True):
             bar.setOpts(x=units + off, height=np.zeros(H), width=self.width)
         vb = self.plot.getViewBox()
         vb.disableAutoRange()
-        vb.setRange(xRange=(-0.6, H - 0.4), yRange=y_range, padding=0.02)
+        vb.setLimits(xMin=-0.6, xMax=H - 0.4)
+        n = H if show is None else min(H, show)
+        vb.setRange(xRange=(-0.6, n - 0.4), yRange=y_range, padding=0.02)
+        if self.x_label:
+            more = f" (first {n} of {H}; drag to pan)" if n < H else ""
+            self.plot.setLabel("bottom", self.x_label + more)
 
     def set_heights(self, *series: np.ndarray | None) -> None:
         """One array per series; None hides the bars (not computed yet)."""
@@ -221,7 +230,7 @@ class InspectorPanel(Panel):
                 span = 2 if (j == len(gates) - 1 and len(gates) % 2) else 1
                 page.ci.addItem(bp.plot, row=j // 2, col=j % 2, colspan=span)
             row = (len(gates) + 1) // 2
-            path = BarPlot(PATH_TITLE[kind], n=len(PATH_SERIES[kind]))
+            path = BarPlot(PATH_TITLE[kind], n=len(PATH_SERIES[kind]), x_label="unit")
             page.ci.addItem(path.plot, row=row, col=0, colspan=2)
             grad = BarPlot("dL/dh<sub>t</sub> per unit", x_label="unit")
             grad.plot.getAxis("left").setWidth(54)
@@ -293,7 +302,7 @@ class InspectorPanel(Panel):
                 bp.set_units(H, y_range or finite_range(tr.gates[key]))
             state = tr.c if kind == "lstm" else tr.h
             path_range = finite_range(state, np.ones(1) if kind == "lstm" else None)
-            self.path_plots[kind].set_units(H, path_range)
+            self.path_plots[kind].set_units(H, path_range, show=PATH_UNITS)
             self.grad_plots[kind].set_units(H, (-1.0, 1.0))
         self._key = None
 
