@@ -230,7 +230,7 @@ class ForgetPanel(Panel):
         vb = self.mean.getViewBox()
         vb.disableAutoRange()
         vb.setLimits(xMin=0.5, xMax=T + 0.5)
-        vb.setRange(xRange=(0.5, T + 0.5), yRange=(0.0, 1.0), padding=0.02)
+        vb.setRange(xRange=(0.5, T + 0.5), yRange=(-0.1, 1.1), padding=0)
 
     def _relayout(self, kinds: tuple[str, ...]) -> None:
         """Put the heatmaps of `kinds` in rows, the colour bar beside, the mean plot below."""
@@ -301,7 +301,7 @@ class ForgetPanel(Panel):
         self.colorbar.setColorMap(theme.colormap)
         style_plot(self.mean, theme)
         self.mean.showGrid(x=True, y=True, alpha=theme.grid_alpha)
-        self.mean_cursor.setPen(pg.mkPen(theme.highlight, width=1))
+        self.mean_cursor.setPen(pg.mkPen(HEATMAP_CURSOR, width=1))
         for kind, curve in self.curves.items():
             curve.setPen(theme.pen(kind))
         self._legend()
