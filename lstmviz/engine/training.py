@@ -302,6 +302,24 @@ class Trainer:
                 return
             yield self.step()
 
+    # -- state ------------------------------------------------------------------------
+    def state(self) -> dict:
+        """Copies of everything that changes while training (picklable, for other processes)."""
+        return {
+            "params": {k: v.copy() for k, v in self.params.items()},
+            "optim": self.optimizer.state_dict(),
+            "iteration": self.iteration,
+            "elapsed": self.elapsed,
+        }
+
+    def set_state(self, state: dict) -> None:
+        """Adopt a `state()` taken from a trainer of the same config."""
+        for k, v in state["params"].items():
+            self.params[k] = np.array(v, dtype=np.float64)
+        self.optimizer.load_state_dict(state["optim"])
+        self.iteration = int(state["iteration"])
+        self.elapsed = float(state["elapsed"])
+
     # -- evaluation -------------------------------------------------------------------
     def evaluate(self, n: int = EVAL_SIZE, chunk: int = 250) -> Evaluation:
         """Loss and mse / accuracy on n fresh sequences (a seed no minibatch uses)."""
@@ -383,3 +401,35 @@ def train(
     """Convenience: a fresh Trainer run to a budget -> (trainer, every iteration's Metrics)."""
     trainer = Trainer(config)
     return trainer, list(trainer.run(iterations, seconds, stop))
+
+
+def train_in_process(config: TrainConfig, iterations: int, conn, stop, running,
+                     every: float = 0.1) -> None:
+    """Process entry point: train to `iterations`, sending ("metrics", [Metrics], state)
+    about every `every` seconds over `conn`, then ("done", "finished" | "stopped") or
+    ("failed", message). `stop` / `running` are multiprocessing Events: stop is checked
+    before every minibatch; while `running` is clear the loop waits (pause)."""
+    try:
+        trainer = Trainer(config)
+        batch: list[Metrics] = []
+        last = time.monotonic()
+        while trainer.iteration < iterations and not stop.is_set():
+            if not running.is_set():
+                if batch:
+                    conn.send(("metrics", batch, trainer.state()))
+                    batch = []
+                running.wait(0.05)
+                continue
+            batch.append(trainer.step())
+            now = time.monotonic()
+            if now - last >= every:
+                conn.send(("metrics", batch, trainer.state()))
+                batch, last = [], now
+        conn.send(("metrics", batch, trainer.state()))
+        conn.send(("done", "stopped" if stop.is_set() else "finished"))
+    except (BrokenPipeError, EOFError):  # the app went away
+        pass
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()

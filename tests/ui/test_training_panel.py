@@ -1,0 +1,203 @@
+"""The Training dock in a MainWindow: start / pause / resume / stop, live curves, Inspect,
+the sweep (cancel, CSV, plot items) and the window staying responsive."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from lstmviz.config import Config
+
+
+@pytest.fixture(scope="module")
+def window(qapp, tmp_path_factory):
+    """One window for the module: building a MainWindow costs seconds on a busy machine."""
+    from PySide6.QtCore import QSettings
+
+    from lstmviz.session import Session
+    from lstmviz.ui.main_window import MainWindow
+
+    ini = tmp_path_factory.mktemp("training") / "s.ini"
+    w = MainWindow(Session(Config(models=("rnn", "lstm"), seq_len=12, hidden_size=6)),
+                   settings=QSettings(str(ini), QSettings.Format.IniFormat), restore=False)
+    w.show()
+    yield w
+    w.close()
+    assert not w.tools["training"].worker or not w.tools["training"].worker.isRunning()
+    w.deleteLater()
+
+
+@pytest.fixture
+def panel(window):
+    p = window.tools["training"]
+    p.task.setCurrentIndex(p.task.findData("adding"))
+    for kind, box in p.model_boxes.items():
+        box.setChecked(kind in ("rnn", "lstm"))
+    p.length.setValue(6)
+    p.hidden.setValue(6)
+    p.batch.setValue(8)
+    p.sweep_lags.setText("5, 10")
+    yield p
+    p.shutdown()
+
+
+def test_dock_is_registered(window, panel):
+    assert panel.name == "training" and panel.title == "Training" and panel.area == "bottom"
+    assert "training" in window.docks
+    assert panel.tooltip
+    assert panel.save_weights_action in window.file_menu.actions()
+    assert len(panel.plot_items()) == 4
+
+
+def test_training_runs_to_the_end_and_draws_curves(qtbot, panel):
+    panel.iterations.setValue(40)
+    panel.start()
+    assert panel.worker.isRunning()
+    assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.worker.isRunning(), timeout=20000)
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=2000)
+    assert panel.progress.value() == panel.progress.maximum() == 80
+    for kind in ("rnn", "lstm"):
+        x, y = panel.curves[(kind, "loss")].getData()
+        assert len(x) == 40 and np.isfinite(y).all()
+        assert panel.trainers[kind].iteration == 40
+    assert ("rnn", "bias") not in panel.curves  # the vanilla RNN has no gate
+    assert len(panel.curves[("lstm", "bias")].getData()[0]) == 40
+    assert "Finished" in panel.status.text()
+
+
+def test_pause_resume_and_stop_promptly(qtbot, panel):
+    panel.length.setValue(40)
+    panel.iterations.setValue(100000)
+    panel.start()
+    worker = panel.worker
+    qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=10000)
+    panel.toggle_pause()
+    assert worker.paused and panel.pause_button.text() == "Resume"
+    time.sleep(0.3)  # let an in-flight step finish
+    qtbot.wait(200)
+    frozen = {k: t.iteration for k, t in panel.trainers.items()}
+    qtbot.wait(400)
+    assert {k: t.iteration for k, t in panel.trainers.items()} == frozen  # paused means paused
+    panel.toggle_pause()
+    assert not worker.paused and panel.pause_button.text() == "Pause"
+    qtbot.waitUntil(lambda: sum(t.iteration for t in panel.trainers.values())
+                    > sum(frozen.values()), timeout=10000)
+    start = time.perf_counter()
+    panel.stop()
+    qtbot.waitUntil(lambda: not worker.isRunning(), timeout=2000)
+    assert time.perf_counter() - start < 2.0
+    qtbot.waitUntil(lambda: "Stopped" in panel.status.text(), timeout=2000)
+    assert max(t.iteration for t in panel.trainers.values()) < 100000
+
+
+def test_stop_while_paused(qtbot, panel):
+    panel.iterations.setValue(100000)
+    panel.start()
+    panel.toggle_pause()
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.worker.isRunning(), timeout=2000)
+
+
+def test_gui_stays_responsive_while_training(qtbot, panel):
+    from PySide6.QtCore import QTimer
+
+    panel.length.setValue(30)
+    panel.iterations.setValue(100000)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(20)
+    panel.start()
+    qtbot.wait(1500)
+    timer.stop()
+    panel.stop()
+    gaps = np.diff(ticks)
+    assert len(ticks) > 15  # the event loop kept running
+    assert gaps.max() < 0.75, gaps.max()
+
+
+def test_inspect_loads_trained_weights_into_the_session(qtbot, window, panel):
+    panel.model_boxes["gru"].setChecked(True)
+    panel.task.setCurrentIndex(panel.task.findData("recall"))
+    panel.length.setValue(5)
+    panel.iterations.setValue(5)
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.worker.isRunning(), timeout=20000)
+    assert panel.inspect("gru")
+    session = window.session
+    assert session.config.task == "recall" and session.config.seq_len == 6
+    run = session.runs["gru"]
+    assert run.imported
+    np.testing.assert_array_equal(run.model.params["weight_hh"],
+                                  panel.trainers["gru"].params["weight_hh"])
+
+
+def test_inspect_while_training_is_consistent(qtbot, window, panel):
+    panel.iterations.setValue(100000)
+    panel.start()
+    qtbot.waitUntil(lambda: panel.progress.value() > 2, timeout=10000)
+    assert panel.inspect("lstm")
+    assert window.session.runs["lstm"].imported
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.worker.isRunning(), timeout=2000)
+
+
+def test_save_trained_weights(qtbot, panel, tmp_path):
+    from lstmviz.engine import load_weights
+
+    panel.iterations.setValue(3)
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.worker.isRunning(), timeout=20000)
+    panel.save_weights("lstm", tmp_path / "l.npz")
+    model, _ = load_weights(tmp_path / "l.npz")
+    assert model.kind == "lstm"
+    assert (tmp_path / "l.train.npz").is_file()
+
+
+def test_sweep_inline_plots_and_saves_csv(qtbot, panel, tmp_path):
+    panel.task.setCurrentIndex(panel.task.findData("recall"))
+    panel.sweep_lags.setText("2, 4")
+    panel.sweep_iterations.setValue(3)
+    panel.start_sweep(workers=0)
+    qtbot.waitUntil(lambda: not panel.sweep_worker.isRunning(), timeout=20000)
+    qtbot.waitUntil(lambda: panel.save_csv_button.isEnabled(), timeout=2000)
+    assert len(panel.sweep_results) == 4
+    x, y = panel.sweep_curves["lstm"].getData()
+    assert list(x) == [2, 4] and ((0 <= y) & (y <= 1)).all()
+    assert panel.sweep_progress.value() == 4
+    assert "4 points" in panel.sweep_status.text()
+    panel.save_csv(tmp_path / "s.csv")
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 5
+    assert panel.plot_items()[-1] is panel.sweep_plot.getPlotItem()
+
+
+def test_sweep_cancel_stops_promptly(qtbot, panel):
+    panel.task.setCurrentIndex(panel.task.findData("recall"))
+    panel.sweep_lags.setText("30, 40, 50, 60")
+    panel.sweep_iterations.setValue(2000)
+    panel.start_sweep(workers=2)
+    assert panel.sweep_cancel.isEnabled()
+    start = time.perf_counter()
+    panel.cancel_sweep()
+    qtbot.waitUntil(lambda: not panel.sweep_worker.isRunning(), timeout=3000)
+    assert time.perf_counter() - start < 3.0
+    qtbot.waitUntil(lambda: "Cancelled" in panel.sweep_status.text(), timeout=2000)
+    assert len(panel.sweep_results) < 8
+
+
+def test_bad_sweep_lags_are_reported(panel):
+    before = panel.sweep_worker
+    panel.sweep_lags.setText("5, ten")
+    panel.start_sweep(workers=0)
+    assert panel.sweep_worker is before  # nothing started
+    assert "ten" in panel.sweep_status.text()
+
+
+def test_theme_switch_recolours_plots(window, panel):
+    window.theme_actions["dark"].trigger()
+    assert panel.theme.name == "dark"
+    bg = panel.loss_plot.backgroundBrush().color().name()
+    assert bg == window.theme.background
