@@ -378,3 +378,44 @@ def test_run_sweep_in_two_processes():
     assert sorted(r.kind for r in results) == ["lstm", "rnn"]
     by_kind = {r.kind: r for r in results}
     assert by_kind["rnn"].score == run_point(pts[0]).score  # same numbers as inline
+
+
+def test_state_moves_a_trainer_between_copies():
+    cfg = TrainConfig(**TINY, kind="lstm", seed=9)
+    a = Trainer(cfg)
+    list(a.run(iterations=4))
+    b = Trainer(cfg)
+    b.set_state(a.state())
+    assert b.iteration == 4
+    assert [m.loss for m in a.run(iterations=3)] == [m.loss for m in b.run(iterations=3)]
+
+
+def drain(conn) -> list:
+    out = []
+    while True:
+        try:
+            out.append(conn.recv())
+        except EOFError:  # the sender closed its end when done
+            return out
+
+
+def test_train_in_process_protocol_and_stop():
+    import multiprocessing as mp
+
+    from lstmviz.engine.training import train_in_process
+
+    cfg = TrainConfig(**TINY, kind="rnn")
+    recv, send = mp.Pipe(duplex=False)
+    stop, running = mp.Event(), mp.Event()
+    running.set()
+    train_in_process(cfg, 5, send, stop, running, every=0.0)  # inline: same code as a process
+    msgs = drain(recv)
+    assert msgs[-1] == ("done", "finished")
+    metrics = [m for msg in msgs if msg[0] == "metrics" for m in msg[1]]
+    assert [m.iteration for m in metrics] == [1, 2, 3, 4, 5]
+    assert msgs[-2][2]["iteration"] == 5
+    recv, send = mp.Pipe(duplex=False)
+    stop.set()
+    train_in_process(cfg, 5, send, stop, running)
+    msgs = drain(recv)
+    assert msgs[-1] == ("done", "stopped") and msgs[-2][2]["iteration"] == 0
