@@ -25,7 +25,7 @@ import numpy as np
 
 from .activations import GAMMA
 from .errors import EngineError
-from .linalg import frobenius_per_step, spectral_norm, spectral_norms
+from .linalg import frobenius_per_step, product_norms, spectral_norm, spectral_norms
 from .model import Model
 from .unroll import Grads, Trace
 
@@ -111,6 +111,16 @@ def _lstm_jac(model: Model, trace: Trace, sl: slice):
     return amat, cmat, dtc * f, f
 
 
+def _unscale(norms: np.ndarray, logs: np.ndarray) -> np.ndarray:
+    """norms * exp(logs) without intermediate overflow; NaN where the value exceeds float64."""
+    pos = norms > 0  # False for 0 and NaN, which stay as they are
+    big = np.abs(logs) > 600  # exp(logs) alone would overflow or lose digits
+    scaled = np.where(big, 1.0, norms * np.exp(np.where(big, 0.0, logs)))
+    logged = np.exp(np.log(np.where(pos, norms, 1.0)) + logs)
+    out = np.where(big & pos, logged, np.where(big, norms, scaled))
+    return np.where(np.isinf(out), np.nan, out)
+
+
 def compute_diagnostics(model: Model, trace: Trace, grads: Grads) -> Diagnostics:
     """All diagnostics for one run. Non-finite values give NaN entries, never an exception."""
     if not isinstance(trace, Trace) or not isinstance(grads, Grads):
@@ -127,12 +137,16 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads) -> Diagnostics
     indirect = np.empty(T) if lstm else None
     with np.errstate(all="ignore"):
         # Walk chunks from the end so the running product R = dh_T/d(state_t) can be reused.
+        # R is kept scaled to max |entry| = 1 with its log scale apart, so products that vanish
+        # to 1e-200 or explode to 1e200 are still reported (NaN once R is non-finite).
         rh = np.eye(H)
         rc = np.zeros((H, H)) if lstm else None
+        log_r = 0.0
         chunks = list(_chunks(T, H * H * (2 if lstm else 1)))
         for sl in reversed(chunks):
             n = sl.stop - sl.start
             prods = np.empty((n, H, H))
+            logs = np.empty(n)
             if lstm:
                 amat, cmat, d1, f = _lstm_jac(model, trace, sl)
                 jac_step[sl] = spectral_norms(amat)
@@ -147,8 +161,14 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads) -> Diagnostics
                 indirect[sl] = spectral_norms(cmat * dtc_prev[:, None, :])
                 for k in range(n - 1, -1, -1):
                     prods[k] = rh
+                    logs[k] = log_r
                     # R_{k-1} = R_k J_k with J_k = [[A, diag(d1)], [C, diag(f)]]
                     rh, rc = rh @ amat[k] + rc @ cmat[k], rh * d1[k] + rc * f[k]
+                    s = max(np.abs(rh).max(), np.abs(rc).max())
+                    if 0 < s < np.inf:
+                        rh /= s
+                        rc /= s
+                        log_r += np.log(s)
             else:
                 jac = (
                     _rnn_jac(model, trace, sl)
@@ -158,8 +178,16 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads) -> Diagnostics
                 jac_step[sl] = spectral_norms(jac)
                 for k in range(n - 1, -1, -1):
                     prods[k] = rh
+                    logs[k] = log_r
                     rh = rh @ jac[k]
-            jac_prod[sl] = spectral_norms(prods)
+                    s = np.abs(rh).max()
+                    if 0 < s < np.inf:
+                        rh /= s
+                        log_r += np.log(s)
+            pn = product_norms(prods)
+            if sl.stop == T:
+                pn[-1] = 1.0  # dh_T/dh_T = I
+            jac_prod[sl] = _unscale(pn, logs)
         grad_h = frobenius_per_step(grads.h)
         grad_c = frobenius_per_step(grads.c) if lstm else None
         cell_direct = trace.gates["forget"][:, 0].max(axis=1) if lstm else None
