@@ -29,6 +29,7 @@ from lstmviz.engine import (  # noqa: E402
     compute_diagnostics,
     forward,
 )
+from lstmviz.engine.linalg import FAST_STATS  # noqa: E402
 
 try:
     import torch
@@ -99,6 +100,16 @@ def main() -> None:
     if args.quick:
         sizes = [(64, 200, 1), (256, 1000, 1), (128, 200, 32)]
     have_torch = torch is not None
+    for kind in KINDS:  # the app's interactive case: one control change repaints this
+        _, run_diag = engine_fb(kind, 64, 200, 1)
+        FAST_STATS.update(block=0, lanczos=0, fallback=0)
+        run_diag()
+        stats = dict(FAST_STATS)
+        (t,) = best_times([run_diag], 7)
+        print(
+            f"run + diagnostics, T=200, H=64, B=1, {kind}: {t:.2f} ms "
+            f"(product norms proved fast: {stats['block']}, exact fallbacks: {stats['fallback']})"
+        )
     print(
         f"numpy {np.__version__}"
         + (f", torch {torch.__version__}" if have_torch else ", torch not installed")

@@ -113,11 +113,12 @@ def _lstm_jac(model: Model, trace: Trace, sl: slice):
 
 def _unscale(norms: np.ndarray, logs: np.ndarray) -> np.ndarray:
     """norms * exp(logs) without intermediate overflow; NaN where the value exceeds float64."""
-    pos = norms > 0  # False for 0 and NaN, which stay as they are
-    big = np.abs(logs) > 600  # exp(logs) alone would overflow or lose digits
-    scaled = np.where(big, 1.0, norms * np.exp(np.where(big, 0.0, logs)))
-    logged = np.exp(np.log(np.where(pos, norms, 1.0)) + logs)
-    out = np.where(big & pos, logged, np.where(big, norms, scaled))
+    with np.errstate(all="ignore"):
+        pos = norms > 0  # False for 0 and NaN, which stay as they are
+        big = np.abs(logs) > 600  # exp(logs) alone would overflow or lose digits
+        scaled = np.where(big, 1.0, norms * np.exp(np.where(big, 0.0, logs)))
+        logged = np.exp(np.log(np.where(pos, norms, 1.0)) + logs)
+        out = np.where(big & pos, logged, np.where(big, norms, scaled))
     return np.where(np.isinf(out), np.nan, out)
 
 

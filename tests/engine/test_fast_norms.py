@@ -1,0 +1,180 @@
+"""The certified fast spectral norms (linalg.product_norms, used for ||dh_T/dh_t||_2) against
+np.linalg.norm(., 2): random RNN/LSTM/GRU runs, vanishing and exploding products, and crafted
+stacks that must take the exact fallback."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from lstmviz.engine import backward, build_model, compute_diagnostics, forward, linalg
+from lstmviz.engine import diagnostics as dg
+
+RTOL = 1e-9
+
+
+def _ref_products(model, tr):
+    """||dh_T/dh_t||_2 for t = 1..T by the plain recursion, kept scaled (scale in logs) and
+    np.linalg.norm (SVD) for each product: independent of eigvalsh and of the fast path."""
+    T, _, H = tr.h.shape
+    sl = slice(0, T)
+    out = np.empty(T)
+    rh, log_r = np.eye(H), 0.0
+    if model.kind == "lstm":
+        a, c, d1, f = dg._lstm_jac(model, tr, sl)
+        rc = np.zeros((H, H))
+    else:
+        jac = dg._rnn_jac(model, tr, sl) if model.kind == "rnn" else dg._gru_jac(model, tr, sl)
+    for k in range(T - 1, -1, -1):
+        out[k] = np.exp(np.log(np.linalg.norm(rh, 2)) + log_r)
+        if model.kind == "lstm":
+            rh, rc = rh @ a[k] + rc @ c[k], rh * d1[k] + rc * f[k]
+            s = max(np.abs(rh).max(), np.abs(rc).max())
+            rh, rc = rh / s, rc / s
+        else:
+            rh = rh @ jac[k]
+            s = np.abs(rh).max()
+            rh = rh / s
+        log_r += np.log(s)
+    return out
+
+
+def _diag(model, xs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr = forward(model, xs)
+        g = backward(model, tr, np.ones_like(tr.h))
+        return tr, compute_diagnostics(model, tr, g)
+
+
+CASES = [
+    (kind, H, T, ws, seed)
+    for kind in ("rnn", "lstm", "gru")
+    for (H, T, ws, seed) in [
+        (1, 50, 1.0, 0),
+        (2, 120, 2.0, 1),
+        (8, 300, 0.5, 2),
+        (8, 200, 2.0, 3),
+        (64, 120, 1.0, 4),
+        (64, 300, 0.5, 5),
+        (64, 200, 2.0, 6),
+    ]
+]
+
+
+@pytest.mark.parametrize(("kind", "H", "T", "ws", "seed"), CASES)
+def test_product_norms_match_svd_reference(kind, H, T, ws, seed):
+    model = build_model(kind, 3, H, seed=seed, weight_scale=ws)
+    xs = np.random.default_rng(seed).standard_normal((T, 1, 3))
+    tr, d = _diag(model, xs)
+    ref = _ref_products(model, tr)
+    np.testing.assert_allclose(d.jac_prod_norm, ref, rtol=RTOL, atol=0)
+    assert d.jac_prod_norm[-1] == 1.0
+
+
+def test_typical_runs_mostly_take_the_fast_path():
+    linalg.FAST_STATS.update(block=0, lanczos=0, fallback=0)
+    for kind in ("rnn", "lstm", "gru"):
+        for ws in (0.5, 1.0, 2.0):
+            model = build_model(kind, 3, 64, seed=1, weight_scale=ws)
+            _diag(model, np.random.default_rng(1).standard_normal((200, 1, 3)))
+    st = linalg.FAST_STATS
+    assert st["block"] > 0.5 * (st["block"] + st["fallback"])
+
+
+def test_vanishing_products_below_1e100_are_reported():
+    model = build_model("rnn", 3, 16, seed=0, weight_scale=0.5)
+    T = 480  # ||dh_T/dh_1|| ~ 1e-300: the unscaled product's entries underflow long before
+    tr, d = _diag(model, np.random.default_rng(0).standard_normal((T, 1, 3)))
+    ref = _ref_products(model, tr)
+    assert 1e-306 < ref[0] < 1e-250
+    assert np.all(d.jac_prod_norm > 0)
+    np.testing.assert_allclose(d.jac_prod_norm, ref, rtol=RTOL, atol=0)
+
+
+def test_exploding_products_are_reported():
+    H = 16
+    m = build_model("rnn", 1, H, seed=0, activation="relu", weight_scale=3.0)
+    w = np.abs(m.params["weight_hh"])
+    model = m.with_params(dict(m.params, weight_hh=w * (3.0 / np.linalg.norm(w, 2))))
+    T = 250  # 3^249 ~ 1e119: products grow far past 1e100, h stays below the overflow mark
+    tr, d = _diag(model, np.ones((T, 1, 1)))
+    ref = _ref_products(model, tr)
+    assert ref[0] > 1e100
+    np.testing.assert_allclose(d.jac_prod_norm, ref, rtol=RTOL, atol=0)
+
+
+def _rotations(n, H, seed):
+    """Orthogonal matrices times scalars: all singular values equal, vectors rotating."""
+    rng = np.random.default_rng(seed)
+    q = np.linalg.qr(rng.standard_normal((n, H, H)))[0]
+    return q * np.exp(rng.standard_normal(n))[:, None, None]
+
+
+@pytest.mark.parametrize("H", [2, 8, 64])
+def test_repeated_top_singular_values_take_a_proved_or_exact_path(H):
+    rng = np.random.default_rng(H)
+    p = _rotations(6, H, H)
+    # top two singular values equal, vectors unrelated from one matrix to the next
+    u = np.linalg.qr(rng.standard_normal((6, H, H)))[0]
+    v = np.linalg.qr(rng.standard_normal((6, H, H)))[0]
+    s = np.sort(rng.uniform(0.1, 1.0, (6, H)), axis=1)[:, ::-1]
+    s[:, :2] = 1.5
+    p2 = (u * s[:, None, :]) @ v.transpose(0, 2, 1)
+    stack = np.concatenate((p, p2))
+    linalg.FAST_STATS.update(block=0, lanczos=0, fallback=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = linalg.product_norms(stack)
+    ref = np.array([np.linalg.norm(m, 2) for m in stack])
+    np.testing.assert_allclose(out, ref, rtol=RTOL, atol=0)
+    assert linalg.FAST_STATS["block"] + linalg.FAST_STATS["fallback"] == len(stack)
+
+
+def test_fallback_triggers_and_is_exact():
+    """Singular values 1, 0.999, ... with vectors that rotate: the block from the first matrix
+    is useless for the others and the spectra do not separate, so the exact path runs."""
+    H, n = 64, 12
+    rng = np.random.default_rng(7)
+    s = 0.999 ** np.arange(H)
+    mats = []
+    for _ in range(n):
+        u = np.linalg.qr(rng.standard_normal((H, H)))[0]
+        v = np.linalg.qr(rng.standard_normal((H, H)))[0]
+        mats.append((u * s) @ v.T)
+    stack = np.stack(mats)
+    linalg.FAST_STATS.update(block=0, lanczos=0, fallback=0)
+    out = linalg.product_norms(stack)
+    assert linalg.FAST_STATS["fallback"] > 0
+    np.testing.assert_allclose(out, [np.linalg.norm(m, 2) for m in stack], rtol=RTOL, atol=0)
+
+
+def test_non_finite_zero_and_huge_stacks():
+    H = 8
+    p = np.stack([np.eye(H) * 1e200, np.full((H, H), np.nan), np.zeros((H, H)), np.eye(H)])
+    p[1, 0, 0] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = linalg.product_norms(p)
+    assert out[0] == pytest.approx(1e200, rel=RTOL)
+    assert np.isnan(out[1])
+    assert out[2] == 0.0
+    assert out[3] == pytest.approx(1.0, rel=RTOL)
+    assert linalg.product_norms(np.zeros((0, 3, 3))).shape == (0,)
+
+
+def test_unscale_keeps_zero_nan_and_overflow_conventions():
+    norms = np.array([2.0, 0.0, np.nan, 3.0, 4.0, 0.5, 3.0])
+    logs = np.array([0.0, 900.0, -900.0, -690.0, 800.0, 1.0, -800.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = dg._unscale(norms, logs)
+    assert out[0] == 2.0
+    assert out[1] == 0.0
+    assert np.isnan(out[2])
+    assert out[3] == pytest.approx(3.0 * np.exp(-690.0), rel=1e-12)  # ~1e-300
+    assert np.isnan(out[4])  # 4 e^800 exceeds float64
+    assert out[5] == pytest.approx(0.5 * np.e, rel=1e-15)
+    assert out[6] == 0.0  # 3 e^-800 underflows float64
