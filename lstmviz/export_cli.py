@@ -135,6 +135,7 @@ def main(argv: list[str]) -> int:
 
     from lstmviz.ui.app import make_app
 
+    _quiet_qt()
     make_app()
     from lstmviz.export import export
 
@@ -164,3 +165,14 @@ def _progress_line():
         return True
 
     return show
+
+
+def _quiet_qt() -> None:
+    """Drop the offscreen platform's 'does not support propagateSizeHints()' chatter."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, message: str) -> None:
+        if "propagateSizeHints" not in message:
+            sys.stderr.write(message + "\n")
+
+    qInstallMessageHandler(handler)

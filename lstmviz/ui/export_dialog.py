@@ -54,6 +54,7 @@ from lstmviz.ui.render import (
     progress_strip,
     render_image,
     render_svg,
+    set_theme,
     temporary_theme,
 )
 
@@ -415,12 +416,15 @@ class AnimationExport(QObject):
         self.result: Path | None = None
         self.cancelled = False
         self._thread: threading.Thread | None = None
+        self._in_tick = False
         self._error: BaseException | None = None
         self._staging = Staging(self.path.parent)
-        self._theme = temporary_theme(window, options.theme or None)
         if hasattr(window, "playback"):
             window.playback.play(False)
-        self._theme.__enter__()
+        # the export's theme until the frames are rendered (restored by _restore)
+        self._old_theme: str | None = window.theme.name
+        if options.theme and options.theme != window.theme.name:
+            set_theme(window, options.theme)
         self.dialog = QProgressDialog("Rendering frames…", "Cancel", 0, len(self.indices) + 1,
                                       window) if progress else None
         if self.dialog is not None:
@@ -435,7 +439,17 @@ class AnimationExport(QObject):
         self.timer.start()
 
     def _tick(self) -> None:
-        if self.cancelled:
+        if self.cancelled or self._in_tick:  # processEvents below may re-enter
+            return
+        self._in_tick = True
+        try:
+            self._step()
+        finally:
+            self._in_tick = False
+
+    def _step(self) -> None:
+        if self.dialog is not None and self.dialog.wasCanceled():
+            self.cancel()
             return
         if self._thread is not None:
             if not self._thread.is_alive():
@@ -485,9 +499,10 @@ class AnimationExport(QObject):
         self._close(str(self.path))
 
     def _restore(self) -> None:
-        if self._theme is not None:
-            self._theme.__exit__(None, None, None)
-            self._theme = None
+        if self._old_theme is not None:
+            if self.window_.theme.name != self._old_theme:
+                set_theme(self.window_, self._old_theme)
+            self._old_theme = None
             self.window_.session.seek(self.start_cursor)
 
     def cancel(self) -> None:

@@ -298,14 +298,15 @@ def temporary_theme(target, name: str | None) -> Iterator[None]:
     if name is None or old is None or old.name == name:
         yield
         return
-    _set_theme(target, name)
+    set_theme(target, name)
     try:
         yield
     finally:
-        _set_theme(target, old.name)
+        set_theme(target, old.name)
 
 
-def _set_theme(target, name: str) -> None:
+def set_theme(target, name: str) -> None:
+    """Theme `name` on a MainWindow, HeadlessScene or Panel."""
     from lstmviz.ui.panels.base import Panel
 
     if isinstance(target, Panel):
@@ -343,6 +344,17 @@ def target_names() -> list[str]:
     return [m for m, _ in PANEL_CLASSES] + ["unrolled", "window"]
 
 
+def fit_unrolled(view) -> None:
+    """Zoom the unrolled network to the view's width and make the view just tall enough for
+    the rows and the legend under them (no empty band on a slide)."""
+    view.fit()
+    rows = view.scene().sceneRect().height() * view.transform().m22()
+    view.resize(view.width(), int(rows + view.legend.height() + 24))
+    process_events(2)
+    view.fit()
+    view.show_frame()
+
+
 class HeadlessScene:
     """The views of one session, built off screen and only as asked (a panel, the unrolled
     network, the whole window), laid out at their export sizes."""
@@ -377,8 +389,7 @@ class HeadlessScene:
         process_events(3)
         for name, widget in self.widgets.items():
             if name == "unrolled":
-                widget.fit()
-                widget.show_frame()
+                fit_unrolled(widget)
         process_events(2)
 
     def _build_window(self) -> None:

@@ -144,7 +144,8 @@ def test_animation_one_frame_per_run_frame(window, tmp_path, qtbot, target):
     from PIL import Image
 
     cursor = window.session.cursor
-    out = tmp_path / "run.gif"
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "run.gif"
     job = AnimationExport(window, target, ExportOptions(width=300, fps=5, path=str(out)))
     assert job.dialog is not None and job.dialog.maximum() == 10
     with qtbot.waitSignal(job.finished, timeout=60000) as blocker:
@@ -155,18 +156,25 @@ def test_animation_one_frame_per_run_frame(window, tmp_path, qtbot, target):
         assert gif.size[0] == 300
     assert window.session.cursor == cursor
     assert window.theme.name == "dark"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.gif"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["run.gif"]
 
 
 def test_cancelled_animation_leaves_no_gif(window, tmp_path, qtbot):
-    out = tmp_path / "run.gif"
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "run.gif"
+    cursor = window.session.cursor
     job = AnimationExport(window, "unrolled", ExportOptions(width=200, path=str(out)))
-    qtbot.waitUntil(lambda: job.done >= 2, timeout=30000)
+    job.timer.stop()  # step it by hand: cancel half-way, deterministically
+    job._tick()
+    job._tick()
+    assert job.done == 4
+    assert window.theme.name == "light"  # the export's theme, while it runs
     with qtbot.waitSignal(job.finished) as blocker:
-        job.dialog.cancel()
+        job.dialog.canceled.emit()  # what the Cancel button does
     assert blocker.args == [""]
-    assert list(tmp_path.iterdir()) == []
+    assert list(out.parent.iterdir()) == []
     assert window.theme.name == "dark"
+    assert window.session.cursor == cursor
 
 
 def test_animation_dialog_starts_a_job(window, tmp_path, qtbot):
