@@ -64,10 +64,10 @@ class TrainConfig:
     task: str = "adding"
     length: int = 100  # adding: T; recall: lag L (T = L + 1)
     kind: str = "lstm"
-    hidden_size: int = 32
+    hidden_size: int = 16
     batch_size: int = 32
     optimizer: str = "adam"
-    lr: float = 0.01
+    lr: float = 0.02
     momentum: float = 0.9  # sgd only
     clip: float | None = 1.0
     clip_mode: str = "norm"
@@ -75,6 +75,7 @@ class TrainConfig:
     activation: str = "tanh"  # rnn only
     init: str = "pytorch"
     n_symbols: int = 4  # recall only
+    noise: float = 0.0  # recall only: std of Gaussian distractors on the blank steps
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -91,6 +92,10 @@ class TrainConfig:
             check_size("n_symbols", self.n_symbols)
             if self.n_symbols < 2:
                 raise EngineError(f"n_symbols: expected an integer >= 2, got {self.n_symbols}")
+        if isinstance(self.noise, bool) or not isinstance(self.noise, int | float) or not (
+            math.isfinite(self.noise) and self.noise >= 0
+        ):
+            raise EngineError(f"noise: expected a finite number >= 0, got {self.noise!r}")
         for arg in ("lr", "clip"):
             v = getattr(self, arg)
             if v is None and arg == "clip":
@@ -160,7 +165,9 @@ def derived_seed(seed: int, *path: int) -> int:
 
 def training_task(config: TrainConfig, batch_size: int, seed: int) -> Task:
     """A minibatch of the configured task (fresh sequences for this seed)."""
-    opts = {"n_symbols": config.n_symbols} if config.task == "recall" else {}
+    opts = {}
+    if config.task == "recall":
+        opts = {"n_symbols": config.n_symbols, "noise": float(config.noise)}
     return make_task(config.task, config.seq_len, batch_size, seed=seed, **opts)
 
 

@@ -220,6 +220,7 @@ class TrainingPanel(QWidget):
         self.sweeping = False
         self._build()
         self._on_task()
+        self._on_sweep_task()
         self._update_buttons()
 
     # -- layout -----------------------------------------------------------------------
@@ -283,6 +284,21 @@ class TrainingPanel(QWidget):
         self.hidden.setRange(2, 256)
         self.hidden.setValue(d.hidden_size)
         form.addRow("Hidden units", self.hidden)
+        self.forget_bias = QDoubleSpinBox()
+        self.forget_bias.setRange(-10.0, 10.0)
+        self.forget_bias.setSingleStep(0.5)
+        self.forget_bias.setValue(d.forget_bias)
+        self.forget_bias.setToolTip("Initial LSTM forget-gate bias: large values keep f near 1 "
+                                    "so memories (and gradients) last longer")
+        form.addRow("Forget bias", self.forget_bias)
+        self.noise = QDoubleSpinBox()
+        self.noise.setRange(0.0, 5.0)
+        self.noise.setSingleStep(0.25)
+        self.noise.setValue(sweep_mod.SWEEP_CONFIG.noise)
+        self.noise.setToolTip("Recall: standard deviation of random distractor inputs between "
+                              "the symbol and the cue (0 = silent gap)")
+        self.noise_label = QLabel("Distractors")
+        form.addRow(self.noise_label, self.noise)
         self.iterations = QSpinBox()
         self.iterations.setRange(1, 1_000_000)
         self.iterations.setSingleStep(100)
@@ -375,6 +391,13 @@ class TrainingPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         box = QGroupBox("Sweep")
         form = QFormLayout(box)
+        self.sweep_task = QComboBox()
+        self.sweep_task.addItem("Recall (lag L)", "recall")
+        self.sweep_task.addItem("Adding (length T)", "adding")
+        self.sweep_task.setToolTip("The sweep's task; models, optimiser, sizes, forget bias and "
+                                   "distractors come from the settings on the left")
+        self.sweep_task.currentIndexChanged.connect(self._on_sweep_task)
+        form.addRow("Task", self.sweep_task)
         self.sweep_lags = QLineEdit(", ".join(str(n) for n in sweep_mod.DEFAULT_LAGS))
         self.sweep_lags.setToolTip("Lags (recall) or lengths (adding), comma separated")
         form.addRow("Lags", self.sweep_lags)
@@ -424,19 +447,29 @@ class TrainingPanel(QWidget):
             task=self.task.currentData(), length=self.length.value(), kind=kind,
             hidden_size=self.hidden.value(), batch_size=self.batch.value(),
             optimizer=self.optimizer.currentData(), lr=self.lr.value(),
-            clip=clip if clip > 0 else None,
+            clip=clip if clip > 0 else None, forget_bias=self.forget_bias.value(),
+            noise=self.noise.value(),
         )
 
     def _on_task(self, *_args) -> None:
         recall = self.task.currentData() == "recall"
         self.length_label.setText("Lag L" if recall else "Length T")
         self.length.setMinimum(1 if recall else 2)
+        self.noise.setEnabled(recall)
+        self.noise_label.setEnabled(recall)
         self.length.setToolTip("Steps between the symbol and the cue (T = L + 1)" if recall
                                else "Sequence length T; the two marked values lie one in each "
                                "half")
+
+    def _on_sweep_task(self, *_args) -> None:
+        recall = self.sweep_task.currentData() == "recall"
         p = self.sweep_plot.getPlotItem()
         p.setLabel("bottom", "lag L" if recall else "length T")
         p.setLabel("left", "eval accuracy" if recall else "eval MSE")
+
+    def sweep_config(self) -> TrainConfig:
+        """The sweep's base config: its own task, everything else from the form."""
+        return self.train_config().replace(task=self.sweep_task.currentData())
 
     def _update_buttons(self, *_args) -> None:
         running, sweeping = self.training, self.sweeping
@@ -598,7 +631,7 @@ class TrainingPanel(QWidget):
                 n = int(part)
             except ValueError:
                 raise ValueError(f"lags: {part!r} is not a whole number") from None
-            low = 1 if self.task.currentData() == "recall" else 2
+            low = 1 if self.sweep_task.currentData() == "recall" else 2
             if not low <= n <= 1000:
                 raise ValueError(f"lags: {n} is out of range; expected {low} to 1000")
             out.append(n)
@@ -611,7 +644,7 @@ class TrainingPanel(QWidget):
             return
         try:
             lengths = self.sweep_lengths()
-            points = sweep_mod.sweep_points(self.train_config(), self.selected_kinds, lengths,
+            points = sweep_mod.sweep_points(self.sweep_config(), self.selected_kinds, lengths,
                                             iterations=self.sweep_iterations.value())
         except ValueError as exc:
             self.sweep_status.setText(f"⚠ {exc}")
@@ -644,7 +677,7 @@ class TrainingPanel(QWidget):
         if p.legend is not None:
             p.legend.clear()
         self.sweep_curves = {}
-        cfg = self.train_config()
+        cfg = self.sweep_config()
         muted = pg.mkPen(self.theme.muted, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
         if cfg.task == "recall":
             chance = 1.0 / cfg.n_symbols

@@ -39,6 +39,7 @@ def panel(window):
     p.hidden.setValue(6)
     p.batch.setValue(8)
     p.sweep_lags.setText("5, 10")
+    p.sweep_task.setCurrentIndex(p.sweep_task.findData("recall"))
     yield p
     p.shutdown()
 
@@ -158,7 +159,7 @@ def test_save_trained_weights(qtbot, panel, tmp_path):
 
 
 def test_sweep_inline_plots_and_saves_csv(qtbot, panel, tmp_path):
-    panel.task.setCurrentIndex(panel.task.findData("recall"))
+    panel.sweep_task.setCurrentIndex(panel.sweep_task.findData("recall"))
     panel.sweep_lags.setText("2, 4")
     panel.sweep_iterations.setValue(3)
     panel.start_sweep(workers=0)
@@ -167,6 +168,7 @@ def test_sweep_inline_plots_and_saves_csv(qtbot, panel, tmp_path):
     assert len(panel.sweep_results) == 4
     x, y = panel.sweep_curves["lstm"].getData()
     assert list(x) == [2, 4] and ((0 <= y) & (y <= 1)).all()
+    assert panel.sweep_results[0].task == "recall"
     assert panel.sweep_progress.value() == 4
     assert "4 points" in panel.sweep_status.text()
     panel.save_csv(tmp_path / "s.csv")
@@ -175,7 +177,7 @@ def test_sweep_inline_plots_and_saves_csv(qtbot, panel, tmp_path):
 
 
 def test_sweep_cancel_stops_promptly(qtbot, panel):
-    panel.task.setCurrentIndex(panel.task.findData("recall"))
+    panel.sweep_task.setCurrentIndex(panel.sweep_task.findData("recall"))
     panel.sweep_lags.setText("30, 40, 50, 60")
     panel.sweep_iterations.setValue(2000)
     panel.start_sweep(workers=2)
