@@ -9,6 +9,7 @@ The session is plain Python with callbacks; `lstmviz.ui.adapter` turns them into
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,49 +114,64 @@ def targets_for(task: engine.Task, where: str) -> np.ndarray:
 Weights = Mapping[str, tuple[engine.Model, engine.Readout | None]]
 
 
+#: Seed offset of each kind: a model's weights do not depend on which others are shown.
+SEED_OFFSET = {"rnn": 1000, "lstm": 2000, "gru": 3000}
+
+
+def compute_run(config: Config, task: engine.Task, kind: str,
+                imported: tuple[engine.Model, engine.Readout | None] | None = None) -> Run:
+    """Build one model (or take imported weights) and run it forward and backward on `task`."""
+    if imported is not None:
+        model, readout = imported
+        if model.input_size != task.input_size:
+            raise ConfigError(
+                f"weights for {kind}: input size {model.input_size} does not match task "
+                f"{config.task!r}, which feeds {task.input_size} input(s)"
+            )
+    else:
+        model = engine.build_model(
+            kind,
+            task.input_size,
+            config.hidden_size,
+            seed=config.seed + SEED_OFFSET[kind],
+            activation=config.activation,
+            init=config.init,
+            weight_scale=config.weight_scale,
+            forget_bias=config.forget_bias,
+        )
+        readout = None
+    if readout is None or readout.weight.shape != (task.output_size, model.hidden_size):
+        readout = engine.build_readout(model.hidden_size, task.output_size,
+                                       seed=config.seed + 7)
+    trace = engine.forward(model, task.xs)
+    loss, dh, _ = engine.loss_and_grad(
+        readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
+        where=config.loss_where,
+    )
+    grads = engine.backward(model, trace, dh)
+    diagnostics = engine.compute_diagnostics(model, trace, grads)
+    return Run(kind, model, readout, task, trace, grads, float(loss), dh, diagnostics,
+               imported is not None)
+
+
 def compute_runs(config: Config, weights: Weights | None = None) -> dict[str, Run]:
     """Build every model of `config`, run it forward and backward on one shared input.
 
-    Pure and thread-safe: the app calls it off the GUI thread for large settings.
+    Pure and thread-safe: the app calls it off the GUI thread for large settings. Models
+    are computed on two threads when there are several (NumPy's LAPACK calls release the
+    GIL, and the Jacobian norms are most of the work).
     `weights` maps a kind to an imported (model, readout) that replaces the built one.
     """
     weights = weights or {}
     task = engine.make_task(config.task, config.seq_len, config.batch_size, seed=config.seed)
-    runs: dict[str, Run] = {}
-    for i, kind in enumerate(config.models):
-        imported = kind in weights
-        if imported:
-            model, readout = weights[kind]
-            if model.input_size != task.input_size:
-                raise ConfigError(
-                    f"weights for {kind}: input size {model.input_size} does not match task "
-                    f"{config.task!r}, which feeds {task.input_size} input(s)"
-                )
-        else:
-            model = engine.build_model(
-                kind,
-                task.input_size,
-                config.hidden_size,
-                seed=config.seed + 1000 * (i + 1),
-                activation=config.activation,
-                init=config.init,
-                weight_scale=config.weight_scale,
-                forget_bias=config.forget_bias,
-            )
-            readout = None
-        if readout is None or readout.weight.shape != (task.output_size, model.hidden_size):
-            readout = engine.build_readout(model.hidden_size, task.output_size,
-                                           seed=config.seed + 7)
-        trace = engine.forward(model, task.xs)
-        loss, dh, _ = engine.loss_and_grad(
-            readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
-            where=config.loss_where,
-        )
-        grads = engine.backward(model, trace, dh)
-        diagnostics = engine.compute_diagnostics(model, trace, grads)
-        runs[kind] = Run(kind, model, readout, task, trace, grads, float(loss), dh,
-                         diagnostics, imported)
-    return runs
+    kinds = list(config.models)
+    if len(kinds) == 1 or config.seq_len * config.hidden_size ** 2 < 50 * 16 ** 2:
+        results = [compute_run(config, task, k, weights.get(k)) for k in kinds]
+    else:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(lambda k: compute_run(config, task, k, weights.get(k)),
+                                    kinds))
+    return dict(zip(kinds, results, strict=True))
 
 
 Listener = Callable[[], None]

@@ -9,8 +9,10 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from lstmviz.config import Config
 from lstmviz.session import Session, compute_runs
 
-#: Work units (T * H^2 * models) below which a recompute runs inline: a few ms.
-INLINE_LIMIT = 200 * 64 * 64 * 3
+#: Work units (T * H^2 * models) that surely compute within a frame: always inline.
+INLINE_LIMIT = 40 * 16 * 16 * 2
+#: A recompute predicted to take longer than this (s) goes to the worker thread.
+FRAME_SECONDS = 0.016
 
 
 def work_units(config: Config) -> int:
@@ -61,6 +63,7 @@ class Recomputer(QObject):
         self._running = False
         self._pending: Config | None = None
         self.last_seconds = 0.0
+        self._per_unit = 0.0
 
     @property
     def busy(self) -> bool:
@@ -70,14 +73,14 @@ class Recomputer(QObject):
         if self._running:
             self._pending = config
             return
-        if work_units(config) <= INLINE_LIMIT:
+        if self.predict_seconds(config) <= FRAME_SECONDS:
             start = time.perf_counter()
             try:
                 runs = compute_runs(config, self.session.weights)
             except Exception as exc:  # noqa: BLE001
                 self.failed.emit(str(exc))
                 return
-            self.last_seconds = time.perf_counter() - start
+            self._measured(config, time.perf_counter() - start)
             self.session.apply(config, runs)
             self.applied.emit()
             return
@@ -85,12 +88,25 @@ class Recomputer(QObject):
         self.busyChanged.emit(True)
         self.pool.start(_Job(config, dict(self.session.weights), self.signals))
 
+    def predict_seconds(self, config: Config) -> float:
+        """Time the recompute of `config` will take, scaled from the last one measured."""
+        units = work_units(config)
+        if units <= INLINE_LIMIT:
+            return 0.0
+        if not self._per_unit:
+            return float("inf")  # unknown: never risk blocking the window
+        return units * self._per_unit
+
+    def _measured(self, config: Config, seconds: float) -> None:
+        self.last_seconds = seconds
+        self._per_unit = seconds / max(work_units(config), 1)
+
     def wait(self, msecs: int = 60000) -> None:
         """Block until the worker is idle (tests, screenshots, export)."""
         self.pool.waitForDone(msecs)
 
     def _finished(self, config: Config, runs, seconds: float) -> None:
-        self.last_seconds = seconds
+        self._measured(config, seconds)
         self._running = False
         if self._pending is not None:
             pending, self._pending = self._pending, None
