@@ -211,17 +211,31 @@ def _check_dseq(arg: str, value, T: int, B: int, H: int) -> np.ndarray:
 def frob_per_step(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """||u_t^T v_t||_F for stacked u (T, B, m), v (T, B, n), without forming the (m, n) terms.
 
-    ||U^T V||_F^2 = sum((U U^T) * (V V^T)) over the B x B Gram matrices.
+    ||U^T V||_F^2 = sum((U U^T) * (V V^T)) over the B x B Gram matrices. Each step's u and v
+    are scaled by their largest entry first, so values near 1e150 do not overflow to inf.
     """
     T, B, m = u.shape
     n = v.shape[2]
-    if B == 1:
-        return np.sqrt(np.einsum("tbm,tbm->t", u, u) * np.einsum("tbn,tbn->t", v, v))
-    if B * B * (m + n) < B * m * n:
-        gu = u @ u.transpose(0, 2, 1)
-        gv = v @ v.transpose(0, 2, 1)
-        return np.sqrt(np.maximum(np.einsum("tab,tab->t", gu, gv), 0.0))
-    return np.sqrt(np.einsum("tmn,tmn->t", *(2 * [u.transpose(0, 2, 1) @ v])))
+    with np.errstate(all="ignore"):
+        su = np.abs(u).reshape(T, -1).max(axis=1) if u.size else np.zeros(T)
+        sv = np.abs(v).reshape(T, -1).max(axis=1) if v.size else np.zeros(T)
+        bad = ~(np.isfinite(su) & np.isfinite(sv))
+        su_safe = np.where((su > 0) & ~bad, su, 1.0)
+        sv_safe = np.where((sv > 0) & ~bad, sv, 1.0)
+        u = np.where(bad[:, None, None], 0.0, u / su_safe[:, None, None])
+        v = np.where(bad[:, None, None], 0.0, v / sv_safe[:, None, None])
+        if B == 1:
+            unit = np.sqrt(np.einsum("tbm,tbm->t", u, u) * np.einsum("tbn,tbn->t", v, v))
+        elif B * B * (m + n) < B * m * n:
+            gu = u @ u.transpose(0, 2, 1)
+            gv = v @ v.transpose(0, 2, 1)
+            unit = np.sqrt(np.maximum(np.einsum("tab,tab->t", gu, gv), 0.0))
+        else:
+            unit = np.sqrt(np.einsum("tmn,tmn->t", *(2 * [u.transpose(0, 2, 1) @ v])))
+        out = unit * su_safe * sv_safe
+        # a non-finite factor: NaN stays NaN, inf (with a nonzero partner) stays inf
+        out = np.where(bad, su * sv, out)
+    return out
 
 
 def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:

@@ -178,3 +178,22 @@ def test_unscale_keeps_zero_nan_and_overflow_conventions():
     assert np.isnan(out[4])  # 4 e^800 exceeds float64
     assert out[5] == pytest.approx(0.5 * np.e, rel=1e-15)
     assert out[6] == 0.0  # 3 e^-800 underflows float64
+
+
+def test_whh_contrib_does_not_overflow_before_the_values_do():
+    """Each step's dL/dW_hh term is |u| |v| even when u*u would overflow (values ~1e160)."""
+    from lstmviz.engine.unroll import frob_per_step
+
+    rng = np.random.default_rng(0)
+    for B in (1, 3):
+        u = rng.normal(size=(4, B, 5))
+        v = rng.normal(size=(4, B, 6))
+        exact = np.array([np.linalg.norm(u[t].T @ v[t]) for t in range(4)])
+        np.testing.assert_allclose(frob_per_step(u, v), exact, rtol=1e-12)
+        big = frob_per_step(u * 1e160, v)
+        np.testing.assert_allclose(big, exact * 1e160, rtol=1e-12)
+        u2 = u.copy()
+        u2[2, 0, 0] = np.nan
+        out = frob_per_step(u2, v)
+        assert np.isnan(out[2])
+        assert np.isfinite(np.delete(out, 2)).all()
