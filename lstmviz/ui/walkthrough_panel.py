@@ -163,6 +163,9 @@ class WalkthroughPanel(QWidget):
         window.addAction(self.open_action)
         self.presenter.install(window)
         window.playback.playingChanged.connect(self._on_playback)
+        dock = window.docks.get(self.name)
+        if dock is not None:  # appears when a walkthrough opens (or from the View menu)
+            dock.hide()
 
     # -- opening --------------------------------------------------------------------
     def open(self, name_or_path: str | Path, step: int = 1, *, animate: bool = True) -> bool:

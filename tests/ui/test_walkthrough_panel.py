@@ -130,7 +130,8 @@ def test_presenter_mode(window, qtbot):
     assert panel.open("02_vanishing", 1, animate=False)
     def layout():
         return {n: (d.isVisible(), window.dockWidgetArea(d), d.isFloating(),
-                    sorted(o.objectName() for o in window.tabifiedDockWidgets(d)))
+                    sorted(o.objectName() for o in window.tabifiedDockWidgets(d)
+                           if o.isVisible()) if d.isVisible() else None)
                 for n, d in window.docks.items()}
 
     before = layout()
