@@ -305,7 +305,12 @@ class TrainingPanel(QWidget):
         self.iterations.setValue(2000)
         form.addRow("Iterations", self.iterations)
         col.addLayout(form)
+        col.addStretch(1)
 
+        side = QWidget()  # run controls stay visible; the settings scroll below them
+        side_col = QVBoxLayout(side)
+        side_col.setContentsMargins(0, 0, 0, 0)
+        side_col.setSpacing(3)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("Train fresh models with these settings")
@@ -316,15 +321,15 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(self.stop)
         for b in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
-        col.addLayout(buttons)
+        side_col.addLayout(buttons)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("%v / %m iterations")
-        col.addWidget(self.progress)
+        side_col.addWidget(self.progress)
         self.status = QLabel("Ready.")
         self.status.setWordWrap(True)
-        col.addWidget(self.status)
+        side_col.addWidget(self.status)
         inspect = QHBoxLayout()
         self.inspect_model = QComboBox()
         self.inspect_model.setToolTip("Model whose current weights to load into the main view")
@@ -334,15 +339,15 @@ class TrainingPanel(QWidget):
         self.inspect_button.clicked.connect(lambda: self.inspect(self.inspect_model.currentData()))
         inspect.addWidget(self.inspect_model, 1)
         inspect.addWidget(self.inspect_button)
-        col.addLayout(inspect)
-        col.addStretch(1)
+        side_col.addLayout(inspect)
         scroll = QScrollArea()
         scroll.setWidget(form_host)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(200)
-        scroll.setMaximumWidth(290)
-        outer.addWidget(scroll)
+        scroll.setHorizontalScrollBarPolicy(pg.QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_col.addWidget(scroll, 1)
+        side.setFixedWidth(280)
+        outer.addWidget(side)
 
         self.tabs = QTabWidget()
         curves = QWidget()
@@ -354,7 +359,7 @@ class TrainingPanel(QWidget):
                                      legend=False)
         self.ratio_plot.setToolTip("How much of the loss gradient at the last step survives "
                                    "back to the first step (log scale): tiny = vanishing")
-        self.bias_plot = self._plot("Forget / update gate bias")
+        self.bias_plot = self._plot("Forget / update gate bias", legend_offset=(-5, -5))
         self.bias_plot.setToolTip("Mean bias of the LSTM forget gate (GRU: update gate); "
                                   "large = remember by default")
         for i, w in enumerate((self.loss_plot, self.ratio_plot, self.bias_plot)):
@@ -365,7 +370,8 @@ class TrainingPanel(QWidget):
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
 
     def _plot(self, title: str, y_label: str = "", *, log_y: bool = False,
-              x_label: str = "iteration", legend: bool = True) -> pg.PlotWidget:
+              x_label: str = "iteration", legend: bool = True,
+              legend_offset: tuple[int, int] = (-5, 5)) -> pg.PlotWidget:
         axis = {"left": PowerAxis("left")} if log_y else None
         w = pg.PlotWidget(axisItems=axis, background=self.theme.background)
         p = w.getPlotItem()
@@ -381,7 +387,7 @@ class TrainingPanel(QWidget):
             ax.setPen(self.theme.foreground)
             ax.setTextPen(self.theme.foreground)
         if legend:
-            p.addLegend(offset=(-5, 5), labelTextColor=self.theme.foreground)
+            p.addLegend(offset=legend_offset, labelTextColor=self.theme.foreground)
         w.setMinimumSize(120, 120)
         return w
 
@@ -394,7 +400,7 @@ class TrainingPanel(QWidget):
         self.sweep_task = QComboBox()
         self.sweep_task.addItem("Recall (lag L)", "recall")
         self.sweep_task.addItem("Adding (length T)", "adding")
-        self.sweep_task.setToolTip("The sweep's task; models, optimiser, sizes, forget bias and "
+        self.sweep_task.setToolTip("The sweep's task; models, optimiser, sizes and "
                                    "distractors come from the settings on the left")
         self.sweep_task.currentIndexChanged.connect(self._on_sweep_task)
         form.addRow("Task", self.sweep_task)
@@ -407,6 +413,12 @@ class TrainingPanel(QWidget):
         self.sweep_iterations.setValue(sweep_mod.SWEEP_ITERATIONS)
         self.sweep_iterations.setToolTip("Minibatches per (model, lag) point")
         form.addRow("Iterations", self.sweep_iterations)
+        self.sweep_forget_bias = QDoubleSpinBox()
+        self.sweep_forget_bias.setRange(-10.0, 10.0)
+        self.sweep_forget_bias.setSingleStep(0.5)
+        self.sweep_forget_bias.setValue(sweep_mod.SWEEP_CONFIG.forget_bias)
+        self.sweep_forget_bias.setToolTip("LSTM forget bias of the sweep's runs")
+        form.addRow("Forget bias", self.sweep_forget_bias)
         row = QHBoxLayout()
         self.sweep_button = QPushButton("Run sweep")
         self.sweep_button.setToolTip("Train every checked model at every lag (2 processes) "
@@ -430,7 +442,8 @@ class TrainingPanel(QWidget):
         form.addRow(self.save_csv_button)
         box.setMaximumWidth(240)
         lay.addWidget(box)
-        self.sweep_plot = self._plot("Success against lag", "eval accuracy", x_label="lag L")
+        self.sweep_plot = self._plot("Success against lag", "eval accuracy", x_label="lag L",
+                                     legend_offset=(5, -5))
         lay.addWidget(self.sweep_plot, 1)
         self.sweep_curves: dict[str, pg.PlotDataItem] = {}
         self.sweep_refs: list = []
@@ -469,7 +482,8 @@ class TrainingPanel(QWidget):
 
     def sweep_config(self) -> TrainConfig:
         """The sweep's base config: its own task, everything else from the form."""
-        return self.train_config().replace(task=self.sweep_task.currentData())
+        return self.train_config().replace(task=self.sweep_task.currentData(),
+                                           forget_bias=self.sweep_forget_bias.value())
 
     def _update_buttons(self, *_args) -> None:
         running, sweeping = self.training, self.sweeping
@@ -682,14 +696,15 @@ class TrainingPanel(QWidget):
         if cfg.task == "recall":
             chance = 1.0 / cfg.n_symbols
             ref = pg.InfiniteLine(chance, angle=0, pen=muted, label=f"chance 1/{cfg.n_symbols}",
-                                  labelOpts={"position": 0.9, "color": self.theme.muted})
+                                  labelOpts={"position": 0.5, "color": self.theme.muted,
+                                             "anchors": [(0.5, 1), (0.5, 1)]})
             p.addItem(ref)
             p.setYRange(0, 1.02, padding=0)
         else:
             for y, text in ((1 / 6, "always 1: 0.167"), (0.01, "solved < 0.01")):
                 p.addItem(pg.InfiniteLine(y, angle=0, pen=muted, label=text,
-                                          labelOpts={"position": 0.85,
-                                                     "color": self.theme.muted}))
+                                          labelOpts={"position": 0.5, "color": self.theme.muted,
+                                                     "anchors": [(0.5, 1), (0.5, 1)]}))
             p.setYRange(0, 0.2, padding=0)
         for kind in self.selected_kinds:
             color = self.theme.model_color(kind)
