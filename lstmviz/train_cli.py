@@ -10,29 +10,22 @@ of 1000 sequences, grad_ratio (geometric mean of ||dL/dh_1|| / ||dL/dh_T|| over 
 iterations), solved (bool), saved (path or null).
 
 --save writes weights that File > Import weights opens, plus <name>.train.npz with the
-optimiser state; --resume continues from such a pair.
+optimiser state; --resume continues from such a pair (its settings win over the flags).
+BLAS runs single-threaded (set by `lstmviz/__init__` before NumPy loads): faster here.
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import math
 import sys
+import time
+from collections import deque
 
-if "numpy" not in sys.modules:
-    # One BLAS thread is faster for these small matrices (measured: scripts/bench_training.py)
-    # and must be chosen before NumPy is imported.
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
-from collections import deque  # noqa: E402
-
-from lstmviz.cli import UsageError  # noqa: E402
-from lstmviz.engine.errors import EngineError  # noqa: E402
-from lstmviz.engine.training import (  # noqa: E402
+from lstmviz.cli import UsageError
+from lstmviz.engine.errors import EngineError
+from lstmviz.engine.training import (
     EVAL_SIZE,
     TRAIN_TASKS,
     TrainConfig,
@@ -103,6 +96,8 @@ def parser() -> argparse.ArgumentParser:
                    help="rnn only")
     p.add_argument("--symbols", type=_positive_int, default=d.n_symbols,
                    help="recall: number of symbols K (chance 1/K)")
+    p.add_argument("--noise", type=float, default=d.noise,
+                   help="recall: std of random distractors between symbol and cue")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--save", metavar="PATH", help="write weights (.npz) and PATH's .train.npz")
     p.add_argument("--resume", metavar="PATH", help="continue a run saved with --save")
@@ -131,7 +126,7 @@ def main(argv: list[str]) -> int:
                 hidden_size=args.hidden, batch_size=args.batch, optimizer=args.optimizer,
                 lr=args.lr, momentum=args.momentum, clip=args.clip, clip_mode=args.clip_mode,
                 forget_bias=args.forget_bias, activation=args.activation,
-                n_symbols=args.symbols, seed=args.seed,
+                n_symbols=args.symbols, noise=args.noise, seed=args.seed,
             )
             trainer = Trainer(config)
     except EngineError as exc:

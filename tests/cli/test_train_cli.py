@@ -75,6 +75,7 @@ def test_save_opens_in_engine_and_resumes(capsys, tmp_path):
         (["--seed", "-1"], "seed"),
         (["--save", "weights.txt"], "--save"),
         (["--task", "adding", "--length", "1"], "length"),
+        (["--task", "recall", "--noise", "-1"], "noise"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, args, message):
