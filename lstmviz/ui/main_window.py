@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self.unrolled = UnrolledView(self.adapter, self.theme)
         self.setCentralWidget(self.unrolled)
         self.playback = Playback(self.adapter, self)
+        self.playback.set_icon_color(self.theme.foreground)
         self.playbar = PlaybackBar(self.playback, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.playbar)
 
@@ -145,7 +146,14 @@ class MainWindow(QMainWindow):
             area = {"left": Qt.DockWidgetArea.LeftDockWidgetArea,
                     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}.get(
                         getattr(tool, "area", "right"), Qt.DockWidgetArea.RightDockWidgetArea)
-            dock = self._add_dock(tool.name, tool.title, tool, area, tool.tooltip)
+            holder: QWidget = tool
+            if tool.minimumSizeHint().width() > 360:
+                # a wide form would set the whole window's minimum width (1280 must fit)
+                holder = QScrollArea()
+                holder.setWidget(tool)
+                holder.setWidgetResizable(True)
+                holder.setFrameShape(QScrollArea.Shape.NoFrame)
+            dock = self._add_dock(tool.name, tool.title, holder, area, tool.tooltip)
             self.view_menu.insertAction(self._view_sep, dock.toggleViewAction())
             if hasattr(tool, "install"):
                 tool.install(self)
@@ -372,6 +380,7 @@ class MainWindow(QMainWindow):
         self.theme = THEMES[name]
         apply_app_theme(self.theme)
         self.unrolled.set_theme(self.theme)
+        self.playback.set_icon_color(self.theme.foreground)
         for panel in self.panels.values():
             panel.set_theme(self.theme)
         self.theme_actions[name].setChecked(True)

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QSlider, QSpinBox, QStyle, QToolBar, QWidget
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtWidgets import QLabel, QSlider, QSpinBox, QToolBar, QWidget
 
 from lstmviz.session import BACKWARD, FORWARD
 from lstmviz.ui.adapter import SessionAdapter
+
+PLAY, PAUSE = "⏵", "⏸"
+
+
+def glyph_icon(glyph: str, color: str, size: int = 32) -> QIcon:
+    """An icon drawn from a Unicode glyph in `color`: readable on light and dark themes."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    font = QFont()
+    font.setPixelSize(int(size * 0.8))
+    painter.setFont(font)
+    painter.setPen(QColor(color))
+    painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, glyph)
+    painter.end()
+    return QIcon(pixmap)
 
 
 class Playback(QObject):
@@ -22,32 +38,37 @@ class Playback(QObject):
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)
         self.fps = 8
-        style = parent.style()
-        sp = QStyle.StandardPixmap
-
-        def action(text: str, icon, keys, slot, tip: str) -> QAction:
-            a = QAction(style.standardIcon(icon), text, parent)
+        def action(text: str, icon: str, keys, slot, tip: str) -> QAction:
+            a = QAction(text, parent)
+            a.setData(icon)
             a.setShortcuts([QKeySequence(k) for k in keys])
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             a.setToolTip(f"{tip} ({' / '.join(keys)})" if keys else tip)
             a.triggered.connect(slot)
             return a
 
-        self.play_action = action("Play", sp.SP_MediaPlay, ["Space"], self.toggle,
+        self.play_action = action("Play", PLAY, ["Space"], self.toggle,
                                   "Play or pause the animation")
         self.play_action.setCheckable(True)
-        self.start_action = action("Start", sp.SP_MediaSkipBackward, ["Home"], self.to_start,
+        self.start_action = action("Start", "⏮", ["Home"], self.to_start,
                                    "Jump to the first forward step")
-        self.back_action = action("Step back", sp.SP_MediaSeekBackward, ["Left"], self.step_back,
+        self.back_action = action("Step back", "◀", ["Left"], self.step_back,
                                   "One frame back")
-        self.step_action = action("Step", sp.SP_MediaSeekForward, ["Right"], self.step,
+        self.step_action = action("Step", "▶", ["Right"], self.step,
                                   "One frame forward")
-        self.end_action = action("End", sp.SP_MediaSkipForward, ["End"], self.to_end,
+        self.end_action = action("End", "⏭", ["End"], self.to_end,
                                  "Jump to the last backward step")
-        self.backward_action = action("Backward pass", sp.SP_ArrowBack, ["Ctrl+B"],
+        self.backward_action = action("Backward pass", "↩", ["Ctrl+B"],
                                       self.to_backward, "Jump to the start of the backward pass")
         self.actions = [self.start_action, self.back_action, self.play_action, self.step_action,
                         self.end_action, self.backward_action]
+        self.set_icon_color("#202124")
+
+    def set_icon_color(self, color: str) -> None:
+        """Redraw the transport icons in `color` (the theme's foreground)."""
+        self._icon_color = color
+        for a in self.actions:
+            a.setIcon(glyph_icon(a.data(), color))
 
     @property
     def session(self):
@@ -70,6 +91,8 @@ class Playback(QObject):
             self.timer.stop()
         self.play_action.setChecked(on)
         self.play_action.setText("Pause" if on else "Play")
+        self.play_action.setData(PAUSE if on else PLAY)
+        self.set_icon_color(self._icon_color)
         self.playingChanged.emit(on)
 
     def _tick(self) -> None:

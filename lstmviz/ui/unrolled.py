@@ -36,7 +36,7 @@ from lstmviz.ui.theme import LIGHT, Theme
 
 CELL_W, CELL_H, GAP = 30.0, 42.0, 18.0
 PITCH = CELL_W + GAP
-ROW_H = 150.0
+ROW_H = 136.0
 X_SIZE = 14.0
 LEFT = 70.0  # room for the row label
 LOSS_W = 44.0
@@ -186,7 +186,7 @@ class RowItem(QGraphicsObject):
             r = self.cell_rect(t)
             cx = r.center().x()
             # input x_t and its arrow
-            xr = QRectF(cx - X_SIZE / 2, r.bottom() + 30, X_SIZE, X_SIZE)
+            xr = QRectF(cx - X_SIZE / 2, r.bottom() + 24, X_SIZE, X_SIZE)
             lvl = float(self.x_level[t - 1])
             idx = int(round((max(-1.0, min(1.0, lvl)) + 1) * 127.5))
             painter.setPen(QPen(muted, 1))
@@ -217,7 +217,7 @@ class RowItem(QGraphicsObject):
             # backward gradient: arrow leaving cell t to the left, below the h arrow
             if backward and t >= bwd:
                 w, col = grad_style(float(self.grad_h_log[t - 1]), *self.grad_range)
-                y = r.bottom() + 12
+                y = r.bottom() + 11
                 self._arrow(painter, QPointF(r.right(), y), QPointF(r.left() - GAP + 2, y),
                             flat_pen(col, w), 3 + w)
                 if self.grad_c_log is not None:
@@ -336,7 +336,9 @@ class UnrolledView(QGraphicsView):
         kind, t = self.adapter.selected
         if kind in self.rows:
             self.rows[kind].selected_t = t
-        scene.setSceneRect(scene.itemsBoundingRect().adjusted(0, -6, 10, 0))
+        # room below the rows for the legend, so it never covers a cell
+        scene.setSceneRect(scene.itemsBoundingRect().adjusted(0, -6, 10, 44))
+        self.fit_height()
         self.setBackgroundBrush(QColor(self.theme.background))
 
     def show_frame(self, *_args) -> None:
@@ -426,6 +428,14 @@ class UnrolledView(QGraphicsView):
         self.scale(factor, factor)
         self.labels.update()
 
+    def fit_height(self) -> None:
+        """Zoom so that every model's row fits the view's height (within 0.5x .. 1.25x)."""
+        height = self.scene().sceneRect().height()
+        available = self.viewport().height() - 4
+        if height <= 0 or available <= 50:
+            return
+        self.zoom(min(1.25, max(0.5, available / height)) / self._zoom)
+
     def fit(self) -> None:
         """Zoom so that the whole sequence fits the width."""
         rect = self.scene().sceneRect()
@@ -437,6 +447,7 @@ class UnrolledView(QGraphicsView):
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._place_overlays()
+        self.fit_height()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         super().scrollContentsBy(dx, dy)

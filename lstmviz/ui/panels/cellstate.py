@@ -138,8 +138,8 @@ class CellStatePanel(Panel):
             p = self.widgets[kind].getPlotItem()
             p.clear()
             data, symbol = state_of(run, mode)
-            missing = " — no cell state, showing h_t" if mode == "c" and symbol == "h_t" else ""
-            p.setTitle(f"{run.label}: {symbol} of each unit (batch element 0){missing}",
+            missing = " (no cell state)" if mode == "c" and symbol == "h_t" else ""
+            p.setTitle(f"{run.label} · {symbol} per unit{missing}",
                        size="9pt", color=theme.foreground)
             p.setLabel("left", symbol)
             color = theme.model_color(kind)

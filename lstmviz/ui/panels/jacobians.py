@@ -60,9 +60,10 @@ class JacobianPanel(Panel):
 
     def build(self) -> None:
         self.titles = (
-            "‖∂h_T/∂h_t‖₂ (solid) and per step ‖∂h_t/∂h_t−1‖₂ (dashed)",
-            "LSTM cell path ∂c_t/∂c_t−1: direct ‖diag(f_t)‖ (solid) vs indirect (dashed)",
-            "each step's term of ∂L/∂W_hh: which steps still teach the weights",
+            # short: a plot title sets its plot's minimum width (long ones overflow narrow docks)
+            "‖∂h_T/∂h_t‖ ─   per step ‖∂h_t/∂h_t−1‖ ┄",
+            "LSTM ∂c_t/∂c_t−1: diag(f_t) ─   via h_t−1 ┄",
+            "step t's term of ∂L/∂W_hh",
         )
         self.w_prod = self.make_plot(log_y=True, y_label="norm")
         self.w_cell = self.make_plot(y_label="norm")
