@@ -4,7 +4,13 @@ Float64 throughout, PyTorch's parameter layout (see DESIGN.md, "Engine contract"
 """
 
 from .activations import ACTIVATIONS
-from .diagnostics import Diagnostics, compute_diagnostics, rnn_bound, sigma_max
+from .diagnostics import (
+    Diagnostics,
+    complete_diagnostics,
+    compute_diagnostics,
+    rnn_bound,
+    sigma_max,
+)
 from .errors import EngineError, WeightFileError
 from .init import INITS
 from .linalg import spectral_norm
@@ -30,6 +36,7 @@ __all__ = [
     "backward",
     "build_model",
     "build_readout",
+    "complete_diagnostics",
     "compute_diagnostics",
     "forward",
     "load_weights",

@@ -197,3 +197,28 @@ def test_whh_contrib_does_not_overflow_before_the_values_do():
         out = frob_per_step(u2, v)
         assert np.isnan(out[2])
         assert np.isfinite(np.delete(out, 2)).all()
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_diagnostics_in_two_stages_equal_the_full_computation(kind):
+    """jacobians=False then complete_diagnostics gives exactly what one call gives."""
+    from lstmviz import engine
+
+    model = engine.build_model(kind, 2, 5, seed=3)
+    xs = np.random.default_rng(1).normal(size=(12, 2))
+    trace = engine.forward(model, xs)
+    grads = engine.backward(model, trace, np.ones_like(trace.h))
+    full = engine.compute_diagnostics(model, trace, grads)
+    quick = engine.compute_diagnostics(model, trace, grads, jacobians=False)
+    assert not quick.jacobians_ready
+    assert np.isnan(quick.jac_prod_norm).all()
+    np.testing.assert_array_equal(quick.grad_h_norm, full.grad_h_norm)
+    done = engine.complete_diagnostics(model, trace, quick)
+    assert done.jacobians_ready
+    for name in ("jac_step_norm", "jac_prod_norm", "cell_indirect"):
+        a, b = getattr(done, name), getattr(full, name)
+        if b is None:
+            assert a is None
+        else:
+            np.testing.assert_array_equal(a, b)
+    assert engine.complete_diagnostics(model, trace, done) is done
