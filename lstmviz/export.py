@@ -23,6 +23,7 @@ import os
 import platform
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -256,18 +257,6 @@ def write_gif(frames: Iterable[Any], path: Path, fps: float) -> int:
     return 1 + len(rest)
 
 
-def qimage_to_pil(image) -> Any:
-    """A QImage (any format) as an RGB PIL image, palette-quantised for GIF."""
-    from PIL import Image
-    from PySide6.QtGui import QImage
-
-    img = image.convertToFormat(QImage.Format.Format_RGB888)
-    w, h, bpl = img.width(), img.height(), img.bytesPerLine()
-    raw = bytes(img.constBits())[: bpl * h]
-    pil = Image.frombuffer("RGB", (w, h), raw, "raw", "RGB", bpl, 1)
-    return pil.quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-
-
 # -- manifest -----------------------------------------------------------------------------
 def versions() -> dict[str, str]:
     out = {"lstmviz": lstmviz.__version__, "python": platform.python_version(),
@@ -342,6 +331,8 @@ def export(config: Config, request: ExportRequest, *, session=None,
     scene = HeadlessScene(session, build, request.theme)
     written: list[dict] = []
     width = request.width or DEFAULT_WIDTH
+    encoded: dict[str, Future] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
     try:
         with Staging(request.out_dir) as staging:
             scene.seek(frame_index)
@@ -353,7 +344,8 @@ def export(config: Config, request: ExportRequest, *, session=None,
                     if fmt == "png":
                         image = render_image(widget, width=width, background=bg,
                                              transparent=request.transparent)
-                        staging.write(f"{name}.png", png_bytes(image))
+                        # PNG compression is the slow part: in threads (Qt releases the GIL)
+                        encoded[f"{name}.png"] = pool.submit(png_bytes, image)
                         written.append({"file": f"{name}.png", "view": name, "format": "png",
                                         "width": image.width(), "height": image.height()})
                     elif fmt == "svg":
@@ -368,6 +360,8 @@ def export(config: Config, request: ExportRequest, *, session=None,
                         staging.write(f"{name}.csv", csv_bytes(cols, csv_note(name, frame.label)))
                         written.append({"file": f"{name}.csv", "view": name, "format": "csv",
                                         "columns": list(cols)})
+            for file, future in encoded.items():
+                staging.write(file, future.result())
             if gif:
                 info = _animate(scene, request, staging, progress)
                 written.append(info)
@@ -375,6 +369,7 @@ def export(config: Config, request: ExportRequest, *, session=None,
             staging.write(MANIFEST, manifest_bytes(config, request, frame, written))
             paths = staging.commit()
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         scene.close()
     return paths
 
@@ -382,7 +377,7 @@ def export(config: Config, request: ExportRequest, *, session=None,
 def _animate(scene, request: ExportRequest, staging: Staging,
              progress: Progress | None) -> dict:
     """Render the run frame by frame into a staged GIF (and PNG frames if asked)."""
-    from lstmviz.ui.render import png_bytes, progress_strip, render_image
+    from lstmviz.ui.render import png_bytes, progress_strip, qimage_to_pil, render_image
 
     session = scene.session
     indices = gif_frames(session.n_frames, request.stride)

@@ -46,12 +46,12 @@ from lstmviz.export import (
     csv_bytes,
     csv_note,
     gif_frames,
-    qimage_to_pil,
     write_gif,
 )
 from lstmviz.ui.render import (
     png_bytes,
     progress_strip,
+    qimage_to_pil,
     render_image,
     render_svg,
     set_theme,

@@ -18,6 +18,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRect, QSettings, QSize, Qt
@@ -82,6 +83,20 @@ def transparent_views(widget: QWidget) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def updates_enabled(widget: QWidget) -> Iterator[None]:
+    """Paint a widget built off screen with updates disabled (so it is never painted for
+    nothing), just for one render."""
+    if widget.updatesEnabled():
+        yield
+        return
+    widget.setUpdatesEnabled(True)
+    try:
+        yield
+    finally:
+        widget.setUpdatesEnabled(False)
+
+
+@contextlib.contextmanager
 def window_colour(widget: QWidget, colour: QColor | None) -> Iterator[None]:
     """Paint `widget`'s (and its children's) window background in `colour` for a moment:
     a white slide instead of the app's grey margins, or clear. None: leave it."""
@@ -126,7 +141,7 @@ def render_image(widget: QWidget, *, width: int | None = None, dpi: float | None
     colour = (QColor(Qt.GlobalColor.transparent) if transparent
               else QColor(background) if background is not None else None)
     try:
-        with window_colour(widget, colour), (
+        with window_colour(widget, colour), updates_enabled(widget), (
                 transparent_views(widget) if transparent else contextlib.nullcontext()):
             QWidget.render(widget, painter, QPoint(), QRegion(), flags)
     finally:
@@ -145,6 +160,17 @@ def progress_strip(image: QImage, done: int, total: int, colour: str) -> QImage:
     painter.fillRect(QRect(0, image.height() - h, w, h), QColor(colour))
     painter.end()
     return image
+
+
+def qimage_to_pil(image) -> Any:
+    """A QImage (any format) as an RGB PIL image, palette-quantised for GIF."""
+    from PIL import Image
+
+    img = image.convertToFormat(QImage.Format.Format_RGB888)
+    w, h, bpl = img.width(), img.height(), img.bytesPerLine()
+    raw = bytes(img.constBits())[: bpl * h]
+    pil = Image.frombuffer("RGB", (w, h), raw, "raw", "RGB", bpl, 1)
+    return pil.quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
 
 
 def png_bytes(image: QImage) -> bytes:
@@ -173,7 +199,7 @@ def svg_with_qt(widget: QWidget, *, title: str = "", background: str | None = No
     colour = (QColor(Qt.GlobalColor.transparent) if transparent
               else QColor(background) if background is not None else None)
     try:
-        with window_colour(widget, colour), (
+        with window_colour(widget, colour), updates_enabled(widget), (
                 transparent_views(widget) if transparent else contextlib.nullcontext()):
             QWidget.render(widget, painter, QPoint(), QRegion(), flags)
     finally:
@@ -267,8 +293,9 @@ def render_svg(widget: QWidget, *, title: str = "", background: str | None = Non
     else Qt's SVG generator."""
     if widget.findChildren(pg.GraphicsView) or isinstance(widget, pg.GraphicsView):
         try:
-            return svg_with_pyqtgraph(widget, title=title, background=background,
-                                      transparent=transparent)
+            with updates_enabled(widget):
+                return svg_with_pyqtgraph(widget, title=title, background=background,
+                                          transparent=transparent)
         except Exception:  # noqa: BLE001 - pyqtgraph 0.14 + PySide6 >= 6.11: ValueError
             pass
     return svg_with_qt(widget, title=title, background=background, transparent=transparent)
@@ -410,6 +437,8 @@ class HeadlessScene:
             widget.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             widget.setFrameShape(QGraphicsView.Shape.NoFrame)
         widget.resize(*logical_size(name, len(self.session.runs)))
+        # laid out but never painted to a (hidden) screen: `render_image` paints it once
+        widget.setUpdatesEnabled(False)
         widget.show()
 
     def set_theme(self, name: str) -> None:
