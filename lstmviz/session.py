@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -92,6 +92,13 @@ class Run:
             name += f" ({self.model.activation})"
         return name
 
+    def completed(self) -> Run:
+        """This run with its exact Jacobian norms computed (itself if they already are)."""
+        if self.diagnostics.jacobians_ready:
+            return self
+        return replace(self, diagnostics=engine.complete_diagnostics(
+            self.model, self.trace, self.diagnostics))
+
     @property
     def overflow_step(self) -> int | None:
         """0-based step where numbers first stop being finite (forward or backward)."""
@@ -119,8 +126,11 @@ SEED_OFFSET = {"rnn": 1000, "lstm": 2000, "gru": 3000}
 
 
 def compute_run(config: Config, task: engine.Task, kind: str,
-                imported: tuple[engine.Model, engine.Readout | None] | None = None) -> Run:
-    """Build one model (or take imported weights) and run it forward and backward on `task`."""
+                imported: tuple[engine.Model, engine.Readout | None] | None = None, *,
+                jacobians: bool = True) -> Run:
+    """Build one model (or take imported weights) and run it forward and backward on `task`.
+
+    jacobians=False leaves the exact Jacobian norms for `Run.completed()` (see engine)."""
     if imported is not None:
         model, readout = imported
         if model.input_size != task.input_size:
@@ -149,12 +159,13 @@ def compute_run(config: Config, task: engine.Task, kind: str,
         where=config.loss_where,
     )
     grads = engine.backward(model, trace, dh)
-    diagnostics = engine.compute_diagnostics(model, trace, grads)
+    diagnostics = engine.compute_diagnostics(model, trace, grads, jacobians=jacobians)
     return Run(kind, model, readout, task, trace, grads, float(loss), dh, diagnostics,
                imported is not None)
 
 
-def compute_runs(config: Config, weights: Weights | None = None) -> dict[str, Run]:
+def compute_runs(config: Config, weights: Weights | None = None, *,
+                 jacobians: bool = True) -> dict[str, Run]:
     """Build every model of `config`, run it forward and backward on one shared input.
 
     Pure and thread-safe: the app calls it off the GUI thread for large settings. Models
@@ -166,11 +177,13 @@ def compute_runs(config: Config, weights: Weights | None = None) -> dict[str, Ru
     task = engine.make_task(config.task, config.seq_len, config.batch_size, seed=config.seed)
     kinds = list(config.models)
     if len(kinds) == 1 or config.seq_len * config.hidden_size ** 2 < 50 * 16 ** 2:
-        results = [compute_run(config, task, k, weights.get(k)) for k in kinds]
+        results = [compute_run(config, task, k, weights.get(k), jacobians=jacobians)
+                   for k in kinds]
     else:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            results = list(pool.map(lambda k: compute_run(config, task, k, weights.get(k)),
-                                    kinds))
+            results = list(pool.map(
+                lambda k: compute_run(config, task, k, weights.get(k), jacobians=jacobians),
+                kinds))
     return dict(zip(kinds, results, strict=True))
 
 
@@ -190,6 +203,9 @@ class Session:
     cursor: int = 0
     on_runs: list[Listener] = field(default_factory=list)
     on_frame: list[Listener] = field(default_factory=list)
+    on_diagnostics: list[Listener] = field(default_factory=list)
+    #: Incremented whenever the runs are replaced: late Jacobian results check it.
+    generation: int = 0
 
     def __post_init__(self) -> None:
         if not self.runs:
@@ -216,10 +232,29 @@ class Session:
         """Install runs computed elsewhere (e.g. a worker thread) and keep the cursor's place."""
         old = self.frame
         self.config, self.runs = config, runs
+        self.generation += 1
         self.cursor = frame_index(old.phase, old.t, config.seq_len)
         for listener in list(self.on_runs):
             listener()
         self._frame_changed()
+
+    @property
+    def jacobians_ready(self) -> bool:
+        return all(r.diagnostics.jacobians_ready for r in self.runs.values())
+
+    def complete_jacobians(self, generation: int | None = None,
+                           runs: dict[str, Run] | None = None) -> bool:
+        """Install runs completed elsewhere (or complete them here) if still current."""
+        if generation is not None and generation != self.generation:
+            return False
+        if runs is None:
+            runs = {k: r.completed() for k, r in self.runs.items()}
+        if list(runs) != list(self.runs):
+            return False
+        self.runs = runs
+        for listener in list(self.on_diagnostics):
+            listener()
+        return True
 
     def set_weights(self, kind: str, model: engine.Model, readout: engine.Readout | None) -> None:
         """Use imported weights for `kind` (adds the model to the config if missing)."""

@@ -16,6 +16,7 @@ class SessionAdapter(QObject):
 
     runsChanged = Signal()
     frameChanged = Signal(int)
+    diagnosticsChanged = Signal()  # the exact Jacobian norms arrived for the current runs
     busyChanged = Signal(bool)
     selectionChanged = Signal(str, int)  # model kind, t (1-based) of the selected cell
 
@@ -25,6 +26,7 @@ class SessionAdapter(QObject):
         self.selected: tuple[str, int] = (session.config.models[0], 1)
         session.on_runs.append(self.runsChanged.emit)
         session.on_frame.append(lambda: self.frameChanged.emit(session.cursor))
+        session.on_diagnostics.append(self.diagnosticsChanged.emit)
 
     @property
     def frame(self) -> Frame:

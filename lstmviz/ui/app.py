@@ -51,11 +51,14 @@ def run(config: Config | None = None, *, screenshot: str | None = None, frame: i
     app = make_app()
     from PySide6.QtCore import QSettings
 
-    from lstmviz.session import Session
+    from lstmviz.session import Session, compute_runs
     from lstmviz.ui.main_window import MainWindow
     from lstmviz.ui.walkthrough_panel import open_in_window
 
-    session = Session(config or Config())
+    config = config or Config()
+    # interactive start: the exact Jacobian norms follow in the background (faster launch);
+    # a screenshot waits for everything
+    session = Session(config, runs=compute_runs(config, jacobians=bool(screenshot)))
     if frame is not None:
         session.seek(frame if frame >= 0 else session.n_frames + frame)
     if screenshot:

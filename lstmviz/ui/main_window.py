@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         self.controls.configRequested.connect(self.request_config)
         self.recomputer.failed.connect(self.show_error)
         self.recomputer.busyChanged.connect(self._on_busy)
+        self.recomputer.jacobiansPending.connect(self._on_jacobians_pending)
         self.adapter.runsChanged.connect(self._on_runs)
         self.adapter.frameChanged.connect(self._update_status)
 
@@ -163,6 +164,12 @@ class MainWindow(QMainWindow):
         self._on_runs()
         self._update_status()
         self.unrolled.setFocus()
+        # panels that plot the Jacobian norms redraw when the background job delivers them
+        for name in ("jacobians",):
+            panel = self.panels[name]
+            self.adapter.diagnosticsChanged.connect(panel._on_runs)
+            self.adapter.diagnosticsChanged.connect(panel._on_frame)
+        self.recomputer.complete_jacobians()
         importlib.import_module("lstmviz.ui.export_dialog").install_export(self)
 
     # -- docks ----------------------------------------------------------------------
@@ -332,6 +339,10 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor) if busy else \
             QApplication.restoreOverrideCursor()
+
+    def _on_jacobians_pending(self, pending: bool) -> None:
+        dock = self.docks["jacobians"]
+        dock.setWindowTitle("Jacobians (computing…)" if pending else self.panels["jacobians"].title)
 
     def _on_runs(self) -> None:
         # keep the controls in step with what was computed (e.g. after a failed request)

@@ -23,6 +23,7 @@ def work_units(config: Config) -> int:
 class _Signals(QObject):
     finished = Signal(object, object, float)  # config, runs, seconds
     errored = Signal(object, str)  # config, message
+    completed = Signal(int, object)  # session generation, runs with Jacobian norms
 
 
 class _Job(QRunnable):
@@ -34,11 +35,32 @@ class _Job(QRunnable):
     def run(self) -> None:
         start = time.perf_counter()
         try:
-            runs = compute_runs(self.config, self.weights)
+            runs = compute_runs(self.config, self.weights, jacobians=False)
         except Exception as exc:  # noqa: BLE001 - reported to the user, never raised into Qt
             self.signals.errored.emit(self.config, str(exc))
             return
         self.signals.finished.emit(self.config, runs, time.perf_counter() - start)
+
+
+class _JacobianJob(QRunnable):
+    """Completes the exact Jacobian norms of a session's runs; gives up once they are stale."""
+
+    def __init__(self, session: Session, signals: _Signals) -> None:
+        super().__init__()
+        self.session, self.signals = session, signals
+        self.generation, self.runs = session.generation, dict(session.runs)
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        done = {}
+        for kind, run in self.runs.items():
+            if self.session.generation != self.generation:
+                return  # newer runs arrived: their own job is queued
+            try:
+                done[kind] = run.completed()
+            except Exception:  # noqa: BLE001 - never raise into Qt; norms stay NaN
+                return
+        self.signals.completed.emit(self.generation, done)
 
 
 class Recomputer(QObject):
@@ -51,6 +73,7 @@ class Recomputer(QObject):
     busyChanged = Signal(bool)
     failed = Signal(str)
     applied = Signal()
+    jacobiansPending = Signal(bool)
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +83,9 @@ class Recomputer(QObject):
         self.signals = _Signals(self)
         self.signals.finished.connect(self._finished)
         self.signals.errored.connect(self._errored)
+        self.signals.completed.connect(self._completed)
+        self.jacobian_pool = QThreadPool(self)
+        self.jacobian_pool.setMaxThreadCount(1)
         self._running = False
         self._pending: Config | None = None
         self.last_seconds = 0.0
@@ -76,13 +102,14 @@ class Recomputer(QObject):
         if self.predict_seconds(config) <= FRAME_SECONDS:
             start = time.perf_counter()
             try:
-                runs = compute_runs(config, self.session.weights)
+                runs = compute_runs(config, self.session.weights, jacobians=False)
             except Exception as exc:  # noqa: BLE001
                 self.failed.emit(str(exc))
                 return
             self._measured(config, time.perf_counter() - start)
             self.session.apply(config, runs)
             self.applied.emit()
+            self.complete_jacobians()
             return
         self._running = True
         self.busyChanged.emit(True)
@@ -101,9 +128,25 @@ class Recomputer(QObject):
         self.last_seconds = seconds
         self._per_unit = seconds / max(work_units(config), 1)
 
+    def complete_jacobians(self) -> None:
+        """Compute the exact Jacobian norms of the current runs in the background."""
+        if self.session.jacobians_ready:
+            return
+        self.jacobiansPending.emit(True)
+        self.jacobian_pool.start(_JacobianJob(self.session, self.signals))
+
+    def _completed(self, generation: int, runs) -> None:
+        if self.session.complete_jacobians(generation, runs):
+            self.jacobiansPending.emit(False)
+
     def wait(self, msecs: int = 60000) -> None:
-        """Block until the worker is idle (tests, screenshots, export)."""
+        """Block until the runs and their Jacobian norms are computed and installed."""
+        from PySide6.QtCore import QCoreApplication
+
         self.pool.waitForDone(msecs)
+        QCoreApplication.processEvents()  # deliver `finished`, which may queue Jacobians
+        self.jacobian_pool.waitForDone(msecs)
+        QCoreApplication.processEvents()
 
     def _finished(self, config: Config, runs, seconds: float) -> None:
         self._measured(config, seconds)
@@ -116,6 +159,7 @@ class Recomputer(QObject):
         else:
             self.session.apply(config, runs)
             self.applied.emit()
+            self.complete_jacobians()
         self.busyChanged.emit(False)
 
     def _errored(self, config: Config, message: str) -> None:

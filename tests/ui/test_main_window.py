@@ -222,3 +222,28 @@ def test_help_and_about_name_versions(make_window):
     import PySide6
 
     assert PySide6.__version__ in window.about_text()
+
+
+def test_jacobian_norms_arrive_in_the_background(make_window, qtbot):
+    from lstmviz.session import compute_runs
+
+    window = make_window(Config(models=("rnn", "lstm"), seq_len=30, hidden_size=8))
+    qtbot.waitUntil(lambda: window.session.jacobians_ready, timeout=20000)
+    window.request_config(window.session.config.replace(seed=3))
+    qtbot.waitUntil(lambda: window.session.config.seed == 3, timeout=20000)
+    qtbot.waitUntil(lambda: window.session.jacobians_ready, timeout=20000)
+    full = compute_runs(window.session.config)
+    for kind in ("rnn", "lstm"):
+        np.testing.assert_array_equal(window.session.runs[kind].diagnostics.jac_prod_norm,
+                                      full[kind].diagnostics.jac_prod_norm)
+    assert window.docks["jacobians"].windowTitle() == "Jacobians"
+    columns = window.panels["jacobians"].data_columns()
+    assert any(np.isfinite(v).all() for k, v in columns.items() if k != "t")
+
+
+def test_late_jacobian_results_for_old_runs_are_dropped():
+    s = Session(Config(models=("rnn",), seq_len=5, hidden_size=3))
+    old = s.generation
+    s.set_config(s.config.replace(seed=4))
+    assert not s.complete_jacobians(old, dict(s.runs))
+    assert s.complete_jacobians(s.generation)
