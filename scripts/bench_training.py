@@ -6,8 +6,8 @@
 2. LSTM and tanh RNN on the adding problem, T = 100, `--seconds` (60) of training each,
    for seeds 0..2, one after the other (one core each time): eval MSE on 1000 fresh
    sequences (solved < 0.01; always answering 1 scores ~0.167);
-3. wall time of the Training dock's default sweep (RNN and LSTM, recall, lags 5..100,
-   2 processes).
+3. wall time of the Training dock's default sweep (RNN and LSTM, adding, T = 10..100,
+   1000 minibatches per point, 2 processes) and its results.
 
 Timings depend on what else runs on the machine; the last line is a JSON summary.
 """
@@ -73,12 +73,15 @@ def main() -> None:
     points = sweep.sweep_points()
     results, wall = sweep.timed_sweep(points, workers=2)
     for r in sorted(results, key=lambda r: (r.kind, r.length)):
-        print(f"sweep {r.kind} lag {r.length}: accuracy {r.score:.3f} ({r.seconds:.1f} s)",
-              flush=True)
+        what = "eval MSE" if r.task == "adding" else "eval accuracy"
+        print(f"sweep {r.task} {r.kind} length {r.length}: {what} {r.score:.4f} "
+              f"({'solved' if r.solved else 'not solved'}, {r.iterations} iterations in "
+              f"{r.seconds:.1f} s)", flush=True)
     print(f"sweep: {len(points)} points in {wall:.1f} s wall (2 processes)", flush=True)
     print(json.dumps({
         "iterations_per_second": speed, "adding": runs, "sweep_wall_seconds": round(wall, 1),
-        "sweep": [{"model": r.kind, "lag": r.length, "accuracy": r.score} for r in results],
+        "sweep": [{"task": r.task, "model": r.kind, "length": r.length, "score": r.score,
+                   "solved": r.solved} for r in results],
         "load_average": os.getloadavg(),
     }))
 

@@ -6,7 +6,7 @@ overflow scans, no per-step weight-gradient norms. Elementwise factors of the ba
 are computed for all steps at once after the forward loop, so each backward step is a few
 NumPy calls. This makes training several times faster than the app's engine path.
 
-`grads(model_params, kind, activation, xs, dh_last_fn)` is the single entry point.
+`loss_and_grads(params, kind, activation, xs, loss_fn)` is the single entry point.
 """
 
 from __future__ import annotations

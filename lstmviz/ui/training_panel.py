@@ -294,7 +294,7 @@ class TrainingPanel(QWidget):
         self.noise = QDoubleSpinBox()
         self.noise.setRange(0.0, 5.0)
         self.noise.setSingleStep(0.25)
-        self.noise.setValue(sweep_mod.SWEEP_CONFIG.noise)
+        self.noise.setValue(sweep_mod.RECALL_NOISE)
         self.noise.setToolTip("Recall: standard deviation of random distractor inputs between "
                               "the symbol and the cue (0 = silent gap)")
         self.noise_label = QLabel("Distractors")
@@ -402,11 +402,12 @@ class TrainingPanel(QWidget):
         self.sweep_task.addItem("Adding (length T)", "adding")
         self.sweep_task.setToolTip("The sweep's task; models, optimiser, sizes and "
                                    "distractors come from the settings on the left")
+        self.sweep_task.setCurrentIndex(self.sweep_task.findData(sweep_mod.SWEEP_CONFIG.task))
         self.sweep_task.currentIndexChanged.connect(self._on_sweep_task)
         form.addRow("Task", self.sweep_task)
         self.sweep_lags = QLineEdit(", ".join(str(n) for n in sweep_mod.DEFAULT_LAGS))
-        self.sweep_lags.setToolTip("Lags (recall) or lengths (adding), comma separated")
-        form.addRow("Lags", self.sweep_lags)
+        self.sweep_lags.setToolTip("Lengths T (adding) or lags L (recall), comma separated")
+        form.addRow("T or L", self.sweep_lags)
         self.sweep_iterations = QSpinBox()
         self.sweep_iterations.setRange(1, 100_000)
         self.sweep_iterations.setSingleStep(50)
@@ -514,6 +515,9 @@ class TrainingPanel(QWidget):
         self.inspect_model.clear()
         for k in kinds:
             self.inspect_model.addItem(LABELS[k], k)
+        if self.worker is not None:  # the previous run's thread has finished
+            self.worker.wait(1000)
+            self.worker.deleteLater()
         total = self.iterations.value()
         self.progress.setRange(0, total * len(kinds))
         self.progress.setValue(0)
@@ -663,6 +667,9 @@ class TrainingPanel(QWidget):
         except ValueError as exc:
             self.sweep_status.setText(f"⚠ {exc}")
             return
+        if self.sweep_worker is not None:
+            self.sweep_worker.wait(1000)
+            self.sweep_worker.deleteLater()
         self.sweep_results = []
         self.sweep_total = len(points)
         self.sweep_seconds = None
@@ -705,7 +712,7 @@ class TrainingPanel(QWidget):
                 p.addItem(pg.InfiniteLine(y, angle=0, pen=muted, label=text,
                                           labelOpts={"position": 0.5, "color": self.theme.muted,
                                                      "anchors": [(0.5, 1), (0.5, 1)]}))
-            p.setYRange(0, 0.2, padding=0)
+            p.setYRange(0, 0.25, padding=0)
         for kind in self.selected_kinds:
             color = self.theme.model_color(kind)
             self.sweep_curves[kind] = p.plot(
