@@ -195,6 +195,9 @@ class Presenter(QObject):
     # -- scaling --------------------------------------------------------------------
     def scale_panels(self, factor: float) -> None:
         """Pens and axis fonts of every panel at `factor` times their normal size."""
+        unrolled = getattr(self.window_, "unrolled", None)
+        if unrolled is not None:
+            unrolled.set_scale(factor)
         for panel in self.window_.panels.values():
             if hasattr(panel, "set_scale"):
                 panel.set_scale(factor)

@@ -300,6 +300,7 @@ class UnrolledView(QGraphicsView):
         self.grad_range = (GRAD_LO, GRAD_HI)
         self.labels: list = []
         self._zoom = 1.0
+        self.presenter_scale = 1.0
         self.follow_cursor = True
         self.legend = Legend(self)
         self.labels = RowLabels(self)
@@ -422,19 +423,26 @@ class UnrolledView(QGraphicsView):
         super().wheelEvent(event)
 
     def zoom(self, factor: float) -> None:
-        new = min(max(self._zoom * factor, 0.1), 4.0)
+        new = min(max(self._zoom * factor, 0.1), 4.0 * self.presenter_scale)
         factor = new / self._zoom
         self._zoom = new
         self.scale(factor, factor)
         self.labels.update()
 
     def fit_height(self) -> None:
-        """Zoom so that every model's row fits the view's height (within 0.5x .. 1.25x)."""
+        """Zoom so that every model's row fits the view's height (0.5x .. 1.25x, times the
+        presenter scale: cells, text and arrows all grow with the zoom)."""
         height = self.scene().sceneRect().height()
         available = self.viewport().height() - 4
         if height <= 0 or available <= 50:
             return
-        self.zoom(min(1.25, max(0.5, available / height)) / self._zoom)
+        top = 1.25 * self.presenter_scale
+        self.zoom(min(top, max(0.5, available / height)) / self._zoom)
+
+    def set_scale(self, factor: float) -> None:
+        """Presenter mode: allow the rows to grow `factor` times larger."""
+        self.presenter_scale = factor
+        self.fit_height()
 
     def fit(self) -> None:
         """Zoom so that the whole sequence fits the width."""
