@@ -101,15 +101,14 @@ def test_missing_and_unwritable_folders(tmp_path, config_file):
     proc = lstmviz("--config", config_file, "--out", tmp_path / "nope", check=2)
     assert "no such folder" in error_line(proc)
     assert not (tmp_path / "nope").exists()
-    if os.geteuid() != 0:  # root writes anywhere
-        locked = tmp_path / "locked"
-        locked.mkdir()
-        locked.chmod(0o500)
-        try:
-            proc = lstmviz("--config", config_file, "--out", locked, check=2)
-            assert "cannot write there" in error_line(proc)
-        finally:
-            locked.chmod(0o700)
+    # /proc refuses new files even to root (a chmod 500 folder would not stop root)
+    proc = lstmviz("--config", config_file, "--out", "/proc", "--panels", "gradients", check=2)
+    assert "/proc: cannot write there" in error_line(proc)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    proc = lstmviz("--config", config_file, "--out", a_file, check=2)
+    assert "not a folder" in error_line(proc)
+    assert a_file.read_text() == "mine"
 
 
 def test_existing_file_without_force(tmp_path, config_file):
