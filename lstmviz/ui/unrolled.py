@@ -38,7 +38,7 @@ CELL_W, CELL_H, GAP = 30.0, 42.0, 18.0
 PITCH = CELL_W + GAP
 ROW_H = 136.0
 X_SIZE = 14.0
-LEFT = 70.0  # room for the row label
+LEFT = 104.0  # room for the row label ("RNN (sigmoid)")
 LOSS_W = 44.0
 
 # log10 magnitude range mapped onto arrow width and colour
