@@ -346,8 +346,11 @@ class TrainingPanel(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(pg.QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         side_col.addWidget(scroll, 1)
-        side.setFixedWidth(280)
+        side.setMinimumWidth(220)
+        side.setMaximumWidth(280)
         outer.addWidget(side)
+        self.side = side
+        self.outer = outer
 
         self.tabs = QTabWidget()
         curves = QWidget()
@@ -364,10 +367,48 @@ class TrainingPanel(QWidget):
                                   "large = remember by default")
         for i, w in enumerate((self.loss_plot, self.ratio_plot, self.bias_plot)):
             grid.addWidget(w, 0, i)
+        self.curve_grid = grid
+        self.compact = False
+        self.curves_tab = curves
         self.tabs.addTab(curves, "Curves")
-        self.tabs.addTab(self._build_sweep(), "Sweep: success vs lag")
+        self.sweep_tab = self._build_sweep()
+        self.tabs.addTab(self.sweep_tab, "Sweep: success vs lag")
         outer.addWidget(self.tabs, 1)
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+
+    # -- responsive layout ------------------------------------------------------------
+    #: Below this width the settings become a tab and the three curves stack vertically.
+    COMPACT_WIDTH = 760
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.set_compact(event.size().width() < self.COMPACT_WIDTH)
+
+    def set_compact(self, compact: bool) -> None:
+        """Narrow dock (e.g. a tab beside other panels): settings in a "Setup" tab first,
+        curves one above the other; wide: settings beside the plots, curves side by side."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        plots = (self.loss_plot, self.ratio_plot, self.bias_plot)
+        for w in plots:
+            self.curve_grid.removeWidget(w)
+        for i, w in enumerate(plots):
+            self.curve_grid.addWidget(w, i if compact else 0, 0 if compact else i)
+            # stacked: one "iteration" label at the bottom is enough
+            w.getPlotItem().getAxis("bottom").showLabel(not compact or w is self.bias_plot)
+        if compact:
+            self.outer.removeWidget(self.side)
+            self.side.setMaximumWidth(16777215)
+            self.tabs.insertTab(0, self.side, "Setup")
+            self.tabs.setCurrentIndex(0)
+        else:
+            current = self.tabs.currentIndex()
+            self.tabs.removeTab(self.tabs.indexOf(self.side))
+            self.side.setMaximumWidth(280)
+            self.outer.insertWidget(0, self.side)
+            self.side.show()
+            self.tabs.setCurrentIndex(max(0, current - 1))
 
     def _plot(self, title: str, y_label: str = "", *, log_y: bool = False,
               x_label: str = "iteration", legend: bool = True,
@@ -388,7 +429,7 @@ class TrainingPanel(QWidget):
             ax.setTextPen(self.theme.foreground)
         if legend:
             p.addLegend(offset=legend_offset, labelTextColor=self.theme.foreground)
-        w.setMinimumSize(120, 120)
+        w.setMinimumSize(100, 100)
         return w
 
     def _build_sweep(self) -> QWidget:
@@ -527,6 +568,8 @@ class TrainingPanel(QWidget):
         self.worker.done.connect(self._on_done)
         self.worker.start()
         self.training = True
+        if self.compact:
+            self.tabs.setCurrentWidget(self.curves_tab)
         cfg = self.train_config()
         self.status.setText(f"Training {', '.join(LABELS[k] for k in kinds)} on "
                             f"{self.task.currentText().lower()} ({self.length_label.text()} = "
@@ -685,7 +728,7 @@ class TrainingPanel(QWidget):
         self.sweep_worker.done.connect(self._on_sweep_done)
         self.sweep_worker.start()
         self.sweeping = True
-        self.tabs.setCurrentIndex(1)
+        self.tabs.setCurrentWidget(self.sweep_tab)
         self._update_buttons()
 
     def cancel_sweep(self) -> None:

@@ -203,3 +203,13 @@ def test_theme_switch_recolours_plots(window, panel):
     assert panel.theme.name == "dark"
     bg = panel.loss_plot.backgroundBrush().color().name()
     assert bg == window.theme.background
+
+
+def test_compact_layout_in_a_narrow_dock(panel):
+    panel.set_compact(True)
+    assert panel.tabs.tabText(0) == "Setup" and panel.tabs.widget(0) is panel.side
+    assert panel.curve_grid.getItemPosition(panel.curve_grid.indexOf(panel.bias_plot))[:2] == (2, 0)
+    panel.set_compact(False)
+    assert panel.tabs.indexOf(panel.side) == -1 and panel.tabs.tabText(0) == "Curves"
+    assert panel.curve_grid.getItemPosition(panel.curve_grid.indexOf(panel.bias_plot))[:2] == (0, 2)
+    assert panel.side.isVisibleTo(panel)
