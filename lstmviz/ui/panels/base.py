@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from lstmviz.session import Frame, Run
 from lstmviz.ui.adapter import SessionAdapter
@@ -71,6 +71,24 @@ def finite_prefix(values: np.ndarray) -> np.ndarray:
     if bad.any():
         v[int(np.argmax(bad)):] = np.nan
     return v
+
+
+def device_cached(*items: QGraphicsItem) -> None:
+    """Paint `items` from a pixmap in device pixels, redrawn only when they change.
+
+    A moving cursor line dirties a strip across every plot each frame; without a cache
+    each item under the strip replays its whole path or axis picture to fill it.
+    PlotDataItems cache their curve (the child that paints).
+    """
+    mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
+    for item in items:
+        target = item.curve if isinstance(item, pg.PlotDataItem) else item
+        target.setCacheMode(mode)
+
+
+def cache_axes(plot: pg.PlotItem) -> None:
+    """Device-cache the four axes of `plot` (their grid lines span the whole view box)."""
+    device_cached(*(plot.getAxis(name) for name in ("left", "bottom", "right", "top")))
 
 
 class Panel(QWidget):
@@ -162,4 +180,5 @@ class Panel(QWidget):
             ax.setTextPen(self.theme.foreground)
         w.setMouseEnabled(x=True, y=False)
         p.hideButtons()
+        cache_axes(p)
         return w

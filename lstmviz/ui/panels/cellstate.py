@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import Panel
+from lstmviz.ui.panels.base import Panel, device_cached
 from lstmviz.ui.panels.gradients import overflow_html, pinned_text, set_html
 
 MODES = (("c", "cell c_t"), ("h", "hidden h_t"))
@@ -36,9 +36,13 @@ class _Trajectories:
         self.item = item
         self.y = np.ascontiguousarray(data[: self.hi].T)  # (H, hi)
         self.x = np.broadcast_to(np.arange(1, T + 2, dtype=float), (H, T + 1))
+        self.shown: int | None = None  # steps on screen; the backward pass changes nothing
 
     def show(self, fwd_t: int) -> None:
-        n = min(fwd_t, self.hi)
+        n = max(min(fwd_t, self.hi), 0)
+        if n == self.shown:
+            return
+        self.shown = n
         if n <= 0:
             self.item.setData([], [])
             return
@@ -145,6 +149,7 @@ class CellStatePanel(Panel):
             color = theme.model_color(kind)
             color.setAlpha(190)
             item = pg.PlotDataItem(pen=pg.mkPen(color, width=1), connect="finite")
+            device_cached(item)
             p.addItem(item)
             curve = _Trajectories(item, data, run.trace.overflow_step)
             self.curves.append(curve)

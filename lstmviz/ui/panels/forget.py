@@ -14,7 +14,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QLabel
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import Panel, finite_prefix
+from lstmviz.ui.panels.base import Panel, cache_axes, finite_prefix
 from lstmviz.ui.theme import Theme
 
 #: Width in pixels of every left axis, so stacked plots line up.
@@ -110,6 +110,7 @@ class GateHeatmap:
         self.plot.setLabel("left", "unit")
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
+        cache_axes(self.plot)
         self.image = HoverImage(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
@@ -198,7 +199,9 @@ class ForgetPanel(Panel):
         self.mean.getViewBox().setMouseEnabled(x=True, y=False)
         self.mean.setMaximumHeight(130)
         self.mean.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
+        cache_axes(self.mean)
         self.curves = {kind: pg.PlotDataItem() for kind in FORGET_GATES}
+        self._mean_shown: dict[str, int] = {}  # steps of each mean curve on screen
         self.mean_cursor = pg.InfiniteLine(angle=90, movable=False)
         self.mean.addItem(self.mean_cursor)
         self.kinds: tuple[str, ...] = ()
@@ -227,6 +230,7 @@ class ForgetPanel(Panel):
             with np.errstate(all="ignore"):
                 self.means[kind] = finite_prefix(np.mean(gate[:, 0, :], axis=1))
             self.curves[kind].setData([], [])
+            self._mean_shown[kind] = 0
         vb = self.mean.getViewBox()
         vb.disableAutoRange()
         vb.setLimits(xMin=0.5, xMax=T + 0.5)
@@ -270,8 +274,9 @@ class ForgetPanel(Panel):
         k = frame.fwd_t
         for kind in self.kinds:
             self.heatmaps[kind].show(k, frame.t)
-            mean = self.means[kind]
-            self.curves[kind].setData(self.t_axis[:k], mean[:k])
+            if self._mean_shown.get(kind) != k:  # unchanged during the backward pass
+                self._mean_shown[kind] = k
+                self.curves[kind].setData(self.t_axis[:k], self.means[kind][:k])
         self.mean_cursor.setValue(frame.t)
 
     # -- export and theme -----------------------------------------------------------

@@ -150,10 +150,14 @@ class _Series:
         ok = np.isfinite(y)
         # backward-clipped series are finite on a suffix [lo, T)
         self.lo = int(np.argmax(ok)) if ok.any() else len(y)
+        self.shown: int | None = None  # first index on screen (len(y): nothing)
 
     def show_from(self, t: int) -> None:
         """Show steps t..T (1-based); t > T shows nothing."""
-        start = max(t - 1, self.lo)
+        start = min(max(t - 1, self.lo), len(self.y))
+        if start == self.shown:  # the forward pass leaves these curves alone
+            return
+        self.shown = start
         if start >= len(self.y):
             self.item.setData([], [])
         else:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import SUPERSCRIPT, Panel
+from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, cache_axes
 from lstmviz.ui.panels.forget import style_plot
 from lstmviz.ui.theme import Theme
 
@@ -122,6 +122,7 @@ class BarPlot:
         self.plot.hideButtons()
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.plot.getAxis("left").setWidth(38)
+        cache_axes(self.plot)
         self.x_label = x_label
         if x_label:
             self.plot.setLabel("bottom", x_label)

@@ -37,12 +37,18 @@ class _Curve:
             self.lo, self.hi = (int(np.argmax(ok)) if ok.any() else len(y)), len(y)
         else:  # finite on a prefix
             self.lo, self.hi = 0, (int(np.argmin(ok)) if not ok.all() else len(y))
+        self.shown: tuple[int, int] | None = None  # (start, stop) on screen
 
     def show(self, frame: Frame) -> None:
         if self.backward:
             start, stop = max(frame.bwd_t - 1, self.lo), self.hi
         else:
             start, stop = self.lo, min(frame.fwd_t, self.hi)
+        if start >= stop:
+            start = stop = 0
+        if (start, stop) == self.shown:  # e.g. forward curves during the backward pass
+            return
+        self.shown = (start, stop)
         if start >= stop:
             self.item.setData([], [])
         else:
