@@ -2,26 +2,55 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPainter, QPixmap, QPolygonF
 from PySide6.QtWidgets import QLabel, QSlider, QSpinBox, QToolBar, QWidget
 
 from lstmviz.session import BACKWARD, FORWARD
 from lstmviz.ui.adapter import SessionAdapter
 
-PLAY, PAUSE = "⏵", "⏸"
+PLAY, PAUSE = "play", "pause"
 
 
-def glyph_icon(glyph: str, color: str, size: int = 32) -> QIcon:
-    """An icon drawn from a Unicode glyph in `color`: readable on light and dark themes."""
+def _shape(name: str, size: float) -> list[list[tuple[float, float]]]:
+    """Polygons (in a size x size box) of a transport icon: fonts lack these glyphs."""
+    m, s = size * 0.2, size * 0.6  # margin and extent
+    x0, x1, y0, y1, cy = m, m + s, m, m + s, size / 2
+    bar = size * 0.12
+    left = [(x1, y0), (x0 + bar, cy), (x1, y1)]
+    right = [(x0, y0), (x1 - bar, cy), (x0, y1)]
+    half = s / 2
+    l1 = [(x0 + bar + half, y0), (x0 + bar, cy), (x0 + bar + half, y1)]
+    l2 = [(x1, y0), (x0 + bar + half, cy), (x1, y1)]
+    r1 = [(x0, y0), (x0 + half, cy), (x0, y1)]
+    r2 = [(x0 + half, y0), (x1 - bar, cy), (x0 + half, y1)]
+    bar_left = [(x0, y0), (x0 + bar, y0), (x0 + bar, y1), (x0, y1)]
+    bar_right = [(x1 - bar, y0), (x1, y0), (x1, y1), (x1 - bar, y1)]
+    return {
+        "play": [[(x0, y0), (x1, cy), (x0, y1)]],
+        "pause": [[(x0, y0), (x0 + s * 0.35, y0), (x0 + s * 0.35, y1), (x0, y1)],
+                  [(x1 - s * 0.35, y0), (x1, y0), (x1, y1), (x1 - s * 0.35, y1)]],
+        "back": [bar_left, left],  # |◀ one frame back
+        "step": [right, bar_right],  # ▶| one frame on
+        "start": [bar_left, l1, l2],  # |◀◀
+        "end": [r1, r2, bar_right],  # ▶▶|
+        # the backward pass: a wide arrow pointing left, as the gradient flows
+        "backward": [[(x0, cy), (x0 + s * 0.45, y0), (x0 + s * 0.45, cy - s * 0.15),
+                      (x1, cy - s * 0.15), (x1, cy + s * 0.15), (x0 + s * 0.45, cy + s * 0.15),
+                      (x0 + s * 0.45, y1)]],
+    }[name]
+
+
+def glyph_icon(name: str, color: str, size: int = 32) -> QIcon:
+    """A transport icon drawn as polygons in `color`: readable on light and dark themes."""
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
-    font = QFont()
-    font.setPixelSize(int(size * 0.8))
-    painter.setFont(font)
-    painter.setPen(QColor(color))
-    painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, glyph)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(color))
+    for poly in _shape(name, size):
+        painter.drawPolygon(QPolygonF([QPointF(x, y) for x, y in poly]))
     painter.end()
     return QIcon(pixmap)
 
@@ -50,15 +79,15 @@ class Playback(QObject):
         self.play_action = action("Play", PLAY, ["Space"], self.toggle,
                                   "Play or pause the animation")
         self.play_action.setCheckable(True)
-        self.start_action = action("Start", "⏮", ["Home"], self.to_start,
+        self.start_action = action("Start", "start", ["Home"], self.to_start,
                                    "Jump to the first forward step")
-        self.back_action = action("Step back", "◀", ["Left"], self.step_back,
+        self.back_action = action("Step back", "back", ["Left"], self.step_back,
                                   "One frame back")
-        self.step_action = action("Step", "▶", ["Right"], self.step,
+        self.step_action = action("Step", "step", ["Right"], self.step,
                                   "One frame forward")
-        self.end_action = action("End", "⏭", ["End"], self.to_end,
+        self.end_action = action("End", "end", ["End"], self.to_end,
                                  "Jump to the last backward step")
-        self.backward_action = action("Backward pass", "↩", ["Ctrl+B"],
+        self.backward_action = action("Backward pass", "backward", ["Ctrl+B"],
                                       self.to_backward, "Jump to the start of the backward pass")
         self.actions = [self.start_action, self.back_action, self.play_action, self.step_action,
                         self.end_action, self.backward_action]
