@@ -24,8 +24,17 @@ def state_of(run: Run, mode: str) -> tuple[np.ndarray, str]:
     return np.asarray(run.trace.h[:, 0, :], dtype=float), "h_t"
 
 
+#: Steps per block of the drawn body of a trajectory curve (see `_Trajectories`).
+BLOCK = 32
+
+
 class _Trajectories:
-    """All units of one model in one curve item: rows of (T,) joined by NaN separators."""
+    """All units of one model joined by NaN separators, revealed up to the forward step.
+
+    `item` (a hidden PlotDataItem) holds every revealed step for readers and exporters.
+    What is drawn is a cached `body` (whole blocks of BLOCK steps, redrawn once per block)
+    and a short `tail` (the rest): a step forward redraws a strip, not H x T points.
+    """
 
     def __init__(self, item: pg.PlotDataItem, data: np.ndarray, overflow: int | None) -> None:
         T, H = data.shape
@@ -34,9 +43,35 @@ class _Trajectories:
         if overflow is not None:
             self.hi = min(self.hi, overflow)
         self.item = item
+        item.setVisible(False)
         self.y = np.ascontiguousarray(data[: self.hi].T)  # (H, hi)
         self.x = np.broadcast_to(np.arange(1, T + 2, dtype=float), (H, T + 1))
+        pen = item.opts["pen"]
+        self.body = pg.PlotCurveItem(pen=pen, connect="finite")
+        self.tail = pg.PlotCurveItem(pen=pen, connect="finite")
+        device_cached(self.body)
+        vb = item.getViewBox()
+        for curve in (self.body, self.tail):
+            vb.addItem(curve)
         self.shown: int | None = None  # steps on screen; the backward pass changes nothing
+        self.body_shown: int | None = None
+
+    def detach(self) -> None:
+        """Take the drawn curves off their view box (PlotItem.clear does not know them)."""
+        for curve in (self.body, self.tail):
+            vb = curve.getViewBox()
+            if vb is not None:
+                vb.removeItem(curve)
+
+    def _rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """x, y of steps start..stop-1 (0-based) of every unit, each row ended by NaN."""
+        H, n = self.y.shape[0], stop - start
+        y = np.empty((H, n + 1))
+        y[:, :n] = self.y[:, start:stop]
+        y[:, n] = np.nan
+        x = np.array(self.x[:, start:stop + 1])
+        x[:, n] = np.nan
+        return x.ravel(), y.ravel()
 
     def show(self, fwd_t: int) -> None:
         n = max(min(fwd_t, self.hi), 0)
@@ -45,14 +80,19 @@ class _Trajectories:
         self.shown = n
         if n <= 0:
             self.item.setData([], [])
+            self.body.setData([], [])
+            self.body_shown = 0
+            self.tail.setData([], [])
             return
-        H = self.y.shape[0]
-        y = np.empty((H, n + 1))
-        y[:, :n] = self.y[:, :n]
-        y[:, n] = np.nan
-        x = np.array(self.x[:, : n + 1])
-        x[:, n] = np.nan
-        self.item.setData(x.ravel(), y.ravel())
+        self.item.setData(*self._rows(0, n))
+        k = (n - 1) // BLOCK * BLOCK  # the body ends at step k (1-based), the tail goes on
+        if k != self.body_shown:
+            self.body_shown = k
+            if k:
+                self.body.setData(*self._rows(0, k))
+            else:
+                self.body.setData([], [])
+        self.tail.setData(*self._rows(max(k - 1, 0), n))
 
 
 class CellStatePanel(Panel):
@@ -132,6 +172,8 @@ class CellStatePanel(Panel):
             self.mode_box.blockSignals(True)
             self.set_mode("h")
             self.mode_box.blockSignals(False)
+        for curve in self.curves:
+            curve.detach()
         self._ensure_plots(list(runs))
         mode = self.mode
         self.curves, self.cursors = [], []
@@ -149,7 +191,6 @@ class CellStatePanel(Panel):
             color = theme.model_color(kind)
             color.setAlpha(190)
             item = pg.PlotDataItem(pen=pg.mkPen(color, width=1), connect="finite")
-            device_cached(item)
             p.addItem(item)
             curve = _Trajectories(item, data, run.trace.overflow_step)
             self.curves.append(curve)
