@@ -113,6 +113,7 @@ class Panel(QWidget):
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(2, 2, 2, 2)
         self.layout_.setSpacing(2)
+        self._stale = False  # a frame arrived while hidden behind a tab or closed
         self.build()
         adapter.runsChanged.connect(self._on_runs)
         adapter.frameChanged.connect(self._on_frame)
@@ -159,7 +160,27 @@ class Panel(QWidget):
         self.rebuild(self.adapter.session.runs)
 
     def _on_frame(self, *_args) -> None:
+        if not self.isVisible() and self.window().isVisible():
+            # in a shown window but not on screen (a tab behind another, a closed dock):
+            # catch up when shown or rendered. Panels never shown update at once.
+            self._stale = True
+            return
+        self.sync()
+
+    def sync(self) -> None:
+        """Show the session's current frame now."""
+        self._stale = False
         self.show_frame(self.adapter.session.frame)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        if self._stale:
+            self.sync()
+        super().showEvent(event)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        if self._stale:  # rendered while hidden (an export of a panel behind a tab)
+            self.sync()
+        super().paintEvent(event)
 
     def make_plot(self, *, log_y: bool = False, title: str | None = None,
                   x_label: str = "timestep t", y_label: str = "") -> pg.PlotWidget:

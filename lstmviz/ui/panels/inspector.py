@@ -136,6 +136,21 @@ class BarPlot:
         self.zero = pg.InfiniteLine(pos=0.0, angle=0, movable=False)
         self.plot.addItem(self.zero)
         self.range = (0.0, 1.0)
+        self._shown_title: tuple | None = None
+        self._shown_ticks: object = None
+
+    def set_title(self, title: str, theme: Theme) -> None:
+        """setTitle only on a change (a new title text relays the plot out)."""
+        key = (title, theme.foreground)
+        if key != self._shown_title:
+            self._shown_title = key
+            self.plot.setTitle(title, size="8pt", color=theme.foreground)
+
+    def set_ticks(self, ticks: list | None) -> None:
+        """Left-axis ticks (None: automatic), only on a change (the axis redraws)."""
+        if ticks != self._shown_ticks:
+            self._shown_ticks = ticks
+            self.plot.getAxis("left").setTicks(ticks)
 
     def set_units(self, H: int, y_range: tuple[float, float], show: int | None = None) -> None:
         """H units on x (the first `show` of them in view; drag to pan), a fixed y range;
@@ -172,7 +187,7 @@ class BarPlot:
         self.zero.setPen(pg.mkPen(theme.muted, width=1))
         for bar, colour in zip(self.bars, brushes, strict=True):
             bar.setOpts(brush=pg.mkBrush(colour), pen=None)
-        self.plot.setTitle(title or self.title, size="8pt", color=theme.foreground)
+        self.set_title(title or self.title, theme)
 
 
 class InspectorPanel(Panel):
@@ -375,9 +390,8 @@ class InspectorPanel(Panel):
         grad = self.grad_plots[run.kind]
         if not known:
             grad.set_heights(None)
-            grad.plot.getAxis("left").setTicks(None)
-            grad.plot.setTitle("dL/dh<sub>t</sub> per unit", size="8pt",
-                               color=self.theme.foreground)
+            grad.set_ticks(None)
+            grad.set_title("dL/dh<sub>t</sub> per unit", self.theme)
             n = 2 * frame.seq_len + 1 - t - frame.index
             steps = "step" if n == 1 else "steps"
             self.grad_label.setText(f"dL/dh<sub>t</sub>: not reached yet — the backward pass "
@@ -398,14 +412,15 @@ class InspectorPanel(Panel):
             text += " &nbsp; (batch element 0)"
         self.grad_label.setText(text)
         grad.set_range(finite_range(dh))
-        grad.plot.getAxis("left").setTicks(symmetric_ticks(grad.range[1]))
+        grad.set_ticks(symmetric_ticks(grad.range[1]))
         grad.set_heights(dh)
-        grad.plot.setTitle(f"dL/dh<sub>t</sub> per unit &nbsp; ‖·‖ = {fmt(norm)}", size="8pt",
-                           color=self.theme.foreground)
+        grad.set_title(f"dL/dh<sub>t</sub> per unit &nbsp; ‖·‖ = {fmt(norm)}", self.theme)
         self._values["dL/dh"] = dh
 
     # -- export and theme -----------------------------------------------------------
     def plot_items(self) -> list[pg.PlotItem]:
+        if self._stale:
+            self.sync()
         if not self.kind:
             return []
         return ([bp.plot for bp in self.gate_plots[self.kind]]
@@ -414,6 +429,8 @@ class InspectorPanel(Panel):
     def data_columns(self) -> dict[str, np.ndarray]:
         """Per-unit values of the inspected cell (columns of length H), empty if the step
         has not been computed yet."""
+        if self._stale:
+            self.sync()
         if not self._values:
             return {}
         kind, t = self.cell()
