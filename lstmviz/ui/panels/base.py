@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QGraphicsItem, QVBoxLayout, QWidget
 
 from lstmviz.session import Frame, Run
 from lstmviz.ui.adapter import SessionAdapter
@@ -113,7 +113,8 @@ class Panel(QWidget):
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(2, 2, 2, 2)
         self.layout_.setSpacing(2)
-        self._stale = False  # a frame arrived while hidden behind a tab or closed
+        self._stale = False  # a frame arrived while off screen (see `_off_screen`)
+        self._dock: QDockWidget | None = None
         self.build()
         adapter.runsChanged.connect(self._on_runs)
         adapter.frameChanged.connect(self._on_frame)
@@ -160,25 +161,40 @@ class Panel(QWidget):
         self.rebuild(self.adapter.session.runs)
 
     def _on_frame(self, *_args) -> None:
-        if not self.isVisible() and self.window().isVisible():
-            # in a shown window but not on screen (a tab behind another, a closed dock):
-            # catch up when shown or rendered. Panels never shown update at once.
-            self._stale = True
+        if self._off_screen():
+            self._stale = True  # caught up when it shows again (or is rendered)
             return
         self.sync()
+
+    def _off_screen(self) -> bool:
+        """In a shown window but not on screen: a dock tabbed behind another (Qt moves
+        those off screen), a closed dock. A panel that was never shown is not off screen."""
+        return self.window().isVisible() and (
+            not self.isVisible() or self.visibleRegion().isEmpty())
 
     def sync(self) -> None:
         """Show the session's current frame now."""
         self._stale = False
         self.show_frame(self.adapter.session.frame)
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        if self._stale:
+    def _catch_up(self, *_args) -> None:
+        if self._stale and not self._off_screen():
             self.sync()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        if self._dock is None:
+            # a tab brought to the front: its dock says so before it is painted
+            dock = self.parentWidget()
+            while dock is not None and not isinstance(dock, QDockWidget):
+                dock = dock.parentWidget()
+            if dock is not None:
+                self._dock = dock
+                dock.visibilityChanged.connect(self._catch_up)
+        self._catch_up()
         super().showEvent(event)
 
     def paintEvent(self, event) -> None:  # noqa: N802
-        if self._stale:  # rendered while hidden (an export of a panel behind a tab)
+        if self._stale:  # painted or rendered (exported) while it was skipping frames
             self.sync()
         super().paintEvent(event)
 
