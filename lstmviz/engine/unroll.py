@@ -7,7 +7,8 @@ gradients are one product over the stacked per-step projection gradients after i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -118,7 +119,15 @@ class Grads:
     h0: np.ndarray
     c0: np.ndarray | None
     overflow_step: int | None
-    whh_contrib: np.ndarray
+    # the per-step factors of dL/dW_hh, kept so whh_contrib is computed only when asked for
+    # (it is a diagnostic: backward itself should not pay for it)
+    dgates_hh: np.ndarray = field(repr=False)
+    h_prev: np.ndarray = field(repr=False)
+
+    @cached_property
+    def whh_contrib(self) -> np.ndarray:
+        """(T,) Frobenius norm of each step's term dgates_t^T h_{t-1} of dL/dweight_hh."""
+        return _ro(frob_per_step(self.dgates_hh, self.h_prev))
 
 
 def _check_state(arg: str, value, B: int, H: int) -> np.ndarray:
@@ -299,13 +308,12 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
             "bias_hh": flat_gh.sum(axis=0),
         }
         dx = dgi_all @ p["weight_ih"]
-        whh_contrib = frob_per_step(dgh_all, h_prev)
     overflow = first_bad(gh_total, last=True)
     if gc_total is not None:
         oc = first_bad(gc_total, last=True)
         if oc is not None and (overflow is None or oc > overflow):
             overflow = oc
-    for a in (*dparams.values(), gh_total, gc_total, dx, whh_contrib, *dprev):
+    for a in (*dparams.values(), gh_total, gc_total, dx, dgh_all, *dprev):
         _ro(a)
     return Grads(
         params=dparams,
@@ -315,5 +323,6 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         h0=dprev[0],
         c0=dprev[1] if cell.HAS_CELL else None,
         overflow_step=overflow,
-        whh_contrib=whh_contrib,
+        dgates_hh=dgh_all,
+        h_prev=h_prev,
     )
