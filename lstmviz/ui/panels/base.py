@@ -177,9 +177,13 @@ class Panel(QWidget):
         self._stale = False
         self.show_frame(self.adapter.session.frame)
 
-    def _catch_up(self, *_args) -> None:
+    def _catch_up(self) -> None:
         if self._stale and not self._off_screen():
             self.sync()
+
+    def _on_dock_visibility(self, visible: bool) -> None:
+        if visible:  # (not when hidden: that is also how a closing window says goodbye)
+            self._catch_up()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         if self._dock is None:
@@ -189,7 +193,7 @@ class Panel(QWidget):
                 dock = dock.parentWidget()
             if dock is not None:
                 self._dock = dock
-                dock.visibilityChanged.connect(self._catch_up)
+                dock.visibilityChanged.connect(self._on_dock_visibility)
         self._catch_up()
         super().showEvent(event)
 
