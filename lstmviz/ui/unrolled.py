@@ -40,6 +40,7 @@ ROW_H = 136.0
 X_SIZE = 14.0
 LEFT = 104.0  # room for the row label ("RNN (sigmoid)")
 LOSS_W = 44.0
+SLOP = 6.0  # pixels a cell's outlines (cursor, selection frames) reach beyond it
 
 # log10 magnitude range mapped onto arrow width and colour
 GRAD_LO, GRAD_HI = -12.0, 2.0
@@ -165,10 +166,16 @@ class RowItem(QGraphicsObject):
         if frame is None:
             return
         exposed = option.exposedRect
-        t0 = max(1, int((exposed.left() - LEFT) // PITCH))
-        t1 = min(self.T, int((exposed.right() - LEFT) // PITCH) + 2)
+        # cell t draws over [cell_x(t) - GAP, cell_x(t) + CELL_W + GAP] (arrows into both
+        # gaps), give or take SLOP pixels of outlines: paint only the cells touching it
+        t0 = max(1, math.ceil((exposed.left() - LEFT - SLOP) / PITCH))
+        t1 = min(self.T, int((exposed.right() - LEFT + GAP + SLOP) // PITCH) + 1)
         th = self.theme
         fg, muted = QColor(th.foreground), QColor(th.muted)
+        pen_muted, pen_fg = QPen(muted, 1), QPen(fg, 1)
+        pen_dashed = QPen(muted, 1, Qt.PenStyle.DashLine)
+        pen_dotted = QPen(muted, 1, Qt.PenStyle.DotLine)
+        pen_arrow = QPen(fg, 1.2)
         painter.setFont(self.font)
         fwd, bwd = frame.fwd_t, frame.bwd_t
         backward = frame.phase == BACKWARD
@@ -189,20 +196,20 @@ class RowItem(QGraphicsObject):
             xr = QRectF(cx - X_SIZE / 2, r.bottom() + 24, X_SIZE, X_SIZE)
             lvl = float(self.x_level[t - 1])
             idx = int(round((max(-1.0, min(1.0, lvl)) + 1) * 127.5))
-            painter.setPen(QPen(muted, 1))
+            painter.setPen(pen_muted)
             painter.setBrush(QColor(*LUT[idx][:3]))
             painter.drawRect(xr)
             painter.drawLine(QPointF(cx, xr.top()), QPointF(cx, r.bottom() + 2))
             if t <= fwd:
                 painter.drawImage(r, self.image, QRectF(t - 1, 0, 1, self.image.height()))
-                painter.setPen(QPen(fg, 1))
+                painter.setPen(pen_fg)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(r)
                 if self.overflow is not None and t - 1 >= self.overflow:
                     painter.setPen(QPen(QColor("#d93025"), 1))
                     painter.drawText(r, Qt.AlignmentFlag.AlignCenter, "inf")
             else:
-                painter.setPen(QPen(muted, 1, Qt.PenStyle.DashLine))
+                painter.setPen(pen_dashed)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(r)
             # forward h arrow into the next cell
@@ -210,9 +217,9 @@ class RowItem(QGraphicsObject):
                 y = r.center().y()
                 a, b = QPointF(r.right(), y), QPointF(r.right() + GAP, y)
                 if t < fwd:
-                    self._arrow(painter, a, b, QPen(fg, 1.2), 5)
+                    self._arrow(painter, a, b, pen_arrow, 5)
                 else:
-                    painter.setPen(QPen(muted, 1, Qt.PenStyle.DotLine))
+                    painter.setPen(pen_dotted)
                     painter.drawLine(a, b)
             # backward gradient: arrow leaving cell t to the left, below the h arrow
             if backward and t >= bwd:
@@ -228,7 +235,7 @@ class RowItem(QGraphicsObject):
                                 flat_pen(col, w), 3 + w)
             # step number every few cells
             if t == 1 or t % 5 == 0 or t == self.T:
-                painter.setPen(QPen(muted, 1))
+                painter.setPen(pen_muted)
                 painter.drawText(QRectF(r.left() - 6, xr.bottom() + 2, CELL_W + 12, 14),
                                  Qt.AlignmentFlag.AlignCenter, str(t))
         # the cursor and the selected cell
@@ -350,10 +357,10 @@ class UnrolledView(QGraphicsView):
             row.frame = frame
             if last is None or last.phase != frame.phase or abs(last.t - frame.t) > 2:
                 row.update()
-            else:
+            else:  # what changes lies between the old and the new cell and the gap before
                 lo, hi = min(last.t, frame.t), max(last.t, frame.t)
-                left = cell_x(max(lo - 1, 1)) - GAP - 10
-                right = cell_x(min(hi + 1, row.T)) + CELL_W + GAP + 10
+                left = cell_x(lo) - GAP - SLOP
+                right = cell_x(hi) + CELL_W + SLOP
                 row.update(QRectF(left, 0, right - left, ROW_H))
         if self.follow_cursor and frame.phase != LOSS:
             self.ensure_visible(frame.t)
