@@ -73,16 +73,23 @@ def main() -> int:
     window.show()
     for _ in range(5):
         app.processEvents()
-    times = []
+    times, phases = [], []
     for _ in range(session.n_frames - 1):
         t = time.perf_counter()
         session.step()
         app.processEvents()
         times.append((time.perf_counter() - t) * 1000)
+        phases.append(session.frame.phase)
     print(f"compute 3 models T=500 H=64: {compute * 1000:.1f} ms")
     print(f"frame advance + repaint, 3 models, T=500, H=64, {len(times)} frames: "
           f"median {statistics.median(times):.2f} ms, p95 {pct(times, 95):.2f} ms, "
           f"max {max(times):.2f} ms  (target: median < 16 ms)")
+    by_phase = {p: [t for t, q in zip(times, phases, strict=True) if q == p]
+                for p in ("forward", "backward")}
+    print("  median forward {:.2f} ms, backward {:.2f} ms; load average {:.2f} on {} cores "
+          "(other processes slow every figure)".format(
+              statistics.median(by_phase["forward"]), statistics.median(by_phase["backward"]),
+              os.getloadavg()[0], os.cpu_count()))
 
     window.apply_config(Config(models=("rnn", "lstm", "gru"), seq_len=200, hidden_size=64))
     window.session.seek(150)
