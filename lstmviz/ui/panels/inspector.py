@@ -13,13 +13,15 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QStackedWidget,
+    QWidget,
 )
 
 from lstmviz.session import Frame, Run
@@ -111,6 +113,58 @@ def symmetric_ticks(peak: float) -> list[list[tuple[float, str]]]:
         label = ("" if m == 1 else f"{m}·") + "10" + str(exp).translate(SUPERSCRIPT)
     p = m * 10.0**exp
     return [[(-p, "−" + label), (0.0, "0"), (p, label)]]
+
+
+class QuietLabel(QWidget):
+    """A rich-text label whose new text does not relayout the window.
+
+    QLabel.setText asks its parent layout to recompute, which climbs through the dock to
+    the main window on every frame. This box places its label by hand and asks for more
+    height only when a text needs more lines than any before (or after a resize).
+    """
+
+    def __init__(self, word_wrap: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel(self)
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setWordWrap(word_wrap)
+        self._height = 0
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def setText(self, text: str) -> None:  # noqa: N802 (QLabel's name)
+        if text != self.label.text():
+            self.label.setText(text)
+            self._fit()
+
+    def setStyleSheet(self, sheet: str) -> None:  # noqa: N802
+        self.label.setStyleSheet(sheet)
+        self.label.ensurePolished()
+        self._height = 0
+        self._fit()
+
+    def _fit(self) -> None:
+        h = self.label.heightForWidth(max(self.width(), 1)) if self.label.wordWrap() else -1
+        if h < 0:
+            h = self.label.sizeHint().height()
+        if h > self._height:
+            self._height = h
+            self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(0, self._height)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(0, self._height)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.label.setGeometry(self.rect())
+        if event.oldSize().width() != event.size().width():
+            self._height = 0  # a new width may need fewer or more lines
+            self._fit()
 
 
 class BarPlot:
@@ -216,8 +270,7 @@ class InspectorPanel(Panel):
         top.addWidget(self.follow)
         top.addStretch(1)
         self.layout_.addLayout(top)
-        self.header = QLabel()
-        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header = QuietLabel()  # new text every frame: see QuietLabel
         self.layout_.addWidget(self.header)
         self.formula = QLabel()
         self.formula.setTextFormat(Qt.TextFormat.RichText)
@@ -228,9 +281,7 @@ class InspectorPanel(Panel):
         self.layout_.addWidget(self.status)
         self.stack = QStackedWidget()
         self.layout_.addWidget(self.stack, 1)
-        self.grad_label = QLabel()
-        self.grad_label.setTextFormat(Qt.TextFormat.RichText)
-        self.grad_label.setWordWrap(True)
+        self.grad_label = QuietLabel(word_wrap=True)
         self.layout_.addWidget(self.grad_label)
 
         self.pages: dict[str, pg.GraphicsLayoutWidget] = {}
