@@ -28,10 +28,29 @@ def state_of(run: Run, mode: str) -> tuple[np.ndarray, str]:
 BLOCK = 32
 
 
+class _RevealedData(pg.PlotDataItem):
+    """A hidden data item holding every revealed step, filled when someone reads it
+    (building H x t points each frame for nobody to see costs a millisecond)."""
+
+    fill = None  # callable -> (x, y) of the revealed steps, None when up to date
+    drawn: tuple = ()  # the curves that draw it: they follow its pen (presenter scaling)
+
+    def setPen(self, *args, **kwargs) -> None:  # noqa: N802 (pyqtgraph naming)
+        super().setPen(*args, **kwargs)
+        for curve in self.drawn:
+            curve.setPen(self.opts["pen"])
+
+    def getData(self):  # noqa: N802 (pyqtgraph naming)
+        fill, self.fill = self.fill, None
+        if fill is not None:
+            self.setData(*fill())
+        return super().getData()
+
+
 class _Trajectories:
     """All units of one model joined by NaN separators, revealed up to the forward step.
 
-    `item` (a hidden PlotDataItem) holds every revealed step for readers and exporters.
+    `item` (a hidden PlotDataItem) holds every revealed step for readers.
     What is drawn is a cached `body` (whole blocks of BLOCK steps, redrawn once per block)
     and a short `tail` (the rest): a step forward redraws a strip, not H x T points.
     """
@@ -50,6 +69,7 @@ class _Trajectories:
         self.body = pg.PlotCurveItem(pen=pen, connect="finite")
         self.tail = pg.PlotCurveItem(pen=pen, connect="finite")
         device_cached(self.body)
+        item.drawn = (self.body, self.tail)
         vb = item.getViewBox()
         for curve in (self.body, self.tail):
             vb.addItem(curve)
@@ -79,12 +99,13 @@ class _Trajectories:
             return
         self.shown = n
         if n <= 0:
+            self.item.fill = None
             self.item.setData([], [])
             self.body.setData([], [])
             self.body_shown = 0
             self.tail.setData([], [])
             return
-        self.item.setData(*self._rows(0, n))
+        self.item.fill = lambda: self._rows(0, n)
         k = (n - 1) // BLOCK * BLOCK  # the body ends at step k (1-based), the tail goes on
         if k != self.body_shown:
             self.body_shown = k
@@ -190,7 +211,7 @@ class CellStatePanel(Panel):
             p.setLabel("left", symbol)
             color = theme.model_color(kind)
             color.setAlpha(190)
-            item = pg.PlotDataItem(pen=pg.mkPen(color, width=1), connect="finite")
+            item = _RevealedData(pen=pg.mkPen(color, width=1), connect="finite")
             p.addItem(item)
             curve = _Trajectories(item, data, run.trace.overflow_step)
             self.curves.append(curve)
