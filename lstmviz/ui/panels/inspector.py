@@ -146,6 +146,8 @@ class QuietLabel(QWidget):
         self._fit()
 
     def _fit(self) -> None:
+        if self._height and not self.label.wordWrap():
+            return  # one line: its height depends on the font only (reset by setStyleSheet)
         h = self.label.heightForWidth(max(self.width(), 1)) if self.label.wordWrap() else -1
         if h < 0:
             h = self.label.sizeHint().height()
