@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QScrollArea,
+    QSizePolicy,
     QToolBar,
     QWidget,
 )
@@ -309,6 +310,9 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel()
         self.status_label.setObjectName("status-label")
         self.status_label.setTextFormat(Qt.TextFormat.RichText)
+        # a size that ignores the text: a new text each frame must not relayout the window
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.status_label.setFixedHeight(self.status_label.sizeHint().height() + 4)
         status.addWidget(self.status_label, 1)
         self.busy_bar = QProgressBar()
         self.busy_bar.setObjectName("busy")
@@ -384,7 +388,9 @@ class MainWindow(QMainWindow):
                 text += (" · <span style='color:#d93025'>overflow at "
                          f"t = {run.overflow_step + 1}</span>")
             bits.append(text)
-        self.status_label.setText("   |   ".join(bits))
+        text = "   |   ".join(bits)
+        if text != self.status_label.text():
+            self.status_label.setText(text)
 
     # -- theme / full screen / help -------------------------------------------------
     def set_theme(self, name: str) -> None:
