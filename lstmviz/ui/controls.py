@@ -28,6 +28,17 @@ INIT_LABELS = {"pytorch": "PyTorch default", "xavier": "Xavier / Glorot",
                "orthogonal": "Orthogonal"}
 MODEL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
+GUIDE = (
+    "<b>How to read it</b><br>"
+    "Play (Space) runs the forward pass left to right, scores the loss, then backpropagates "
+    "right to left. Each cell shows its hidden units (blue −, red +).<br><br>"
+    "Backward arrows carry ‖dL/dh<sub>t</sub>‖: their width and colour are its size on a "
+    "log scale. The RNN's arrows fade toward t = 1 (vanishing); the LSTM's cell-state "
+    "highway keeps them.<br><br>"
+    "σ<sub>max</sub>·γ &lt; 1 guarantees vanishing; raise the weight scale above 1 (ReLU) "
+    "to watch it explode.<br><br>The Walkthroughs menu tells the whole story step by step."
+)
+
 
 class ControlsPanel(QWidget):
     """Form over the configuration. `configRequested(Config)` fires on every valid edit."""
@@ -105,9 +116,15 @@ class ControlsPanel(QWidget):
         self.error.setStyleSheet("color: #d93025;")
         self.error.hide()
 
+        self.guide = QLabel(GUIDE)
+        self.guide.setObjectName("guide")
+        self.guide.setWordWrap(True)
+        self.guide.setTextFormat(Qt.TextFormat.RichText)
+        self.guide.setStyleSheet("QLabel { color: palette(placeholder-text); padding-top: 10px; }")
         outer = QVBoxLayout(self)
         outer.addLayout(form)
         outer.addWidget(self.error)
+        outer.addWidget(self.guide)
         outer.addStretch(1)
         self.set_config(config)
 
