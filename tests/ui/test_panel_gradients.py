@@ -54,7 +54,7 @@ def test_rnn_bound_lies_above_the_rnn_gradient(panel, session):
     session.to_end()
     names = [label.text for _, label in panel.legend.items]
     assert BOUND_LABEL in names
-    assert "LSTM ‖dL/dc_t‖ (dashed)" in names
+    assert "LSTM ‖dL/dc‖ ┄" in names
     _, yb = xy(panel.bound.item)
     _, yh = xy(panel.series["rnn"][0].item)
     assert yb.shape == yh.shape == (T,)

@@ -6,17 +6,21 @@ ratio ||dL/dh_t|| / ||dL/dh_T|| is written on the plot as the backward pass reac
 
 from __future__ import annotations
 
+import html
 import math
+import re
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import LOG_FLOOR, SUPERSCRIPT, Panel, finite_prefix, safe_log10
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-BOUND_LABEL = "RNN bound (σ_max·γ)^(T−t)"
+BOUND_LABEL = "RNN bound (σγ)^(T−t)"
 
 
 def sci(log_value: float, digits: int = 2) -> str:
@@ -75,6 +79,61 @@ def set_html(item: pg.TextItem, html: str) -> None:
     if getattr(item, "_lstmviz_html", None) != html:
         item.setHtml(html)
         item._lstmviz_html = html
+
+
+class NotesBox(QWidget):
+    """Rich text below a plot, word-wrapped, whose text changes never relayout the window.
+
+    The label is a child without a layout: its size hint changing with the text reaches
+    nobody. The box's own height is fixed to what the longest text it may show (`worst`,
+    set once per rebuild) needs at the current width, so it changes only on a resize.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.label.setContentsMargins(4, 0, 4, 0)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._html = ""
+        self._worst = ""
+        self.setFixedHeight(0)
+
+    def set_html(self, text: str) -> None:
+        if text != self._html:
+            self._html = text
+            self.label.setText(text)
+
+    def set_worst(self, plain: str) -> None:
+        """The longest plain text (lines separated by newlines) it will have to show."""
+        if plain != self._worst:
+            self._worst = plain
+            self._fit()
+
+    def set_color(self, color: str) -> None:
+        self.label.setStyleSheet(f"color: {color}")
+
+    def toPlainText(self) -> str:  # noqa: N802 (as QGraphicsTextItem)
+        text = re.sub(r"<br\s*/?>", "\n", self._html)
+        return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+    def _fit(self) -> None:
+        width = max(1, self.width() - 8)
+        if not self._worst:
+            height = 0
+        else:
+            fm = QFontMetrics(self.label.font())
+            flags = int(Qt.TextFlag.TextWordWrap)
+            height = fm.boundingRect(QRect(0, 0, width, 10_000), flags, self._worst).height() + 2
+        if height != self.height() or self.minimumHeight() != height:
+            self.setFixedHeight(height)
+        self.label.setGeometry(0, 0, self.width(), height)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().resizeEvent(event)
+        self._fit()
 
 
 def overflow_step_known(run: Run, frame: Frame) -> int | None:
@@ -177,10 +236,13 @@ class GradientPanel(Panel):
         self.plot_widget = self.make_plot(log_y=True, y_label="‖dL/dh_t‖ (log scale)")
         self.plot = self.plot_widget.getPlotItem()
         self.plot.disableAutoRange()
-        self.legend = self.plot.addLegend(offset=(8, 4))
-        self.layout_.addWidget(self.plot_widget)
-        self.notes = pinned_text(self.plot, "br", self.theme.foreground)
-        self.overflow = pinned_text(self.plot, "tr", self.theme.foreground)
+        # bottom right, see-through: vanishing curves fall from the upper right (t = T) to
+        # the lower left and the RNN bound runs along the top
+        self.legend = self.plot.addLegend(offset=(-4, -4), labelTextSize="8pt", verSpacing=-6)
+        self.layout_.addWidget(self.plot_widget, 1)
+        self.notes = NotesBox(self)
+        self.layout_.addWidget(self.notes)
+        self.overflow = pinned_text(self.plot, "bl", self.theme.foreground)
         self.series: dict[str, list[_Series]] = {}
         self.bound: _Series | None = None
         self.sigma_gamma: float | None = None
@@ -193,12 +255,12 @@ class GradientPanel(Panel):
         theme = self.theme
         self.plot.clear()
         self.legend.clear()
-        self.legend.setBrush(pg.mkBrush(theme.background + "a0"))
+        self.legend.setBrush(pg.mkBrush(theme.background + "90"))
         self.legend.setPen(pg.mkPen(theme.muted))
         self.legend.setLabelTextColor(theme.foreground)
-        self.notes.setColor(theme.foreground)
-        self.notes.fill = pg.mkBrush(theme.background + "c0")
+        self.notes.set_color(theme.foreground)
         self.overflow.setColor(theme.foreground)
+        self.overflow.fill = pg.mkBrush(theme.background + "c0")
         self.series, self.bound, self.sigma_gamma = {}, None, None
         self._ratio_logs = {}
         T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
@@ -219,7 +281,7 @@ class GradientPanel(Panel):
             if d.grad_c_norm is not None:
                 yc = safe_log10(clip_backward(run, d.grad_c_norm))
                 pen = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
-                item = pg.PlotDataItem(pen=pen, name=f"{run.label} ‖dL/dc_t‖ (dashed)")
+                item = pg.PlotDataItem(pen=pen, name=f"{run.label} ‖dL/dc‖ ┄")
                 self.plot.addItem(item)
                 self.series[kind].append(_Series(item, x, yc))
                 self._columns[f"{kind} ||dL/dc_t||"] = np.asarray(d.grad_c_norm, dtype=float)
@@ -234,6 +296,7 @@ class GradientPanel(Panel):
         self.plot.setXRange(1, T, padding=0.01)
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.highlight))
         self.plot.addItem(self.cursor, ignoreBounds=True)
+        self.notes.set_worst(self._worst_notes(T))
 
     def _add_bound(self, x: np.ndarray, yh: np.ndarray, sigma_gamma: float) -> None:
         """||dL/dh_T|| (sigma_max gamma)^(T - t): valid when the loss is at the last step."""
@@ -262,7 +325,7 @@ class GradientPanel(Panel):
             self.bound.show_from(t)
         if self.cursor is not None:
             self.cursor.setPos(frame.t)
-        set_html(self.notes, self._notes_html(t))
+        self.notes.set_html(self._notes_html(t))
         set_html(self.overflow, overflow_html(self.runs.values(), frame))
 
     def _notes_html(self, t: int) -> str:
@@ -283,6 +346,17 @@ class GradientPanel(Panel):
                 lines.append(f"<span style='color:{color}'>{run.label}: "
                              f"‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}</span>")
         return "<br>".join(lines)
+
+    def _worst_notes(self, T: int) -> str:
+        """The notes at their longest (widest step number and value), as plain text."""
+        lines = []
+        if self.sigma_gamma is not None:
+            lines.append(f"RNN σ_max·γ = {self.sigma_gamma:.2f} < 1: must vanish")
+        sub = str(max(T - 1, 1)).translate(SUBSCRIPT)
+        for kind, y in self._ratio_logs.items():
+            if np.isfinite(y[-1]):
+                lines.append(f"{self.runs[kind].label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = 8.8×10⁻⁸⁸")
+        return "\n".join(lines)
 
     def data_columns(self) -> dict[str, np.ndarray]:
         return dict(self._columns)
