@@ -115,6 +115,10 @@ class Panel(QWidget):
         self.layout_.setSpacing(2)
         self._stale = False  # a frame arrived while off screen (see `_off_screen`)
         self._dock: QDockWidget | None = None
+        self._structure: object = None  # `structure_key` of the items made by the last rebuild
+        self._reuse = False
+        self._pool: list[QGraphicsItem] = []
+        self._pool_next = 0
         self.build()
         adapter.runsChanged.connect(self._on_runs)
         adapter.frameChanged.connect(self._on_frame)
@@ -130,6 +134,31 @@ class Panel(QWidget):
 
     def show_frame(self, frame: Frame) -> None:
         """Cursor moved: update existing items with setData/setImage only."""
+
+    def structure_key(self, runs: dict[str, Run]) -> object:
+        """What decides which plot items `rebuild` makes (model kinds, T, H, mode...).
+
+        None (the default): always make them anew. Otherwise a rebuild whose key (with the
+        theme) equals the last one gets the items made last time back from `pooled`.
+        """
+        return None
+
+    def pooled(self, plot: pg.PlotItem, make, *, ignore_bounds: bool = False):
+        """The item `make()` creates, added to `plot`; when rebuilding the same structure,
+        the item made at this point of the last rebuild, left in place (addItem costs ms)."""
+        if self._reuse:
+            item = self._pool[self._pool_next]
+            self._pool_next += 1
+            return item
+        item = make()
+        plot.addItem(item, ignoreBounds=ignore_bounds)
+        self._pool.append(item)
+        return item
+
+    @property
+    def reusing(self) -> bool:
+        """In a rebuild that keeps the last one's items (skip clear() and one-off setup)."""
+        return self._reuse
 
     def plot_items(self) -> list[pg.PlotItem]:
         """The PlotItems an exporter should render (in order)."""
@@ -158,7 +187,20 @@ class Panel(QWidget):
         return self.adapter.session.runs
 
     def _on_runs(self) -> None:
-        self.rebuild(self.adapter.session.runs)
+        runs = self.adapter.session.runs
+        key = self.structure_key(runs)
+        if key is not None:
+            key = (self.theme.name, key)
+        self._reuse = key is not None and key == self._structure
+        self._pool_next = 0
+        if not self._reuse:
+            self._pool = []
+        self._structure = None  # (if rebuild raises, the next one starts afresh)
+        try:
+            self.rebuild(runs)
+        finally:
+            self._reuse = False
+        self._structure = key
 
     def _on_frame(self, *_args) -> None:
         if self._off_screen():

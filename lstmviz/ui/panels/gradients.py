@@ -251,10 +251,18 @@ class GradientPanel(Panel):
         self._columns: dict[str, np.ndarray] = {}
 
     # -- new runs -------------------------------------------------------------------
+    def structure_key(self, runs: dict[str, Run]) -> object:
+        loss_last = self.adapter.session.config.loss_where == "last"
+        return tuple(
+            (kind, run.label, run.trace.h.shape, run.diagnostics.grad_c_norm is not None,
+             loss_last and kind == "rnn" and run.diagnostics.rnn_bound is not None)
+            for kind, run in runs.items())
+
     def rebuild(self, runs: dict[str, Run]) -> None:
         theme = self.theme
-        self.plot.clear()
-        self.legend.clear()
+        if not self.reusing:
+            self.plot.clear()
+            self.legend.clear()
         self.legend.setBrush(pg.mkBrush(theme.background + "90"))
         self.legend.setPen(pg.mkPen(theme.muted))
         self.legend.setLabelTextColor(theme.foreground)
@@ -272,8 +280,8 @@ class GradientPanel(Panel):
             color = theme.model_color(kind)
             gh = clip_backward(run, d.grad_h_norm)
             yh = safe_log10(gh)
-            item = pg.PlotDataItem(pen=pg.mkPen(color, width=1), name=run.label)
-            self.plot.addItem(item)
+            item = self.pooled(self.plot, lambda c=color, r=run: pg.PlotDataItem(
+                pen=pg.mkPen(c, width=1), name=r.label))
             self.series[kind] = [_Series(item, x, yh)]
             self._ratio_logs[kind] = yh.copy()  # before zeros move to the bottom edge
             self._columns[f"{kind} ||dL/dh_t||"] = np.asarray(d.grad_h_norm, dtype=float)
@@ -281,8 +289,8 @@ class GradientPanel(Panel):
             if d.grad_c_norm is not None:
                 yc = safe_log10(clip_backward(run, d.grad_c_norm))
                 pen = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
-                item = pg.PlotDataItem(pen=pen, name=f"{run.label} ‖dL/dc‖ ┄")
-                self.plot.addItem(item)
+                item = self.pooled(self.plot, lambda p=pen, r=run: pg.PlotDataItem(
+                    pen=p, name=f"{r.label} ‖dL/dc‖ ┄"))
                 self.series[kind].append(_Series(item, x, yc))
                 self._columns[f"{kind} ||dL/dc_t||"] = np.asarray(d.grad_c_norm, dtype=float)
                 logs.append(yc)
@@ -294,23 +302,25 @@ class GradientPanel(Panel):
         floor_to(logs, lo)
         self.plot.setYRange(lo, hi, padding=0)
         self.plot.setXRange(1, T, padding=0.01)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.highlight))
-        self.plot.addItem(self.cursor, ignoreBounds=True)
+        self.cursor = self.pooled(self.plot, lambda: pg.InfiniteLine(
+            angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
         self.notes.set_worst(self._worst_notes(T))
 
     def _add_bound(self, x: np.ndarray, yh: np.ndarray, sigma_gamma: float) -> None:
         """||dL/dh_T|| (sigma_max gamma)^(T - t): valid when the loss is at the last step."""
         T = len(x)
+        pen = pg.mkPen(self.theme.model_color("bound"), width=1, style=Qt.PenStyle.DotLine)
+        # made whenever the structure asks for it, so that a reused one is always there
+        item = self.pooled(self.plot, lambda: pg.PlotDataItem(
+            pen=pen, name=BOUND_LABEL, connect="finite"))
         if not np.isfinite(yh[-1]) or not math.isfinite(sigma_gamma):
+            item.setData([], [])
             return
         slope = math.log10(sigma_gamma) if sigma_gamma > 0 else -np.inf
         with np.errstate(all="ignore"):
             yb = yh[-1] + (T - x) * slope
         yb[~np.isfinite(yb)] = np.nan
         yb[-1] = yh[-1]
-        pen = pg.mkPen(self.theme.model_color("bound"), width=1, style=Qt.PenStyle.DotLine)
-        item = pg.PlotDataItem(pen=pen, name=BOUND_LABEL, connect="finite")
-        self.plot.addItem(item)
         self.bound = _Series(item, x, yb)
         with np.errstate(all="ignore"):
             self._columns["rnn bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = 10.0 ** yb

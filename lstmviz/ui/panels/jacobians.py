@@ -95,12 +95,19 @@ class JacobianPanel(Panel):
         self._columns: dict[str, np.ndarray] = {}
 
     # -- new runs -------------------------------------------------------------------
+    def structure_key(self, runs: dict[str, Run]) -> object:
+        return tuple((kind, run.label, run.trace.h.shape,
+                      run.diagnostics.cell_direct is not None
+                      and run.diagnostics.cell_indirect is not None)
+                     for kind, run in runs.items())
+
     def rebuild(self, runs: dict[str, Run]) -> None:
         theme = self.theme
-        for p, title in zip(self.plots, self.titles, strict=True):
-            p.clear()
-            p.setTitle(title, size="9pt", color=theme.foreground)
-        self.legend.clear()
+        if not self.reusing:
+            for p, title in zip(self.plots, self.titles, strict=True):
+                p.clear()
+                p.setTitle(title, size="9pt", color=theme.foreground)
+            self.legend.clear()
         self.legend.setBrush(pg.mkBrush(theme.background + "c0"))
         self.legend.setPen(pg.mkPen(theme.muted))
         self.legend.setLabelTextColor(theme.foreground)
@@ -120,9 +127,10 @@ class JacobianPanel(Panel):
             y_prod = safe_log10(clip_backward(run, d.jac_prod_norm, gradient=False))
             y_step = safe_log10(clip_forward(run, d.jac_step_norm))
             y_whh = safe_log10(clip_backward(run, d.whh_contrib))
-            self._add(0, pg.PlotDataItem(pen=solid, name=run.label), x, y_prod, True)
-            self._add(0, pg.PlotDataItem(pen=dashed), x, y_step, False)
-            self._add(2, pg.PlotDataItem(pen=solid), x, y_whh, True)
+            self._add(0, lambda p=solid, r=run: pg.PlotDataItem(pen=p, name=r.label),
+                      x, y_prod, True)
+            self._add(0, lambda p=dashed: pg.PlotDataItem(pen=p), x, y_step, False)
+            self._add(2, lambda p=solid: pg.PlotDataItem(pen=p), x, y_whh, True)
             prod_logs += [y_prod, y_step]
             whh_logs.append(y_whh)
             self._columns[f"{kind} ||dh_T/dh_t||_2"] = np.asarray(d.jac_prod_norm, dtype=float)
@@ -131,10 +139,8 @@ class JacobianPanel(Panel):
             if d.cell_direct is not None and d.cell_indirect is not None:
                 direct = clip_forward(run, d.cell_direct)
                 indirect = clip_forward(run, d.cell_indirect)
-                self._add(1, pg.PlotDataItem(pen=solid),
-                          x, direct, False)
-                self._add(1, pg.PlotDataItem(pen=dashed),
-                          x, indirect, False)
+                self._add(1, lambda p=solid: pg.PlotDataItem(pen=p), x, direct, False)
+                self._add(1, lambda p=dashed: pg.PlotDataItem(pen=p), x, indirect, False)
                 cell_vals += [direct, indirect]
                 self._columns[f"{kind} cell path direct ||diag(f_t)||"] = np.asarray(
                     d.cell_direct, dtype=float)
@@ -143,9 +149,9 @@ class JacobianPanel(Panel):
         self.cell_note.setText("" if cell_vals else
                                "no LSTM: only an LSTM has a cell path c_t−1 → c_t")
         # reference line at 1 (10⁰) in the product plot
-        ref = pg.InfiniteLine(pos=0.0, angle=0, movable=False,
-                              pen=pg.mkPen(theme.muted, width=1, style=Qt.PenStyle.DotLine))
-        self.plots[0].addItem(ref, ignoreBounds=True)
+        ref_pen = pg.mkPen(theme.muted, width=1, style=Qt.PenStyle.DotLine)
+        self.pooled(self.plots[0], lambda: pg.InfiniteLine(
+            pos=0.0, angle=0, movable=False, pen=ref_pen), ignore_bounds=True)
         for plot, logs in ((0, prod_logs), (2, whh_logs)):
             lo, hi = y_range(*logs)
             floor_to(logs, lo)
@@ -155,13 +161,13 @@ class JacobianPanel(Panel):
         self.plots[2].setXRange(1, T, padding=0.01)
         self.cursors = []
         for p in self.plots:
-            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.highlight))
-            p.addItem(line, ignoreBounds=True)
+            line = self.pooled(p, lambda: pg.InfiniteLine(
+                angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
             self.cursors.append(line)
 
-    def _add(self, plot: int, item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray,
-             backward: bool) -> None:
-        self.plots[plot].addItem(item)
+    def _add(self, plot: int, make, x: np.ndarray, y: np.ndarray, backward: bool) -> None:
+        """A curve made by `make()` (or reused, see `Panel.pooled`) on plot number `plot`."""
+        item = self.pooled(self.plots[plot], make)
         self.curves.append(_Curve(item, x, y, backward))
 
     # -- cursor moved ---------------------------------------------------------------
