@@ -35,8 +35,8 @@ GUIDE = (
     "Backward arrows carry ‖dL/dh<sub>t</sub>‖: their width and colour are its size on a "
     "log scale. The RNN's arrows fade toward t = 1 (vanishing); the LSTM's cell-state "
     "highway keeps them.<br><br>"
-    "σ<sub>max</sub>·γ &lt; 1 guarantees vanishing; raise the weight scale above 1 (ReLU) "
-    "to watch it explode.<br><br>The Walkthroughs menu tells the whole story step by step."
+    "σ<sub>max</sub>·γ &lt; 1 guarantees vanishing. With ReLU and a weight scale "
+    "above 1 it explodes.<br><br>The Walkthroughs menu tells the whole story step by step."
 )
 
 
