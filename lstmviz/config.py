@@ -183,19 +183,27 @@ class Config:
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config) if f.name != "extra")
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read a TOML configuration file ([settings] table or top-level keys)."""
-    path = Path(path)
+def read_toml(path: Path, error: type[ValueError], label: str | None = None) -> dict[str, Any]:
+    """Parse a TOML file; a missing, unreadable or malformed file raises `error` whose
+    message starts with `label` (default: the path)."""
+    label = label or str(path)
+    where = "" if label == str(path) else f" ({path})"
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
+        raise error(f"{label}: file not found{where}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
+        raise error(f"{label}: cannot read ({exc})") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        raise error(f"{label}: not valid TOML ({exc})") from None
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read a TOML configuration file ([settings] table or top-level keys)."""
+    path = Path(path)
+    data = read_toml(path, ConfigError)
     if "settings" in data and isinstance(data["settings"], dict):
         extra = {k: v for k, v in data.items() if k != "settings"}
         if extra:

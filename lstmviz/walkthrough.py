@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import lstmviz
-from lstmviz.config import FIELDS, MODEL_KINDS, Config, ConfigError
+from lstmviz.config import FIELDS, MODEL_KINDS, Config, ConfigError, read_toml
 
 BUILTIN_DIR = lstmviz.RESOURCES / "walkthroughs"
 
@@ -364,16 +364,7 @@ def load_walkthrough(path: str | os.PathLike[str]) -> Walkthrough:
     """Read and validate a walkthrough file (raises WalkthroughError)."""
     path = Path(path)
     source = path.name or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WalkthroughError(f"{source}: file not found ({path})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WalkthroughError(f"{source}: cannot read ({exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise WalkthroughError(f"{source}: not valid TOML ({exc})") from None
+    data = read_toml(path, WalkthroughError, source)
     return parse_walkthrough(data, source, path)
 
 
