@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -41,7 +40,7 @@ from .readout import Readout, build_readout, loss_and_grad
 from .tasks import Task, make_task
 from .train_kernels import loss_and_grads
 from .unroll import forward
-from .weights_io import load_weights, save_weights
+from .weights_io import atomic_savez, load_weights, save_weights
 
 TRAIN_TASKS = ("adding", "recall")
 EVAL_SIZE = 1000
@@ -367,14 +366,7 @@ class Trainer:
         }
         for k, a in self.optimizer.state_dict().items():
             arrays[f"optim/{k}"] = a
-        fd, tmp = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".tmp", dir=side.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, side)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_savez(side, arrays)
         return side
 
     @classmethod

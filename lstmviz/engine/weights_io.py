@@ -30,6 +30,11 @@ def save_weights(path: str | os.PathLike, model: Model, readout: Readout | None 
     if readout is not None:
         arrays["readout.weight"] = readout.weight
         arrays["readout.bias"] = readout.bias
+    atomic_savez(path, arrays)
+
+
+def atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez into a temporary file beside `path`, then rename it into place."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as fh:

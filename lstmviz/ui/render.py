@@ -117,6 +117,19 @@ def window_colour(widget: QWidget, colour: QColor | None) -> Iterator[None]:
         widget.setPalette(saved if had_own else QPalette())
 
 
+def paint_widget(widget: QWidget, painter: QPainter, background, transparent: bool) -> None:
+    """Render `widget` and its children with `painter` in the export colours, then end it."""
+    flags = QWidget.RenderFlag.DrawChildren | QWidget.RenderFlag.DrawWindowBackground
+    colour = (QColor(Qt.GlobalColor.transparent) if transparent
+              else QColor(background) if background is not None else None)
+    try:
+        with window_colour(widget, colour), updates_enabled(widget), (
+                transparent_views(widget) if transparent else contextlib.nullcontext()):
+            QWidget.render(widget, painter, QPoint(), QRegion(), flags)
+    finally:
+        painter.end()
+
+
 def render_image(widget: QWidget, *, width: int | None = None, dpi: float | None = None,
                  background: str | QColor | None = None, transparent: bool = False) -> QImage:
     """Paint `widget` (laid out at its current size) into an image `width` pixels wide.
@@ -137,15 +150,7 @@ def render_image(widget: QWidget, *, width: int | None = None, dpi: float | None
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
-    flags = QWidget.RenderFlag.DrawChildren | QWidget.RenderFlag.DrawWindowBackground
-    colour = (QColor(Qt.GlobalColor.transparent) if transparent
-              else QColor(background) if background is not None else None)
-    try:
-        with window_colour(widget, colour), updates_enabled(widget), (
-                transparent_views(widget) if transparent else contextlib.nullcontext()):
-            QWidget.render(widget, painter, QPoint(), QRegion(), flags)
-    finally:
-        painter.end()
+    paint_widget(widget, painter, background, transparent)
     image.setDevicePixelRatio(1.0)
     return image
 
@@ -195,15 +200,7 @@ def svg_with_qt(widget: QWidget, *, title: str = "", background: str | None = No
     gen.setTitle(title or widget.windowTitle() or "lstmviz")
     gen.setDescription("Exported by lstmviz")
     painter = QPainter(gen)
-    flags = QWidget.RenderFlag.DrawChildren | QWidget.RenderFlag.DrawWindowBackground
-    colour = (QColor(Qt.GlobalColor.transparent) if transparent
-              else QColor(background) if background is not None else None)
-    try:
-        with window_colour(widget, colour), updates_enabled(widget), (
-                transparent_views(widget) if transparent else contextlib.nullcontext()):
-            QWidget.render(widget, painter, QPoint(), QRegion(), flags)
-    finally:
-        painter.end()
+    paint_widget(widget, painter, background, transparent)
     return bytes(buffer.data())
 
 
