@@ -48,6 +48,26 @@ class Diagnostics:
     sigma_max: float
     overflow_step: int | None
     jacobians_ready: bool = True
+    #: log10 of the norms above, (T,) each: the values the plots and every printed figure use
+    #: (DESIGN.md, "Magnitudes"). -inf only for an exact zero, NaN where the run is not finite.
+    log10_grad_h: np.ndarray | None = None
+    log10_grad_c: np.ndarray | None = None
+    log10_whh: np.ndarray | None = None
+    log10_jac_step: np.ndarray | None = None
+    log10_jac_prod: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        # Until the engine carries the logs itself, derive them from the norms.
+        # TODO(numbers issue): exact log-domain values from the rescaled backward pass.
+        pairs = (("log10_grad_h", self.grad_h_norm), ("log10_grad_c", self.grad_c_norm),
+                 ("log10_whh", self.whh_contrib), ("log10_jac_step", self.jac_step_norm),
+                 ("log10_jac_prod", self.jac_prod_norm))
+        for name, norms in pairs:
+            if getattr(self, name) is None and norms is not None:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    a = np.log10(np.asarray(norms, dtype=np.float64))
+                a.setflags(write=False)
+                object.__setattr__(self, name, a)
 
 
 def sigma_max(model: Model) -> float:
@@ -245,7 +265,8 @@ def complete_diagnostics(model: Model, trace: Trace, diagnostics: Diagnostics) -
         if a is not None:
             a.setflags(write=False)
     return replace(diagnostics, jac_step_norm=jac_step, jac_prod_norm=jac_prod,
-                   cell_indirect=indirect, jacobians_ready=True)
+                   cell_indirect=indirect, jacobians_ready=True,
+                   log10_jac_step=None, log10_jac_prod=None)
 
 
 __all__ = [
