@@ -4,6 +4,9 @@
 
 Targets (issue 3): median frame under 16 ms with three models at T = 500, H = 64;
 a control change repainted within 50 ms at T = 200, H = 64; first window under 2 s.
+Issue 16 compares each figure with its floor, the same work done by the plainest code and
+measured in the same run (scripts/floor_ui.py): frame <= 1.0x the bare pyqtgraph frame,
+control change <= 3 floor frames, launch <= 1.3x a bare window's launch.
 """
 
 import os
@@ -42,7 +45,7 @@ def pct(values, q):
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
-def bench_launch(repeats: int = 3) -> list[float]:
+def bench_launch(repeats: int = 3, script: str = LAUNCH) -> list[float]:
     """Wall time from process start to the first painted window, as a user starts it:
     byte-code caching on (this sandbox sets PYTHONDONTWRITEBYTECODE; a user's Python does
     not), and one unmeasured warm-up run first so the cache exists."""
@@ -51,13 +54,30 @@ def bench_launch(repeats: int = 3) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats + 1):
             t0 = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-c", LAUNCH, os.path.join(tmp, "s.ini")],
+            proc = subprocess.Popen([sys.executable, "-c", script, os.path.join(tmp, "s.ini")],
                                     stdout=subprocess.PIPE, text=True, env=env)
             line = proc.stdout.readline()
             if i:
                 out.append(time.perf_counter() - t0)
             proc.wait()
             assert "painted" in line, line
+    return out
+
+
+def bench_jacobians(repeats: int = 5) -> list[float]:
+    """Wall time (ms) of the exact Jacobian norms of three models at T=200, H=64, as the
+    app's background job computes them (stage two of a recompute)."""
+    from lstmviz.config import Config
+    from lstmviz.session import compute_runs
+
+    config = Config(models=("rnn", "lstm", "gru"), seq_len=200, hidden_size=64)
+    out = []
+    for seed in range(repeats):
+        runs = compute_runs(config.replace(seed=seed), jacobians=False)
+        t0 = time.perf_counter()
+        for run in runs.values():
+            run.completed()
+        out.append((time.perf_counter() - t0) * 1000)
     return out
 
 
@@ -70,6 +90,9 @@ def main() -> int:
     from lstmviz.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from floor_ui import LAUNCH as FLOOR_LAUNCH
+    from floor_ui import floor_frames
     tmp = tempfile.mkdtemp()
     settings = QSettings(os.path.join(tmp, "s.ini"), QSettings.Format.IniFormat)
 
@@ -100,6 +123,12 @@ def main() -> int:
               statistics.median(by_phase["forward"]), statistics.median(by_phase["backward"]),
               os.getloadavg()[0], os.cpu_count()))
 
+    floor = floor_frames(app, T=500, H=64)
+    floor_median = statistics.median(floor)
+    print(f"  floor: bare pyqtgraph window, 5 docks, setData of 18 curves + 6 heatmaps, "
+          f"{len(floor)} frames: median {floor_median:.2f} ms; ratio "
+          f"{statistics.median(times) / floor_median:.2f}x  (goal <= 1.0x)")
+
     window.apply_config(Config(models=("rnn", "lstm", "gru"), seq_len=200, hidden_size=64))
     window.session.seek(150)
     app.processEvents()
@@ -117,11 +146,20 @@ def main() -> int:
           f"(target < 50 ms)")
     print(f"  ... exact Jacobian norms shown (background) after: "
           f"median {statistics.median(jacobians):.1f} ms")
+    small_floor = statistics.median(floor_frames(app, T=200, H=64, n=200))
+    print(f"  floor: bare pyqtgraph frame at T=200, H=64: median {small_floor:.2f} ms; control "
+          f"change = {statistics.median(change) / small_floor:.1f} floor frames  (goal <= 3)")
+    print(f"  exact Jacobian norms alone (engine, 3 models, T=200, H=64): median "
+          f"{statistics.median(bench_jacobians()):.1f} ms  (goal <= 100 ms)")
     window.close()
 
     launch = bench_launch()
     print(f"launch to first painted window (process start included): "
           f"median {statistics.median(launch):.2f} s over {len(launch)} runs  (target < 2 s)")
+    bare = bench_launch(script=FLOOR_LAUNCH)
+    print(f"  floor: bare Python + NumPy + Qt + pyqtgraph window with 5 plot docks: median "
+          f"{statistics.median(bare):.2f} s; ratio "
+          f"{statistics.median(launch) / statistics.median(bare):.2f}x  (goal <= 1.3x)")
     return 0
 
 
