@@ -60,8 +60,10 @@ def format_number(value: float, digits: int = 3, *, plain: bool = False) -> str:
         return "0"
     a = abs(value)
     sign = "-" if value < 0 else ""
-    if 1e-3 <= a < 1e4:
+    if 1e-3 <= a < 1e3:
         return f"{value:.{digits}g}"
+    if 1e3 <= a < 1e4:  # 4420, not 4.42e+03
+        return f"{round(value, digits - 4):.0f}"
     return format_log10(math.log10(a), digits, plain=plain, sign=sign)
 
 

@@ -26,6 +26,7 @@ def test_plain_and_number():
     assert format_number(1.4e-12) == "1.40 × 10⁻¹²"
     assert format_number(-2.5e300, 2) == "-2.5 × 10³⁰⁰"
     assert format_number(0.0123) == "0.0123"
+    assert format_number(4420.123) == "4420"
     assert format_number(float("inf")) == "inf"
     assert format_number(float("nan")) == "NaN"
     assert superscript(-12) == "⁻¹²"
