@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import lstmviz
 from lstmviz.config import FIELDS, MODEL_KINDS, Config, ConfigError, read_toml
+from lstmviz.numfmt import format_count, format_magnitude, format_number
 
 BUILTIN_DIR = lstmviz.RESOURCES / "walkthroughs"
 
@@ -40,23 +43,50 @@ CELL_KEYS = ("model", "t")
 CLAIM_KEYS = ("model", "quantity", "op", "value", "t")
 
 #: The claims vocabulary: quantity -> (what it is, models it applies to, value kind).
+#: Kind "magnitude": a positive ratio or norm, measured and compared as its log10 (exact far
+#: beyond float64: 10^-777 is a value like any other); "number": a float64; "count": an
+#: integer; "bool": true or false.
 QUANTITIES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "grad_ratio": ("||dL/dh_t|| / ||dL/dh_T|| (t = 1 unless given)", MODEL_KINDS, "number"),
-    "grad_c_ratio": ("||dL/dc_t|| / ||dL/dc_T|| (t = 1 unless given)", ("lstm",), "number"),
-    "grad_norm": ("||dL/dh_t|| (t = 1 unless given)", MODEL_KINDS, "number"),
+    "grad_ratio": ("||dL/dh_t|| / ||dL/dh_T|| (t = 1 unless given)", MODEL_KINDS, "magnitude"),
+    "grad_c_ratio": ("||dL/dc_t|| / ||dL/dc_T|| (t = 1 unless given)", ("lstm",),
+                     "magnitude"),
+    "grad_norm": ("||dL/dh_t|| (t = 1 unless given)", MODEL_KINDS, "magnitude"),
     "whh_ratio": ("step t's contribution to dL/dW_hh / step T's (t = 1 unless given)",
-                  MODEL_KINDS, "number"),
+                  MODEL_KINDS, "magnitude"),
     "jac_step_max": ("largest per-step Jacobian norm ||dh_t/dh_{t-1}||_2 over t", MODEL_KINDS,
-                     "number"),
+                     "magnitude"),
     "sigma_max": ("largest singular value of W_hh (of its largest gate block)", MODEL_KINDS,
-                  "number"),
-    "rnn_bound": ("sigma_max(W_hh) * gamma, gamma = sup |phi'|", ("rnn",), "number"),
+                  "magnitude"),
+    "rnn_bound": ("sigma_max(W_hh) * gamma, gamma = sup |phi'|", ("rnn",), "magnitude"),
+    "param_grad_norm": ("||dL/dθ||, the norm of the gradient of all the cell's parameters "
+                        "(what clipping by norm rescales)", MODEL_KINDS, "magnitude"),
+    "state_max": ("largest |h_t| entry over all steps and units", MODEL_KINDS, "magnitude"),
     "mean_forget": ("mean forget gate f_t over all steps and units", ("lstm",), "number"),
     "mean_update": ("mean update gate z_t over all steps and units", ("gru",), "number"),
     "loss": ("the loss of the run", MODEL_KINDS, "number"),
+    "param_count": ("number of parameters of the cell", MODEL_KINDS, "count"),
     "param_ratio": ("parameters / parameters of a vanilla RNN of the same size", MODEL_KINDS,
                     "number"),
     "overflow": ("numbers stopped being finite somewhere in the run", MODEL_KINDS, "bool"),
+}
+#: How a claim sentence names each quantity (plain-text math, converted for the screen by
+#: `narration_markdown`); {t} is the claim's step.
+PHRASES: dict[str, str] = {
+    "grad_ratio": "||dL/dh_{t}|| / ||dL/dh_T||",
+    "grad_c_ratio": "||dL/dc_{t}|| / ||dL/dc_T||",
+    "grad_norm": "||dL/dh_{t}||",
+    "whh_ratio": "step {t}'s term of dL/dW_hh / step T's",
+    "jac_step_max": "largest ||dh_t/dh_{t-1}||",
+    "sigma_max": "sigma_max(W_hh)",
+    "rnn_bound": "sigma_max*gamma",
+    "param_grad_norm": "||dL/dθ||",
+    "state_max": "largest |h_t|",
+    "mean_forget": "mean forget gate f_t",
+    "mean_update": "mean update gate z_t",
+    "loss": "loss L",
+    "param_count": "parameters",
+    "param_ratio": "parameters / a vanilla RNN's",
+    "overflow": "a value stops being finite (overflow)",
 }
 STEP_QUANTITIES = ("grad_ratio", "grad_c_ratio", "grad_norm", "whh_ratio")
 NUMBER_OPS = ("<", "<=", ">", ">=", "between")
@@ -90,9 +120,20 @@ class Claim:
         return f"{self.model} {self.quantity}{at} {rhs}"
 
     def holds(self, actual: Any) -> bool:
-        """Whether a measured value satisfies the claim (NaN never does)."""
+        """Whether a measured value satisfies the claim (NaN never does).
+
+        `actual` is a `Measured` (what `measure` returns; a magnitude is compared by its
+        log10, so 10^-777 < 10^-700 holds although both are 0 in float64) or a plain value."""
+        log10 = None
+        if isinstance(actual, Measured):
+            log10, actual = actual.log10, actual.value
         if self.op == "==":
             return bool(actual) == bool(self.value)
+        if log10 is not None:
+            if self.op == "between":
+                return (_compare_log10(log10, ">=", self.value[0])
+                        and _compare_log10(log10, "<=", self.value[1]))
+            return _compare_log10(log10, self.op, float(self.value))
         a = float(actual)
         if math.isnan(a):
             return False
@@ -100,6 +141,44 @@ class Claim:
             return self.value[0] <= a <= self.value[1]
         v = float(self.value)
         return {"<": a < v, "<=": a <= v, ">": a > v, ">=": a >= v}[self.op]
+
+
+def _compare_log10(log10: float, op: str, bound: float) -> bool:
+    """10**log10 `op` bound, for a magnitude (>= 0) known by its log10 (-inf for 0)."""
+    if math.isnan(log10):
+        return False
+    if bound < 0:  # a magnitude is above every negative bound
+        return op in (">", ">=")
+    lb = math.log10(bound) if bound > 0 else -math.inf
+    return {"<": log10 < lb, "<=": log10 <= lb, ">": log10 > lb, ">=": log10 >= lb}[op]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A quantity measured on a run (what `measure` returns and `check_claim` pairs with
+    holds): `value` as float64 (or bool, or int for counts), and for a magnitude its exact
+    `log10`; `value` is then 10**log10, 0 or inf where that lies beyond float64, so read
+    `log10` (and `text()`) for anything printed or compared. `float(m)` is `value`."""
+
+    value: float | int | bool
+    log10: float | None = None  # magnitudes only (QUANTITIES kind "magnitude")
+    kind: str = "number"  # the quantity's kind in QUANTITIES
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def text(self, plain: bool = False) -> str:
+        """The value as people read it (lstmviz.numfmt): '1.38 × 10⁻¹²', '0.733', 'yes'."""
+        if self.kind == "bool":
+            return "yes" if self.value else "no"
+        if self.log10 is not None:
+            return format_magnitude(self.log10, plain=plain)
+        if self.kind == "count":
+            return format_count(int(self.value))
+        v = float(self.value)
+        if math.isfinite(v) and v > 0:
+            return format_magnitude(math.log10(v), plain=plain)
+        return format_number(v, plain=plain)
 
 
 @dataclass(frozen=True)
@@ -331,6 +410,7 @@ def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
     ctx.expect("claims", claims_raw, list, "a list of claim tables")
     claims = tuple(_parse_claim(ctx, f"claims[{i + 1}]", c, config)
                    for i, c in enumerate(claims_raw))
+    parse_placeholders(ctx, narration, config)
     return Step(ctx.step or 0, title, narration, config, dict(setup), docks, phase, t, play,
                 highlight, claims)
 
@@ -407,45 +487,264 @@ def find_walkthrough(name_or_path: str | os.PathLike[str]) -> Path:
 
 
 # -- claims -------------------------------------------------------------------------------
-def measure(claim: Claim, runs: Mapping[str, Any]) -> Any:
-    """The value of `claim.quantity` for `claim.model` in computed runs (session.Run)."""
-    import numpy as np
+def _pow10(log10: float) -> float:
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        return float(np.power(10.0, log10))
 
-    run = runs[claim.model]
-    d = run.diagnostics
-    t = (claim.t or 1) - 1
+
+def _log10(x: float) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.log10(np.float64(x)))
+
+
+def _log10_norm(arrays) -> float:
+    """log10 of the 2-norm of all the arrays together, scaled (no under- or overflow)."""
     with np.errstate(all="ignore"):
-        if claim.quantity in STEP_QUANTITIES:
-            series = {"grad_c_ratio": d.grad_c_norm, "whh_ratio": d.whh_contrib}
-            norms = np.asarray(series.get(claim.quantity, d.grad_h_norm), dtype=float)
-            if claim.quantity == "grad_norm":
-                return float(norms[t])
-            return float(norms[t] / norms[-1])
-        if claim.quantity == "jac_step_max":
-            return float(np.max(d.jac_step_norm))
-        if claim.quantity == "sigma_max":
-            return float(d.sigma_max)
-        if claim.quantity == "rnn_bound":
-            return float(d.rnn_bound)
-        if claim.quantity == "mean_forget":
-            return float(np.mean(run.trace.gates["forget"]))
-        if claim.quantity == "mean_update":
-            return float(np.mean(run.trace.gates["update"]))
-        if claim.quantity == "loss":
-            return float(run.loss)
-        if claim.quantity == "param_ratio":
+        flat = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays])
+        if not np.all(np.isfinite(flat)):
+            return math.nan if np.any(np.isnan(flat)) else math.inf
+        m = float(np.max(np.abs(flat))) if flat.size else 0.0
+        if m == 0.0:
+            return -math.inf
+        return math.log10(m) + math.log10(float(np.linalg.norm(flat / m)))
+
+
+def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
+                     t: int | None = None) -> Measured:
+    """`quantity` (a QUANTITIES key) of `model`'s run in computed runs (session.Run), at step
+    t (1-based, the per-step quantities; None = 1). Magnitudes come from the diagnostics'
+    log10 series, so they are exact however small or large."""
+    run = runs[model]
+    d = run.diagnostics
+    kind = QUANTITIES[quantity][2]
+    i = (t or 1) - 1
+    with np.errstate(all="ignore"):
+        if quantity in STEP_QUANTITIES:
+            series = {"grad_c_ratio": d.log10_grad_c, "whh_ratio": d.log10_whh}
+            logs = np.asarray(series.get(quantity, d.log10_grad_h), dtype=np.float64)
+            lg = float(logs[i]) if quantity == "grad_norm" else float(logs[i] - logs[-1])
+        elif quantity == "jac_step_max":
+            lg = float(np.max(d.log10_jac_step))
+        elif quantity == "sigma_max":
+            lg = _log10(d.sigma_max)
+        elif quantity == "rnn_bound":
+            lg = _log10(d.rnn_bound)
+        elif quantity == "param_grad_norm":
+            lg = _log10_norm(run.grads.params.values())
+        elif quantity == "state_max":
+            lg = _log10(np.max(np.abs(run.trace.h)))
+        elif quantity == "mean_forget":
+            return Measured(float(np.mean(run.trace.gates["forget"])))
+        elif quantity == "mean_update":
+            return Measured(float(np.mean(run.trace.gates["update"])))
+        elif quantity == "loss":
+            return Measured(float(run.loss))
+        elif quantity == "param_count":
+            return Measured(int(run.model.n_params), kind="count")
+        elif quantity == "param_ratio":
             m = run.model
-            rnn = m.hidden_size * (m.input_size + m.hidden_size + 2)
-            return m.n_params / rnn
-        if claim.quantity == "overflow":
-            return run.overflow_step is not None
-    raise KeyError(claim.quantity)
+            return Measured(m.n_params / (m.hidden_size * (m.input_size + m.hidden_size + 2)))
+        elif quantity == "overflow":
+            return Measured(run.overflow_step is not None, kind="bool")
+        else:
+            raise KeyError(quantity)
+    return Measured(_pow10(lg), lg, kind)
 
 
-def check_claim(claim: Claim, runs: Mapping[str, Any]) -> tuple[bool, Any]:
-    """(holds, measured value)."""
+def measure(claim: Claim, runs: Mapping[str, Any]) -> Measured:
+    """The value of `claim.quantity` for `claim.model` in computed runs (session.Run)."""
+    return measure_quantity(claim.model, claim.quantity, runs, claim.t)
+
+
+def check_claim(claim: Claim, runs: Mapping[str, Any]) -> tuple[bool, Measured]:
+    """(holds, measured value). The value is a `Measured`: `float(value)` for the float64,
+    `value.log10` for magnitudes (exact), `value.text()` to print it."""
     actual = measure(claim, runs)
     return claim.holds(actual), actual
+
+
+def _format_bound(v: float) -> str:
+    """A claim's bound as its author wrote it (1e-10 -> 10⁻¹⁰, 0.899, 2.5 × 10⁻⁷)."""
+    if not math.isfinite(v) or v <= 0:
+        return format_number(v)
+    mantissa = f"{v:.12e}".split("e")[0].rstrip("0").rstrip(".").replace(".", "")
+    digits = max(len(mantissa.lstrip("-")), 1)
+    return format_magnitude(math.log10(v), digits)
+
+
+def claim_sentence(claim: Claim, measured: Measured, label: str | None = None) -> str:
+    """A claim as a sentence: 'RNN (tanh): ||dL/dh_1|| / ||dL/dh_T|| = 1.38 × 10⁻¹² — below
+    10⁻¹⁰ ✓' ('— claimed below 10⁻¹⁰ ✗' when it fails). `label` names the model (the run's
+    label); the math is plain text for `narration_markdown`, every number from numfmt."""
+    ok = claim.holds(measured)
+    phrase = PHRASES[claim.quantity].replace("{t}", str(claim.t or 1))
+    who = label or claim.model.upper()
+    mark = "✓" if ok else "✗"
+    if claim.op == "==":
+        want = "yes" if claim.value else "no"
+        return (f"{who}: {phrase}: {measured.text()} — "
+                f"{'as stated' if ok else 'stated ' + want} {mark}")
+    if claim.op == "between":
+        bound = f"between {_format_bound(claim.value[0])} and {_format_bound(claim.value[1])}"
+    else:
+        words = {"<": "below", "<=": "at most", ">": "above", ">=": "at least"}[claim.op]
+        bound = f"{words} {_format_bound(float(claim.value))}"
+    return f"{who}: {phrase} = {measured.text()} — {'' if ok else 'stated '}{bound} {mark}"
+
+
+# -- placeholders -------------------------------------------------------------------------
+#: `{model.quantity}`, `{model.quantity@t=K}` or `{setup.key}` in narration text: an
+#: identifier, a dot, then anything up to the closing brace (math braces like h_{t-1} never
+#: hold "word.").
+PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\.([^{}]*)\}")
+_PLACEHOLDER_BODY = re.compile(r"(\w+)(?:@t=(-?\w+))?")
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A parsed narration placeholder: a setting (`model` == "setup") or a measured quantity."""
+
+    text: str  # as written, braces included
+    model: str
+    key: str  # quantity, or setting name for "setup"
+    t: int | None = None
+
+
+def _parse_placeholder(ctx: _Ctx, m: re.Match, config: Config) -> Placeholder:
+    where = f"narration: {m.group(0)}"
+    model, body = m.group(1), m.group(2)
+    parts = _PLACEHOLDER_BODY.fullmatch(body)
+    if parts is None:
+        raise ctx.error(where, "expected {model.quantity}, {model.quantity@t=K} or "
+                               "{setup.setting}")
+    key, t_text = parts.group(1), parts.group(2)
+    if model == "setup":
+        if t_text is not None:
+            raise ctx.error(where, "a setting has no step; write {setup." + key + "}")
+        if key not in FIELDS:
+            raise ctx.error(where, f"unknown setting {key!r}; expected one of "
+                                   f"{', '.join(FIELDS)}")
+        return Placeholder(m.group(0), model, key)
+    if model not in MODEL_KINDS:
+        raise ctx.error(where, f"unknown model {model!r}; expected one of "
+                               f"{', '.join(MODEL_KINDS)}, or setup for a setting")
+    if model not in config.models:
+        raise ctx.error(where, f"{model!r} is not among this step's models "
+                               f"{list(config.models)}; add it with setup.models")
+    if key not in QUANTITIES:
+        raise ctx.error(where, f"unknown quantity {key!r}; expected one of "
+                               f"{', '.join(QUANTITIES)}")
+    models = QUANTITIES[key][1]
+    if model not in models:
+        raise ctx.error(where, f"{key} applies to {', '.join(models)} only, not {model}")
+    t = None
+    if t_text is not None:
+        if key not in STEP_QUANTITIES:
+            raise ctx.error(where, f"{key} has no step; only {', '.join(STEP_QUANTITIES)} "
+                                   "take @t=")
+        raw: Any = t_text
+        if re.fullmatch(r"-?\d+", t_text):
+            raw = int(t_text)
+        t = _resolve_t(ctx, where, raw, config.seq_len)
+    return Placeholder(m.group(0), model, key, t)
+
+
+def parse_placeholders(ctx: _Ctx, text: str, config: Config) -> tuple[Placeholder, ...]:
+    """Every placeholder in `text` (code spans included: they are replaced there too),
+    validated against the step's config; a bad one is a WalkthroughError."""
+    return tuple(_parse_placeholder(ctx, m, config) for m in PLACEHOLDER.finditer(text))
+
+
+def _format_setting(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_number(value)
+    if isinstance(value, tuple | list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def render_narration(step: Step, runs: Mapping[str, Any] | None) -> str:
+    """The step's narration with its placeholders replaced: settings from the step's config,
+    quantities measured on `runs` (the runs on screen; '…' where a model has no run yet)."""
+    config = step.config
+    ctx = _Ctx("<narration>")
+
+    def value(m: re.Match) -> str:
+        p = _parse_placeholder(ctx, m, config)
+        if p.model == "setup":
+            return _format_setting(getattr(config, p.key))
+        if not runs or p.model not in runs:
+            return "…"
+        return measure_quantity(p.model, p.key, runs, p.t).text()
+
+    return PLACEHOLDER.sub(value, step.narration)
+
+
+# -- the every-number rule ----------------------------------------------------------------
+_FENCE = re.compile(r"^\s*(```|~~~).*?^\s*\1[^\n]*$", re.M | re.S)
+_FORMULA_LINE = re.compile(r"^\s*\*\*[^*\n]+\*\*\s*$", re.M)
+_STRUCTURAL = [
+    re.compile(r"`[^`]*`"),  # code spans
+    re.compile(r"_\{[^{}]*\}|_\w+"),  # subscripts: x_1, h_{t-1}, sigma_max
+    re.compile(r"(?<=[A-Za-z)\]|‖])\^(\{[^{}]*\}|[-+]?\w+)"),  # powers of symbols: x^2, W^T
+    re.compile(r"\b[tT]\s*(=|−|-|\+)\s*\d+\b"),  # step indices: t = 1, T − 1
+    re.compile(r"(?i)\b(lecture|step|steps)\s+\d+\b"),  # references: lecture 2, step 3
+    re.compile(r"\b(19|20)\d\d\)"),  # citation years: (2013), et al., 2014)
+]
+_POWER = re.compile(r"\b10\^\{?([-+−]?\d+)\}?")
+_FIGURE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?:/(\d+))?(?![\w.])|(?<![\w.])\.\d+")
+#: Integers that are structure, never a measured figure (identity, gate bounds, thresholds).
+STRUCTURAL_NUMBERS = (0.0, 1.0)
+
+
+def figure_matches(value: float, claims: tuple[Claim, ...]) -> bool:
+    """Whether a figure the narration states is backed by one of `claims`: equal to a
+    bound (relative 1e-9), or inside the [low, high] of a `between` claim."""
+    for c in claims:
+        if c.op == "==":
+            continue
+        bounds = c.value if c.op == "between" else (c.value,)
+        if c.op == "between" and bounds[0] <= value <= bounds[1]:
+            return True
+        if any(math.isclose(value, float(b), rel_tol=1e-9) for b in bounds):
+            return True
+    return False
+
+
+def unchecked_figures(step: Step) -> list[str]:
+    """The figures in a step's narration that are neither a claim's bound nor a placeholder
+    (FORMAT.md, "Every number is checked"); a built-in lecture has none."""
+    text = _FENCE.sub(" ", step.narration)
+    text = PLACEHOLDER.sub(" ", text)
+    text = _FORMULA_LINE.sub(" ", text)
+    for pattern in _STRUCTURAL:
+        text = pattern.sub(" ", text)
+    found = []
+
+    def power(m: re.Match) -> str:
+        e = int(m.group(1).replace("−", "-"))
+        if not figure_matches(10.0 ** e, step.claims):
+            found.append(m.group(0))
+        return " "
+
+    text = _POWER.sub(power, text)
+    for m in _FIGURE.finditer(text):
+        token = m.group(0)
+        if m.group(1) is None:
+            value = float(token)
+        elif m.group(2) is not None:
+            value = float(m.group(1)) / float(m.group(2)) if float(m.group(2)) else math.nan
+        else:
+            value = float(m.group(1))
+        if value in STRUCTURAL_NUMBERS and m.group(2) is None and "." not in token:
+            continue
+        if not figure_matches(value, step.claims):
+            found.append(token)
+    return found
 
 
 # -- narration ----------------------------------------------------------------------------
