@@ -58,6 +58,10 @@ QUANTITIES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "sigma_max": ("largest singular value of W_hh (of its largest gate block)", MODEL_KINDS,
                   "magnitude"),
     "rnn_bound": ("sigma_max(W_hh) * gamma, gamma = sup |phi'|", ("rnn",), "magnitude"),
+    "gamma": ("sup |phi'| of the RNN's nonlinearity (1 tanh, relu; 1/4 sigmoid)", ("rnn",),
+              "magnitude"),
+    "bound_ratio": ("(sigma_max * gamma)^(T-t), the bound on grad_ratio at t (t = 1 unless "
+                    "given; loss at T only)", ("rnn",), "magnitude"),
     "param_grad_norm": ("||dL/dθ||, the norm of the gradient of all the cell's parameters "
                         "(what clipping by norm rescales)", MODEL_KINDS, "magnitude"),
     "state_max": ("largest |h_t| entry over all steps and units", MODEL_KINDS, "magnitude"),
@@ -79,6 +83,8 @@ PHRASES: dict[str, str] = {
     "jac_step_max": "largest ||dh_t/dh_{t-1}||",
     "sigma_max": "sigma_max(W_hh)",
     "rnn_bound": "sigma_max*gamma",
+    "gamma": "gamma = sup |phi'|",
+    "bound_ratio": "bound (sigma_max*gamma)^(T-{t})",
     "param_grad_norm": "||dL/dθ||",
     "state_max": "largest |h_t|",
     "mean_forget": "mean forget gate f_t",
@@ -88,7 +94,7 @@ PHRASES: dict[str, str] = {
     "param_ratio": "parameters / a vanilla RNN's",
     "overflow": "a value stops being finite (overflow)",
 }
-STEP_QUANTITIES = ("grad_ratio", "grad_c_ratio", "grad_norm", "whh_ratio")
+STEP_QUANTITIES = ("grad_ratio", "grad_c_ratio", "grad_norm", "whh_ratio", "bound_ratio")
 NUMBER_OPS = ("<", "<=", ">", ">=", "between")
 BOOL_OPS = ("==",)
 GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -519,7 +525,9 @@ def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
     kind = QUANTITIES[quantity][2]
     i = (t or 1) - 1
     with np.errstate(all="ignore"):
-        if quantity in STEP_QUANTITIES:
+        if quantity == "bound_ratio":
+            lg = (len(d.log10_grad_h) - (i + 1)) * _log10(d.rnn_bound)
+        elif quantity in STEP_QUANTITIES:
             series = {"grad_c_ratio": d.log10_grad_c, "whh_ratio": d.log10_whh}
             logs = np.asarray(series.get(quantity, d.log10_grad_h), dtype=np.float64)
             lg = float(logs[i]) if quantity == "grad_norm" else float(logs[i] - logs[-1])
@@ -529,6 +537,8 @@ def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
             lg = _log10(d.sigma_max)
         elif quantity == "rnn_bound":
             lg = _log10(d.rnn_bound)
+        elif quantity == "gamma":
+            lg = _log10(d.rnn_bound) - _log10(d.sigma_max)
         elif quantity == "param_grad_norm":
             lg = _log10_norm(run.grads.params.values())
         elif quantity == "state_max":
@@ -691,12 +701,13 @@ _STRUCTURAL = [
     re.compile(r"`[^`]*`"),  # code spans
     re.compile(r"_\{[^{}]*\}|_\w+"),  # subscripts: x_1, h_{t-1}, sigma_max
     re.compile(r"(?<=[A-Za-z)\]|‖])\^(\{[^{}]*\}|[-+]?\w+)"),  # powers of symbols: x^2, W^T
-    re.compile(r"\b[tT]\s*(=|−|-|\+)\s*\d+\b"),  # step indices: t = 1, T − 1
+    re.compile(r"\bt\s*=\s*\d+\b|\b[tT]\s*[−+-]\s*\d+\b"),  # step indices: t = 1, T − 1
     re.compile(r"(?i)\b(lecture|step|steps)\s+\d+\b"),  # references: lecture 2, step 3
     re.compile(r"\b(19|20)\d\d\)"),  # citation years: (2013), et al., 2014)
 ]
-_POWER = re.compile(r"\b10\^\{?([-+−]?\d+)\}?")
-_FIGURE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?:/(\d+))?(?![\w.])|(?<![\w.])\.\d+")
+_POWER = re.compile(r"(?:(?<![\w.])(\d+(?:\.\d+)?)\s*[·×*]\s*)?\b10\^\{?([-+−]?\d+)\}?")
+_FIGURE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?:/(\d+))?(?![\w.])"
+                     r"|(?<![\w.])\.\d+")
 #: Integers that are structure, never a measured figure (identity, gate bounds, thresholds).
 STRUCTURAL_NUMBERS = (0.0, 1.0)
 
@@ -726,8 +737,9 @@ def unchecked_figures(step: Step) -> list[str]:
     found = []
 
     def power(m: re.Match) -> str:
-        e = int(m.group(1).replace("−", "-"))
-        if not figure_matches(10.0 ** e, step.claims):
+        e = int(m.group(2).replace("−", "-"))
+        mantissa = float(m.group(1)) if m.group(1) else 1.0
+        if not figure_matches(mantissa * 10.0 ** e, step.claims):
             found.append(m.group(0))
         return " "
 
