@@ -23,7 +23,7 @@ import numpy as np
 
 import lstmviz
 from lstmviz.config import FIELDS, MODEL_KINDS, Config, ConfigError, read_toml
-from lstmviz.numfmt import format_count, format_magnitude, format_number
+from lstmviz.numfmt import format_count, format_log10, format_magnitude, format_number
 
 BUILTIN_DIR = lstmviz.RESOURCES / "walkthroughs"
 
@@ -114,15 +114,36 @@ class Claim:
     op: str
     value: Any  # float, bool, or (low, high) for "between"
     t: int | None = None  # for the per-step quantities; None = t = 1
+    #: for magnitudes: the exact log10 of the bound (or (low, high)), also beyond float64
+    #: where `value` is 0 or inf; None = log10(value)
+    log10_value: Any = None
+
+    def _bound_log10s(self) -> tuple[float | None, ...]:
+        bounds = self.value if self.op == "between" else (self.value,)
+        given = self.log10_value if self.op == "between" else (self.log10_value,)
+        if self.log10_value is None:
+            given = (None,) * len(bounds)
+        return tuple(g if g is not None else
+                     (math.log10(b) if b > 0 else -math.inf if b == 0 else None)
+                     for b, g in zip(bounds, given, strict=True))
 
     def describe(self) -> str:
+        """The claim in its file's terms ('rnn grad_ratio < 1e-10'), for messages and logs;
+        the screen shows `claim_sentence`."""
         at = f" at t = {self.t}" if self.t is not None else ""
+
+        def num(v: float, lg: float | None) -> str:
+            if lg is not None and math.isfinite(lg) and not (0 < v < math.inf):
+                return format_log10(lg, 3, plain=True)
+            return f"{v:g}"
+
         if self.op == "between":
-            rhs = f"in [{self.value[0]:g}, {self.value[1]:g}]"
+            lo, hi = self._bound_log10s()
+            rhs = f"in [{num(self.value[0], lo)}, {num(self.value[1], hi)}]"
         elif isinstance(self.value, bool):
             rhs = f"== {str(self.value).lower()}"
         else:
-            rhs = f"{self.op} {self.value:g}"
+            rhs = f"{self.op} {num(self.value, self._bound_log10s()[0])}"
         return f"{self.model} {self.quantity}{at} {rhs}"
 
     def holds(self, actual: Any) -> bool:
@@ -136,10 +157,11 @@ class Claim:
         if self.op == "==":
             return bool(actual) == bool(self.value)
         if log10 is not None:
+            bounds = self._bound_log10s()
             if self.op == "between":
-                return (_compare_log10(log10, ">=", self.value[0])
-                        and _compare_log10(log10, "<=", self.value[1]))
-            return _compare_log10(log10, self.op, float(self.value))
+                return (_compare_log10(log10, ">=", bounds[0])
+                        and _compare_log10(log10, "<=", bounds[1]))
+            return _compare_log10(log10, self.op, bounds[0])
         a = float(actual)
         if math.isnan(a):
             return False
@@ -149,13 +171,13 @@ class Claim:
         return {"<": a < v, "<=": a <= v, ">": a > v, ">=": a >= v}[self.op]
 
 
-def _compare_log10(log10: float, op: str, bound: float) -> bool:
-    """10**log10 `op` bound, for a magnitude (>= 0) known by its log10 (-inf for 0)."""
+def _compare_log10(log10: float, op: str, lb: float | None) -> bool:
+    """10**log10 `op` 10**lb for a magnitude (>= 0) known by its log10 (-inf for 0); lb None
+    stands for a negative bound, below every magnitude."""
     if math.isnan(log10):
         return False
-    if bound < 0:  # a magnitude is above every negative bound
+    if lb is None:
         return op in (">", ">=")
-    lb = math.log10(bound) if bound > 0 else -math.inf
     return {"<": log10 < lb, "<=": log10 <= lb, ">": log10 > lb, ">=": log10 >= lb}[op]
 
 
@@ -305,29 +327,55 @@ def _parse_claim(ctx: _Ctx, key: str, raw: Any, config: Config) -> Claim:
         raise ctx.error(f"{key}.op", f"{op!r} cannot compare {quantity}; expected one of "
                                      f"{', '.join(ops)}")
     value = raw["value"]
+    log10_value: Any = None
     if kind == "bool":
         ctx.expect(f"{key}.value", value, bool, "true or false")
     elif op == "between":
         ctx.expect(f"{key}.value", value, list, "a list [low, high]")
-        if len(value) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool)
-                                      and math.isfinite(v) for v in value):
+        if len(value) != 2:
             raise ctx.error(f"{key}.value", f"expected two finite numbers [low, high], "
                                             f"got {_short(value)}")
-        if value[0] > value[1]:
+        pairs = [_parse_bound(ctx, f"{key}.value", v, kind) for v in value]
+        (lo, llo), (hi, lhi) = pairs
+        if (llo if llo is not None else lo) > (lhi if lhi is not None else hi):
             raise ctx.error(f"{key}.value", f"low {value[0]} is above high {value[1]}")
-        value = (float(value[0]), float(value[1]))
+        value = (lo, hi)
+        if kind == "magnitude":
+            log10_value = (llo, lhi)
     else:
-        ctx.expect(f"{key}.value", value, (int, float), "a number")
-        if math.isnan(value):
-            raise ctx.error(f"{key}.value", "expected a number, got nan")
-        value = float(value)
+        value, log10_value = _parse_bound(ctx, f"{key}.value", value, kind)
     t = None
     if "t" in raw:
         if quantity not in STEP_QUANTITIES:
             raise ctx.error(f"{key}.t", f"{quantity} has no step; only "
                                         f"{', '.join(STEP_QUANTITIES)} take t")
         t = _resolve_t(ctx, f"{key}.t", raw["t"], config.seq_len)
-    return Claim(model, quantity, op, value, t)
+    return Claim(model, quantity, op, value, t, log10_value)
+
+
+_POWER_TEXT = re.compile(r"\s*(?:(\d+(?:\.\d*)?)\s*[eE]|10\s*\^)\s*([-+]?\d+)\s*")
+
+
+def _parse_bound(ctx: _Ctx, key: str, raw: Any, kind: str) -> tuple[float, float | None]:
+    """A claim bound -> (float value, exact log10 for a magnitude). A magnitude's bound may
+    be a string "1e-700" or "10^-700": TOML numbers stop at 1e±308, the quantities do not."""
+    if isinstance(raw, str) and kind == "magnitude":
+        m = _POWER_TEXT.fullmatch(raw)
+        if m is None or (m.group(1) is not None and float(m.group(1)) <= 0):
+            raise ctx.error(key, f"expected a number or a power like \"1e-700\", got "
+                                 f"{_short(raw)}")
+        log10 = (math.log10(float(m.group(1))) if m.group(1) else 0.0) + int(m.group(2))
+        return _pow10(log10), log10
+    if not isinstance(raw, int | float) or isinstance(raw, bool):
+        what = "a number, or a power as a string (\"1e-700\")" if kind == "magnitude" \
+            else "a number"
+        raise ctx.error(key, f"expected {what}, got {_type_name(raw)} {_short(raw)}")
+    if not math.isfinite(raw):
+        raise ctx.error(key, f"expected a finite number, got {raw}")
+    value = float(raw)
+    if kind != "magnitude":
+        return value, None
+    return value, (math.log10(value) if value > 0 else -math.inf if value == 0 else None)
 
 
 def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
@@ -573,8 +621,11 @@ def check_claim(claim: Claim, runs: Mapping[str, Any]) -> tuple[bool, Measured]:
     return claim.holds(actual), actual
 
 
-def _format_bound(v: float) -> str:
-    """A claim's bound as its author wrote it (1e-10 -> 10⁻¹⁰, 0.899, 2.5 × 10⁻⁷)."""
+def _format_bound(v: float, log10: float | None = None) -> str:
+    """A claim's bound as its author wrote it (1e-10 -> 10⁻¹⁰, 0.899, 2.5 × 10⁻⁷), from its
+    exact log10 where the bound is beyond float64."""
+    if log10 is not None and math.isfinite(log10) and not (0 < v < math.inf):
+        return format_magnitude(log10)
     if not math.isfinite(v) or v <= 0:
         return format_number(v)
     mantissa = f"{v:.12e}".split("e")[0].rstrip("0").rstrip(".").replace(".", "")
@@ -594,11 +645,13 @@ def claim_sentence(claim: Claim, measured: Measured, label: str | None = None) -
         want = "yes" if claim.value else "no"
         return (f"{who}: {phrase}: {measured.text()} — "
                 f"{'as stated' if ok else 'stated ' + want} {mark}")
+    logs = claim._bound_log10s()
     if claim.op == "between":
-        bound = f"between {_format_bound(claim.value[0])} and {_format_bound(claim.value[1])}"
+        bound = (f"between {_format_bound(claim.value[0], logs[0])} and "
+                 f"{_format_bound(claim.value[1], logs[1])}")
     else:
         words = {"<": "below", "<=": "at most", ">": "above", ">=": "at least"}[claim.op]
-        bound = f"{words} {_format_bound(float(claim.value))}"
+        bound = f"{words} {_format_bound(float(claim.value), logs[0])}"
     return f"{who}: {phrase} = {measured.text()} — {'' if ok else 'stated '}{bound} {mark}"
 
 
@@ -691,7 +744,9 @@ def render_narration(step: Step, runs: Mapping[str, Any] | None) -> str:
             return "…"
         return measure_quantity(p.model, p.key, runs, p.t).text()
 
-    return PLACEHOLDER.sub(value, step.narration)
+    # no line break inside a number ("1.4 × 10⁻¹²", "1 216")
+    return PLACEHOLDER.sub(lambda m: value(m).replace(" ", "\u00a0").replace("\u2009", "\u202f"),
+                           step.narration)
 
 
 # -- the every-number rule ----------------------------------------------------------------
@@ -706,22 +761,24 @@ _STRUCTURAL = [
     re.compile(r"\b(19|20)\d\d\)"),  # citation years: (2013), et al., 2014)
 ]
 _POWER = re.compile(r"(?:(?<![\w.])(\d+(?:\.\d+)?)\s*[·×*]\s*)?\b10\^\{?([-+−]?\d+)\}?")
-_FIGURE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?:/(\d+))?(?![\w.])"
-                     r"|(?<![\w.])\.\d+")
+_FIGURE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?:[eE]([-+]?\d+))?(?:/(\d+))?"
+                     r"(?!\w|\.\d)|(?<![\w.])\.\d+")
 #: Integers that are structure, never a measured figure (identity, gate bounds, thresholds).
-STRUCTURAL_NUMBERS = (0.0, 1.0)
+STRUCTURAL_NUMBERS = ("0", "1")
 
 
-def figure_matches(value: float, claims: tuple[Claim, ...]) -> bool:
-    """Whether a figure the narration states is backed by one of `claims`: equal to a
-    bound (relative 1e-9), or inside the [low, high] of a `between` claim."""
+def figure_matches(log10_value: float, claims: tuple[Claim, ...]) -> bool:
+    """Whether a figure the narration states (by its log10) is backed by one of `claims`:
+    equal to a bound (to 1e-9 in the exponent), or inside a `between` claim's [low, high]."""
     for c in claims:
         if c.op == "==":
             continue
-        bounds = c.value if c.op == "between" else (c.value,)
-        if c.op == "between" and bounds[0] <= value <= bounds[1]:
+        bounds = c._bound_log10s()
+        if None in bounds:
+            continue
+        if c.op == "between" and bounds[0] <= log10_value <= bounds[1]:
             return True
-        if any(math.isclose(value, float(b), rel_tol=1e-9) for b in bounds):
+        if any(abs(log10_value - b) <= 1e-9 for b in bounds):
             return True
     return False
 
@@ -738,23 +795,25 @@ def unchecked_figures(step: Step) -> list[str]:
 
     def power(m: re.Match) -> str:
         e = int(m.group(2).replace("−", "-"))
-        mantissa = float(m.group(1)) if m.group(1) else 1.0
-        if not figure_matches(mantissa * 10.0 ** e, step.claims):
+        mantissa = math.log10(float(m.group(1))) if m.group(1) and float(m.group(1)) else 0.0
+        if not figure_matches(mantissa + e, step.claims):
             found.append(m.group(0))
         return " "
 
     text = _POWER.sub(power, text)
     for m in _FIGURE.finditer(text):
         token = m.group(0)
-        if m.group(1) is None:
-            value = float(token)
-        elif m.group(2) is not None:
-            value = float(m.group(1)) / float(m.group(2)) if float(m.group(2)) else math.nan
-        else:
-            value = float(m.group(1))
-        if value in STRUCTURAL_NUMBERS and m.group(2) is None and "." not in token:
+        number, exponent, denominator = m.group(1), m.group(2), m.group(3)
+        if number is None:  # ".5"
+            number = token
+        if number in STRUCTURAL_NUMBERS and exponent is None and denominator is None:
             continue
-        if not figure_matches(value, step.claims):
+        if denominator is not None and float(denominator) == 0:
+            found.append(token)
+            continue
+        value = float(number) / float(denominator) if denominator else float(number)
+        log10 = _log10(value) + (int(exponent) if exponent else 0) if value > 0 else -math.inf
+        if not figure_matches(log10, step.claims):
             found.append(token)
     return found
 
