@@ -4,7 +4,11 @@ Format (resources/walkthroughs/FORMAT.md has the annotated version): top-level `
 `description` and `[[step]]` tables with `title`, `narration` (Markdown), `setup` (Config
 fields on top of the previous step's config), `docks`, `cursor = {phase, t}`, `play`,
 `highlight = {cell = {model, t}, gate, steps = [a, b]}` and `claims`, the numbers the
-narration states, which `check_claim` measures on the computed runs.
+narration states, which `check_claim` measures on the computed runs (ratios and norms as
+exact log10 values, returned as a `Measured`) and `claim_sentence` writes for the screen.
+Narration may hold placeholders (`{rnn.grad_ratio}`, `{lstm.grad_norm@t=5}`,
+`{setup.seq_len}`) that `render_narration` fills from the runs on screen; every other
+figure it states must be a claim's bound (`unchecked_figures`).
 Every problem is one `WalkthroughError` naming the file, the step and the key.
 """
 

@@ -548,3 +548,11 @@ def test_builtin_placeholders_render_for_every_step():
         for step in load_walkthrough(path).steps:
             text = render_narration(step, _runs(step.config))
             assert not PLACEHOLDER.search(text), (path.name, step.index)
+
+
+def test_format_md_documents_every_quantity():
+    text = (BUILTIN_DIR / "FORMAT.md").read_text(encoding="utf-8")
+    for quantity in QUANTITIES:
+        assert f"`{quantity}`" in text, quantity
+    for word in ("{rnn.grad_ratio}", "@t=", "{setup.seq_len}", "Every number is checked"):
+        assert word in text
