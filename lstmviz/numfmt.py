@@ -76,4 +76,22 @@ def format_exponent(log10_value: float) -> str:
     return format_log10(log10_value)
 
 
-__all__ = ["format_exponent", "format_log10", "format_number", "split_log10", "superscript"]
+def format_magnitude(log10_value: float, digits: int = 3, *, plain: bool = False) -> str:
+    """A positive magnitude from its log10 (exact at any size): plain decimals from 10⁻³ to
+    10⁴ with `digits` significant digits and no trailing zeros (0.733, 0.9, 4416), and
+    '1.38 × 10⁻¹²' beyond, like `format_log10`. NaN -> 'NaN', -inf (zero) -> '0'."""
+    if not math.isfinite(log10_value) or not -3.0 <= log10_value < 4.0:
+        return format_log10(log10_value, digits, plain=plain)
+    e = math.floor(log10_value)
+    decimals = max(digits - 1 - e, 0)
+    text = f"{10.0 ** log10_value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_count(n: int) -> str:
+    """A count of things (parameters) in full, thousands separated by a thin space: 4 416."""
+    return f"{int(n):,}".replace(",", "\u2009")
+
+
+__all__ = ["format_count", "format_exponent", "format_log10", "format_magnitude",
+           "format_number", "split_log10", "superscript"]

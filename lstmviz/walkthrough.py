@@ -4,7 +4,11 @@ Format (resources/walkthroughs/FORMAT.md has the annotated version): top-level `
 `description` and `[[step]]` tables with `title`, `narration` (Markdown), `setup` (Config
 fields on top of the previous step's config), `docks`, `cursor = {phase, t}`, `play`,
 `highlight = {cell = {model, t}, gate, steps = [a, b]}` and `claims`, the numbers the
-narration states, which `check_claim` measures on the computed runs.
+narration states, which `check_claim` measures on the computed runs (ratios and norms as
+exact log10 values, returned as a `Measured`) and `claim_sentence` writes for the screen.
+Narration may hold placeholders (`{rnn.grad_ratio}`, `{lstm.grad_norm@t=5}`,
+`{setup.seq_len}`) that `render_narration` fills from the runs on screen; every other
+figure it states must be a claim's bound (`unchecked_figures`).
 Every problem is one `WalkthroughError` naming the file, the step and the key.
 """
 
@@ -19,8 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import lstmviz
 from lstmviz.config import FIELDS, MODEL_KINDS, Config, ConfigError, read_toml
+from lstmviz.numfmt import format_count, format_log10, format_magnitude, format_number
 
 BUILTIN_DIR = lstmviz.RESOURCES / "walkthroughs"
 
@@ -40,25 +47,58 @@ CELL_KEYS = ("model", "t")
 CLAIM_KEYS = ("model", "quantity", "op", "value", "t")
 
 #: The claims vocabulary: quantity -> (what it is, models it applies to, value kind).
+#: Kind "magnitude": a positive ratio or norm, measured and compared as its log10 (exact far
+#: beyond float64: 10^-777 is a value like any other); "number": a float64; "count": an
+#: integer; "bool": true or false.
 QUANTITIES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "grad_ratio": ("||dL/dh_t|| / ||dL/dh_T|| (t = 1 unless given)", MODEL_KINDS, "number"),
-    "grad_c_ratio": ("||dL/dc_t|| / ||dL/dc_T|| (t = 1 unless given)", ("lstm",), "number"),
-    "grad_norm": ("||dL/dh_t|| (t = 1 unless given)", MODEL_KINDS, "number"),
+    "grad_ratio": ("||dL/dh_t|| / ||dL/dh_T|| (t = 1 unless given)", MODEL_KINDS, "magnitude"),
+    "grad_c_ratio": ("||dL/dc_t|| / ||dL/dc_T|| (t = 1 unless given)", ("lstm",),
+                     "magnitude"),
+    "grad_norm": ("||dL/dh_t|| (t = 1 unless given)", MODEL_KINDS, "magnitude"),
     "whh_ratio": ("step t's contribution to dL/dW_hh / step T's (t = 1 unless given)",
-                  MODEL_KINDS, "number"),
+                  MODEL_KINDS, "magnitude"),
     "jac_step_max": ("largest per-step Jacobian norm ||dh_t/dh_{t-1}||_2 over t", MODEL_KINDS,
-                     "number"),
+                     "magnitude"),
     "sigma_max": ("largest singular value of W_hh (of its largest gate block)", MODEL_KINDS,
-                  "number"),
-    "rnn_bound": ("sigma_max(W_hh) * gamma, gamma = sup |phi'|", ("rnn",), "number"),
+                  "magnitude"),
+    "rnn_bound": ("sigma_max(W_hh) * gamma, gamma = sup |phi'|", ("rnn",), "magnitude"),
+    "gamma": ("sup |phi'| of the RNN's nonlinearity (1 tanh, relu; 1/4 sigmoid)", ("rnn",),
+              "magnitude"),
+    "bound_ratio": ("(sigma_max * gamma)^(T-t), the bound on grad_ratio at t (t = 1 unless "
+                    "given; loss at T only)", ("rnn",), "magnitude"),
+    "param_grad_norm": ("||dL/dθ||, the norm of the gradient of all the cell's parameters "
+                        "(what clipping by norm rescales)", MODEL_KINDS, "magnitude"),
+    "state_max": ("largest |h_t| entry over all steps and units", MODEL_KINDS, "magnitude"),
     "mean_forget": ("mean forget gate f_t over all steps and units", ("lstm",), "number"),
     "mean_update": ("mean update gate z_t over all steps and units", ("gru",), "number"),
     "loss": ("the loss of the run", MODEL_KINDS, "number"),
+    "param_count": ("number of parameters of the cell", MODEL_KINDS, "count"),
     "param_ratio": ("parameters / parameters of a vanilla RNN of the same size", MODEL_KINDS,
                     "number"),
     "overflow": ("numbers stopped being finite somewhere in the run", MODEL_KINDS, "bool"),
 }
-STEP_QUANTITIES = ("grad_ratio", "grad_c_ratio", "grad_norm", "whh_ratio")
+#: How a claim sentence names each quantity (plain-text math, converted for the screen by
+#: `narration_markdown`); {t} is the claim's step.
+PHRASES: dict[str, str] = {
+    "grad_ratio": "||dL/dh_{t}|| / ||dL/dh_T||",
+    "grad_c_ratio": "||dL/dc_{t}|| / ||dL/dc_T||",
+    "grad_norm": "||dL/dh_{t}||",
+    "whh_ratio": "step {t}'s term of dL/dW_hh / step T's",
+    "jac_step_max": "largest ||dh_t/dh_{t-1}||",
+    "sigma_max": "sigma_max(W_hh)",
+    "rnn_bound": "sigma_max*gamma",
+    "gamma": "gamma = sup |phi'|",
+    "bound_ratio": "bound (sigma_max*gamma)^(T-{t})",
+    "param_grad_norm": "||dL/dθ||",
+    "state_max": "largest |h_t|",
+    "mean_forget": "mean forget gate f_t",
+    "mean_update": "mean update gate z_t",
+    "loss": "loss L",
+    "param_count": "parameters",
+    "param_ratio": "parameters / a vanilla RNN's",
+    "overflow": "a value stops being finite (overflow)",
+}
+STEP_QUANTITIES = ("grad_ratio", "grad_c_ratio", "grad_norm", "whh_ratio", "bound_ratio")
 NUMBER_OPS = ("<", "<=", ">", ">=", "between")
 BOOL_OPS = ("==",)
 GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -78,21 +118,54 @@ class Claim:
     op: str
     value: Any  # float, bool, or (low, high) for "between"
     t: int | None = None  # for the per-step quantities; None = t = 1
+    #: for magnitudes: the exact log10 of the bound (or (low, high)), also beyond float64
+    #: where `value` is 0 or inf; None = log10(value)
+    log10_value: Any = None
+
+    def _bound_log10s(self) -> tuple[float | None, ...]:
+        bounds = self.value if self.op == "between" else (self.value,)
+        given = self.log10_value if self.op == "between" else (self.log10_value,)
+        if self.log10_value is None:
+            given = (None,) * len(bounds)
+        return tuple(g if g is not None else
+                     (math.log10(b) if b > 0 else -math.inf if b == 0 else None)
+                     for b, g in zip(bounds, given, strict=True))
 
     def describe(self) -> str:
+        """The claim in its file's terms ('rnn grad_ratio < 1e-10'), for messages and logs;
+        the screen shows `claim_sentence`."""
         at = f" at t = {self.t}" if self.t is not None else ""
+
+        def num(v: float, lg: float | None) -> str:
+            if lg is not None and math.isfinite(lg) and not (0 < v < math.inf):
+                return format_log10(lg, 3, plain=True)
+            return f"{v:g}"
+
         if self.op == "between":
-            rhs = f"in [{self.value[0]:g}, {self.value[1]:g}]"
+            lo, hi = self._bound_log10s()
+            rhs = f"in [{num(self.value[0], lo)}, {num(self.value[1], hi)}]"
         elif isinstance(self.value, bool):
             rhs = f"== {str(self.value).lower()}"
         else:
-            rhs = f"{self.op} {self.value:g}"
+            rhs = f"{self.op} {num(self.value, self._bound_log10s()[0])}"
         return f"{self.model} {self.quantity}{at} {rhs}"
 
     def holds(self, actual: Any) -> bool:
-        """Whether a measured value satisfies the claim (NaN never does)."""
+        """Whether a measured value satisfies the claim (NaN never does).
+
+        `actual` is a `Measured` (what `measure` returns; a magnitude is compared by its
+        log10, so 10^-777 < 10^-700 holds although both are 0 in float64) or a plain value."""
+        log10 = None
+        if isinstance(actual, Measured):
+            log10, actual = actual.log10, actual.value
         if self.op == "==":
             return bool(actual) == bool(self.value)
+        if log10 is not None:
+            bounds = self._bound_log10s()
+            if self.op == "between":
+                return (_compare_log10(log10, ">=", bounds[0])
+                        and _compare_log10(log10, "<=", bounds[1]))
+            return _compare_log10(log10, self.op, bounds[0])
         a = float(actual)
         if math.isnan(a):
             return False
@@ -100,6 +173,44 @@ class Claim:
             return self.value[0] <= a <= self.value[1]
         v = float(self.value)
         return {"<": a < v, "<=": a <= v, ">": a > v, ">=": a >= v}[self.op]
+
+
+def _compare_log10(log10: float, op: str, lb: float | None) -> bool:
+    """10**log10 `op` 10**lb for a magnitude (>= 0) known by its log10 (-inf for 0); lb None
+    stands for a negative bound, below every magnitude."""
+    if math.isnan(log10):
+        return False
+    if lb is None:
+        return op in (">", ">=")
+    return {"<": log10 < lb, "<=": log10 <= lb, ">": log10 > lb, ">=": log10 >= lb}[op]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A quantity measured on a run (what `measure` returns and `check_claim` pairs with
+    holds): `value` as float64 (or bool, or int for counts), and for a magnitude its exact
+    `log10`; `value` is then 10**log10, 0 or inf where that lies beyond float64, so read
+    `log10` (and `text()`) for anything printed or compared. `float(m)` is `value`."""
+
+    value: float | int | bool
+    log10: float | None = None  # magnitudes only (QUANTITIES kind "magnitude")
+    kind: str = "number"  # the quantity's kind in QUANTITIES
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def text(self, plain: bool = False) -> str:
+        """The value as people read it (lstmviz.numfmt): '1.38 × 10⁻¹²', '0.733', 'yes'."""
+        if self.kind == "bool":
+            return "yes" if self.value else "no"
+        if self.log10 is not None:
+            return format_magnitude(self.log10, plain=plain)
+        if self.kind == "count":
+            return format_count(int(self.value))
+        v = float(self.value)
+        if math.isfinite(v) and v > 0:
+            return format_magnitude(math.log10(v), plain=plain)
+        return format_number(v, plain=plain)
 
 
 @dataclass(frozen=True)
@@ -220,29 +331,55 @@ def _parse_claim(ctx: _Ctx, key: str, raw: Any, config: Config) -> Claim:
         raise ctx.error(f"{key}.op", f"{op!r} cannot compare {quantity}; expected one of "
                                      f"{', '.join(ops)}")
     value = raw["value"]
+    log10_value: Any = None
     if kind == "bool":
         ctx.expect(f"{key}.value", value, bool, "true or false")
     elif op == "between":
         ctx.expect(f"{key}.value", value, list, "a list [low, high]")
-        if len(value) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool)
-                                      and math.isfinite(v) for v in value):
+        if len(value) != 2:
             raise ctx.error(f"{key}.value", f"expected two finite numbers [low, high], "
                                             f"got {_short(value)}")
-        if value[0] > value[1]:
+        pairs = [_parse_bound(ctx, f"{key}.value", v, kind) for v in value]
+        (lo, llo), (hi, lhi) = pairs
+        if (llo if llo is not None else lo) > (lhi if lhi is not None else hi):
             raise ctx.error(f"{key}.value", f"low {value[0]} is above high {value[1]}")
-        value = (float(value[0]), float(value[1]))
+        value = (lo, hi)
+        if kind == "magnitude":
+            log10_value = (llo, lhi)
     else:
-        ctx.expect(f"{key}.value", value, (int, float), "a number")
-        if math.isnan(value):
-            raise ctx.error(f"{key}.value", "expected a number, got nan")
-        value = float(value)
+        value, log10_value = _parse_bound(ctx, f"{key}.value", value, kind)
     t = None
     if "t" in raw:
         if quantity not in STEP_QUANTITIES:
             raise ctx.error(f"{key}.t", f"{quantity} has no step; only "
                                         f"{', '.join(STEP_QUANTITIES)} take t")
         t = _resolve_t(ctx, f"{key}.t", raw["t"], config.seq_len)
-    return Claim(model, quantity, op, value, t)
+    return Claim(model, quantity, op, value, t, log10_value)
+
+
+_POWER_TEXT = re.compile(r"\s*(?:(\d+(?:\.\d*)?)\s*[eE]|10\s*\^)\s*([-+]?\d+)\s*")
+
+
+def _parse_bound(ctx: _Ctx, key: str, raw: Any, kind: str) -> tuple[float, float | None]:
+    """A claim bound -> (float value, exact log10 for a magnitude). A magnitude's bound may
+    be a string "1e-700" or "10^-700": TOML numbers stop at 1e±308, the quantities do not."""
+    if isinstance(raw, str) and kind == "magnitude":
+        m = _POWER_TEXT.fullmatch(raw)
+        if m is None or (m.group(1) is not None and float(m.group(1)) <= 0):
+            raise ctx.error(key, f"expected a number or a power like \"1e-700\", got "
+                                 f"{_short(raw)}")
+        log10 = (math.log10(float(m.group(1))) if m.group(1) else 0.0) + int(m.group(2))
+        return _pow10(log10), log10
+    if not isinstance(raw, int | float) or isinstance(raw, bool):
+        what = "a number, or a power as a string (\"1e-700\")" if kind == "magnitude" \
+            else "a number"
+        raise ctx.error(key, f"expected {what}, got {_type_name(raw)} {_short(raw)}")
+    if not math.isfinite(raw):
+        raise ctx.error(key, f"expected a finite number, got {raw}")
+    value = float(raw)
+    if kind != "magnitude":
+        return value, None
+    return value, (math.log10(value) if value > 0 else -math.inf if value == 0 else None)
 
 
 def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
@@ -331,6 +468,7 @@ def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
     ctx.expect("claims", claims_raw, list, "a list of claim tables")
     claims = tuple(_parse_claim(ctx, f"claims[{i + 1}]", c, config)
                    for i, c in enumerate(claims_raw))
+    parse_placeholders(ctx, narration, config)
     return Step(ctx.step or 0, title, narration, config, dict(setup), docks, phase, t, play,
                 highlight, claims)
 
@@ -407,45 +545,281 @@ def find_walkthrough(name_or_path: str | os.PathLike[str]) -> Path:
 
 
 # -- claims -------------------------------------------------------------------------------
-def measure(claim: Claim, runs: Mapping[str, Any]) -> Any:
-    """The value of `claim.quantity` for `claim.model` in computed runs (session.Run)."""
-    import numpy as np
+def _pow10(log10: float) -> float:
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        return float(np.power(10.0, log10))
 
-    run = runs[claim.model]
-    d = run.diagnostics
-    t = (claim.t or 1) - 1
+
+def _log10(x: float) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.log10(np.float64(x)))
+
+
+def _log10_norm(arrays) -> float:
+    """log10 of the 2-norm of all the arrays together, scaled (no under- or overflow)."""
     with np.errstate(all="ignore"):
-        if claim.quantity in STEP_QUANTITIES:
-            series = {"grad_c_ratio": d.grad_c_norm, "whh_ratio": d.whh_contrib}
-            norms = np.asarray(series.get(claim.quantity, d.grad_h_norm), dtype=float)
-            if claim.quantity == "grad_norm":
-                return float(norms[t])
-            return float(norms[t] / norms[-1])
-        if claim.quantity == "jac_step_max":
-            return float(np.max(d.jac_step_norm))
-        if claim.quantity == "sigma_max":
-            return float(d.sigma_max)
-        if claim.quantity == "rnn_bound":
-            return float(d.rnn_bound)
-        if claim.quantity == "mean_forget":
-            return float(np.mean(run.trace.gates["forget"]))
-        if claim.quantity == "mean_update":
-            return float(np.mean(run.trace.gates["update"]))
-        if claim.quantity == "loss":
-            return float(run.loss)
-        if claim.quantity == "param_ratio":
+        flat = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays])
+        if not np.all(np.isfinite(flat)):
+            return math.nan if np.any(np.isnan(flat)) else math.inf
+        m = float(np.max(np.abs(flat))) if flat.size else 0.0
+        if m == 0.0:
+            return -math.inf
+        return math.log10(m) + math.log10(float(np.linalg.norm(flat / m)))
+
+
+def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
+                     t: int | None = None) -> Measured:
+    """`quantity` (a QUANTITIES key) of `model`'s run in computed runs (session.Run), at step
+    t (1-based, the per-step quantities; None = 1). Magnitudes come from the diagnostics'
+    log10 series, so they are exact however small or large."""
+    run = runs[model]
+    d = run.diagnostics
+    kind = QUANTITIES[quantity][2]
+    i = (t or 1) - 1
+    with np.errstate(all="ignore"):
+        if quantity == "bound_ratio":
+            lg = (len(d.log10_grad_h) - (i + 1)) * _log10(d.rnn_bound)
+        elif quantity in STEP_QUANTITIES:
+            series = {"grad_c_ratio": d.log10_grad_c, "whh_ratio": d.log10_whh}
+            logs = np.asarray(series.get(quantity, d.log10_grad_h), dtype=np.float64)
+            lg = float(logs[i]) if quantity == "grad_norm" else float(logs[i] - logs[-1])
+        elif quantity == "jac_step_max":
+            lg = float(np.max(d.log10_jac_step))
+        elif quantity == "sigma_max":
+            lg = _log10(d.sigma_max)
+        elif quantity == "rnn_bound":
+            lg = _log10(d.rnn_bound)
+        elif quantity == "gamma":
+            lg = _log10(d.rnn_bound) - _log10(d.sigma_max)
+        elif quantity == "param_grad_norm":
+            lg = _log10_norm(run.grads.params.values())
+        elif quantity == "state_max":
+            lg = _log10(np.max(np.abs(run.trace.h)))
+        elif quantity == "mean_forget":
+            return Measured(float(np.mean(run.trace.gates["forget"])))
+        elif quantity == "mean_update":
+            return Measured(float(np.mean(run.trace.gates["update"])))
+        elif quantity == "loss":
+            return Measured(float(run.loss))
+        elif quantity == "param_count":
+            return Measured(int(run.model.n_params), kind="count")
+        elif quantity == "param_ratio":
             m = run.model
-            rnn = m.hidden_size * (m.input_size + m.hidden_size + 2)
-            return m.n_params / rnn
-        if claim.quantity == "overflow":
-            return run.overflow_step is not None
-    raise KeyError(claim.quantity)
+            return Measured(m.n_params / (m.hidden_size * (m.input_size + m.hidden_size + 2)))
+        elif quantity == "overflow":
+            return Measured(run.overflow_step is not None, kind="bool")
+        else:
+            raise KeyError(quantity)
+    return Measured(_pow10(lg), lg, kind)
 
 
-def check_claim(claim: Claim, runs: Mapping[str, Any]) -> tuple[bool, Any]:
-    """(holds, measured value)."""
+def measure(claim: Claim, runs: Mapping[str, Any]) -> Measured:
+    """The value of `claim.quantity` for `claim.model` in computed runs (session.Run)."""
+    return measure_quantity(claim.model, claim.quantity, runs, claim.t)
+
+
+def check_claim(claim: Claim, runs: Mapping[str, Any]) -> tuple[bool, Measured]:
+    """(holds, measured value). The value is a `Measured`: `float(value)` for the float64,
+    `value.log10` for magnitudes (exact), `value.text()` to print it."""
     actual = measure(claim, runs)
     return claim.holds(actual), actual
+
+
+def _format_bound(v: float, log10: float | None = None) -> str:
+    """A claim's bound as its author wrote it (1e-10 -> 10⁻¹⁰, 0.899, 2.5 × 10⁻⁷), from its
+    exact log10 where the bound is beyond float64."""
+    if log10 is not None and math.isfinite(log10) and not (0 < v < math.inf):
+        return format_magnitude(log10)
+    if not math.isfinite(v) or v <= 0:
+        return format_number(v)
+    mantissa = f"{v:.12e}".split("e")[0].rstrip("0").rstrip(".").replace(".", "")
+    digits = max(len(mantissa.lstrip("-")), 1)
+    return format_magnitude(math.log10(v), digits)
+
+
+def claim_sentence(claim: Claim, measured: Measured, label: str | None = None) -> str:
+    """A claim as a sentence: 'RNN (tanh): ||dL/dh_1|| / ||dL/dh_T|| = 1.38 × 10⁻¹² — below
+    10⁻¹⁰ ✓' ('— claimed below 10⁻¹⁰ ✗' when it fails). `label` names the model (the run's
+    label); the math is plain text for `narration_markdown`, every number from numfmt."""
+    ok = claim.holds(measured)
+    phrase = PHRASES[claim.quantity].replace("{t}", str(claim.t or 1))
+    who = label or claim.model.upper()
+    mark = "✓" if ok else "✗"
+    if claim.op == "==":
+        want = "yes" if claim.value else "no"
+        return (f"{who}: {phrase}: {measured.text()} — "
+                f"{'as stated' if ok else 'stated ' + want} {mark}")
+    logs = claim._bound_log10s()
+    if claim.op == "between":
+        bound = (f"between {_format_bound(claim.value[0], logs[0])} and "
+                 f"{_format_bound(claim.value[1], logs[1])}")
+    else:
+        words = {"<": "below", "<=": "at most", ">": "above", ">=": "at least"}[claim.op]
+        bound = f"{words} {_format_bound(float(claim.value), logs[0])}"
+    return f"{who}: {phrase} = {measured.text()} — {'' if ok else 'stated '}{bound} {mark}"
+
+
+# -- placeholders -------------------------------------------------------------------------
+#: `{model.quantity}`, `{model.quantity@t=K}` or `{setup.key}` in narration text: an
+#: identifier, a dot, then anything up to the closing brace (math braces like h_{t-1} never
+#: hold "word.").
+PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\.([^{}]*)\}")
+_PLACEHOLDER_BODY = re.compile(r"(\w+)(?:@t=(-?\w+))?")
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A parsed narration placeholder: a setting (`model` == "setup") or a measured quantity."""
+
+    text: str  # as written, braces included
+    model: str
+    key: str  # quantity, or setting name for "setup"
+    t: int | None = None
+
+
+def _parse_placeholder(ctx: _Ctx, m: re.Match, config: Config) -> Placeholder:
+    where = f"narration: {m.group(0)}"
+    model, body = m.group(1), m.group(2)
+    parts = _PLACEHOLDER_BODY.fullmatch(body)
+    if parts is None:
+        raise ctx.error(where, "expected {model.quantity}, {model.quantity@t=K} or "
+                               "{setup.setting}")
+    key, t_text = parts.group(1), parts.group(2)
+    if model == "setup":
+        if t_text is not None:
+            raise ctx.error(where, "a setting has no step; write {setup." + key + "}")
+        if key not in FIELDS:
+            raise ctx.error(where, f"unknown setting {key!r}; expected one of "
+                                   f"{', '.join(FIELDS)}")
+        return Placeholder(m.group(0), model, key)
+    if model not in MODEL_KINDS:
+        raise ctx.error(where, f"unknown model {model!r}; expected one of "
+                               f"{', '.join(MODEL_KINDS)}, or setup for a setting")
+    if model not in config.models:
+        raise ctx.error(where, f"{model!r} is not among this step's models "
+                               f"{list(config.models)}; add it with setup.models")
+    if key not in QUANTITIES:
+        raise ctx.error(where, f"unknown quantity {key!r}; expected one of "
+                               f"{', '.join(QUANTITIES)}")
+    models = QUANTITIES[key][1]
+    if model not in models:
+        raise ctx.error(where, f"{key} applies to {', '.join(models)} only, not {model}")
+    t = None
+    if t_text is not None:
+        if key not in STEP_QUANTITIES:
+            raise ctx.error(where, f"{key} has no step; only {', '.join(STEP_QUANTITIES)} "
+                                   "take @t=")
+        raw: Any = t_text
+        if re.fullmatch(r"-?\d+", t_text):
+            raw = int(t_text)
+        t = _resolve_t(ctx, where, raw, config.seq_len)
+    return Placeholder(m.group(0), model, key, t)
+
+
+def parse_placeholders(ctx: _Ctx, text: str, config: Config) -> tuple[Placeholder, ...]:
+    """Every placeholder in `text` (code spans included: they are replaced there too),
+    validated against the step's config; a bad one is a WalkthroughError."""
+    return tuple(_parse_placeholder(ctx, m, config) for m in PLACEHOLDER.finditer(text))
+
+
+def _format_setting(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_number(value)
+    if isinstance(value, tuple | list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def render_narration(step: Step, runs: Mapping[str, Any] | None) -> str:
+    """The step's narration with its placeholders replaced: settings from the step's config,
+    quantities measured on `runs` (the runs on screen; '…' where a model has no run yet)."""
+    config = step.config
+    ctx = _Ctx("<narration>")
+
+    def value(m: re.Match) -> str:
+        p = _parse_placeholder(ctx, m, config)
+        if p.model == "setup":
+            return _format_setting(getattr(config, p.key))
+        if not runs or p.model not in runs:
+            return "…"
+        return measure_quantity(p.model, p.key, runs, p.t).text()
+
+    # no line break inside a number ("1.4 × 10⁻¹²", "1 216")
+    return PLACEHOLDER.sub(lambda m: value(m).replace(" ", "\u00a0").replace("\u2009", "\u202f"),
+                           step.narration)
+
+
+# -- the every-number rule ----------------------------------------------------------------
+_FENCE = re.compile(r"^\s*(```|~~~).*?^\s*\1[^\n]*$", re.M | re.S)
+_FORMULA_LINE = re.compile(r"^\s*\*\*[^*\n]+\*\*\s*$", re.M)
+_STRUCTURAL = [
+    re.compile(r"`[^`]*`"),  # code spans
+    re.compile(r"_\{[^{}]*\}|_\w+"),  # subscripts: x_1, h_{t-1}, sigma_max
+    re.compile(r"(?<=[A-Za-z)\]|‖])\^(\{[^{}]*\}|[-+]?\w+)"),  # powers of symbols: x^2, W^T
+    re.compile(r"\bt\s*=\s*\d+\b|\b[tT]\s*[−+-]\s*\d+\b"),  # step indices: t = 1, T − 1
+    re.compile(r"(?i)\b(lecture|step|steps)\s+\d+\b"),  # references: lecture 2, step 3
+    re.compile(r"\b(19|20)\d\d\)"),  # citation years: (2013), et al., 2014)
+]
+_POWER = re.compile(r"(?:(?<![\w.])(\d+(?:\.\d+)?)\s*[·×*]\s*)?\b10\^\{?([-+−]?\d+)\}?")
+_FIGURE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?:[eE]([-+]?\d+))?(?:/(\d+))?"
+                     r"(?!\w|\.\d)|(?<![\w.])\.\d+")
+#: Integers that are structure, never a measured figure (identity, gate bounds, thresholds).
+STRUCTURAL_NUMBERS = ("0", "1")
+
+
+def figure_matches(log10_value: float, claims: tuple[Claim, ...]) -> bool:
+    """Whether a figure the narration states (by its log10) is backed by one of `claims`:
+    equal to a bound (to 1e-9 in the exponent), or inside a `between` claim's [low, high]."""
+    for c in claims:
+        if c.op == "==":
+            continue
+        bounds = c._bound_log10s()
+        if None in bounds:
+            continue
+        if c.op == "between" and bounds[0] <= log10_value <= bounds[1]:
+            return True
+        if any(abs(log10_value - b) <= 1e-9 for b in bounds):
+            return True
+    return False
+
+
+def unchecked_figures(step: Step) -> list[str]:
+    """The figures in a step's narration that are neither a claim's bound nor a placeholder
+    (FORMAT.md, "Every number is checked"); a built-in lecture has none."""
+    text = _FENCE.sub(" ", step.narration)
+    text = PLACEHOLDER.sub(" ", text)
+    text = _FORMULA_LINE.sub(" ", text)
+    for pattern in _STRUCTURAL:
+        text = pattern.sub(" ", text)
+    found = []
+
+    def power(m: re.Match) -> str:
+        e = int(m.group(2).replace("−", "-"))
+        mantissa = math.log10(float(m.group(1))) if m.group(1) and float(m.group(1)) else 0.0
+        if not figure_matches(mantissa + e, step.claims):
+            found.append(m.group(0))
+        return " "
+
+    text = _POWER.sub(power, text)
+    for m in _FIGURE.finditer(text):
+        token = m.group(0)
+        number, exponent, denominator = m.group(1), m.group(2), m.group(3)
+        if number is None:  # ".5"
+            number = token
+        if number in STRUCTURAL_NUMBERS and exponent is None and denominator is None:
+            continue
+        if denominator is not None and float(denominator) == 0:
+            found.append(token)
+            continue
+        value = float(number) / float(denominator) if denominator else float(number)
+        log10 = _log10(value) + (int(exponent) if exponent else 0) if value > 0 else -math.inf
+        if not figure_matches(log10, step.claims):
+            found.append(token)
+    return found
 
 
 # -- narration ----------------------------------------------------------------------------

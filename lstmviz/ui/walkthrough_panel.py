@@ -6,7 +6,6 @@ Recent walkthroughs, a Walkthroughs menu of the built-ins, View › Presenter mo
 from __future__ import annotations
 
 import html
-import math
 import re
 from pathlib import Path
 
@@ -34,10 +33,12 @@ from lstmviz.walkthrough import (
     Walkthrough,
     WalkthroughError,
     check_claim,
+    claim_sentence,
     find_walkthrough,
     list_builtin,
     load_walkthrough,
     narration_markdown,
+    render_narration,
 )
 
 RECENT_KEY = "walkthrough/recent"
@@ -382,41 +383,65 @@ class WalkthroughPanel(QWidget):
         assert wt is not None
         n = len(wt.steps)
         self.counter.setText(f"Step {step.index} of {n}")
-        text = f"## {narration_markdown(step.title)}\n\n{narration_markdown(step.narration)}"
-        claims = self.claims_markdown(step)
-        if claims:
-            text += "\n\n" + claims
-        self.narration.document().setMarkdown(text)
+        self._show_narration(step, warn=True)
         self.steps_list.setCurrentRow(self.index)
         self.prev_button.setEnabled(self.index > 0)
         self.next_button.setEnabled(self.index < n - 1)
 
+    def _show_narration(self, step: Step, *, warn: bool = False) -> None:
+        """Title, narration (placeholders filled from the runs on screen) and the checked
+        claims; a claim that fails on this run puts a red warning above the text."""
+        self._watch_runs()
+        runs = self.window_.session.runs
+        failed = [c for c in step.claims if c.model in runs and not check_claim(c, runs)[0]]
+        text = f"## {narration_markdown(step.title)}\n\n"
+        if failed:
+            n = len(failed)
+            warning = (f"⚠ {n} of the numbers this step states {'does' if n == 1 else 'do'} "
+                       "not hold on the run on screen (in red below).")
+            text += f"<span style=\"color:{self._bad_color()}\"><b>{warning}</b></span>\n\n"
+            if warn:
+                self.window_.statusBar().showMessage(f"⚠ Step {step.index}: {warning}", 10000)
+        text += narration_markdown(render_narration(step, runs))
+        claims = self.claims_markdown(step)
+        if claims:
+            text += "\n\n" + claims
+        self.narration.document().setMarkdown(text)
+
+    def _watch_runs(self) -> None:
+        """Re-render the narration whenever the runs change (placeholders, claims)."""
+        if getattr(self, "_watching_runs", False):
+            return
+        self._watching_runs = True
+        self.window_.adapter.runsChanged.connect(self._on_runs_changed)
+
+    def _on_runs_changed(self) -> None:
+        step = self.step
+        if step is not None:
+            self._show_narration(step)
+
+    def _bad_color(self) -> str:
+        return "#ff6b6b" if getattr(self.window_.theme, "name", "") == "dark" else "#c62828"
+
     def claims_markdown(self, step: Step) -> str:
-        """'Checked numbers' list under the narration: each claim and its measured value."""
+        """The checked numbers under the narration, one sentence each ('RNN (tanh):
+        ‖dL/dh₁‖ / ‖dL/dh_T‖ = 1.38 × 10⁻¹² — below 10⁻¹⁰ ✓'); a failing one in red."""
         runs = self.window_.session.runs
         lines = []
         for claim in step.claims:
             if claim.model not in runs:
                 continue
             ok, actual = check_claim(claim, runs)
-            mark = "✓" if ok else "✗"
-            lines.append(f"- {mark} {html.escape(claim.describe())} "
-                         f"(measured {_fmt(actual)})")
+            sentence = narration_markdown(claim_sentence(claim, actual, runs[claim.model].label))
+            if not ok:
+                sentence = f"<span style=\"color:{self._bad_color()}\"><b>{sentence}</b></span>"
+            lines.append(sentence)
         if not lines:
             return ""
-        return "---\n\n*Checked numbers in this step:*\n\n" + "\n".join(lines)
+        return "---\n\n*Checked on this run:*\n\n" + "\n\n".join(lines)
 
     def current_markdown(self) -> str:
         return self.narration.document().toMarkdown()
-
-
-def _fmt(value) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    v = float(value)
-    if math.isnan(v):
-        return "NaN"
-    return f"{v:.3g}"
 
 
 _SUBS = str.maketrans("0123456789+-−=()aehijklmnoprstuvx",

@@ -59,9 +59,14 @@ class JacobianPanel(Panel):
     name = "jacobians"
     title = "Jacobians"
     tooltip = (
-        "Top: ‖∂h_T/∂h_t‖ is a product of per-step Jacobians (dashed); factors below 1 make "
-        "it vanish. Middle: the LSTM cell path keeps diag(f_t) ≈ 1. Bottom: how much each "
-        "step still contributes to the recurrent weight gradient."
+        "Top: ‖∂h_T/∂h_t‖ (solid) and each step's ‖∂h_t/∂h_t−1‖ (dashed). For the RNN and "
+        "the GRU the solid line is the norm of a product of the per-step Jacobians, at most "
+        "the product of the dashed values, so factors below 1 make it vanish. For the LSTM "
+        "the dashed factor is only the h→h block (c held fixed) while the product also runs "
+        "through the cell, so it can be far larger than the dashed factors suggest. "
+        "Middle: the LSTM cell path, the direct term diag(f_t) ─ and the part through "
+        "h_t−1 ┄. Bottom: how much each step still contributes to the recurrent weight "
+        "gradient."
     )
 
     def build(self) -> None:
