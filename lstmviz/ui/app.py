@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from lstmviz.config import Config
+from lstmviz.ui.display import use_offscreen_if_needed
 
 
 def ensure_platform() -> None:
-    """Use the offscreen platform when there is no display (headless runs, CI)."""
-    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    """Use the offscreen platform when no window could open here (headless runs, CI)."""
+    use_offscreen_if_needed()
 
 
 def make_app():
