@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -77,4 +78,18 @@ def run(config: Config | None = None, *, screenshot: str | None = None, frame: i
     window.show()
     if walkthrough:
         open_in_window(window, walkthrough, step)
-    return app.exec()
+    status = app.exec()
+    return exit_now_if_jobs_run(status)
+
+
+def exit_now_if_jobs_run(status: int) -> int:
+    """Quit at once: a background job still computing (cancelled, it stops only at its next
+    check) must not keep a windowless process alive; then skip the interpreter's wait."""
+    from lstmviz.ui.worker import cancel_all_jobs, live_jobs
+
+    cancel_all_jobs()
+    if live_jobs():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status

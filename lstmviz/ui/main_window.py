@@ -260,7 +260,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.playback.play(False)
-        self.recomputer.wait(5000)
+        # cancel the background jobs, never wait for them: a window closed during a long
+        # Jacobian job closes at once, and its deletion cannot deadlock on the GIL
+        self.recomputer.shutdown()
         self.save_layout()
         super().closeEvent(event)
 
