@@ -211,6 +211,55 @@ class Config:
             raise
 
 
+#: Bytes the computed runs need, measured with tracemalloc (peak over compute_runs with
+#: the exact Jacobian norms): per model about 192 bytes per (t, b, h) element (states,
+#: gates, gradients, caches) and 8 per (t, h, h') (the Jacobian products), plus a base.
+BYTES_PER_STATE = 192
+BYTES_PER_JACOBIAN = 8
+BYTES_BASE = 64 * 2**20
+#: Share of the machine's available memory a computation may plan to use.
+MEMORY_SHARE = 0.8
+
+
+def estimate_bytes(config: Config) -> int:
+    """Peak memory of computing `config`'s runs (an upper estimate; see BYTES_PER_STATE)."""
+    T, B, H = config.seq_len, config.batch_size, config.hidden_size
+    return len(config.models) * (BYTES_PER_STATE * T * B * H
+                                 + BYTES_PER_JACOBIAN * T * H * H) + BYTES_BASE
+
+
+def available_memory() -> int | None:
+    """Bytes this machine can still give (Linux MemAvailable, else physical memory)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(config: Config, source: str | None = None,
+                 available: int | None = None) -> None:
+    """Raise ConfigError when `config`'s runs would not fit in this machine's memory (a
+    clear message instead of a MemoryError half-way, or the machine swapping)."""
+    available = available_memory() if available is None else available
+    need = estimate_bytes(config)
+    if available is None or need <= MEMORY_SHARE * available:
+        return
+    from lstmviz.numfmt import format_bytes
+
+    raise ConfigError(
+        f"{_where(source)}seq_len = {config.seq_len}, hidden_size = {config.hidden_size}, "
+        f"batch_size = {config.batch_size} with {len(config.models)} model"
+        f"{'s' if len(config.models) > 1 else ''} need about {format_bytes(need)} of memory; "
+        f"this machine has {format_bytes(available)} available: make them smaller")
+
+
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config) if f.name != "extra")
 
 
@@ -296,7 +345,9 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         if extra:
             raise ConfigError(f"{path}: {next(iter(extra))}: unknown key next to [settings]")
         data = data["settings"]
-    return Config.from_dict(data, source=str(path))
+    config = Config.from_dict(data, source=str(path))
+    check_memory(config, str(path))
+    return config
 
 
 def save_config(path: str | os.PathLike[str], config: Config) -> None:

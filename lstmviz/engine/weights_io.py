@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npformat
 
+from lstmviz.numfmt import format_bytes
+
 from .activations import ACTIVATIONS
 from .errors import EngineError, WeightFileError
 from .files import atomic_write
@@ -120,14 +122,6 @@ def _read(path: Path) -> dict[str, np.ndarray]:
                 raise WeightFileError(f"{path}: {key}: the array does not match its header")
             arrays[key] = a
     return arrays
-
-
-def format_bytes(n: int) -> str:
-    """2**20 -> '1 MiB'; for sizes in messages."""
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} bytes"
 
 
 def _meta(path: Path, arrays: dict[str, np.ndarray], key: str) -> str | None:
