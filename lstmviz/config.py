@@ -70,6 +70,13 @@ def _where(source: str | None) -> str:
 ECHO_CHARS = 60
 
 
+def short_text(text: str, limit: int = ECHO_CHARS) -> str:
+    """`text` cut to `limit` characters for an error message, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def short_repr(value: Any, limit: int = ECHO_CHARS) -> str:
     """repr(value) for an error message, cut to `limit` characters (a 1,000-character
     string is shown as its start, an ellipsis and its length)."""
@@ -77,9 +84,7 @@ def short_repr(value: Any, limit: int = ECHO_CHARS) -> str:
         text = repr(value)
     except (RecursionError, ValueError):  # a deeply nested list; a huge int (sys limits)
         text = f"<{type(value).__name__}>"
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text):,} characters)"
+    return short_text(text, limit)
 
 
 @dataclass(frozen=True)
@@ -185,7 +190,7 @@ class Config:
             raise ConfigError(f"{w}expected a table of settings, got {type(data).__name__}")
         unknown = [k for k in data if k not in FIELDS]
         if unknown:
-            raise ConfigError(f"{w}{short_repr(unknown[0])[1:-1]}: unknown setting; "
+            raise ConfigError(f"{w}{short_text(str(unknown[0]))}: unknown setting; "
                               f"expected one of {list(FIELDS)}")
         values = dict(data)
         if values.get("weight_scale") in ("none", "None", ""):
@@ -343,7 +348,8 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     if "settings" in data and isinstance(data["settings"], dict):
         extra = {k: v for k, v in data.items() if k != "settings"}
         if extra:
-            raise ConfigError(f"{path}: {next(iter(extra))}: unknown key next to [settings]")
+            raise ConfigError(f"{path}: {short_text(next(iter(extra)))}: unknown key next to "
+                              "[settings]")
         data = data["settings"]
     config = Config.from_dict(data, source=str(path))
     check_memory(config, str(path))

@@ -365,3 +365,13 @@ def test_file_import_and_open_show_one_dialog_for_every_broken_file(make_window,
     for p, message in zip((npy, text, huge, deep, zero), messages, strict=True):
         assert message.startswith(str(p)), message
         assert len(message) < 300
+
+
+def test_long_unknown_keys_are_truncated(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text(f"[settings]\n{'k' * 500} = 1\n")
+    with pytest.raises(ConfigError, match=r"c.toml: k{60}… \(500 characters\): unknown setting"):
+        load_config(p)
+    p.write_text(f"{'q' * 500} = 1\n[settings]\nseq_len = 3\n")
+    with pytest.raises(ConfigError, match=r"c.toml: q{60}… \(500 characters\): unknown key next"):
+        load_config(p)
