@@ -24,3 +24,17 @@ def test_a_window_on_an_exploding_relu_rnn_builds_and_steps(make_window, qtbot):
     for frame in range(0, window.session.n_frames, 97):
         window.session.seek(frame)
         qtbot.wait(1)
+
+
+def test_a_range_near_the_limit_keeps_the_view_finite(qtbot):
+    # ±1.6e308 is finite, but its width is not: pyqtgraph's view became [nan, nan] and
+    # every repaint raised "Not setting range to [nan, nan]"
+    import pyqtgraph as pg
+
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    plot.show()
+    plot.getViewBox().setRange(yRange=finite_range(np.array([1.55e308])), padding=0.02)
+    qtbot.wait(1)
+    lo, hi = plot.getViewBox().viewRange()[1]
+    assert math.isfinite(lo) and math.isfinite(hi)
