@@ -11,5 +11,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 __version__ = "0.1.0"
 
-#: Folder of built-in walkthroughs, icons and the README screenshot.
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+#: Folder of the package data: built-in walkthroughs (and, as they come, trained models
+#: and icons). Inside the package, so a wheel or `pipx install .` ships it.
+RESOURCES = Path(__file__).resolve().parent / "resources"

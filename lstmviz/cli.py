@@ -52,6 +52,14 @@ def run_app(argv: list[str]) -> int:
         raise UsageError(f"--frame: {args.frame} is out of range; this run has frames "
                          f"0 to {2 * config.seq_len}")
     walkthrough = _walkthrough_args(args.walkthrough, args.step)
+    if not args.screenshot:
+        # before Qt starts: Qt aborts the process (exit 134) when no window can open
+        from lstmviz.ui.display import window_problem
+
+        problem = window_problem()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
     from lstmviz.ui.app import run
 
     return run(config, screenshot=args.screenshot, frame=args.frame, size=size, theme=args.theme,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+
+from lstmviz.engine.files import atomic_write_bytes  # noqa: F401  (re-exported: one writer)
 
 MODEL_KINDS = ("rnn", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
@@ -31,6 +32,10 @@ RANGES: dict[str, tuple[float, float]] = {
     "weight_scale": (0.01, 10.0),
     "forget_bias": (-20.0, 20.0),
 }
+
+#: Shortest sequence each task can be built for (the engine refuses shorter; a test checks
+#: this table against engine.tasks).
+TASK_MIN_SEQ_LEN: dict[str, int] = {"adding": 2}
 
 #: One line per setting, used for tooltips and error messages.
 HELP: dict[str, str] = {
@@ -61,6 +66,27 @@ def _where(source: str | None) -> str:
     return f"{source}: " if source else ""
 
 
+#: Longest echo of a user's value in an error message.
+ECHO_CHARS = 60
+
+
+def short_text(text: str, limit: int = ECHO_CHARS) -> str:
+    """`text` cut to `limit` characters for an error message, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def short_repr(value: Any, limit: int = ECHO_CHARS) -> str:
+    """repr(value) for an error message, cut to `limit` characters (a 1,000-character
+    string is shown as its start, an ellipsis and its length)."""
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):  # a deeply nested list; a huge int (sys limits)
+        text = f"<{type(value).__name__}>"
+    return short_text(text, limit)
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything that determines the computed runs. Defaults show the phenomenon."""
@@ -88,16 +114,18 @@ class Config:
         w = _where(source)
         models = self.models
         if isinstance(models, str) or not isinstance(models, tuple | list):
-            raise ConfigError(f"{w}models: expected a list of {list(MODEL_KINDS)}, got {models!r}")
+            raise ConfigError(f"{w}models: expected a list of {list(MODEL_KINDS)}, "
+                              f"got {short_repr(models)}")
         if not models:
             raise ConfigError(f"{w}models: choose at least one of {list(MODEL_KINDS)}")
         for m in models:
             if m not in MODEL_KINDS:
                 raise ConfigError(
-                    f"{w}models: unknown model {m!r}; expected one of {list(MODEL_KINDS)}"
+                    f"{w}models: unknown model {short_repr(m)}; expected one of "
+                    f"{list(MODEL_KINDS)}"
                 )
         if len(set(models)) != len(models):
-            raise ConfigError(f"{w}models: {list(models)} names a model twice")
+            raise ConfigError(f"{w}models: {short_repr(list(models))} names a model twice")
         for key, options in (
             ("task", TASKS),
             ("activation", ACTIVATIONS),
@@ -106,34 +134,41 @@ class Config:
         ):
             value = getattr(self, key)
             if value not in options:
-                raise ConfigError(f"{w}{key}: expected one of {list(options)}, got {value!r}")
+                raise ConfigError(f"{w}{key}: expected one of {list(options)}, "
+                                  f"got {short_repr(value)}")
         for key in ("hidden_size", "seq_len", "batch_size", "seed"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{w}{key}: expected an integer, got {value!r}")
+                raise ConfigError(f"{w}{key}: expected an integer, got {short_repr(value)}")
             self._check_range(key, value, w)
         for key in ("weight_scale", "forget_bias"):
             value = getattr(self, key)
             if value is None and key == "weight_scale":
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{w}{key}: expected a number, got {value!r}")
+                raise ConfigError(f"{w}{key}: expected a number, got {short_repr(value)}")
             if value != value:  # NaN
                 raise ConfigError(f"{w}{key}: expected a number, got nan")
             self._check_range(key, value, w)
+        shortest = TASK_MIN_SEQ_LEN.get(self.task, 1)
+        if self.seq_len < shortest:
+            raise ConfigError(f"{w}seq_len: {self.seq_len} is too short for task = "
+                              f"{self.task!r}; it needs at least {shortest} steps")
 
     @staticmethod
     def _check_range(key: str, value: float, w: str) -> None:
         lo, hi = RANGES[key]
         if not lo <= value <= hi:
-            raise ConfigError(f"{w}{key}: {value!r} is out of range; expected {lo:g} to {hi:g}")
+            raise ConfigError(
+                f"{w}{key}: {short_repr(value)} is out of range; expected {lo:g} to {hi:g}")
 
     # -- conversion -----------------------------------------------------------------
     def replace(self, **changes: Any) -> Config:
         """A validated copy with `changes` applied (unknown keys are errors)."""
         unknown = set(changes) - set(FIELDS)
         if unknown:
-            raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}; expected one of {FIELDS}")
+            raise ConfigError(f"unknown setting {short_repr(sorted(unknown)[0])}; "
+                              f"expected one of {FIELDS}")
         if "models" in changes:
             changes["models"] = tuple(changes["models"])
         return dataclasses.replace(self, **changes)
@@ -155,7 +190,8 @@ class Config:
             raise ConfigError(f"{w}expected a table of settings, got {type(data).__name__}")
         unknown = [k for k in data if k not in FIELDS]
         if unknown:
-            raise ConfigError(f"{w}{unknown[0]}: unknown setting; expected one of {list(FIELDS)}")
+            raise ConfigError(f"{w}{short_text(str(unknown[0]))}: unknown setting; "
+                              f"expected one of {list(FIELDS)}")
         values = dict(data)
         if values.get("weight_scale") in ("none", "None", ""):
             values["weight_scale"] = None
@@ -165,7 +201,7 @@ class Config:
                 models = [models]
             if not isinstance(models, list | tuple):
                 raise ConfigError(
-                    f"{w}models: expected a list of {list(MODEL_KINDS)}, got {models!r}"
+                    f"{w}models: expected a list of {list(MODEL_KINDS)}, got {short_repr(models)}"
                 )
             values["models"] = tuple(models)
         for key in ("weight_scale", "forget_bias"):  # TOML integers are fine for floats
@@ -180,24 +216,129 @@ class Config:
             raise
 
 
+#: Bytes the computed runs need, measured with tracemalloc (peak over compute_runs with
+#: the exact Jacobian norms): per model about 192 bytes per (t, b, h) element (states,
+#: gates, gradients, caches) and 8 per (t, h, h') (the Jacobian products), plus a base.
+BYTES_PER_STATE = 192
+BYTES_PER_JACOBIAN = 8
+BYTES_BASE = 64 * 2**20
+#: Share of the machine's available memory a computation may plan to use.
+MEMORY_SHARE = 0.8
+
+
+def estimate_bytes(config: Config) -> int:
+    """Peak memory of computing `config`'s runs (an upper estimate; see BYTES_PER_STATE)."""
+    T, B, H = config.seq_len, config.batch_size, config.hidden_size
+    return len(config.models) * (BYTES_PER_STATE * T * B * H
+                                 + BYTES_PER_JACOBIAN * T * H * H) + BYTES_BASE
+
+
+def available_memory() -> int | None:
+    """Bytes this machine can still give (Linux MemAvailable, else physical memory)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(config: Config, source: str | None = None,
+                 available: int | None = None) -> None:
+    """Raise ConfigError when `config`'s runs would not fit in this machine's memory (a
+    clear message instead of a MemoryError half-way, or the machine swapping)."""
+    available = available_memory() if available is None else available
+    need = estimate_bytes(config)
+    if available is None or need <= MEMORY_SHARE * available:
+        return
+    from lstmviz.numfmt import format_bytes
+
+    raise ConfigError(
+        f"{_where(source)}seq_len = {config.seq_len}, hidden_size = {config.hidden_size}, "
+        f"batch_size = {config.batch_size} with {len(config.models)} model"
+        f"{'s' if len(config.models) > 1 else ''} need about {format_bytes(need)} of memory; "
+        f"this machine has {format_bytes(available)} available: make them smaller")
+
+
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config) if f.name != "extra")
 
 
+#: Largest TOML file read (configurations and lectures are a few kB); refused beyond,
+#: before reading (so `--config /dev/zero` cannot fill the memory).
+MAX_TOML_BYTES = 1 << 20
+#: Deepest nesting of arrays and tables a TOML file may have (lectures use 3).
+MAX_TOML_DEPTH = 32
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8 with or without a BOM (Notepad writes one), UTF-16/32 with a BOM."""
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+                       (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"),
+                       (b"\xfe\xff", "utf-16-be")):
+        if raw.startswith(bom):
+            return raw[len(bom):].decode(codec)
+    return raw.decode("utf-8")
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed TOML (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest
+
+
 def read_toml(path: Path, error: type[ValueError], label: str | None = None) -> dict[str, Any]:
-    """Parse a TOML file; a missing, unreadable or malformed file raises `error` whose
-    message starts with `label` (default: the path)."""
+    """Parse a TOML file; a missing, unreadable, oversized, wrongly encoded, too deeply
+    nested or malformed file raises `error` whose message starts with `label` (default:
+    the path)."""
+    path = Path(path)
     label = label or str(path)
     where = "" if label == str(path) else f" ({path})"
+    limit = f"{MAX_TOML_BYTES // 1024} KiB"
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_file() and path.stat().st_size > MAX_TOML_BYTES:
+            raise error(f"{label}: {path.stat().st_size:,} bytes is too large for a "
+                        f"configuration or lecture file (at most {limit}){where}")
+        with open(path, "rb") as fh:  # a device or pipe has no size: read one byte more
+            raw = fh.read(MAX_TOML_BYTES + 1)
     except FileNotFoundError:
         raise error(f"{label}: file not found{where}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{label}: cannot read ({exc})") from None
+    except IsADirectoryError:
+        raise error(f"{label}: is a folder, expected a .toml file{where}") from None
+    except OSError as exc:
+        raise error(f"{label}: cannot read ({exc.strerror or exc}){where}") from None
+    if len(raw) > MAX_TOML_BYTES:
+        raise error(f"{label}: more than {limit}; too large for a configuration or "
+                    f"lecture file{where}")
     try:
-        return tomllib.loads(text)
+        text = _decode(raw)
+    except UnicodeDecodeError as exc:
+        raise error(f"{label}: not UTF-8 text: byte {raw[exc.start]:#04x} at "
+                    f"position {exc.start}; save the file as UTF-8{where}") from None
+    if "\x00" in text:  # TOML has no NUL; in a file, it means UTF-16 or UTF-32 sans BOM
+        raise error(f"{label}: not UTF-8 text (it looks like UTF-16 or UTF-32 without a "
+                    f"byte-order mark); save the file as UTF-8{where}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{label}: not valid TOML ({exc})") from None
+        raise error(f"{label}: not valid TOML ({str(exc)[:200]}){where}") from None
+    except RecursionError:
+        data = None
+    if data is None or _depth(data) > MAX_TOML_DEPTH:
+        raise error(f"{label}: arrays or tables nested too deeply (at most "
+                    f"{MAX_TOML_DEPTH} levels){where}")
+    return data
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
@@ -207,22 +348,12 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     if "settings" in data and isinstance(data["settings"], dict):
         extra = {k: v for k, v in data.items() if k != "settings"}
         if extra:
-            raise ConfigError(f"{path}: {next(iter(extra))}: unknown key next to [settings]")
+            raise ConfigError(f"{path}: {short_text(next(iter(extra)))}: unknown key next to "
+                              "[settings]")
         data = data["settings"]
-    return Config.from_dict(data, source=str(path))
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    config = Config.from_dict(data, source=str(path))
+    check_memory(config, str(path))
+    return config
 
 
 def save_config(path: str | os.PathLike[str], config: Config) -> None:

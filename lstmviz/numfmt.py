@@ -93,5 +93,13 @@ def format_count(n: int) -> str:
     return f"{int(n):,}".replace(",", "\u2009")
 
 
-__all__ = ["format_count", "format_exponent", "format_log10", "format_magnitude",
-           "format_number", "split_log10", "superscript"]
+def format_bytes(n: int | float) -> str:
+    """A size for people, in binary units: 1536 -> '1.5 KiB', 8 * 2**40 -> '8 TiB'."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+__all__ = ["format_bytes", "format_count", "format_exponent", "format_log10",
+           "format_magnitude", "format_number", "split_log10", "superscript"]

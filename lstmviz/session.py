@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from lstmviz import engine
-from lstmviz.config import Config, ConfigError
+from lstmviz.config import Config, ConfigError, check_memory
 
 FORWARD, LOSS, BACKWARD = "forward", "loss", "backward"
 
@@ -173,6 +173,7 @@ def compute_runs(config: Config, weights: Weights | None = None, *,
     GIL, and the Jacobian norms are most of the work).
     `weights` maps a kind to an imported (model, readout) that replaces the built one.
     """
+    check_memory(config)  # refuse, with a message, what would not fit in memory
     weights = weights or {}
     task = engine.make_task(config.task, config.seq_len, config.batch_size, seed=config.seed)
     kinds = list(config.models)

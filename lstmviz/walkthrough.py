@@ -1,6 +1,6 @@
 """Walkthrough files: a TOML lecture -> a validated `Walkthrough` of `Step`s (pure, no Qt).
 
-Format (resources/walkthroughs/FORMAT.md has the annotated version): top-level `title`,
+Format (lstmviz/resources/walkthroughs/FORMAT.md has the annotated version): top-level `title`,
 `description` and `[[step]]` tables with `title`, `narration` (Markdown), `setup` (Config
 fields on top of the previous step's config), `docks`, `cursor = {phase, t}`, `play`,
 `highlight = {cell = {model, t}, gate, steps = [a, b]}` and `claims`, the numbers the

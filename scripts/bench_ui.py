@@ -136,7 +136,7 @@ def main() -> int:
     for seed in range(1, 21):
         t = time.perf_counter()
         window.request_config(window.session.config.replace(seed=seed))
-        window.recomputer.pool.waitForDone()  # stage 1 (when it went to the worker)
+        window.recomputer.wait(jacobians=False)  # stage 1 (when it went to the worker)
         app.processEvents()
         change.append((time.perf_counter() - t) * 1000)
         window.recomputer.wait()  # stage 2: exact Jacobian norms, in the background

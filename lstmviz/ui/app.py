@@ -7,15 +7,12 @@ import sys
 from pathlib import Path
 
 from lstmviz.config import Config
+from lstmviz.ui.display import use_offscreen_if_needed
 
 
 def ensure_platform() -> None:
-    """Use the offscreen platform when there is no display (headless runs, CI)."""
-    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    """Use the offscreen platform when no window could open here (headless runs, CI)."""
+    use_offscreen_if_needed()
 
 
 def make_app():
@@ -81,4 +78,18 @@ def run(config: Config | None = None, *, screenshot: str | None = None, frame: i
     window.show()
     if walkthrough:
         open_in_window(window, walkthrough, step)
-    return app.exec()
+    status = app.exec()
+    return exit_now_if_jobs_run(status)
+
+
+def exit_now_if_jobs_run(status: int) -> int:
+    """Quit at once: a background job still computing (cancelled, it stops only at its next
+    check) must not keep a windowless process alive; then skip the interpreter's wait."""
+    from lstmviz.ui.worker import cancel_all_jobs, live_jobs
+
+    cancel_all_jobs()
+    if live_jobs():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status

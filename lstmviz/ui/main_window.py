@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import importlib
 import math
 import platform
@@ -58,18 +59,37 @@ TOOL_CLASSES = [
 
 LAYOUT_VERSION = 1
 
+#: Gestures that are no QAction; every action's own shortcut joins them in
+#: Help > Keyboard shortcuts (`shortcut_rows`), so the table cannot miss one.
 SHORTCUTS = [
-    ("Space", "Play / pause"),
-    ("Right / Left", "Step one frame forward / back"),
-    ("Home / End", "First forward step / last backward step"),
-    ("Ctrl+B", "Jump to the start of the backward pass"),
     ("Ctrl + wheel", "Zoom the unrolled network"),
-    ("Ctrl+0", "Fit the whole sequence"),
-    ("F11", "Full screen"),
-    ("Ctrl+O / Ctrl+S", "Open / save a configuration"),
-    ("Ctrl+I", "Import weights (.npz)"),
-    ("Ctrl+Q", "Quit"),
+    ("Any key", "Bring back a blanked screen"),
 ]
+
+
+def shortcut_rows(window: QMainWindow) -> list[tuple[str, str]]:
+    """(keys, what they do) for every action of `window` that has a shortcut, then
+    `SHORTCUTS`. One enabled only in a mode says which (presenter mode, or "when
+    available": an open walkthrough)."""
+    from lstmviz.ui.presenter import Presenter
+
+    presenter_only = {id(a) for p in window.findChildren(Presenter)
+                      for a in getattr(p, "_mode_actions", ())}
+    rows: dict[tuple[str, str], list[str]] = {}
+    for a in window.findChildren(QAction):
+        keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts()]
+        keys = [k for k in keys if k]
+        if not keys:
+            continue
+        text = a.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+        text = text.rstrip(".…").strip() or a.toolTip()
+        if id(a) in presenter_only:
+            text += "" if "presenter mode" in text.lower() else " (presenter mode)"
+        elif not a.isEnabled():
+            text += " (when available)"
+        known = rows.setdefault((text, a.toolTip()), [])
+        known += [k for k in keys if k not in known]
+    return [(" / ".join(keys), text) for (text, _), keys in rows.items()] + list(SHORTCUTS)
 
 
 def panel_classes() -> list[type[Panel]]:
@@ -240,7 +260,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.playback.play(False)
-        self.recomputer.wait(5000)
+        # cancel the background jobs, never wait for them: a window closed during a long
+        # Jacobian job closes at once, and its deletion cannot deadlock on the GIL
+        self.recomputer.shutdown()
         self.save_layout()
         super().closeEvent(event)
 
@@ -411,8 +433,8 @@ class MainWindow(QMainWindow):
         self.fullscreen_action.setChecked(self.isFullScreen())
 
     def show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>"
-                       for k, v in SHORTCUTS)
+        rows = "".join(f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td>"
+                       f"<td>{html.escape(v)}</td></tr>" for k, v in shortcut_rows(self))
         box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts",
                           f"<table>{rows}</table>", parent=self)
         box.setObjectName("shortcuts-dialog")

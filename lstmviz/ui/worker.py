@@ -1,10 +1,16 @@
-"""Recompute off the GUI thread: one job at a time, the latest request wins."""
+"""Recompute off the GUI thread: one job at a time, the latest request wins; the exact
+Jacobian norms follow in the background. Jobs are cancellable and nothing waits for them."""
 
 from __future__ import annotations
 
+import ctypes
+import queue
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from lstmviz.config import Config
 from lstmviz.session import Session, compute_runs
@@ -13,6 +19,8 @@ from lstmviz.session import Session, compute_runs
 INLINE_LIMIT = 40 * 16 * 16 * 2
 #: A recompute predicted to take longer than this (s) goes to the worker thread.
 FRAME_SECONDS = 0.016
+#: How often the GUI thread looks for finished background jobs (ms).
+POLL_MS = 15
 
 
 def work_units(config: Config) -> int:
@@ -20,47 +28,83 @@ def work_units(config: Config) -> int:
         config.models)
 
 
-class _Signals(QObject):
-    finished = Signal(object, object, float)  # config, runs, seconds
-    errored = Signal(object, str)  # config, message
-    completed = Signal(int, object)  # session generation, runs with Jacobian norms
+class Cancelled(BaseException):
+    """Raised inside a cancelled job's thread to stop it mid-computation."""
 
 
-class _Job(QRunnable):
-    def __init__(self, config: Config, weights, signals: _Signals) -> None:
-        super().__init__()
-        self.config, self.weights, self.signals = config, weights, signals
-        self.setAutoDelete(True)
+class _Job:
+    """One background computation on a daemon Python thread that never touches Qt.
 
-    def run(self) -> None:
-        start = time.perf_counter()
-        try:
-            runs = compute_runs(self.config, self.weights, jacobians=False)
-        except Exception as exc:  # noqa: BLE001 - reported to the user, never raised into Qt
-            self.signals.errored.emit(self.config, str(exc))
+    Its outcome goes into `outbox`, which the GUI thread polls: a job therefore never
+    emits on a Qt object that may be gone (no "Signal source has been deleted"), and no Qt
+    destructor waits for it (a QThreadPool owned by a window did, while the job waited
+    for the GIL that destructor held: a deadlock). `cancel()` stops it at once: the engine
+    has no cancel hook, so `Cancelled` is raised in the job's thread at its next Python
+    step (the engine is pure, there is nothing to clean up), and its result is dropped.
+    A job still inside one long NumPy call dies with the process, never delaying exit.
+    """
+
+    def __init__(self, kind: str, work: Callable[[_Job], Any], outbox: queue.SimpleQueue) -> None:
+        self.kind, self.work, self.outbox = kind, work, outbox
+        self.cancelled = threading.Event()
+        self._working = threading.Lock()  # held while `work` runs: only then may it be stopped
+        self.thread = threading.Thread(target=self._run, name=f"lstmviz-{kind}", daemon=True)
+        _LIVE.add(self)
+        self.thread.start()
+
+    def cancel(self) -> None:
+        if self.cancelled.is_set():
             return
-        self.signals.finished.emit(self.config, runs, time.perf_counter() - start)
+        self.cancelled.set()
+        ident = self.thread.ident
+        if ident is not None and self._working.locked():
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
+                                                       ctypes.py_object(Cancelled))
 
-
-class _JacobianJob(QRunnable):
-    """Completes the exact Jacobian norms of a session's runs; gives up once they are stale."""
-
-    def __init__(self, session: Session, signals: _Signals) -> None:
-        super().__init__()
-        self.session, self.signals = session, signals
-        self.generation, self.runs = session.generation, dict(session.runs)
-        self.setAutoDelete(True)
-
-    def run(self) -> None:
-        done = {}
-        for kind, run in self.runs.items():
-            if self.session.generation != self.generation:
-                return  # newer runs arrived: their own job is queued
+    def _run(self) -> None:
+        try:
             try:
-                done[kind] = run.completed()
-            except Exception:  # noqa: BLE001 - never raise into Qt; norms stay NaN
-                return
-        self.signals.completed.emit(self.generation, done)
+                with self._working:
+                    result: Any = ("ok", self.work(self))
+            except Exception as exc:  # noqa: BLE001 - reported to the user, never into Qt
+                result = ("error", str(exc) or type(exc).__name__)
+            if not self.cancelled.is_set():
+                self.outbox.put((self, *result))
+        except Cancelled:
+            pass
+        finally:
+            _LIVE.discard(self)
+
+
+#: Jobs whose thread is still running (for `live_jobs`; the set holds them, not Qt).
+_LIVE: set[_Job] = set()
+
+
+def live_jobs() -> int:
+    """Background jobs still running in this process (cancelled ones included)."""
+    return sum(job.thread.is_alive() for job in list(_LIVE))
+
+
+def cancel_all_jobs() -> None:
+    """Ask every background job to stop (at quit: nothing waits for them)."""
+    for job in list(_LIVE):
+        job.cancel()
+
+
+def _jacobians(session: Session) -> Callable[[_Job], Any]:
+    """Work of a Jacobian job: the exact norms of the session's runs; stops once they are
+    stale (newer runs, their own job queued) or the job is cancelled."""
+    generation, runs = session.generation, dict(session.runs)
+
+    def work(job: _Job):
+        done = {}
+        for kind, run in runs.items():
+            if job.cancelled.is_set() or session.generation != generation:
+                return None
+            done[kind] = run.completed()
+        return generation, done
+
+    return work
 
 
 class Recomputer(QObject):
@@ -78,14 +122,11 @@ class Recomputer(QObject):
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self.signals = _Signals(self)
-        self.signals.finished.connect(self._finished)
-        self.signals.errored.connect(self._errored)
-        self.signals.completed.connect(self._completed)
-        self.jacobian_pool = QThreadPool(self)
-        self.jacobian_pool.setMaxThreadCount(1)
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._jobs: set[_Job] = set()
+        self._poll_timer = QTimer(self)
+        self._poll_timer.setInterval(POLL_MS)
+        self._poll_timer.timeout.connect(self.poll)
         self._running = False
         self._pending: Config | None = None
         self.last_seconds = 0.0
@@ -113,7 +154,18 @@ class Recomputer(QObject):
             return
         self._running = True
         self.busyChanged.emit(True)
-        self.pool.start(_Job(config, dict(self.session.weights), self.signals))
+        weights = dict(self.session.weights)
+
+        def work(job: _Job):
+            start = time.perf_counter()
+            runs = compute_runs(config, weights, jacobians=False)
+            return config, runs, time.perf_counter() - start
+
+        self._start("recompute", work)
+
+    def _start(self, kind: str, work: Callable[[_Job], Any]) -> None:
+        self._jobs.add(_Job(kind, work, self._outbox))
+        self._poll_timer.start()
 
     def predict_seconds(self, config: Config) -> float:
         """Time the recompute of `config` will take, scaled from the last one measured."""
@@ -132,21 +184,61 @@ class Recomputer(QObject):
         """Compute the exact Jacobian norms of the current runs in the background."""
         if self.session.jacobians_ready:
             return
+        for job in self._jobs:  # stale ones stop at their next check
+            if job.kind == "jacobians":
+                job.cancel()
         self.jacobiansPending.emit(True)
-        self.jacobian_pool.start(_JacobianJob(self.session, self.signals))
+        self._start("jacobians", _jacobians(self.session))
+
+    def poll(self) -> None:
+        """Install what finished jobs computed (GUI thread; the timer calls this)."""
+        while True:
+            try:
+                job, status, value = self._outbox.get_nowait()
+            except queue.Empty:
+                break
+            self._jobs.discard(job)
+            if job.kind == "recompute":
+                if status == "ok":
+                    self._finished(*value)
+                else:
+                    self._errored(value)
+            elif status == "ok" and value is not None:
+                self._completed(*value)
+        self._jobs = {j for j in self._jobs if j.thread.is_alive() or not j.cancelled.is_set()}
+        if not self._jobs:
+            self._poll_timer.stop()
 
     def _completed(self, generation: int, runs) -> None:
         if self.session.complete_jacobians(generation, runs):
             self.jacobiansPending.emit(False)
 
-    def wait(self, msecs: int = 60000) -> None:
-        """Block until the runs and their Jacobian norms are computed and installed."""
-        from PySide6.QtCore import QCoreApplication
+    def wait(self, msecs: int = 60000, *, jacobians: bool = True) -> None:
+        """Block until the runs (and, with `jacobians`, their exact Jacobian norms) are
+        computed and installed (for scripts and `apply_config(wait=True)`; joining a
+        thread releases the GIL, so this cannot deadlock)."""
+        deadline = time.monotonic() + msecs / 1000
+        while True:
+            self.poll()
+            live = [j for j in self._jobs if not j.cancelled.is_set()
+                    and (jacobians or j.kind != "jacobians")]
+            if not live or time.monotonic() >= deadline:
+                break
+            for job in live:
+                job.thread.join(min(0.05, max(deadline - time.monotonic(), 0)))
+        self.poll()
 
-        self.pool.waitForDone(msecs)
-        QCoreApplication.processEvents()  # deliver `finished`, which may queue Jacobians
-        self.jacobian_pool.waitForDone(msecs)
-        QCoreApplication.processEvents()
+    def shutdown(self) -> None:
+        """The window is closing: cancel every job and drop its result, at once (a
+        cancelled job stops at its next check; nothing waits for it)."""
+        self._pending = None
+        for job in self._jobs:
+            job.cancel()
+        self._jobs.clear()
+        self._poll_timer.stop()
+        if self._running:
+            self._running = False
+            self.busyChanged.emit(False)
 
     def _finished(self, config: Config, runs, seconds: float) -> None:
         self._measured(config, seconds)
@@ -162,7 +254,7 @@ class Recomputer(QObject):
             self.complete_jacobians()
         self.busyChanged.emit(False)
 
-    def _errored(self, config: Config, message: str) -> None:
+    def _errored(self, message: str) -> None:
         self._running = False
         self.failed.emit(message)
         if self._pending is not None:

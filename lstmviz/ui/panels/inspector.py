@@ -92,7 +92,9 @@ def finite_range(*arrays: np.ndarray | None, symmetric: bool = True) -> tuple[fl
             finite = np.abs(a[np.isfinite(a)])
         if finite.size:
             peak = max(peak, float(finite.max()))
-    peak = max(peak * 1.05, 1e-12)
+    # an axis range, not a figure: pyqtgraph cannot span beyond ~1e308 (1.05 * 1e308 is
+    # inf and raised "Cannot set range [-inf, inf]"); taller bars are clipped (bar_values)
+    peak = min(max(peak * 1.05, 1e-12), 1e300)
     return (-peak, peak) if symmetric else (0.0, peak)
 
 
