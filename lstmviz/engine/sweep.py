@@ -56,11 +56,30 @@ class SweepResult:
     seconds: float
 
 
+class SweepCancelled(Exception):  # noqa: N818 - a normal outcome
+    """A point stopped by the sweep's cancel event before its budget (no result)."""
+
+
+#: Set in each worker process by `_init_worker`: the sweep's cancel event.
+_CANCEL = None
+
+
+def _init_worker(event) -> None:
+    global _CANCEL
+    _CANCEL = event
+    if hasattr(os, "nice"):
+        os.nice(10)  # the GUI first: the sweep yields the CPU to playback
+
+
 def run_point(point: SweepPoint) -> SweepResult:
-    """Train one point to its budget and evaluate it (runs in a worker process)."""
+    """Train one point to its budget and evaluate it (runs in a worker process); raises
+    SweepCancelled as soon as the sweep's cancel event is set (checked every minibatch)."""
     trainer = Trainer(point.config)
-    for _ in trainer.run(point.iterations, point.seconds):
+    stop = _CANCEL.is_set if _CANCEL is not None else None
+    for _ in trainer.run(point.iterations, point.seconds, stop=stop):
         pass
+    if stop is not None and stop():
+        raise SweepCancelled(f"{point.config.kind} at {point.config.length}")
     ev = trainer.evaluate(point.eval_size)
     cfg = point.config
     score = ev.accuracy if cfg.task == "recall" else ev.mse
@@ -113,7 +132,8 @@ def run_sweep(
 ) -> list[SweepResult]:
     """Run every point (in `workers` spawned processes; workers=0 runs inline) -> results in
     completion order. `cancelled()` is polled every 0.1 s: pending points are dropped and
-    running ones abandoned (each finishes its short budget in the background)."""
+    running ones stop within a minibatch (a cancel event every worker checks); when this
+    returns, every worker process has exited."""
     results: list[SweepResult] = []
     if workers <= 0:
         for p in points:
@@ -124,9 +144,12 @@ def run_sweep(
             if on_result is not None:
                 on_result(r)
         return results
+    ctx = multiprocessing.get_context("spawn")
+    event = ctx.Event()
     old = _single_thread_env()
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(event,))
         pending: set[Future] = {pool.submit(run_point, p) for p in points}
     finally:
         _restore_env(old)
@@ -141,12 +164,14 @@ def run_sweep(
                 if on_result is not None:
                     on_result(r)
     finally:
-        pool.shutdown(wait=not pending, cancel_futures=True)
+        event.set()  # running points stop within a minibatch, pending ones are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 
 def write_csv(path: str | os.PathLike, results: Iterable[SweepResult]) -> None:
-    """One row per point, sorted by kind then length; written atomically."""
+    """One row per point, sorted by kind then length; written atomically (a cancelled
+    sweep's caller writes nothing: see the Training dock)."""
     import tempfile
     from pathlib import Path
 
