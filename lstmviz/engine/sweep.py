@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
+from .history import chance_score
 from .training import TrainConfig, Trainer
 
 #: Defaults of the Training dock's sweep: the adding problem at T = 10..100 with the
@@ -54,6 +55,39 @@ class SweepResult:
     solved: bool
     iterations: int
     seconds: float
+    #: the score of a model that learned nothing (adding: MSE 1/6; recall: accuracy 1/K)
+    chance: float = float("nan")
+
+    @property
+    def at_chance(self) -> bool:
+        """No better than chance: adding within 10% of the chance MSE, recall within 5
+        points of chance accuracy (as engine.history.at_chance)."""
+        if self.task == "adding":
+            return not self.score < 0.9 * self.chance
+        return not self.score > self.chance + 0.05
+
+
+def sweep_summary(results: Iterable[SweepResult]) -> dict[str, str]:
+    """Per kind, in words: 'solved at every T (10 to 100)', 'solved up to T = 10, at chance
+    from T = 20', 'not solved at any T' ... (L for recall)."""
+    by_kind: dict[str, list[SweepResult]] = {}
+    for r in sorted(results, key=lambda r: (r.length, r.seed)):
+        by_kind.setdefault(r.kind, []).append(r)
+    out = {}
+    for kind, rs in by_kind.items():
+        var = "L" if rs[0].task == "recall" else "T"
+        solved = [r.length for r in rs if r.solved]
+        chance = [r.length for r in rs if r.at_chance]
+        if len(solved) == len(rs):
+            text = f"solved at every {var} ({rs[0].length} to {rs[-1].length})"
+        elif not solved:
+            text = f"not solved at any {var}"
+        else:
+            text = f"solved up to {var} = {max(solved)}"
+        if chance and len(solved) < len(rs):
+            text += f", at chance from {var} = {min(chance)}"
+        out[kind] = text
+    return out
 
 
 class SweepCancelled(Exception):  # noqa: N818 - a normal outcome
@@ -85,7 +119,7 @@ def run_point(point: SweepPoint) -> SweepResult:
     score = ev.accuracy if cfg.task == "recall" else ev.mse
     return SweepResult(
         cfg.kind, cfg.length, cfg.task, cfg.seed, float(score), ev.solved, trainer.iteration,
-        trainer.elapsed,
+        trainer.elapsed, chance_score(cfg),
     )
 
 

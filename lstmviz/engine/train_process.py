@@ -2,8 +2,9 @@
 
 Runs in a spawned process (so the GUI keeps the interpreter, see ui.training_workers) or
 inline (tests). Messages over `conn`, batched about every `every` seconds (a few per second,
-never per iteration): ("metrics", [Metrics], Trainer.state(), [history Snapshot]) (a snapshot of an iteration
-already sent replaces it: the last one is taken again with its evaluation), then
+never per iteration): ("metrics", [Metrics], Trainer.state(), [history Snapshot]) (a
+snapshot of an iteration already sent replaces it: the last one is taken again with its
+evaluation), then
 ("done", "finished" | "stopped") or ("failed", message).
 """
 

@@ -431,9 +431,10 @@ class Trainer:
             raise WeightFileError(f"{side}: not a readable training state ({exc})") from exc
         for key in ("config", "iteration", "elapsed", "optim/t"):
             if key not in state:
+                found = ", ".join(sorted(state)) or "none"
                 raise WeightFileError(
-                    f"{side}: missing key {key!r} (keys found: {', '.join(sorted(state)) or 'none'});"
-                    " not a training state written by `lstmviz train --save`")
+                    f"{side}: missing key {key!r} (keys found: {found}); not a training "
+                    "state written by `lstmviz train --save`")
         try:
             config = TrainConfig.from_json(str(state["config"]))
             iteration, elapsed = int(state["iteration"]), float(state["elapsed"])

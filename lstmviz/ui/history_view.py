@@ -53,6 +53,8 @@ class HistoryView(QWidget):
         self.cursors: list[pg.InfiniteLine] = []
         self.plots: list[pg.PlotItem] = []
         self.titles: dict[str, str] = {}
+        self.loss_curves: dict[str, tuple] = {}
+        self.keep_curves: dict[str, list] = {}
         self.colormap = pg.colormap.get("viridis")
         self.levels: tuple[float, float] | None = None
         self._structure: tuple = ()

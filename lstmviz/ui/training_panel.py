@@ -1,23 +1,20 @@
-"""The Training dock: train RNN / LSTM / GRU side by side and watch loss, gradient ratio and
-forget-gate bias evolve; sweep success against lag over both cores.
+"""The Training dock: train RNN / LSTM / GRU side by side and watch loss, evaluation against
+chance, gradient ratio and forget-gate bias evolve; replay the training history in the main
+window; sweep success against lag over both cores.
 
-Training runs off the GUI thread: a `TrainWorker` (QThread) starts one process per model
-(`engine.training.train_in_process`) and relays their metrics and weights to the GUI in
-batches about every 100 ms. A multiprocessing Event checked before every minibatch makes
-Stop prompt; Pause blocks the processes on another Event. The sweep runs in a `SweepWorker`
-(QThread) that drives `lstmviz.engine.sweep.run_sweep` (2 processes).
+This module is the view. The work runs in lstmviz.ui.training_workers (one spawned process
+per model, reporting a few times per second; the sweep over a process pool); the history
+(engine.history) arrives with the metrics and is drawn by ui.history_view.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
+import math
 import time
-from multiprocessing.connection import wait as mp_wait
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QThread, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -34,156 +31,60 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSlider,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from lstmviz.engine import KINDS
 from lstmviz.engine import sweep as sweep_mod
-from lstmviz.engine.training import TrainConfig, Trainer, train_in_process
+from lstmviz.engine.history import PROBE_SEED, History, Snapshot, chance_score, verdict
+from lstmviz.engine.training import (
+    ADDING_SOLVED_MSE,
+    RECALL_SOLVED_ACCURACY,
+    TrainConfig,
+    Trainer,
+)
+from lstmviz.numfmt import format_number
+from lstmviz.ui.history_view import HistoryView, kind_label
 from lstmviz.ui.panels.base import PowerAxis, safe_log10
 from lstmviz.ui.theme import Theme
+from lstmviz.ui.training_workers import SweepWorker, TrainWorker
+from lstmviz.ui.wheel import guard_wheel
 
-LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
-#: Seconds between metric batches sent to the GUI.
-EMIT_EVERY = 0.1
-#: Seconds a stopped training process gets to finish its minibatch before it is terminated.
-STOP_GRACE = 0.5
-
-
-class TrainWorker(QThread):
-    """Trains each model in its own spawned process and relays their metrics.
-
-    Why processes: a Python training loop in a thread holds the GIL, and every Python <-> C++
-    hand-over while pyqtgraph repaints then waits for it (measured: a 6.7 s GUI stall per
-    repaint on 2 busy cores). This thread only waits on pipes (GIL released), the GUI keeps
-    the interpreter, and the models use both cores.
-
-    Signals: metrics(list of (kind, Metrics), dict kind -> Trainer.state()) about every
-    100 ms; failed(str); done(str reason: "finished", "stopped" or "failed").
-    """
-
-    metrics = Signal(object, object)
-    failed = Signal(str)
-    done = Signal(str)
-
-    def __init__(self, configs: dict[str, TrainConfig], iterations: int, parent=None) -> None:
-        super().__init__(parent)
-        self.configs = configs
-        self.iterations = iterations
-        self._ctx = multiprocessing.get_context("spawn")
-        self._stop = self._ctx.Event()  # checked by every process before each minibatch
-        self._running = self._ctx.Event()
-        self._running.set()
-        self._paused = False
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()  # wake paused processes so they can exit
-
-    def pause(self) -> None:
-        self._paused = True
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._paused = False
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    def run(self) -> None:
-        procs, conns = [], {}
-        reason = "finished"
-        try:
-            for kind, cfg in self.configs.items():
-                recv, send = self._ctx.Pipe(duplex=False)
-                proc = self._ctx.Process(
-                    target=train_in_process, daemon=True, name=f"lstmviz-train-{kind}",
-                    args=(cfg, self.iterations, send, self._stop, self._running, EMIT_EVERY))
-                proc.start()
-                send.close()
-                procs.append(proc)
-                conns[recv] = kind
-            batch: list = []
-            states: dict = {}
-            last = time.monotonic()
-            stop_seen = None
-            while conns:
-                if self._stop.is_set():  # running processes stop within a minibatch;
-                    stop_seen = stop_seen or time.monotonic()  # booting ones are cut short
-                    if time.monotonic() - stop_seen > STOP_GRACE:
-                        reason = "stopped"
-                        break
-                for conn in mp_wait(list(conns), timeout=EMIT_EVERY):
-                    kind = conns[conn]
-                    try:
-                        msg = conn.recv()
-                    except (EOFError, OSError):
-                        del conns[conn]
-                        continue
-                    if msg[0] == "metrics":
-                        batch.extend((kind, m) for m in msg[1])
-                        states[kind] = msg[2]
-                    elif msg[0] == "failed":
-                        self.failed.emit(f"{LABELS[kind]}: {msg[1]}")
-                        reason = "failed"
-                        del conns[conn]
-                    else:
-                        if msg[1] == "stopped" and reason != "failed":
-                            reason = "stopped"
-                        del conns[conn]
-                now = time.monotonic()
-                if (batch or states) and (now - last >= EMIT_EVERY or not conns):
-                    self.metrics.emit(batch, states)
-                    batch, states, last = [], {}, now
-        finally:
-            self._stop.set()
-            deadline = time.monotonic() + STOP_GRACE
-            for proc in procs:
-                proc.join(max(0.0, deadline - time.monotonic()))
-                if proc.is_alive():
-                    proc.terminate()
-                    proc.join(1.0)
-        self.done.emit(reason)
+#: Milliseconds between replayed snapshots while the history plays.
+PLAY_MS = 150
 
 
-class SweepWorker(QThread):
-    """Runs the sweep's points over a process pool; result(SweepResult) per point,
-    done(bool cancelled)."""
+class _SweepAxis(PowerAxis):
+    """The sweep's y axis: powers of ten over log10 values (adding: eval MSE), or plain
+    numbers (recall: accuracy)."""
 
-    result = Signal(object)
-    failed = Signal(str)
-    done = Signal(bool)
+    log = True
 
-    def __init__(self, points, workers: int = 2, parent=None) -> None:
-        super().__init__(parent)
-        self.points = points
-        self.workers = workers
-        self._cancel = threading.Event()
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802
+        if self.log:
+            return super().tickValues(minVal, maxVal, size)
+        return pg.AxisItem.tickValues(self, minVal, maxVal, size)
 
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def run(self) -> None:
-        try:
-            sweep_mod.run_sweep(self.points, self.workers, on_result=self.result.emit,
-                                cancelled=self._cancel.is_set)
-        except Exception as exc:  # noqa: BLE001
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
-        self.done.emit(self._cancel.is_set())
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        if self.log:
+            return super().tickStrings(values, scale, spacing)
+        return pg.AxisItem.tickStrings(self, values, scale, spacing)
 
 
 class _Series:
-    """Growing per-model arrays of one run (iteration, log10 loss, log10 ratio, gate bias)."""
+    """Growing per-model values of one run (iteration, loss, ratio, gate bias) and its
+    history snapshots (a snapshot of an iteration already held replaces it)."""
 
     def __init__(self) -> None:
         self.it: list[int] = []
         self.loss: list[float] = []
         self.ratio: list[float] = []
         self.bias: list[float] = []
+        self.snapshots: list[Snapshot] = []
 
     def add(self, m) -> None:
         self.it.append(m.iteration)
@@ -191,15 +92,22 @@ class _Series:
         self.ratio.append(m.grad_ratio)
         self.bias.append(np.nan if m.forget_bias is None else m.forget_bias)
 
+    def add_snapshot(self, snap: Snapshot) -> None:
+        if self.snapshots and self.snapshots[-1].iteration == snap.iteration:
+            self.snapshots[-1] = snap
+        else:
+            self.snapshots.append(snap)
+
 
 class TrainingPanel(QWidget):
     """Tool dock of the main window (see main_window.TOOL_CLASSES)."""
 
     name = "training"
     title = "Training"
-    tooltip = ("Train the models on the adding problem or delayed recall and watch the loss, "
-               "the gradient ratio ||dL/dh_1|| / ||dL/dh_T|| and the forget-gate bias; "
-               "sweep success against lag.")
+    tooltip = ("Train the models on the adding problem or delayed recall and watch the loss "
+               "against chance, the gradient ratio ||dL/dh_1|| / ||dL/dh_T|| and the "
+               "forget-gate bias; replay the training in the main window; sweep success "
+               "against lag.")
     area = "bottom"
 
     def __init__(self, window) -> None:
@@ -216,9 +124,16 @@ class TrainingPanel(QWidget):
         self.sweep_total = 0
         self.sweep_started = 0.0
         self.sweep_seconds: float | None = None
-        self.training = False  # between start() and the worker's done signal
+        self.training = False  # between start() and the worker's finished signal
         self.sweeping = False
+        self.sweep_points: list = []  # of the last sweep started (Start after Cancel resumes)
+        self.budget = 0  # iterations per model of the current run
+        self.replayed: int | None = None  # snapshot index shown in the main window
+        self.play_timer = QTimer(self)
+        self.play_timer.setInterval(PLAY_MS)
+        self.play_timer.timeout.connect(self._play_tick)
         self._build()
+        guard_wheel(self)
         self._on_task()
         self._on_sweep_task()
         self._update_buttons()
@@ -250,8 +165,8 @@ class TrainingPanel(QWidget):
         form.addRow(self.length_label, self.length)
         models = QHBoxLayout()
         self.model_boxes: dict[str, QCheckBox] = {}
-        for kind in ("rnn", "lstm", "gru"):
-            box = QCheckBox(LABELS[kind])
+        for kind in KINDS:
+            box = QCheckBox(kind_label(kind))
             box.setChecked(kind in ("rnn", "lstm"))
             box.toggled.connect(self._update_buttons)
             self.model_boxes[kind] = box
@@ -313,13 +228,20 @@ class TrainingPanel(QWidget):
         side_col.setSpacing(3)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
-        self.start_button.setToolTip("Train fresh models with these settings")
-        self.start_button.clicked.connect(self.start)
+        self.start_button.setToolTip("Train with these settings: after Stop, continue the "
+                                     "stopped models (as lstmviz train --resume); Reset "
+                                     "starts fresh")
+        self.start_button.clicked.connect(lambda: self.start())
         self.pause_button = QPushButton("Pause")
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop)
-        for b in (self.start_button, self.pause_button, self.stop_button):
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Forget the trained models, curves and history: the next "
+                                     "Start trains fresh models")
+        self.reset_button.clicked.connect(self.reset)
+        for b in (self.start_button, self.pause_button, self.stop_button, self.reset_button):
+            b.setMinimumWidth(20)
             buttons.addWidget(b)
         side_col.addLayout(buttons)
         self.progress = QProgressBar()
@@ -330,6 +252,15 @@ class TrainingPanel(QWidget):
         self.status = QLabel("Ready.")
         self.status.setWordWrap(True)
         side_col.addWidget(self.status)
+        self.verdict = QLabel("")
+        self.verdict.setObjectName("training-verdict")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextFormat(Qt.TextFormat.RichText)
+        self.verdict.setToolTip("Evaluation on fresh sequences at intervals against chance "
+                                "(adding: MSE of always answering the mean, 0.167; solved: "
+                                f"MSE < {ADDING_SOLVED_MSE:g}; recall: accuracy >= "
+                                f"{RECALL_SOLVED_ACCURACY:g}, chance 1/K)")
+        side_col.addWidget(self.verdict)
         inspect = QHBoxLayout()
         self.inspect_model = QComboBox()
         self.inspect_model.setToolTip("Model whose current weights to load into the main view")
@@ -357,7 +288,9 @@ class TrainingPanel(QWidget):
         grid = QGridLayout(curves)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(2)
-        self.loss_plot = self._plot("Minibatch loss", log_y=True)
+        self.loss_plot = self._plot("Loss (line) · eval on fresh sequences (dots)", log_y=True)
+        self.loss_plot.setToolTip("Minibatch loss, evaluation loss on fresh sequences at "
+                                  "intervals, and the chance level (dashed)")
         self.ratio_plot = self._plot("‖dL/dh₁‖ / ‖dL/dh<sub>T</sub>‖", log_y=True,
                                      legend=False)
         self.ratio_plot.setToolTip("How much of the loss gradient at the last step survives "
@@ -371,6 +304,8 @@ class TrainingPanel(QWidget):
         self.compact = False
         self.curves_tab = curves
         self.tabs.addTab(curves, "Curves")
+        self.history_tab = self._build_history()
+        self.tabs.addTab(self.history_tab, "History: replay")
         self.sweep_tab = self._build_sweep()
         self.tabs.addTab(self.sweep_tab, "Sweep: success vs lag")
         outer.addWidget(self.tabs, 1)
@@ -412,8 +347,9 @@ class TrainingPanel(QWidget):
 
     def _plot(self, title: str, y_label: str = "", *, log_y: bool = False,
               x_label: str = "iteration", legend: bool = True,
-              legend_offset: tuple[int, int] = (-5, 5)) -> pg.PlotWidget:
-        axis = {"left": PowerAxis("left")} if log_y else None
+              legend_offset: tuple[int, int] = (-5, 5), left=None) -> pg.PlotWidget:
+        axis = {"left": left} if left is not None else (
+            {"left": PowerAxis("left")} if log_y else None)
         w = pg.PlotWidget(axisItems=axis, background=self.theme.background)
         p = w.getPlotItem()
         p.setMenuEnabled(False)
@@ -431,6 +367,31 @@ class TrainingPanel(QWidget):
             p.addLegend(offset=legend_offset, labelTextColor=self.theme.foreground)
         w.setMinimumSize(100, 100)
         return w
+
+    def _build_history(self) -> QWidget:
+        host = QWidget()
+        col = QVBoxLayout(host)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(2)
+        row = QHBoxLayout()
+        self.play_button = QPushButton("Play")
+        self.play_button.setToolTip("Replay the training: the main window steps through the "
+                                    "snapshots")
+        self.play_button.clicked.connect(self.toggle_play)
+        self.history_slider = QSlider(Qt.Orientation.Horizontal)
+        self.history_slider.setRange(0, 0)
+        self.history_slider.setToolTip("Training time: the main window (unrolled view and every "
+                                       "panel) shows the models as they were at this snapshot, "
+                                       "on the history's probe sequence")
+        self.history_slider.valueChanged.connect(self.replay)
+        self.history_label = QLabel("No history yet: Start records one.")
+        row.addWidget(self.play_button)
+        row.addWidget(self.history_slider, 1)
+        row.addWidget(self.history_label)
+        col.addLayout(row)
+        self.history_view = HistoryView(self.theme)
+        col.addWidget(self.history_view, 1)
+        return host
 
     def _build_sweep(self) -> QWidget:
         host = QWidget()
@@ -465,11 +426,16 @@ class TrainingPanel(QWidget):
         self.sweep_button = QPushButton("Run sweep")
         self.sweep_button.setToolTip("Train every checked model at every lag (2 processes) "
                                      "with the task, optimiser and sizes set on the left")
-        self.sweep_button.clicked.connect(self.start_sweep)
+        self.sweep_button.clicked.connect(lambda: self.start_sweep())
         self.sweep_cancel = QPushButton("Cancel")
         self.sweep_cancel.clicked.connect(self.cancel_sweep)
-        row.addWidget(self.sweep_button)
-        row.addWidget(self.sweep_cancel)
+        self.sweep_reset = QPushButton("Reset")
+        self.sweep_reset.setToolTip("Forget the sweep's points: the next run starts fresh "
+                                    "(after Cancel, Run sweep runs only the missing points)")
+        self.sweep_reset.clicked.connect(self.reset_sweep)
+        for b in (self.sweep_button, self.sweep_cancel, self.sweep_reset):
+            b.setMinimumWidth(20)
+            row.addWidget(b)
         form.addRow(row)
         self.sweep_progress = QProgressBar()
         self.sweep_progress.setRange(0, 1)
@@ -484,8 +450,9 @@ class TrainingPanel(QWidget):
         form.addRow(self.save_csv_button)
         box.setMaximumWidth(240)
         lay.addWidget(box)
+        self.sweep_axis = _SweepAxis("left")
         self.sweep_plot = self._plot("Success against lag", "eval accuracy", x_label="lag L",
-                                     legend_offset=(5, -5))
+                                     legend=False, left=self.sweep_axis)
         lay.addWidget(self.sweep_plot, 1)
         self.sweep_curves: dict[str, pg.PlotDataItem] = {}
         self.sweep_refs: list = []
@@ -530,50 +497,88 @@ class TrainingPanel(QWidget):
     def _update_buttons(self, *_args) -> None:
         running, sweeping = self.training, self.sweeping
         self.start_button.setEnabled(not running and bool(self.selected_kinds))
+        self.start_button.setText("Continue" if not running and self.can_resume() else "Start")
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
+        self.reset_button.setEnabled(not running and bool(self.trainers))
         self.pause_button.setText("Resume" if running and self.worker.paused else "Pause")
         self.inspect_button.setEnabled(bool(self.trainers))
         self.sweep_button.setEnabled(not sweeping and bool(self.selected_kinds))
         self.sweep_cancel.setEnabled(sweeping)
-        self.save_csv_button.setEnabled(bool(self.sweep_results) and not sweeping)
+        self.sweep_reset.setEnabled(not sweeping and bool(self.sweep_results))
+        self.save_csv_button.setEnabled(self.sweep_complete and not sweeping)
 
     # -- training ---------------------------------------------------------------------
-    def start(self) -> None:
-        """Fresh trainers for the checked models, then train in the worker thread."""
+    def can_resume(self) -> bool:
+        """A stopped run of these very settings, short of the Iterations budget, exists."""
+        if not self.trainers or list(self.trainers) != self.selected_kinds:
+            return False
+        try:
+            same = all(t.config == self.train_config(k) for k, t in self.trainers.items())
+        except ValueError:
+            return False
+        return same and min(t.iteration for t in self.trainers.values()) < self.iterations.value()
+
+    def start(self, fresh: bool = False) -> None:
+        """Train the checked models in the workers: continue a stopped run of the same
+        settings (the Start button after Stop), else (or `fresh`) train fresh models."""
         if self.training:
             return
         kinds = self.selected_kinds
         if not kinds:
             return
-        try:
-            self.trainers = {k: Trainer(self.train_config(k)) for k in kinds}
-        except ValueError as exc:
-            self.status.setText(f"⚠ {exc}")
-            return
-        self.series = {k: _Series() for k in kinds}
-        self._reset_curves(kinds)
-        self.inspect_model.clear()
-        for k in kinds:
-            self.inspect_model.addItem(LABELS[k], k)
+        resume = not fresh and self.can_resume()
+        if not resume:
+            try:
+                self.trainers = {k: Trainer(self.train_config(k)) for k in kinds}
+            except ValueError as exc:
+                self.status.setText(f"⚠ {exc}")
+                return
+            self.series = {k: _Series() for k in kinds}
+            self._reset_curves(kinds)
+            self.inspect_model.clear()
+            for k in kinds:
+                self.inspect_model.addItem(kind_label(k), k)
+            self.verdict.setText("")
+            self.replayed = None
+            self._update_history()
         if self.worker is not None:  # the previous run's thread has finished
             self.worker.wait(1000)
             self.worker.deleteLater()
-        total = self.iterations.value()
+        total = self.budget = self.iterations.value()
         self.progress.setRange(0, total * len(kinds))
-        self.progress.setValue(0)
-        self.worker = TrainWorker({k: t.config for k, t in self.trainers.items()}, total, self)
-        self.worker.metrics.connect(self._on_metrics)
+        self.progress.setValue(sum(t.iteration for t in self.trainers.values()))
+        self.worker = TrainWorker(
+            {k: t.config for k, t in self.trainers.items()}, total, self,
+            states={k: t.state() for k, t in self.trainers.items()} if resume else None,
+            snapshots={k: len(s.snapshots) for k, s in self.series.items()} if resume else None,
+            labels={k: kind_label(k) for k in kinds})
+        self.worker.progress.connect(self._on_metrics)
         self.worker.failed.connect(self._on_failed)
-        self.worker.done.connect(self._on_done)
+        self.worker.finished.connect(self._on_done)
         self.worker.start()
         self.training = True
         if self.compact:
             self.tabs.setCurrentWidget(self.curves_tab)
         cfg = self.train_config()
-        self.status.setText(f"Training {', '.join(LABELS[k] for k in kinds)} on "
+        verb = "Continuing" if resume else "Training"
+        self.status.setText(f"{verb} {', '.join(kind_label(k) for k in kinds)} on "
                             f"{self.task.currentText().lower()} ({self.length_label.text()} = "
                             f"{cfg.length})…")
+        self._update_buttons()
+
+    def reset(self) -> None:
+        """Forget the run: the next Start trains fresh models."""
+        if self.training:
+            return
+        self.trainers, self.series = {}, {}
+        self._reset_curves([])
+        self.inspect_model.clear()
+        self.verdict.setText("")
+        self.progress.setValue(0)
+        self.replayed = None
+        self._update_history()
+        self.status.setText("Ready.")
         self._update_buttons()
 
     def toggle_pause(self) -> None:
@@ -606,9 +611,18 @@ class TrainingPanel(QWidget):
             if p.legend is not None:
                 p.legend.clear()
         self.curves = {}
+        muted = pg.mkPen(self.theme.muted, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
+        cfg = self.train_config()
+        chance = chance_score(cfg)
+        if cfg.task == "adding" and kinds:
+            self.chance_line = pg.InfiniteLine(
+                math.log10(chance), angle=0, pen=muted, label=f"chance {format_number(chance)}",
+                labelOpts={"position": 0.85, "color": self.theme.muted,
+                           "anchors": [(0.5, 1), (0.5, 1)]})
+            self.loss_plot.getPlotItem().addItem(self.chance_line)
         for kind in kinds:
             pen = self.theme.pen(kind, width=1.5)
-            label = LABELS[kind]
+            label = kind_label(kind)
             for plot, key in ((self.loss_plot, "loss"), (self.ratio_plot, "ratio"),
                               (self.bias_plot, "bias")):
                 if key == "bias" and kind == "rnn":
@@ -617,8 +631,11 @@ class TrainingPanel(QWidget):
                 item.setDownsampling(auto=True, method="mean")
                 item.setClipToView(True)
                 self.curves[(kind, key)] = item
+            color = self.theme.model_color(kind)
+            self.curves[(kind, "eval")] = self.loss_plot.getPlotItem().plot(
+                [], [], pen=None, symbol="o", symbolSize=7, symbolBrush=color, symbolPen="w")
 
-    def _on_metrics(self, batch, states) -> None:
+    def _on_metrics(self, batch, states, snaps=()) -> None:
         for kind, state in states.items():
             if kind in self.trainers:
                 self.trainers[kind].set_state(state)  # shadow copy: Inspect, Save
@@ -626,6 +643,10 @@ class TrainingPanel(QWidget):
             s = self.series.get(kind)
             if s is not None:
                 s.add(m)
+        for kind, snap in snaps:
+            s = self.series.get(kind)
+            if s is not None:
+                s.add_snapshot(snap)
         for kind, s in self.series.items():
             if not s.it:
                 continue
@@ -634,24 +655,129 @@ class TrainingPanel(QWidget):
             self.curves[(kind, "ratio")].setData(x, safe_log10(np.asarray(s.ratio)))
             if (kind, "bias") in self.curves:
                 self.curves[(kind, "bias")].setData(x, np.asarray(s.bias))
-        self.progress.setValue(sum(len(s.it) for s in self.series.values()))
+        if snaps:
+            self._update_history()
+        self.progress.setValue(sum(t.iteration for t in self.trainers.values()))
         parts = []
         for kind, s in self.series.items():
             if s.loss:
-                parts.append(f"{LABELS[kind]} loss {s.loss[-1]:.3g}")
+                parts.append(f"{kind_label(kind)} loss {s.loss[-1]:.3g}")
         if parts and not (self.worker and self.worker.paused):
             self.status.setText("Training… " + " · ".join(parts))
+
+    def verdicts(self) -> dict[str, str]:
+        """Per model: 'solved at iteration N (eval MSE …)', 'at chance (…)', 'learning: …'."""
+        out = {}
+        for kind, s in self.series.items():
+            text = verdict(self.trainers[kind].config, s.snapshots)
+            if text:
+                out[kind] = text
+        return out
+
+    def histories(self) -> dict[str, History]:
+        return {k: History(self.trainers[k].config, tuple(s.snapshots))
+                for k, s in self.series.items() if s.snapshots}
+
+    def _update_history(self) -> None:
+        """Eval dots, verdict, history view and slider from the snapshots so far."""
+        for kind, s in self.series.items():
+            ev = [(sn.iteration, sn.eval_mse) for sn in s.snapshots if sn.eval_mse is not None]
+            dots = self.curves.get((kind, "eval"))
+            if dots is not None and ev:
+                x, y = zip(*ev, strict=True)
+                dots.setData(np.array(x, float), safe_log10(np.array(y, float)))
+        v = self.verdicts()
+        html = []
+        for kind, text in v.items():
+            color = self.theme.model_color(kind).name()
+            html.append(f"<b style='color:{color}'>{kind_label(kind)}</b>: <b>{text}</b>")
+        self.verdict.setText("<br>".join(html))
+        histories = self.histories()
+        self.history_view.set_histories(histories)
+        n = max((len(h.snapshots) for h in histories.values()), default=0)
+        at_end = self.history_slider.value() >= self.history_slider.maximum()
+        self.history_slider.blockSignals(True)
+        self.history_slider.setRange(0, max(0, n - 1))
+        if at_end and self.replayed is None:
+            self.history_slider.setValue(max(0, n - 1))
+        self.history_slider.blockSignals(False)
+        self._history_label()
+
+    def _history_label(self) -> None:
+        histories = self.histories()
+        if not histories:
+            self.history_label.setText("No history yet: Start records one.")
+            return
+        i = self.history_slider.value()
+        its = [h.snapshots[min(i, len(h.snapshots) - 1)].iteration for h in histories.values()]
+        shown = " (shown)" if self.replayed is not None else ""
+        self.history_label.setText(f"iteration {max(its)}{shown}")
+        self.history_view.set_cursor(max(its) if self.replayed is not None else None)
 
     def _on_failed(self, message: str) -> None:
         self.status.setText(f"⚠ Training failed: {message}")
 
-    def _on_done(self, reason: str) -> None:
+    def _on_done(self) -> None:
+        reason = self.worker.reason if self.worker is not None else "finished"
         self.training = False
         if reason != "failed":
-            iters = ", ".join(f"{LABELS[k]} {t.iteration}" for k, t in self.trainers.items())
+            iters = ", ".join(f"{kind_label(k)} {t.iteration}" for k, t in self.trainers.items())
             verb = "Stopped" if reason == "stopped" else "Finished"
-            self.status.setText(f"{verb} after {iters} iterations. Inspect loads the weights.")
+            more = " Start continues." if reason == "stopped" else ""
+            self.status.setText(f"{verb} after {iters} iterations.{more} Inspect loads the "
+                                "weights; the History tab replays them.")
         self._update_buttons()
+
+    # -- replay -----------------------------------------------------------------------
+    def replay(self, index: int | None = None) -> bool:
+        """Show every trained model as it was at snapshot `index` (default: the slider's)
+        in the main window, on the history's probe sequence (batch 1, seed PROBE_SEED)."""
+        histories = self.histories()
+        if not histories:
+            return False
+        if index is None:
+            index = self.history_slider.value()
+        w = self.window_
+        weights = {}
+        for kind, h in histories.items():
+            snap = h.snapshots[min(index, len(h.snapshots) - 1)]
+            weights[kind] = snap.model_and_readout(h.config)
+        cfg = next(iter(histories.values())).config
+        try:
+            config = w.session.config.replace(
+                task=cfg.task, seq_len=cfg.seq_len, hidden_size=cfg.hidden_size,
+                batch_size=1, seed=PROBE_SEED, loss_where="last", models=tuple(histories))
+            w.session.weights = weights
+            w.apply_config(config, wait=False)
+        except ValueError as exc:
+            w.show_error(str(exc))
+            return False
+        self.replayed = index
+        if self.history_slider.value() != index:
+            self.history_slider.blockSignals(True)
+            self.history_slider.setValue(index)
+            self.history_slider.blockSignals(False)
+        self._history_label()
+        return True
+
+    def toggle_play(self) -> None:
+        if self.play_timer.isActive():
+            self.play_timer.stop()
+            self.play_button.setText("Play")
+            return
+        if self.history_slider.value() >= self.history_slider.maximum():
+            self.history_slider.setValue(0)
+        self.play_timer.start()
+        self.play_button.setText("Pause")
+
+    def _play_tick(self) -> None:
+        if self.window_.recomputer.busy:
+            return  # the last snapshot is still being computed: never queue a backlog
+        i = self.history_slider.value()
+        if i >= self.history_slider.maximum():
+            self.toggle_play()
+            return
+        self.history_slider.setValue(i + 1)
 
     # -- inspect ----------------------------------------------------------------------
     def snapshot(self, kind: str):
@@ -675,9 +801,10 @@ class TrainingPanel(QWidget):
         except ValueError as exc:
             w.show_error(str(exc))
             return False
+        self.replayed = None
         w.statusBar().showMessage(
-            f"Showing the trained {LABELS[kind]} (iteration {self.trainers[kind].iteration}) "
-            f"on {cfg.task}, T = {cfg.seq_len}", 8000)
+            f"Showing the trained {kind_label(kind)} (iteration {self.trainers[kind].iteration})"
+            f" on {cfg.task}, T = {cfg.seq_len}", 8000)
         return True
 
     # -- sweep ------------------------------------------------------------------------
@@ -701,6 +828,8 @@ class TrainingPanel(QWidget):
         return sorted(set(out))
 
     def start_sweep(self, workers: int = 2) -> None:
+        """Run the sweep in the worker; after Cancel, the same sweep runs only the points
+        still missing (Reset starts fresh)."""
         if self.sweeping:
             return
         try:
@@ -713,19 +842,33 @@ class TrainingPanel(QWidget):
         if self.sweep_worker is not None:
             self.sweep_worker.wait(1000)
             self.sweep_worker.deleteLater()
-        self.sweep_results = []
+            self.sweep_worker = None
+        resume = points == self.sweep_points and bool(self.sweep_results)
+        if not resume:
+            self.sweep_results = []
+            self.sweep_points = points
+            self.sweep_elapsed = 0.0
+            self._reset_sweep_plot()
+        done = {(r.kind, r.length, r.seed) for r in self.sweep_results}
+        todo = [p for p in points
+                if (p.config.kind, p.config.length, p.config.seed) not in done]
         self.sweep_total = len(points)
         self.sweep_seconds = None
         self.sweep_started = time.perf_counter()
-        self._reset_sweep_plot()
         self.sweep_progress.setRange(0, len(points))
-        self.sweep_progress.setValue(0)
-        self.sweep_status.setText(f"Running {len(points)} points on {workers} processes…")
-        self.sweep_worker = SweepWorker(points, workers, self)
+        self.sweep_progress.setValue(len(self.sweep_results))
+        if not todo:
+            self.sweep_status.setText(f"All {len(points)} points are done; Reset to run again.")
+            return
+        where = "inline" if workers <= 0 else (
+            f"on {workers} process{'es' if workers != 1 else ''}")
+        verb = f"Continuing: {len(todo)} of" if resume else "Running"
+        self.sweep_status.setText(f"{verb} {len(points)} points {where}…")
+        self.sweep_worker = SweepWorker(todo, workers, self)
         self.sweep_worker.result.connect(self._on_sweep_result)
         self.sweep_worker.failed.connect(
             lambda msg: self.sweep_status.setText(f"⚠ Sweep failed: {msg}"))
-        self.sweep_worker.done.connect(self._on_sweep_done)
+        self.sweep_worker.finished.connect(self._on_sweep_done)
         self.sweep_worker.start()
         self.sweeping = True
         self.tabs.setCurrentWidget(self.sweep_tab)
@@ -735,32 +878,52 @@ class TrainingPanel(QWidget):
         if self.sweep_worker is not None:
             self.sweep_worker.cancel()
 
+    def reset_sweep(self) -> None:
+        if self.sweeping:
+            return
+        self.sweep_results, self.sweep_points = [], []
+        self._reset_sweep_plot()
+        self.sweep_progress.setValue(0)
+        self.sweep_status.setText("")
+        self._update_buttons()
+
+    @property
+    def sweep_complete(self) -> bool:
+        return bool(self.sweep_points) and len(self.sweep_results) == len(self.sweep_points)
+
     def _reset_sweep_plot(self) -> None:
         p = self.sweep_plot.getPlotItem()
         p.clear()
-        if p.legend is not None:
-            p.legend.clear()
         self.sweep_curves = {}
         cfg = self.sweep_config()
         muted = pg.mkPen(self.theme.muted, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
-        if cfg.task == "recall":
-            chance = 1.0 / cfg.n_symbols
-            ref = pg.InfiniteLine(chance, angle=0, pen=muted, label=f"chance 1/{cfg.n_symbols}",
-                                  labelOpts={"position": 0.5, "color": self.theme.muted,
-                                             "anchors": [(0.5, 1), (0.5, 1)]})
-            p.addItem(ref)
+        opts = {"position": 0.5, "color": self.theme.muted, "anchors": [(0.5, 1), (0.5, 1)]}
+        recall = cfg.task == "recall"
+        self.sweep_axis.log = not recall
+        if recall:
+            chance = chance_score(cfg)
+            p.addItem(pg.InfiniteLine(chance, angle=0, pen=muted,
+                                      label=f"chance 1/{cfg.n_symbols}", labelOpts=opts))
+            p.addItem(pg.InfiniteLine(RECALL_SOLVED_ACCURACY, angle=0, pen=muted,
+                                      label=f"solved ≥ {RECALL_SOLVED_ACCURACY:g}",
+                                      labelOpts={**opts, "anchors": [(0.5, 0), (0.5, 0)]}))
             p.setYRange(0, 1.02, padding=0)
-        else:
-            for y, text in ((1 / 6, "always 1: 0.167"), (0.01, "solved < 0.01")):
-                p.addItem(pg.InfiniteLine(y, angle=0, pen=muted, label=text,
-                                          labelOpts={"position": 0.5, "color": self.theme.muted,
-                                                     "anchors": [(0.5, 1), (0.5, 1)]}))
-            p.setYRange(0, 0.25, padding=0)
+        else:  # log axis: the values drawn are log10 of the MSE
+            for y, text in ((chance_score(cfg), f"chance (always the mean): "
+                             f"{format_number(chance_score(cfg))}"),
+                            (ADDING_SOLVED_MSE, f"solved < {ADDING_SOLVED_MSE:g}")):
+                p.addItem(pg.InfiniteLine(math.log10(y), angle=0, pen=muted, label=text,
+                                          labelOpts=opts))
+            p.setYRange(-4, 0.3, padding=0)
+        names = []
         for kind in self.selected_kinds:
             color = self.theme.model_color(kind)
             self.sweep_curves[kind] = p.plot(
                 [], [], pen=self.theme.pen(kind, width=2), symbol="o", symbolSize=7,
-                symbolBrush=color, symbolPen=color, name=LABELS[kind])
+                symbolBrush=color, symbolPen=color, name=kind_label(kind))
+            names.append(f"<span style='color:{color.name()}'>● {kind_label(kind)}</span>")
+        # the legend lives in the title, never over a point
+        p.setTitle("Success against lag: " + " ".join(names), size="10pt")
 
     def _on_sweep_result(self, r) -> None:
         self.sweep_results.append(r)
@@ -768,19 +931,29 @@ class TrainingPanel(QWidget):
         mine = sorted((x.length, x.score) for x in self.sweep_results if x.kind == r.kind)
         curve = self.sweep_curves.get(r.kind)
         if curve is not None:
-            curve.setData([m[0] for m in mine], [m[1] for m in mine])
+            x = np.array([m[0] for m in mine], float)
+            y = np.array([m[1] for m in mine], float)
+            curve.setData(x, y if r.task == "recall" else safe_log10(y))
 
-    def _on_sweep_done(self, cancelled: bool) -> None:
+    def _on_sweep_done(self) -> None:
+        reason = self.sweep_worker.reason if self.sweep_worker is not None else "finished"
         self.sweeping = False
         self.sweep_seconds = time.perf_counter() - self.sweep_started
         n = len(self.sweep_results)
-        if cancelled:
-            self.sweep_status.setText(f"Cancelled after {n} of {self.sweep_total} points.")
-        else:
-            self.sweep_status.setText(f"{n} points in {self.sweep_seconds:.1f} s.")
+        summary = "; ".join(f"{kind_label(k)} {t}"
+                            for k, t in sweep_mod.sweep_summary(self.sweep_results).items())
+        if reason == "cancelled":
+            self.sweep_status.setText(f"Cancelled after {n} of {self.sweep_total} points; "
+                                      "Run sweep continues, Reset starts fresh.")
+        elif reason == "finished":
+            self.sweep_status.setText(f"{n} points in {self.sweep_seconds:.1f} s. {summary}.")
         self._update_buttons()
 
     def save_csv(self, path) -> None:
+        """The sweep's CSV; only a complete sweep is written (never a cancelled part)."""
+        if not self.sweep_complete:
+            raise ValueError(f"{path}: the sweep is not complete ({len(self.sweep_results)} of "
+                             f"{len(self.sweep_points)} points); finish it first")
         sweep_mod.write_csv(path, self.sweep_results)
 
     def save_csv_dialog(self) -> None:
@@ -789,7 +962,7 @@ class TrainingPanel(QWidget):
         if path:
             try:
                 self.save_csv(path)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 QMessageBox.warning(self, "Cannot save CSV", str(exc))
 
     # -- export / theme / lifetime ----------------------------------------------------

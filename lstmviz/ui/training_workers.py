@@ -1,10 +1,11 @@
 """Workers of the Training dock: training processes and the sweep, off the GUI thread.
 
-Both speak one signal vocabulary: `started()` and `finished()` (QThread's own), `progress(...)`,
-`result(object)`, `failed(str)`; when `finished` arrives, `reason` says how it ended:
-"finished", "stopped" (training), "cancelled" (sweep) or "failed". superqt's `create_worker` runs a generator in a thread;
-the work here runs in spawned processes (a thread would hold the GIL the GUI needs), so
-these are QThreads that only wait on pipes and futures, with the same signal names.
+Both speak one signal vocabulary: `started()` and `finished()` (QThread's own),
+`progress(...)`, `result(object)`, `failed(str)`; when `finished` arrives, `reason` says how
+it ended: "finished", "stopped" (training), "cancelled" (sweep) or "failed". superqt's
+`create_worker` runs a generator in a thread; the work here runs in spawned processes (a
+thread would hold the GIL the GUI needs), so these are QThreads that only wait on pipes and
+futures, with the same signal names.
 """
 
 from __future__ import annotations
