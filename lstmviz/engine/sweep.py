@@ -68,24 +68,27 @@ class SweepResult:
 
 
 def sweep_summary(results: Iterable[SweepResult]) -> dict[str, str]:
-    """Per kind, in words: 'solved at every T (10 to 100)', 'solved up to T = 10, at chance
-    from T = 20', 'not solved at any T' ... (L for recall)."""
+    """Per kind, in words: 'solved at every T (10 to 100)', 'solved at T = 10; at chance from
+    T = 20', 'solved at T = 10, 40; at chance at T = 20, 70', 'not solved at any T' (L for
+    recall)."""
     by_kind: dict[str, list[SweepResult]] = {}
     for r in sorted(results, key=lambda r: (r.length, r.seed)):
         by_kind.setdefault(r.kind, []).append(r)
     out = {}
     for kind, rs in by_kind.items():
         var = "L" if rs[0].task == "recall" else "T"
-        solved = [r.length for r in rs if r.solved]
-        chance = [r.length for r in rs if r.at_chance]
-        if len(solved) == len(rs):
-            text = f"solved at every {var} ({rs[0].length} to {rs[-1].length})"
-        elif not solved:
-            text = f"not solved at any {var}"
-        else:
-            text = f"solved up to {var} = {max(solved)}"
-        if chance and len(solved) < len(rs):
-            text += f", at chance from {var} = {min(chance)}"
+        solved = sorted({r.length for r in rs if r.solved})
+        chance = sorted({r.length for r in rs if r.at_chance})
+        lengths = sorted({r.length for r in rs})
+        if solved == lengths:
+            out[kind] = f"solved at every {var} ({lengths[0]} to {lengths[-1]})"
+            continue
+        text = (f"solved at {var} = {', '.join(map(str, solved))}" if solved
+                else f"not solved at any {var}")
+        if chance:
+            tail = [n for n in lengths if n >= chance[0]]
+            text += (f"; at chance from {var} = {chance[0]}" if chance == tail
+                     else f"; at chance at {var} = {', '.join(map(str, chance))}")
         out[kind] = text
     return out
 

@@ -940,7 +940,7 @@ class TrainingPanel(QWidget):
         self.sweeping = False
         self.sweep_seconds = time.perf_counter() - self.sweep_started
         n = len(self.sweep_results)
-        summary = "; ".join(f"{kind_label(k)} {t}"
+        summary = " · ".join(f"{kind_label(k)}: {t}"
                             for k, t in sweep_mod.sweep_summary(self.sweep_results).items())
         if reason == "cancelled":
             self.sweep_status.setText(f"Cancelled after {n} of {self.sweep_total} points; "

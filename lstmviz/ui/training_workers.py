@@ -128,6 +128,9 @@ class TrainWorker(QThread):
                     batch, states, snaps, last = [], {}, [], now
             if batch or states or snaps:
                 self.progress.emit(batch, states, snaps)
+        except Exception as exc:  # noqa: BLE001 - e.g. a process that cannot start
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+            reason = "failed"
         finally:
             self._stop.set()
             deadline = time.monotonic() + STOP_GRACE

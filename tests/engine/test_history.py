@@ -160,3 +160,18 @@ def test_kill_during_history_leaves_a_readable_history(tmp_path):
     its = [s.iteration for s in hist.snapshots]
     assert len(its) >= 2 and its == sorted(its) and its[0] == 0
     assert all(len(s.log10_grad_h) == 30 for s in hist.snapshots)
+
+
+def test_sweep_summary_in_words():
+    from lstmviz.engine.sweep import SweepResult, sweep_summary
+
+    def r(kind, n, score):
+        return SweepResult(kind, n, "adding", 0, score, score < 0.01, 10, 1.0, 1 / 6)
+
+    rs = [r("rnn", 10, 0.003), r("rnn", 20, 0.17), r("rnn", 40, 0.19),
+          r("lstm", 10, 0.001), r("lstm", 20, 0.002), r("lstm", 40, 0.003),
+          r("gru", 10, 0.004), r("gru", 20, 0.05), r("gru", 40, 0.002)]
+    s = sweep_summary(rs)
+    assert s["rnn"] == "solved at T = 10; at chance from T = 20"
+    assert s["lstm"] == "solved at every T (10 to 40)"
+    assert s["gru"] == "solved at T = 10, 40"
