@@ -144,9 +144,10 @@ def main(argv: list[str]) -> int:
             )
             trainer = Trainer(config)
         recorder = None
-        if args.history:
-            recorder = Recorder(args.iterations, args.seconds,
-                                HistoryWriter(args.history, trainer.config))
+        if args.history:  # a resumed run continues its history
+            writer = HistoryWriter(args.history, trainer.config,
+                                   trainer.iteration if args.resume else None)
+            recorder = Recorder(args.iterations, args.seconds, writer, count=writer.kept)
     except EngineError as exc:
         raise UsageError(str(exc)) from None
     cfg = trainer.config
@@ -159,7 +160,7 @@ def main(argv: list[str]) -> int:
     start_it, start_s = trainer.iteration, trainer.elapsed
     next_report = time.perf_counter() + 2.0
     if recorder is not None:
-        recorder.start(trainer)
+        recorder.start(trainer, take=not recorder.count)
     for m in trainer.run(iterations=args.iterations, seconds=args.seconds):
         if recorder is not None:
             recorder.after_step(trainer, m.loss)

@@ -202,7 +202,10 @@ class Recorder:
 class HistoryWriter:
     """Writes one kind's history under DIR/<kind>/ (every file atomic)."""
 
-    def __init__(self, root: str | os.PathLike, config: TrainConfig) -> None:
+    def __init__(self, root: str | os.PathLike, config: TrainConfig,
+                 resume_at: int | None = None) -> None:
+        """A fresh history (old snapshots removed), or with `resume_at` (the iteration a
+        resumed run starts from) the same run's snapshots up to it kept (`kept` of them)."""
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise EngineError(f"--history: {root} is not a folder")
@@ -211,8 +214,13 @@ class HistoryWriter:
         self.folder = root / config.kind
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            for old in self.folder.glob("snap-*.npz"):  # a new run replaces an old history
-                old.unlink()
+            self.kept = 0
+            for old in sorted(self.folder.glob("snap-*.npz")):
+                m = _SNAP.match(old.name)
+                if resume_at is not None and m and int(m.group(1)) <= resume_at:
+                    self.kept += 1
+                else:  # a new run replaces an old history
+                    old.unlink()
             meta = {"format": HISTORY_FORMAT, "kind": config.kind,
                     "config": json.loads(config.to_json()), "probe_seed": PROBE_SEED}
             _atomic_text(self.folder / "history.json", json.dumps(meta, indent=1) + "\n")

@@ -150,3 +150,15 @@ def test_resume_sidecar_missing_a_key_is_one_message(tmp_path, capsys):
     assert main(["train", "--resume", str(path), "--iterations", "1", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "w.train.npz" in err and "iteration" in err and "Traceback" not in err
+
+
+def test_resume_continues_the_history(tmp_path):
+    from lstmviz.engine.history import read_history
+
+    h, w = str(tmp_path / "h"), str(tmp_path / "w.npz")
+    base = ["--length", "6", "--hidden", "4", "--batch", "8", "--quiet", "--history", h]
+    assert main(["train", *base, "--iterations", "50", "--save", w]) == 0
+    first = [s.iteration for s in read_history(h)["lstm"].snapshots]
+    assert main(["train", *base, "--iterations", "50", "--resume", w]) == 0
+    its = [s.iteration for s in read_history(h)["lstm"].snapshots]
+    assert its[:len(first)] == first and its[-1] == 100 and its == sorted(set(its))
