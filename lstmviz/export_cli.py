@@ -47,6 +47,9 @@ def parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--config", metavar="FILE", help="settings from a TOML file")
     src.add_argument("--walkthrough", metavar="NAME", help="a walkthrough (built-in name or file)")
+    src.add_argument("--history", metavar="DIR",
+                     help="a training history (lstmviz train --history DIR): writes "
+                     "history.csv and history.png (formats csv, png)")
     p.add_argument("--step", type=int, metavar="K", help="walkthrough step (1..N), default 1")
     p.add_argument("--frame", type=int, metavar="N",
                    help="frame shown in the images: 0 .. 2T, negative from the end "
@@ -97,6 +100,8 @@ def _config_and_frame(args) -> tuple[Config, int | None, dict]:
 def main(argv: list[str]) -> int:
     p = parser()
     args = p.parse_args(argv)
+    if args.history is not None:
+        return _export_history(args)
     try:
         formats = parse_formats(args.format)
         names = parse_names(args.panels, VIEWS, [v for v in VIEWS if v != "window"])
@@ -149,6 +154,34 @@ def main(argv: list[str]) -> int:
         return 130
     if progress is not None and "gif" in formats:
         print(file=sys.stderr)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _export_history(args) -> int:
+    """--history DIR: history.csv / history.png (lstmviz.history_export)."""
+    from lstmviz.engine.errors import EngineError
+    from lstmviz.engine.history import read_history
+    from lstmviz.history_export import export_history
+
+    try:
+        formats = parse_formats(args.format)
+        histories = read_history(args.history)
+
+        def render(hs):
+            from lstmviz.ui.app import make_app
+            from lstmviz.ui.history_view import render_history_png
+            from lstmviz.ui.theme import THEMES
+
+            _quiet_qt()
+            make_app()
+            return render_history_png(hs, THEMES[args.theme], width=args.width or 1400)
+
+        paths = export_history(histories, Path(args.out), formats, force=args.force,
+                               render_png=render)
+    except (ExportError, EngineError) as exc:
+        raise UsageError(str(exc)) from None
     for path in paths:
         print(path)
     return 0

@@ -9,8 +9,16 @@ last 20 iterations), eval_loss, mse (adding) or accuracy (recall) on a fresh eva
 of 1000 sequences, grad_ratio (geometric mean of ||dL/dh_1|| / ||dL/dh_T|| over the last 20
 iterations), solved (bool), saved (path or null).
 
---save writes weights that File > Import weights opens, plus <name>.train.npz with the
-optimiser state; --resume continues from such a pair (its settings win over the flags).
+--save writes weights that File > Import weights opens, plus <name>.train.npz, the complete
+checkpoint (weights, optimiser state, iteration) written first; --resume continues from it
+(its settings win over the flags), so an interrupted save never resumes a mixed pair. The
+folder of --save is checked before training starts.
+
+--history DIR keeps a training history in DIR/<model>/ (engine.history): a snapshot every 2%
+of the budget (at most 200) of the weights and of log10 ||dL/dh_t|| (and ||dL/dc_t||), the
+keep-gate mean per unit and the loss on a fixed probe sequence, with the evaluation MSE every
+5th snapshot; each file is written atomically, so a killed run leaves a readable history.
+`lstmviz export --history DIR` draws and tabulates it.
 BLAS runs single-threaded (set by `lstmviz/__init__` before NumPy loads): faster here.
 """
 
@@ -25,11 +33,13 @@ from collections import deque
 
 from lstmviz.cli import UsageError
 from lstmviz.engine.errors import EngineError
+from lstmviz.engine.history import HistoryWriter, Recorder
 from lstmviz.engine.training import (
     EVAL_SIZE,
     TRAIN_TASKS,
     TrainConfig,
     Trainer,
+    check_writable,
 )
 
 DEFAULTS = TrainConfig()
@@ -101,6 +111,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--save", metavar="PATH", help="write weights (.npz) and PATH's .train.npz")
     p.add_argument("--resume", metavar="PATH", help="continue a run saved with --save")
+    p.add_argument("--history", metavar="DIR",
+                   help="keep a training history in DIR/<model>/ (see lstmviz export --history)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
@@ -118,6 +130,8 @@ def main(argv: list[str]) -> int:
     if args.seconds is None and args.iterations is None:
         args.seconds = 60.0
     try:
+        if args.save:
+            check_writable(args.save)
         if args.resume:
             trainer = Trainer.load(args.resume)
         else:
@@ -129,6 +143,11 @@ def main(argv: list[str]) -> int:
                 n_symbols=args.symbols, noise=args.noise, seed=args.seed,
             )
             trainer = Trainer(config)
+        recorder = None
+        if args.history:  # a resumed run continues its history
+            writer = HistoryWriter(args.history, trainer.config,
+                                   trainer.iteration if args.resume else None)
+            recorder = Recorder(args.iterations, args.seconds, writer, count=writer.kept)
     except EngineError as exc:
         raise UsageError(str(exc)) from None
     cfg = trainer.config
@@ -140,7 +159,11 @@ def main(argv: list[str]) -> int:
     ratios: deque[float] = deque(maxlen=TAIL)
     start_it, start_s = trainer.iteration, trainer.elapsed
     next_report = time.perf_counter() + 2.0
+    if recorder is not None:
+        recorder.start(trainer, take=not recorder.count)
     for m in trainer.run(iterations=args.iterations, seconds=args.seconds):
+        if recorder is not None:
+            recorder.after_step(trainer, m.loss)
         losses.append(m.loss)
         if math.isfinite(m.grad_ratio) and m.grad_ratio > 0:
             ratios.append(m.grad_ratio)
@@ -150,6 +173,8 @@ def main(argv: list[str]) -> int:
             acc = "" if m.accuracy is None else f"  acc {m.accuracy:.2f}"
             _log(f"it {m.iteration:6d}  {m.seconds:7.1f} s  loss {m.loss:.4g}{acc}  "
                  f"|g| {m.grad_norm:.3g}  dh1/dhT {m.grad_ratio:.2e}{extra}")
+    if recorder is not None:
+        recorder.finish(trainer)
     if args.save:
         trainer.save(args.save)
     ev = trainer.evaluate(EVAL_SIZE)

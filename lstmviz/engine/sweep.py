@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
+from .history import chance_score
 from .training import TrainConfig, Trainer
 
 #: Defaults of the Training dock's sweep: the adding problem at T = 10..100 with the
@@ -54,19 +55,74 @@ class SweepResult:
     solved: bool
     iterations: int
     seconds: float
+    #: the score of a model that learned nothing (adding: MSE 1/6; recall: accuracy 1/K)
+    chance: float = float("nan")
+
+    @property
+    def at_chance(self) -> bool:
+        """No better than chance: adding within 10% of the chance MSE, recall within 5
+        points of chance accuracy (as engine.history.at_chance)."""
+        if self.task == "adding":
+            return not self.score < 0.9 * self.chance
+        return not self.score > self.chance + 0.05
+
+
+def sweep_summary(results: Iterable[SweepResult]) -> dict[str, str]:
+    """Per kind, in words: 'solved at every T (10 to 100)', 'solved at T = 10; at chance from
+    T = 20', 'solved at T = 10, 40; at chance at T = 20, 70', 'not solved at any T' (L for
+    recall)."""
+    by_kind: dict[str, list[SweepResult]] = {}
+    for r in sorted(results, key=lambda r: (r.length, r.seed)):
+        by_kind.setdefault(r.kind, []).append(r)
+    out = {}
+    for kind, rs in by_kind.items():
+        var = "L" if rs[0].task == "recall" else "T"
+        solved = sorted({r.length for r in rs if r.solved})
+        chance = sorted({r.length for r in rs if r.at_chance})
+        lengths = sorted({r.length for r in rs})
+        if solved == lengths:
+            out[kind] = f"solved at every {var} ({lengths[0]} to {lengths[-1]})"
+            continue
+        text = (f"solved at {var} = {', '.join(map(str, solved))}" if solved
+                else f"not solved at any {var}")
+        if chance:
+            tail = [n for n in lengths if n >= chance[0]]
+            text += (f"; at chance from {var} = {chance[0]}" if chance == tail
+                     else f"; at chance at {var} = {', '.join(map(str, chance))}")
+        out[kind] = text
+    return out
+
+
+class SweepCancelled(Exception):  # noqa: N818 - a normal outcome
+    """A point stopped by the sweep's cancel event before its budget (no result)."""
+
+
+#: Set in each worker process by `_init_worker`: the sweep's cancel event.
+_CANCEL = None
+
+
+def _init_worker(event) -> None:
+    global _CANCEL
+    _CANCEL = event
+    if hasattr(os, "nice"):
+        os.nice(10)  # the GUI first: the sweep yields the CPU to playback
 
 
 def run_point(point: SweepPoint) -> SweepResult:
-    """Train one point to its budget and evaluate it (runs in a worker process)."""
+    """Train one point to its budget and evaluate it (runs in a worker process); raises
+    SweepCancelled as soon as the sweep's cancel event is set (checked every minibatch)."""
     trainer = Trainer(point.config)
-    for _ in trainer.run(point.iterations, point.seconds):
+    stop = _CANCEL.is_set if _CANCEL is not None else None
+    for _ in trainer.run(point.iterations, point.seconds, stop=stop):
         pass
+    if stop is not None and stop():
+        raise SweepCancelled(f"{point.config.kind} at {point.config.length}")
     ev = trainer.evaluate(point.eval_size)
     cfg = point.config
     score = ev.accuracy if cfg.task == "recall" else ev.mse
     return SweepResult(
         cfg.kind, cfg.length, cfg.task, cfg.seed, float(score), ev.solved, trainer.iteration,
-        trainer.elapsed,
+        trainer.elapsed, chance_score(cfg),
     )
 
 
@@ -113,7 +169,8 @@ def run_sweep(
 ) -> list[SweepResult]:
     """Run every point (in `workers` spawned processes; workers=0 runs inline) -> results in
     completion order. `cancelled()` is polled every 0.1 s: pending points are dropped and
-    running ones abandoned (each finishes its short budget in the background)."""
+    running ones stop within a minibatch (a cancel event every worker checks); when this
+    returns, every worker process has exited."""
     results: list[SweepResult] = []
     if workers <= 0:
         for p in points:
@@ -124,9 +181,12 @@ def run_sweep(
             if on_result is not None:
                 on_result(r)
         return results
+    ctx = multiprocessing.get_context("spawn")
+    event = ctx.Event()
     old = _single_thread_env()
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(event,))
         pending: set[Future] = {pool.submit(run_point, p) for p in points}
     finally:
         _restore_env(old)
@@ -141,12 +201,14 @@ def run_sweep(
                 if on_result is not None:
                     on_result(r)
     finally:
-        pool.shutdown(wait=not pending, cancel_futures=True)
+        event.set()  # running points stop within a minibatch, pending ones are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 
 def write_csv(path: str | os.PathLike, results: Iterable[SweepResult]) -> None:
-    """One row per point, sorted by kind then length; written atomically."""
+    """One row per point, sorted by kind then length; written atomically (a cancelled
+    sweep's caller writes nothing: see the Training dock)."""
     import tempfile
     from pathlib import Path
 

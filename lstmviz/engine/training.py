@@ -15,10 +15,18 @@ Tasks (`TrainConfig.length`):
 Evaluation always uses a fresh set of `EVAL_SIZE` sequences drawn from a seed that no
 training minibatch uses.
 
-Files: `Trainer.save(path)` writes the weights with `save_weights` (so the app's File >
-Import weights opens them) and the training state to a sidecar `<stem>.train.npz` beside it:
-"config" (JSON), "iteration", "elapsed", "optimizer" (name) and the optimiser's moment
-buffers as "optim/<slot>/<param>".
+Files: `Trainer.save(path)` writes the training checkpoint to a sidecar `<stem>.train.npz`
+first: "format" (2), "config" (JSON), "iteration", "elapsed", "optimizer" (name), the
+optimiser's moment buffers as "optim/<slot>/<param>" and every trained parameter as
+"params/<name>" (model and readout). Then it writes the weights with `save_weights` (so the
+app's File > Import weights opens them). The sidecar alone is the unit a resume reads, so a
+kill or a full disk between the two renames can never resume from a mix of two iterations
+(the weights at `path` are at worst the previous save's copy). A sidecar without
+"format" (written before) is read with the weights at `path`, as before.
+
+Limits (`TrainConfig`): length, hidden size, batch size and symbols have upper bounds and
+the memory a run needs is estimated up front (`MAX_TRAIN_BYTES`), so an impossible size is
+one clear message, never a MemoryError.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import json
 import math
 import os
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -44,11 +53,21 @@ from .weights_io import atomic_savez, load_weights, save_weights
 
 TRAIN_TASKS = ("adding", "recall")
 EVAL_SIZE = 1000
+EVAL_CHUNK = 250
 #: adding: evaluation MSE below this counts as solved (always answering 1 gives ~0.167).
 ADDING_SOLVED_MSE = 0.01
 #: recall: evaluation accuracy at or above this counts as solved (chance is 1/K).
 RECALL_SOLVED_ACCURACY = 0.95
 READOUT_KEYS = ("readout.weight", "readout.bias")
+#: Upper limits of the settings (the dock's widgets and `lstmviz train` share them).
+MAX_LENGTH = 10_000
+MAX_HIDDEN = 1024
+MAX_BATCH = 4096
+MAX_SYMBOLS = 1000
+#: Largest estimated working memory of one run (training minibatch or evaluation chunk).
+MAX_TRAIN_BYTES = 2 * 1024**3
+#: Version of the sidecar written by `Trainer.save` (2: self-contained checkpoint).
+SIDECAR_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,24 @@ class TrainConfig:
                 raise EngineError(f"{arg}: expected a finite number > 0, got {v!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise EngineError(f"seed: expected an integer >= 0, got {self.seed!r}")
+        for arg, top in (("length", MAX_LENGTH), ("hidden_size", MAX_HIDDEN),
+                         ("batch_size", MAX_BATCH), ("n_symbols", MAX_SYMBOLS)):
+            if getattr(self, arg) > top:
+                raise EngineError(f"{arg}: {getattr(self, arg)} is too large; at most {top}")
+        need = self.memory_bytes()
+        if need > MAX_TRAIN_BYTES:
+            raise EngineError(
+                f"length {self.length}, hidden_size {self.hidden_size}, batch_size "
+                f"{self.batch_size}: a run would need about {need / 1024**3:.1f} GiB of memory; "
+                f"at most {MAX_TRAIN_BYTES / 1024**3:.0f} GiB (make one of them smaller)"
+            )
+
+    def memory_bytes(self) -> int:
+        """Estimated peak bytes of one minibatch (inputs, states and per-step gate caches
+        of T steps) or one evaluation chunk, whichever is larger."""
+        inputs = self.n_symbols + 1 if self.task == "recall" else 2
+        per_seq = self.seq_len * (inputs + 12 * self.hidden_size) * 8
+        return per_seq * max(self.batch_size, EVAL_CHUNK) + self.seq_len * EVAL_SIZE * inputs * 8
 
     @property
     def seq_len(self) -> int:
@@ -247,7 +284,14 @@ class Trainer:
 
     # -- training ---------------------------------------------------------------------
     def step(self) -> Metrics:
-        """One minibatch: forward, loss, BPTT, clip, optimiser update."""
+        """One minibatch: forward, loss, BPTT, clip, optimiser update.
+
+        Non-finite numbers (an lr so large the weights overflow) propagate as inf / NaN into
+        the Metrics, where they are shown; they never raise or warn."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return self._step()
+
+    def _step(self) -> Metrics:
         start = time.perf_counter()
         cfg = self.config
         task = training_task(cfg, cfg.batch_size, derived_seed(cfg.seed, 1, self.iteration))
@@ -268,9 +312,8 @@ class Trainer:
         skipped = not (math.isfinite(before) and math.isfinite(loss))
         if not skipped:
             self.optimizer.step(self.params, g)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            n1, nT = res.dh_first_norm, res.dh_last_norm
-            ratio = n1 / nT if nT > 0 else math.nan
+        n1, nT = res.dh_first_norm, res.dh_last_norm
+        ratio = n1 / nT if nT > 0 else math.nan
         accuracy = None
         if task.loss == "xent":
             y = readout(res.h_last)
@@ -327,14 +370,14 @@ class Trainer:
         self.elapsed = float(state["elapsed"])
 
     # -- evaluation -------------------------------------------------------------------
-    def evaluate(self, n: int = EVAL_SIZE, chunk: int = 250) -> Evaluation:
+    def evaluate(self, n: int = EVAL_SIZE, chunk: int = EVAL_CHUNK) -> Evaluation:
         """Loss and mse / accuracy on n fresh sequences (a seed no minibatch uses)."""
         cfg = self.config
         task = training_task(cfg, n, derived_seed(cfg.seed, 2))
         model, readout = self.model, self.readout
         sq = ce = 0.0
         correct = 0
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for lo in range(0, n, chunk):
                 xs = task.xs[:, lo : lo + chunk]
                 tg = task.targets[lo : lo + chunk]
@@ -355,10 +398,12 @@ class Trainer:
 
     # -- files ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Weights to `path` (engine.save_weights), training state to the sidecar (returned)."""
-        save_weights(path, self.model, self.readout)
+        """The checkpoint to the sidecar (returned), then the weights to `path`
+        (engine.save_weights). See the module docstring for why in this order."""
+        check_writable(path)
         side = sidecar_path(path)
         arrays = {
+            "format": np.array(SIDECAR_FORMAT, dtype=np.int64),
             "config": np.array(self.config.to_json()),
             "iteration": np.array(self.iteration, dtype=np.int64),
             "elapsed": np.array(self.elapsed),
@@ -366,29 +411,71 @@ class Trainer:
         }
         for k, a in self.optimizer.state_dict().items():
             arrays[f"optim/{k}"] = a
+        for k, a in self.params.items():
+            arrays[f"params/{k}"] = a
         atomic_savez(side, arrays)
+        save_weights(path, self.model, self.readout)
         return side
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trainer:
-        """Resume from `save(path)`: weights from path, state from its sidecar."""
+        """Resume from `save(path)`: everything from its sidecar (format 2), so an interrupted
+        save resumes from the one complete checkpoint; WeightFileError naming file and key."""
         side = sidecar_path(path)
         if not side.is_file():
             raise WeightFileError(f"{side}: training state not found (written by Trainer.save)")
         try:
             with np.load(side, allow_pickle=False) as data:
                 state = {k: data[k] for k in data.files}
-            config = TrainConfig.from_json(str(state["config"]))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise WeightFileError(f"{side}: not a readable training state ({exc})") from exc
-        model, readout = load_weights(path, config.kind)
-        trainer = cls(config, model=model, readout=readout)
-        trainer.iteration = int(state["iteration"])
-        trainer.elapsed = float(state["elapsed"])
-        trainer.optimizer.load_state_dict(
-            {k[len("optim/") :]: v for k, v in state.items() if k.startswith("optim/")}
-        )
+        for key in ("config", "iteration", "elapsed", "optim/t"):
+            if key not in state:
+                found = ", ".join(sorted(state)) or "none"
+                raise WeightFileError(
+                    f"{side}: missing key {key!r} (keys found: {found}); not a training "
+                    "state written by `lstmviz train --save`")
+        try:
+            config = TrainConfig.from_json(str(state["config"]))
+            iteration, elapsed = int(state["iteration"]), float(state["elapsed"])
+        except (ValueError, TypeError) as exc:
+            raise WeightFileError(f"{side}: config: not a valid training config ({exc})") from exc
+        if "format" in state:  # self-contained: the weights at `path` are only a copy
+            trainer = cls(config)
+            for k in trainer.params:
+                a = state.get(f"params/{k}")
+                if a is None:
+                    raise WeightFileError(f"{side}: missing key 'params/{k}'")
+                if a.shape != trainer.params[k].shape or a.dtype.kind != "f":
+                    raise WeightFileError(
+                        f"{side}: params/{k}: expected float shape {trainer.params[k].shape}, "
+                        f"got {a.dtype} {a.shape}")
+                trainer.params[k] = np.array(a, dtype=np.float64)
+        else:  # format 1: weights from `path`
+            model, readout = load_weights(path, config.kind)
+            trainer = cls(config, model=model, readout=readout)
+        trainer.iteration = iteration
+        trainer.elapsed = elapsed
+        try:
+            trainer.optimizer.load_state_dict(
+                {k[len("optim/") :]: v for k, v in state.items() if k.startswith("optim/")}
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise WeightFileError(f"{side}: optimiser state: {exc}") from exc
         return trainer
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Raise WeightFileError unless `path`'s folder exists and is writable (before work)."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise WeightFileError(f"{p}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WeightFileError(f"{p}: folder {folder} is not writable")
+    if p.is_dir():
+        raise WeightFileError(f"{p}: is a folder, expected a file path")
+    return p
 
 
 def train(
@@ -400,35 +487,3 @@ def train(
     """Convenience: a fresh Trainer run to a budget -> (trainer, every iteration's Metrics)."""
     trainer = Trainer(config)
     return trainer, list(trainer.run(iterations, seconds, stop))
-
-
-def train_in_process(config: TrainConfig, iterations: int, conn, stop, running,
-                     every: float = 0.1) -> None:
-    """Process entry point: train to `iterations`, sending ("metrics", [Metrics], state)
-    about every `every` seconds over `conn`, then ("done", "finished" | "stopped") or
-    ("failed", message). `stop` / `running` are multiprocessing Events: stop is checked
-    before every minibatch; while `running` is clear the loop waits (pause)."""
-    try:
-        trainer = Trainer(config)
-        batch: list[Metrics] = []
-        last = time.monotonic()
-        while trainer.iteration < iterations and not stop.is_set():
-            if not running.is_set():
-                if batch:
-                    conn.send(("metrics", batch, trainer.state()))
-                    batch = []
-                running.wait(0.05)
-                continue
-            batch.append(trainer.step())
-            now = time.monotonic()
-            if now - last >= every:
-                conn.send(("metrics", batch, trainer.state()))
-                batch, last = [], now
-        conn.send(("metrics", batch, trainer.state()))
-        conn.send(("done", "stopped" if stop.is_set() else "finished"))
-    except (BrokenPipeError, EOFError):  # the app went away
-        pass
-    except Exception as exc:  # noqa: BLE001 - reported to the parent
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()

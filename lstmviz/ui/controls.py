@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from lstmviz.config import ACTIVATIONS, HELP, INITS, MODEL_KINDS, RANGES, Config, ConfigError
+from lstmviz.ui.wheel import guard_wheel
 
 TASK_LABELS = {
     "impulse": "Impulse at t = 1",
@@ -129,6 +130,7 @@ class ControlsPanel(QWidget):
         outer.addWidget(self.error)
         outer.addWidget(self.guide)
         outer.addStretch(1)
+        guard_wheel(self)
         self.set_config(config)
 
     def _spin(self, key: str, form: QFormLayout, label: str) -> QSpinBox:

@@ -1,23 +1,21 @@
-"""The Training dock: train RNN / LSTM / GRU side by side and watch loss, gradient ratio and
-forget-gate bias evolve; sweep success against lag over both cores.
+"""The Training dock: train RNN / LSTM / GRU side by side and watch loss, evaluation against
+chance, gradient ratio and forget-gate bias evolve; replay the training history in the main
+window; sweep success against lag over both cores.
 
-Training runs off the GUI thread: a `TrainWorker` (QThread) starts one process per model
-(`engine.training.train_in_process`) and relays their metrics and weights to the GUI in
-batches about every 100 ms. A multiprocessing Event checked before every minibatch makes
-Stop prompt; Pause blocks the processes on another Event. The sweep runs in a `SweepWorker`
-(QThread) that drives `lstmviz.engine.sweep.run_sweep` (2 processes).
+This module is the view: the form, the run controls and the curves. Its History tab
+(replay) is ui.training_replay, its Sweep tab ui.training_sweep (mixins sharing the panel's
+state). The work runs in ui.training_workers (one spawned process per model, reporting a few
+times per second; the sweep over a process pool); the history (engine.history) arrives with
+the metrics and is drawn by ui.history_view.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
-import time
-from multiprocessing.connection import wait as mp_wait
+import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QThread, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,10 +24,8 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -40,150 +36,38 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lstmviz.engine import KINDS
 from lstmviz.engine import sweep as sweep_mod
-from lstmviz.engine.training import TrainConfig, Trainer, train_in_process
+from lstmviz.engine.history import Snapshot, chance_score
+from lstmviz.engine.training import (
+    ADDING_SOLVED_MSE,
+    RECALL_SOLVED_ACCURACY,
+    TrainConfig,
+    Trainer,
+)
+from lstmviz.numfmt import format_number
+from lstmviz.ui.history_view import kind_label
 from lstmviz.ui.panels.base import PowerAxis, safe_log10
 from lstmviz.ui.theme import Theme
+from lstmviz.ui.training_replay import ReplayTab
+from lstmviz.ui.training_sweep import SweepTab
+from lstmviz.ui.training_workers import SweepWorker, TrainWorker
+from lstmviz.ui.wheel import guard_wheel
 
-LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
-#: Seconds between metric batches sent to the GUI.
-EMIT_EVERY = 0.1
-#: Seconds a stopped training process gets to finish its minibatch before it is terminated.
-STOP_GRACE = 0.5
-
-
-class TrainWorker(QThread):
-    """Trains each model in its own spawned process and relays their metrics.
-
-    Why processes: a Python training loop in a thread holds the GIL, and every Python <-> C++
-    hand-over while pyqtgraph repaints then waits for it (measured: a 6.7 s GUI stall per
-    repaint on 2 busy cores). This thread only waits on pipes (GIL released), the GUI keeps
-    the interpreter, and the models use both cores.
-
-    Signals: metrics(list of (kind, Metrics), dict kind -> Trainer.state()) about every
-    100 ms; failed(str); done(str reason: "finished", "stopped" or "failed").
-    """
-
-    metrics = Signal(object, object)
-    failed = Signal(str)
-    done = Signal(str)
-
-    def __init__(self, configs: dict[str, TrainConfig], iterations: int, parent=None) -> None:
-        super().__init__(parent)
-        self.configs = configs
-        self.iterations = iterations
-        self._ctx = multiprocessing.get_context("spawn")
-        self._stop = self._ctx.Event()  # checked by every process before each minibatch
-        self._running = self._ctx.Event()
-        self._running.set()
-        self._paused = False
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()  # wake paused processes so they can exit
-
-    def pause(self) -> None:
-        self._paused = True
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._paused = False
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    def run(self) -> None:
-        procs, conns = [], {}
-        reason = "finished"
-        try:
-            for kind, cfg in self.configs.items():
-                recv, send = self._ctx.Pipe(duplex=False)
-                proc = self._ctx.Process(
-                    target=train_in_process, daemon=True, name=f"lstmviz-train-{kind}",
-                    args=(cfg, self.iterations, send, self._stop, self._running, EMIT_EVERY))
-                proc.start()
-                send.close()
-                procs.append(proc)
-                conns[recv] = kind
-            batch: list = []
-            states: dict = {}
-            last = time.monotonic()
-            stop_seen = None
-            while conns:
-                if self._stop.is_set():  # running processes stop within a minibatch;
-                    stop_seen = stop_seen or time.monotonic()  # booting ones are cut short
-                    if time.monotonic() - stop_seen > STOP_GRACE:
-                        reason = "stopped"
-                        break
-                for conn in mp_wait(list(conns), timeout=EMIT_EVERY):
-                    kind = conns[conn]
-                    try:
-                        msg = conn.recv()
-                    except (EOFError, OSError):
-                        del conns[conn]
-                        continue
-                    if msg[0] == "metrics":
-                        batch.extend((kind, m) for m in msg[1])
-                        states[kind] = msg[2]
-                    elif msg[0] == "failed":
-                        self.failed.emit(f"{LABELS[kind]}: {msg[1]}")
-                        reason = "failed"
-                        del conns[conn]
-                    else:
-                        if msg[1] == "stopped" and reason != "failed":
-                            reason = "stopped"
-                        del conns[conn]
-                now = time.monotonic()
-                if (batch or states) and (now - last >= EMIT_EVERY or not conns):
-                    self.metrics.emit(batch, states)
-                    batch, states, last = [], {}, now
-        finally:
-            self._stop.set()
-            deadline = time.monotonic() + STOP_GRACE
-            for proc in procs:
-                proc.join(max(0.0, deadline - time.monotonic()))
-                if proc.is_alive():
-                    proc.terminate()
-                    proc.join(1.0)
-        self.done.emit(reason)
-
-
-class SweepWorker(QThread):
-    """Runs the sweep's points over a process pool; result(SweepResult) per point,
-    done(bool cancelled)."""
-
-    result = Signal(object)
-    failed = Signal(str)
-    done = Signal(bool)
-
-    def __init__(self, points, workers: int = 2, parent=None) -> None:
-        super().__init__(parent)
-        self.points = points
-        self.workers = workers
-        self._cancel = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def run(self) -> None:
-        try:
-            sweep_mod.run_sweep(self.points, self.workers, on_result=self.result.emit,
-                                cancelled=self._cancel.is_set)
-        except Exception as exc:  # noqa: BLE001
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
-        self.done.emit(self._cancel.is_set())
+#: Milliseconds between replayed snapshots while the history plays.
+PLAY_MS = 150
 
 
 class _Series:
-    """Growing per-model arrays of one run (iteration, log10 loss, log10 ratio, gate bias)."""
+    """Growing per-model values of one run (iteration, loss, ratio, gate bias) and its
+    history snapshots (a snapshot of an iteration already held replaces it)."""
 
     def __init__(self) -> None:
         self.it: list[int] = []
         self.loss: list[float] = []
         self.ratio: list[float] = []
         self.bias: list[float] = []
+        self.snapshots: list[Snapshot] = []
 
     def add(self, m) -> None:
         self.it.append(m.iteration)
@@ -191,15 +75,22 @@ class _Series:
         self.ratio.append(m.grad_ratio)
         self.bias.append(np.nan if m.forget_bias is None else m.forget_bias)
 
+    def add_snapshot(self, snap: Snapshot) -> None:
+        if self.snapshots and self.snapshots[-1].iteration == snap.iteration:
+            self.snapshots[-1] = snap
+        else:
+            self.snapshots.append(snap)
 
-class TrainingPanel(QWidget):
+
+class TrainingPanel(SweepTab, ReplayTab, QWidget):
     """Tool dock of the main window (see main_window.TOOL_CLASSES)."""
 
     name = "training"
     title = "Training"
-    tooltip = ("Train the models on the adding problem or delayed recall and watch the loss, "
-               "the gradient ratio ||dL/dh_1|| / ||dL/dh_T|| and the forget-gate bias; "
-               "sweep success against lag.")
+    tooltip = ("Train the models on the adding problem or delayed recall and watch the loss "
+               "against chance, the gradient ratio ||dL/dh_1|| / ||dL/dh_T|| and the "
+               "forget-gate bias; replay the training in the main window; sweep success "
+               "against lag.")
     area = "bottom"
 
     def __init__(self, window) -> None:
@@ -216,9 +107,16 @@ class TrainingPanel(QWidget):
         self.sweep_total = 0
         self.sweep_started = 0.0
         self.sweep_seconds: float | None = None
-        self.training = False  # between start() and the worker's done signal
+        self.training = False  # between start() and the worker's finished signal
         self.sweeping = False
+        self.sweep_points: list = []  # of the last sweep started (Start after Cancel resumes)
+        self.budget = 0  # iterations per model of the current run
+        self.replayed: int | None = None  # snapshot index shown in the main window
+        self.play_timer = QTimer(self)
+        self.play_timer.setInterval(PLAY_MS)
+        self.play_timer.timeout.connect(self._play_tick)
         self._build()
+        guard_wheel(self)
         self._on_task()
         self._on_sweep_task()
         self._update_buttons()
@@ -250,8 +148,8 @@ class TrainingPanel(QWidget):
         form.addRow(self.length_label, self.length)
         models = QHBoxLayout()
         self.model_boxes: dict[str, QCheckBox] = {}
-        for kind in ("rnn", "lstm", "gru"):
-            box = QCheckBox(LABELS[kind])
+        for kind in KINDS:
+            box = QCheckBox(kind_label(kind))
             box.setChecked(kind in ("rnn", "lstm"))
             box.toggled.connect(self._update_buttons)
             self.model_boxes[kind] = box
@@ -313,13 +211,20 @@ class TrainingPanel(QWidget):
         side_col.setSpacing(3)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
-        self.start_button.setToolTip("Train fresh models with these settings")
-        self.start_button.clicked.connect(self.start)
+        self.start_button.setToolTip("Train with these settings: after Stop, continue the "
+                                     "stopped models (as lstmviz train --resume); Reset "
+                                     "starts fresh")
+        self.start_button.clicked.connect(lambda: self.start())
         self.pause_button = QPushButton("Pause")
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop)
-        for b in (self.start_button, self.pause_button, self.stop_button):
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Forget the trained models, curves and history: the next "
+                                     "Start trains fresh models")
+        self.reset_button.clicked.connect(self.reset)
+        for b in (self.start_button, self.pause_button, self.stop_button, self.reset_button):
+            b.setMinimumWidth(20)
             buttons.addWidget(b)
         side_col.addLayout(buttons)
         self.progress = QProgressBar()
@@ -330,6 +235,15 @@ class TrainingPanel(QWidget):
         self.status = QLabel("Ready.")
         self.status.setWordWrap(True)
         side_col.addWidget(self.status)
+        self.verdict = QLabel("")
+        self.verdict.setObjectName("training-verdict")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextFormat(Qt.TextFormat.RichText)
+        self.verdict.setToolTip("Evaluation on fresh sequences at intervals against chance "
+                                "(adding: MSE of always answering the mean, 0.167; solved: "
+                                f"MSE < {ADDING_SOLVED_MSE:g}; recall: accuracy >= "
+                                f"{RECALL_SOLVED_ACCURACY:g}, chance 1/K)")
+        side_col.addWidget(self.verdict)
         inspect = QHBoxLayout()
         self.inspect_model = QComboBox()
         self.inspect_model.setToolTip("Model whose current weights to load into the main view")
@@ -357,7 +271,9 @@ class TrainingPanel(QWidget):
         grid = QGridLayout(curves)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(2)
-        self.loss_plot = self._plot("Minibatch loss", log_y=True)
+        self.loss_plot = self._plot("Loss (line) · eval on fresh sequences (dots)", log_y=True)
+        self.loss_plot.setToolTip("Minibatch loss, evaluation loss on fresh sequences at "
+                                  "intervals, and the chance level (dashed)")
         self.ratio_plot = self._plot("‖dL/dh₁‖ / ‖dL/dh<sub>T</sub>‖", log_y=True,
                                      legend=False)
         self.ratio_plot.setToolTip("How much of the loss gradient at the last step survives "
@@ -371,6 +287,8 @@ class TrainingPanel(QWidget):
         self.compact = False
         self.curves_tab = curves
         self.tabs.addTab(curves, "Curves")
+        self.history_tab = self._build_history()
+        self.tabs.addTab(self.history_tab, "History: replay")
         self.sweep_tab = self._build_sweep()
         self.tabs.addTab(self.sweep_tab, "Sweep: success vs lag")
         outer.addWidget(self.tabs, 1)
@@ -412,8 +330,9 @@ class TrainingPanel(QWidget):
 
     def _plot(self, title: str, y_label: str = "", *, log_y: bool = False,
               x_label: str = "iteration", legend: bool = True,
-              legend_offset: tuple[int, int] = (-5, 5)) -> pg.PlotWidget:
-        axis = {"left": PowerAxis("left")} if log_y else None
+              legend_offset: tuple[int, int] = (-5, 5), left=None) -> pg.PlotWidget:
+        axis = {"left": left} if left is not None else (
+            {"left": PowerAxis("left")} if log_y else None)
         w = pg.PlotWidget(axisItems=axis, background=self.theme.background)
         p = w.getPlotItem()
         p.setMenuEnabled(False)
@@ -431,65 +350,6 @@ class TrainingPanel(QWidget):
             p.addLegend(offset=legend_offset, labelTextColor=self.theme.foreground)
         w.setMinimumSize(100, 100)
         return w
-
-    def _build_sweep(self) -> QWidget:
-        host = QWidget()
-        lay = QHBoxLayout(host)
-        lay.setContentsMargins(0, 0, 0, 0)
-        box = QGroupBox("Sweep")
-        form = QFormLayout(box)
-        self.sweep_task = QComboBox()
-        self.sweep_task.addItem("Recall (lag L)", "recall")
-        self.sweep_task.addItem("Adding (length T)", "adding")
-        self.sweep_task.setToolTip("The sweep's task; models, optimiser, sizes and "
-                                   "distractors come from the settings on the left")
-        self.sweep_task.setCurrentIndex(self.sweep_task.findData(sweep_mod.SWEEP_CONFIG.task))
-        self.sweep_task.currentIndexChanged.connect(self._on_sweep_task)
-        form.addRow("Task", self.sweep_task)
-        self.sweep_lags = QLineEdit(", ".join(str(n) for n in sweep_mod.DEFAULT_LAGS))
-        self.sweep_lags.setToolTip("Lengths T (adding) or lags L (recall), comma separated")
-        form.addRow("T or L", self.sweep_lags)
-        self.sweep_iterations = QSpinBox()
-        self.sweep_iterations.setRange(1, 100_000)
-        self.sweep_iterations.setSingleStep(50)
-        self.sweep_iterations.setValue(sweep_mod.SWEEP_ITERATIONS)
-        self.sweep_iterations.setToolTip("Minibatches per (model, lag) point")
-        form.addRow("Iterations", self.sweep_iterations)
-        self.sweep_forget_bias = QDoubleSpinBox()
-        self.sweep_forget_bias.setRange(-10.0, 10.0)
-        self.sweep_forget_bias.setSingleStep(0.5)
-        self.sweep_forget_bias.setValue(sweep_mod.SWEEP_CONFIG.forget_bias)
-        self.sweep_forget_bias.setToolTip("LSTM forget bias of the sweep's runs")
-        form.addRow("Forget bias", self.sweep_forget_bias)
-        row = QHBoxLayout()
-        self.sweep_button = QPushButton("Run sweep")
-        self.sweep_button.setToolTip("Train every checked model at every lag (2 processes) "
-                                     "with the task, optimiser and sizes set on the left")
-        self.sweep_button.clicked.connect(self.start_sweep)
-        self.sweep_cancel = QPushButton("Cancel")
-        self.sweep_cancel.clicked.connect(self.cancel_sweep)
-        row.addWidget(self.sweep_button)
-        row.addWidget(self.sweep_cancel)
-        form.addRow(row)
-        self.sweep_progress = QProgressBar()
-        self.sweep_progress.setRange(0, 1)
-        self.sweep_progress.setValue(0)
-        self.sweep_progress.setFormat("%v / %m points")
-        form.addRow(self.sweep_progress)
-        self.sweep_status = QLabel("")
-        self.sweep_status.setWordWrap(True)
-        form.addRow(self.sweep_status)
-        self.save_csv_button = QPushButton("Save CSV…")
-        self.save_csv_button.clicked.connect(self.save_csv_dialog)
-        form.addRow(self.save_csv_button)
-        box.setMaximumWidth(240)
-        lay.addWidget(box)
-        self.sweep_plot = self._plot("Success against lag", "eval accuracy", x_label="lag L",
-                                     legend_offset=(5, -5))
-        lay.addWidget(self.sweep_plot, 1)
-        self.sweep_curves: dict[str, pg.PlotDataItem] = {}
-        self.sweep_refs: list = []
-        return host
 
     # -- settings ---------------------------------------------------------------------
     @property
@@ -516,64 +376,91 @@ class TrainingPanel(QWidget):
                                else "Sequence length T; the two marked values lie one in each "
                                "half")
 
-    def _on_sweep_task(self, *_args) -> None:
-        recall = self.sweep_task.currentData() == "recall"
-        p = self.sweep_plot.getPlotItem()
-        p.setLabel("bottom", "lag L" if recall else "length T")
-        p.setLabel("left", "eval accuracy" if recall else "eval MSE")
-
-    def sweep_config(self) -> TrainConfig:
-        """The sweep's base config: its own task, everything else from the form."""
-        return self.train_config().replace(task=self.sweep_task.currentData(),
-                                           forget_bias=self.sweep_forget_bias.value())
-
     def _update_buttons(self, *_args) -> None:
         running, sweeping = self.training, self.sweeping
         self.start_button.setEnabled(not running and bool(self.selected_kinds))
+        self.start_button.setText("Continue" if not running and self.can_resume() else "Start")
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
+        self.reset_button.setEnabled(not running and bool(self.trainers))
         self.pause_button.setText("Resume" if running and self.worker.paused else "Pause")
         self.inspect_button.setEnabled(bool(self.trainers))
         self.sweep_button.setEnabled(not sweeping and bool(self.selected_kinds))
         self.sweep_cancel.setEnabled(sweeping)
-        self.save_csv_button.setEnabled(bool(self.sweep_results) and not sweeping)
+        self.sweep_reset.setEnabled(not sweeping and bool(self.sweep_results))
+        self.save_csv_button.setEnabled(self.sweep_complete and not sweeping)
 
     # -- training ---------------------------------------------------------------------
-    def start(self) -> None:
-        """Fresh trainers for the checked models, then train in the worker thread."""
+    def can_resume(self) -> bool:
+        """A stopped run of these very settings, short of the Iterations budget, exists."""
+        if not self.trainers or list(self.trainers) != self.selected_kinds:
+            return False
+        try:
+            same = all(t.config == self.train_config(k) for k, t in self.trainers.items())
+        except ValueError:
+            return False
+        return same and min(t.iteration for t in self.trainers.values()) < self.iterations.value()
+
+    def start(self, fresh: bool = False) -> None:
+        """Train the checked models in the workers: continue a stopped run of the same
+        settings (the Start button after Stop), else (or `fresh`) train fresh models."""
         if self.training:
             return
         kinds = self.selected_kinds
         if not kinds:
             return
-        try:
-            self.trainers = {k: Trainer(self.train_config(k)) for k in kinds}
-        except ValueError as exc:
-            self.status.setText(f"⚠ {exc}")
-            return
-        self.series = {k: _Series() for k in kinds}
-        self._reset_curves(kinds)
-        self.inspect_model.clear()
-        for k in kinds:
-            self.inspect_model.addItem(LABELS[k], k)
+        resume = not fresh and self.can_resume()
+        if not resume:
+            try:
+                self.trainers = {k: Trainer(self.train_config(k)) for k in kinds}
+            except ValueError as exc:
+                self.status.setText(f"⚠ {exc}")
+                return
+            self.series = {k: _Series() for k in kinds}
+            self._reset_curves(kinds)
+            self.inspect_model.clear()
+            for k in kinds:
+                self.inspect_model.addItem(kind_label(k), k)
+            self.verdict.setText("")
+            self.replayed = None
+            self._update_history()
         if self.worker is not None:  # the previous run's thread has finished
             self.worker.wait(1000)
             self.worker.deleteLater()
-        total = self.iterations.value()
+        total = self.budget = self.iterations.value()
         self.progress.setRange(0, total * len(kinds))
-        self.progress.setValue(0)
-        self.worker = TrainWorker({k: t.config for k, t in self.trainers.items()}, total, self)
-        self.worker.metrics.connect(self._on_metrics)
+        self.progress.setValue(sum(t.iteration for t in self.trainers.values()))
+        self.worker = TrainWorker(
+            {k: t.config for k, t in self.trainers.items()}, total, self,
+            states={k: t.state() for k, t in self.trainers.items()} if resume else None,
+            snapshots={k: len(s.snapshots) for k, s in self.series.items()} if resume else None,
+            labels={k: kind_label(k) for k in kinds})
+        self.worker.progress.connect(self._on_metrics)
         self.worker.failed.connect(self._on_failed)
-        self.worker.done.connect(self._on_done)
+        self.worker.finished.connect(self._on_done)
         self.worker.start()
         self.training = True
         if self.compact:
             self.tabs.setCurrentWidget(self.curves_tab)
         cfg = self.train_config()
-        self.status.setText(f"Training {', '.join(LABELS[k] for k in kinds)} on "
+        verb = "Continuing" if resume else "Training"
+        self.status.setText(f"{verb} {', '.join(kind_label(k) for k in kinds)} on "
                             f"{self.task.currentText().lower()} ({self.length_label.text()} = "
                             f"{cfg.length})…")
+        self._update_buttons()
+
+    def reset(self) -> None:
+        """Forget the run: the next Start trains fresh models."""
+        if self.training:
+            return
+        self.trainers, self.series = {}, {}
+        self._reset_curves([])
+        self.inspect_model.clear()
+        self.verdict.setText("")
+        self.progress.setValue(0)
+        self.replayed = None
+        self._update_history()
+        self.status.setText("Ready.")
         self._update_buttons()
 
     def toggle_pause(self) -> None:
@@ -606,9 +493,18 @@ class TrainingPanel(QWidget):
             if p.legend is not None:
                 p.legend.clear()
         self.curves = {}
+        muted = pg.mkPen(self.theme.muted, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
+        cfg = self.train_config()
+        chance = chance_score(cfg)
+        if cfg.task == "adding" and kinds:
+            self.chance_line = pg.InfiniteLine(
+                math.log10(chance), angle=0, pen=muted, label=f"chance {format_number(chance)}",
+                labelOpts={"position": 0.85, "color": self.theme.muted,
+                           "anchors": [(0.5, 1), (0.5, 1)]})
+            self.loss_plot.getPlotItem().addItem(self.chance_line)
         for kind in kinds:
             pen = self.theme.pen(kind, width=1.5)
-            label = LABELS[kind]
+            label = kind_label(kind)
             for plot, key in ((self.loss_plot, "loss"), (self.ratio_plot, "ratio"),
                               (self.bias_plot, "bias")):
                 if key == "bias" and kind == "rnn":
@@ -617,8 +513,11 @@ class TrainingPanel(QWidget):
                 item.setDownsampling(auto=True, method="mean")
                 item.setClipToView(True)
                 self.curves[(kind, key)] = item
+            color = self.theme.model_color(kind)
+            self.curves[(kind, "eval")] = self.loss_plot.getPlotItem().plot(
+                [], [], pen=None, symbol="o", symbolSize=7, symbolBrush=color, symbolPen="w")
 
-    def _on_metrics(self, batch, states) -> None:
+    def _on_metrics(self, batch, states, snaps=()) -> None:
         for kind, state in states.items():
             if kind in self.trainers:
                 self.trainers[kind].set_state(state)  # shadow copy: Inspect, Save
@@ -626,6 +525,10 @@ class TrainingPanel(QWidget):
             s = self.series.get(kind)
             if s is not None:
                 s.add(m)
+        for kind, snap in snaps:
+            s = self.series.get(kind)
+            if s is not None:
+                s.add_snapshot(snap)
         for kind, s in self.series.items():
             if not s.it:
                 continue
@@ -634,23 +537,28 @@ class TrainingPanel(QWidget):
             self.curves[(kind, "ratio")].setData(x, safe_log10(np.asarray(s.ratio)))
             if (kind, "bias") in self.curves:
                 self.curves[(kind, "bias")].setData(x, np.asarray(s.bias))
-        self.progress.setValue(sum(len(s.it) for s in self.series.values()))
+        if snaps:
+            self._update_history()
+        self.progress.setValue(sum(t.iteration for t in self.trainers.values()))
         parts = []
         for kind, s in self.series.items():
             if s.loss:
-                parts.append(f"{LABELS[kind]} loss {s.loss[-1]:.3g}")
+                parts.append(f"{kind_label(kind)} loss {s.loss[-1]:.3g}")
         if parts and not (self.worker and self.worker.paused):
             self.status.setText("Training… " + " · ".join(parts))
 
     def _on_failed(self, message: str) -> None:
         self.status.setText(f"⚠ Training failed: {message}")
 
-    def _on_done(self, reason: str) -> None:
+    def _on_done(self) -> None:
+        reason = self.worker.reason if self.worker is not None else "finished"
         self.training = False
         if reason != "failed":
-            iters = ", ".join(f"{LABELS[k]} {t.iteration}" for k, t in self.trainers.items())
+            iters = ", ".join(f"{kind_label(k)} {t.iteration}" for k, t in self.trainers.items())
             verb = "Stopped" if reason == "stopped" else "Finished"
-            self.status.setText(f"{verb} after {iters} iterations. Inspect loads the weights.")
+            more = " Start continues." if reason == "stopped" else ""
+            self.status.setText(f"{verb} after {iters} iterations.{more} Inspect loads the "
+                                "weights; the History tab replays them.")
         self._update_buttons()
 
     # -- inspect ----------------------------------------------------------------------
@@ -675,122 +583,11 @@ class TrainingPanel(QWidget):
         except ValueError as exc:
             w.show_error(str(exc))
             return False
+        self.replayed = None
         w.statusBar().showMessage(
-            f"Showing the trained {LABELS[kind]} (iteration {self.trainers[kind].iteration}) "
-            f"on {cfg.task}, T = {cfg.seq_len}", 8000)
+            f"Showing the trained {kind_label(kind)} (iteration {self.trainers[kind].iteration})"
+            f" on {cfg.task}, T = {cfg.seq_len}", 8000)
         return True
-
-    # -- sweep ------------------------------------------------------------------------
-    def sweep_lengths(self) -> list[int]:
-        """The lags typed in the field; ValueError naming the bad entry."""
-        out = []
-        for part in self.sweep_lags.text().replace(";", ",").split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                n = int(part)
-            except ValueError:
-                raise ValueError(f"lags: {part!r} is not a whole number") from None
-            low = 1 if self.sweep_task.currentData() == "recall" else 2
-            if not low <= n <= 1000:
-                raise ValueError(f"lags: {n} is out of range; expected {low} to 1000")
-            out.append(n)
-        if not out:
-            raise ValueError("lags: enter at least one lag, e.g. 5, 10, 20")
-        return sorted(set(out))
-
-    def start_sweep(self, workers: int = 2) -> None:
-        if self.sweeping:
-            return
-        try:
-            lengths = self.sweep_lengths()
-            points = sweep_mod.sweep_points(self.sweep_config(), self.selected_kinds, lengths,
-                                            iterations=self.sweep_iterations.value())
-        except ValueError as exc:
-            self.sweep_status.setText(f"⚠ {exc}")
-            return
-        if self.sweep_worker is not None:
-            self.sweep_worker.wait(1000)
-            self.sweep_worker.deleteLater()
-        self.sweep_results = []
-        self.sweep_total = len(points)
-        self.sweep_seconds = None
-        self.sweep_started = time.perf_counter()
-        self._reset_sweep_plot()
-        self.sweep_progress.setRange(0, len(points))
-        self.sweep_progress.setValue(0)
-        self.sweep_status.setText(f"Running {len(points)} points on {workers} processes…")
-        self.sweep_worker = SweepWorker(points, workers, self)
-        self.sweep_worker.result.connect(self._on_sweep_result)
-        self.sweep_worker.failed.connect(
-            lambda msg: self.sweep_status.setText(f"⚠ Sweep failed: {msg}"))
-        self.sweep_worker.done.connect(self._on_sweep_done)
-        self.sweep_worker.start()
-        self.sweeping = True
-        self.tabs.setCurrentWidget(self.sweep_tab)
-        self._update_buttons()
-
-    def cancel_sweep(self) -> None:
-        if self.sweep_worker is not None:
-            self.sweep_worker.cancel()
-
-    def _reset_sweep_plot(self) -> None:
-        p = self.sweep_plot.getPlotItem()
-        p.clear()
-        if p.legend is not None:
-            p.legend.clear()
-        self.sweep_curves = {}
-        cfg = self.sweep_config()
-        muted = pg.mkPen(self.theme.muted, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
-        if cfg.task == "recall":
-            chance = 1.0 / cfg.n_symbols
-            ref = pg.InfiniteLine(chance, angle=0, pen=muted, label=f"chance 1/{cfg.n_symbols}",
-                                  labelOpts={"position": 0.5, "color": self.theme.muted,
-                                             "anchors": [(0.5, 1), (0.5, 1)]})
-            p.addItem(ref)
-            p.setYRange(0, 1.02, padding=0)
-        else:
-            for y, text in ((1 / 6, "always 1: 0.167"), (0.01, "solved < 0.01")):
-                p.addItem(pg.InfiniteLine(y, angle=0, pen=muted, label=text,
-                                          labelOpts={"position": 0.5, "color": self.theme.muted,
-                                                     "anchors": [(0.5, 1), (0.5, 1)]}))
-            p.setYRange(0, 0.25, padding=0)
-        for kind in self.selected_kinds:
-            color = self.theme.model_color(kind)
-            self.sweep_curves[kind] = p.plot(
-                [], [], pen=self.theme.pen(kind, width=2), symbol="o", symbolSize=7,
-                symbolBrush=color, symbolPen=color, name=LABELS[kind])
-
-    def _on_sweep_result(self, r) -> None:
-        self.sweep_results.append(r)
-        self.sweep_progress.setValue(len(self.sweep_results))
-        mine = sorted((x.length, x.score) for x in self.sweep_results if x.kind == r.kind)
-        curve = self.sweep_curves.get(r.kind)
-        if curve is not None:
-            curve.setData([m[0] for m in mine], [m[1] for m in mine])
-
-    def _on_sweep_done(self, cancelled: bool) -> None:
-        self.sweeping = False
-        self.sweep_seconds = time.perf_counter() - self.sweep_started
-        n = len(self.sweep_results)
-        if cancelled:
-            self.sweep_status.setText(f"Cancelled after {n} of {self.sweep_total} points.")
-        else:
-            self.sweep_status.setText(f"{n} points in {self.sweep_seconds:.1f} s.")
-        self._update_buttons()
-
-    def save_csv(self, path) -> None:
-        sweep_mod.write_csv(path, self.sweep_results)
-
-    def save_csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save sweep as CSV", "sweep.csv",
-                                              "CSV (*.csv)")
-        if path:
-            try:
-                self.save_csv(path)
-            except OSError as exc:
-                QMessageBox.warning(self, "Cannot save CSV", str(exc))
 
     # -- export / theme / lifetime ----------------------------------------------------
     def plot_items(self) -> list[pg.PlotItem]:

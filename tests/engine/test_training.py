@@ -402,7 +402,7 @@ def drain(conn) -> list:
 def test_train_in_process_protocol_and_stop():
     import multiprocessing as mp
 
-    from lstmviz.engine.training import train_in_process
+    from lstmviz.engine.train_process import train_in_process
 
     cfg = TrainConfig(**TINY, kind="rnn")
     recv, send = mp.Pipe(duplex=False)

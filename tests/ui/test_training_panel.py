@@ -213,3 +213,128 @@ def test_compact_layout_in_a_narrow_dock(panel):
     assert panel.tabs.indexOf(panel.side) == -1 and panel.tabs.tabText(0) == "Curves"
     assert panel.curve_grid.getItemPosition(panel.curve_grid.indexOf(panel.bias_plot))[:2] == (0, 2)
     assert panel.side.isVisibleTo(panel)
+
+
+def test_history_replay_shows_exactly_the_weights_of_that_iteration(qtbot, window, panel):
+    from lstmviz.engine.history import PROBE_SEED
+    from lstmviz.session import compute_runs
+
+    panel.iterations.setValue(60)
+    panel.start(fresh=True)
+    qtbot.waitUntil(lambda: not panel.training, timeout=30000)
+    hist = panel.histories()
+    assert set(hist) == {"rnn", "lstm"}
+    assert [s.iteration for s in hist["lstm"].snapshots][:3] == [0, 2, 4]
+    assert hist["lstm"].snapshots[-1].iteration == 60
+    assert panel.history_slider.maximum() == len(hist["lstm"].snapshots) - 1
+    assert panel.history_view.images  # the heatmaps exist
+    index = 7
+    assert panel.replay(index)
+    window.recomputer.wait()
+    session = window.session
+    cfg = session.config
+    assert (cfg.task, cfg.seq_len, cfg.batch_size, cfg.seed) == ("adding", 6, 1, PROBE_SEED)
+    fresh = compute_runs(cfg, {k: h.snapshots[index].model_and_readout(h.config)
+                               for k, h in hist.items()})
+    for kind, h in hist.items():
+        snap = h.snapshots[index]
+        run = session.runs[kind]
+        assert run.imported
+        np.testing.assert_array_equal(run.model.params["weight_hh"], snap.params["weight_hh"])
+        np.testing.assert_array_equal(run.diagnostics.log10_grad_h, snap.log10_grad_h)
+        np.testing.assert_array_equal(run.diagnostics.log10_grad_h,
+                                      fresh[kind].diagnostics.log10_grad_h)
+    np.testing.assert_array_equal(session.runs["lstm"].diagnostics.log10_grad_c,
+                                  hist["lstm"].snapshots[index].log10_grad_c)
+    assert str(hist["lstm"].snapshots[index].iteration) in panel.history_label.text()
+    # play steps through the snapshots
+    panel.toggle_play()
+    qtbot.waitUntil(lambda: panel.history_slider.value() > index, timeout=5000)
+    panel.toggle_play()
+    assert not panel.play_timer.isActive()
+
+
+def test_verdict_on_screen(qtbot, panel):
+    panel.length.setValue(2)
+    panel.iterations.setValue(10)
+    panel.start(fresh=True)
+    qtbot.waitUntil(lambda: not panel.training, timeout=30000)
+    text = panel.verdict.text()
+    assert "RNN" in text and "LSTM" in text
+    assert all(v.split(" (")[0] in ("at chance", "learning: eval MSE")
+               or v.startswith(("solved at iteration", "learning", "at chance"))
+               for v in panel.verdicts().values())
+    assert "eval MSE" in text
+
+
+def test_start_after_stop_continues_and_reset_starts_fresh(qtbot, panel):
+    panel.iterations.setValue(100000)
+    panel.start(fresh=True)
+    qtbot.waitUntil(lambda: panel.progress.value() > 10, timeout=20000)
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.training, timeout=5000)
+    stopped = {k: t.iteration for k, t in panel.trainers.items()}
+    assert panel.start_button.text() == "Continue" and panel.reset_button.isEnabled()
+    panel.start()
+    qtbot.waitUntil(lambda: all(t.iteration > stopped[k] for k, t in panel.trainers.items()),
+                    timeout=20000)
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.training, timeout=5000)
+    snaps = [s.iteration for s in panel.series["lstm"].snapshots]
+    assert snaps == sorted(set(snaps))  # one history across both legs
+    panel.reset()
+    assert not panel.trainers and panel.start_button.text() == "Start"
+    assert not panel.histories()
+
+
+def test_sweep_cancel_leaves_no_worker_and_no_partial_csv(qtbot, panel, tmp_path):
+    import multiprocessing
+
+    panel.sweep_task.setCurrentIndex(panel.sweep_task.findData("adding"))
+    panel.sweep_lags.setText("60, 80")
+    panel.sweep_iterations.setValue(5000)
+    panel.start_sweep(workers=2)
+    assert "on 2 processes" in panel.sweep_status.text()
+    qtbot.wait(1500)  # the workers have started their points
+    start = time.perf_counter()
+    panel.cancel_sweep()
+    qtbot.waitUntil(lambda: not panel.sweep_worker.isRunning(), timeout=5000)
+    assert time.perf_counter() - start < 5.0
+    assert [p for p in multiprocessing.active_children() if p.is_alive()] == []
+    assert not panel.save_csv_button.isEnabled()
+    with pytest.raises(ValueError, match="not complete"):
+        panel.save_csv(tmp_path / "s.csv")
+    assert not (tmp_path / "s.csv").exists() and list(tmp_path.iterdir()) == []
+    panel.reset_sweep()
+
+
+def test_sweep_plot_is_log_with_threshold_and_legend_in_title(qtbot, panel):
+    import pyqtgraph as pg
+
+    panel.sweep_task.setCurrentIndex(panel.sweep_task.findData("adding"))
+    panel._reset_sweep_plot()
+    p = panel.sweep_plot.getPlotItem()
+    lines = [i for i in p.items if isinstance(i, pg.InfiniteLine)]
+    assert sorted(round(line.value(), 3) for line in lines) == [-2.0, -0.778]
+    assert panel.sweep_axis.log and p.legend is None
+    assert "RNN" in p.titleLabel.text and "LSTM" in p.titleLabel.text
+
+
+def test_wheel_over_an_unfocused_field_changes_nothing(qtbot, window, panel):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    def wheel(widget):
+        ev = QWheelEvent(QPointF(5, 5), QPointF(widget.mapToGlobal(QPoint(5, 5))), QPoint(0, 0),
+                         QPoint(0, 120), Qt.MouseButton.NoButton,
+                         Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(widget, ev)
+
+    for w in (panel.clip, panel.batch, panel.task, window.controls.hidden, window.controls.task):
+        w.clearFocus()
+        before = w.value() if hasattr(w, "value") else w.currentIndex()
+        wheel(w)
+        after = w.value() if hasattr(w, "value") else w.currentIndex()
+        assert after == before, w.objectName()
+        assert w.focusPolicy() == Qt.FocusPolicy.StrongFocus
