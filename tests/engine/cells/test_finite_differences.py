@@ -39,9 +39,9 @@ def test_backward_matches_finite_differences(name, options, T, B, I, H, scan):
     assert rel_error(g.dx, num_x) < 1e-6
     for k, s0 in enumerate(state0):
 
-        def fs(v, k=k, imag=False):
+        def fs(v, k=k, s0=s0, imag=False):
             s = list(state0)
-            s[k] = s0 + 1j * v if imag else v + (1j * s0.imag if np.iscomplexobj(s0) else 0)
+            s[k] = s0.real + 1j * v if imag else v + (1j * s0.imag if np.iscomplexobj(s0) else 0)
             return loss(state0=tuple(s))
 
         num = numeric_grad(fs, s0.real).reshape(s0.shape)
