@@ -132,13 +132,20 @@ def _scan_forward(p, o, xs, xproj, state0):
     lam = eigenvalues(p)
     bx = xproj[..., :H] + 1j * xproj[..., H:]
     s = linear_scan(lam, np.exp(p["gamma_log"]) * bx, state0[0])
-    return (s,), {"bx": bx, "modulus": np.broadcast_to(np.abs(lam), s.shape).copy()}
+    return (s,), {"bx": bx, "modulus": np.broadcast_to(np.abs(lam), s.shape)}  # a view
 
 
 def _scan_backward(p, o, fwd, loss):
     g, ds0 = reverse_scan(eigenvalues(p), loss[0])
-    dgi, other = _grads(p, g, fwd.prev()[0], fwd.extras["bx"], 2)
-    return (g,), (ds0,), dgi, None, other
+    e = np.exp(p["gamma_log"])
+    sp, bx = fwd.prev()[0], fwd.extras["bx"]
+    # the per-step factors, already summed (param_grads sums over the (1, 1) leading axes)
+    gr, gi = g.real, g.imag
+    gamma = e * (np.einsum("tbh,tbh->h", gr, bx.real) + np.einsum("tbh,tbh->h", gi, bx.imag))
+    lam = (np.einsum("tbh,tbh->h", gr, sp.real) + np.einsum("tbh,tbh->h", gi, sp.imag)
+           + 1j * (np.einsum("tbh,tbh->h", gi, sp.real) - np.einsum("tbh,tbh->h", gr, sp.imag)))
+    dgi = np.concatenate((gr * e, gi * e), axis=2)
+    return (g,), (ds0,), dgi, None, {"gamma": gamma[None, None], "lam": lam[None, None]}
 
 
 def param_grads(p, xs, prev, dgi, dgh, other):

@@ -46,7 +46,7 @@ def test_backward_matches_finite_differences(name, options, T, B, I, H, scan):
 
         num = numeric_grad(fs, s0.real).reshape(s0.shape)
         if np.iscomplexobj(s0):
-            num = num + 1j * numeric_grad(lambda v, k=k: fs(v, k, True),
+            num = num + 1j * numeric_grad(lambda v, k=k: fs(v, k, imag=True),
                                           s0.imag).reshape(s0.shape)
         assert rel_error(g.dstate0[k], num) < 1e-6, kind.state[k]
 

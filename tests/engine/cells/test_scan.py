@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lstmviz.engine.cells import get, run_backward, run_forward
-from lstmviz.engine.cells.scan import linear_scan, reverse_scan
+from lstmviz.engine.cells.scan import LOOP_ABOVE, linear_scan, reverse_scan
 
 from .cases import random_state, rel_err
 
@@ -73,7 +73,30 @@ def test_linear_scan_and_reverse_scan_against_loops():
     for t in range(T):
         h = a[t] * h + b[t]
         ref[t] = h
-    assert rel_err(linear_scan(a, b, h0), ref) < 1e-13
+    for blocked in (None, True, False):
+        assert rel_err(linear_scan(a, b, h0, blocked=blocked), ref) < 1e-13
+    # a constant in time (the LRU's lambda) and a per-step slice above LOOP_ABOVE
+    a1 = a[0]
+    h, ref1 = h0, np.empty_like(b)
+    for t in range(T):
+        h = a1 * h + b[t]
+        ref1[t] = h
+    for blocked in (None, True, False):
+        assert rel_err(linear_scan(a1, b, h0, blocked=blocked), ref1) < 1e-13
+    g1, d1 = reverse_scan(a1, b)
+    g1_ref, g = np.empty_like(b), np.zeros((2, 3), complex)
+    for t in range(T - 1, -1, -1):
+        g = b[t] + np.conj(a1) * g
+        g1_ref[t] = g
+    assert rel_err(g1, g1_ref) < 1e-13 and rel_err(d1, np.conj(a1) * g1_ref[0]) < 1e-13
+    big_a, big_b = rng.uniform(0, 1, (50, 600)), rng.standard_normal((50, 600))
+    assert big_b[0].size > LOOP_ABOVE
+    h, ref2 = np.zeros(600), np.empty_like(big_b)
+    for t in range(50):
+        h = big_a[t] * h + big_b[t]
+        ref2[t] = h
+    for blocked in (None, True):
+        assert rel_err(linear_scan(big_a, big_b, np.zeros(600), blocked=blocked), ref2) < 1e-13
     g_ref, g = np.empty_like(b), np.zeros((2, 3), complex)
     for t in range(T - 1, -1, -1):
         g = b[t] + (np.conj(a[t + 1]) * g if t + 1 < T else 0)
