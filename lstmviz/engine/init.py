@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-INITS = ("pytorch", "xavier", "orthogonal", "identity")
+INITS = ("pytorch", "xavier", "orthogonal")
+#: Every scheme init_params accepts: INITS plus "identity" (offered per kind by engine.cells;
+#: deterministic in weight_hh, so it is not one of the seeded schemes build_model lists).
+ALL_INITS = (*INITS, "identity")
 
 
 def _xavier(rng: np.random.Generator, G: int, H: int, n_in: int) -> np.ndarray:

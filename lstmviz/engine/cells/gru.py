@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..activations import sigmoid
+from ..init import ALL_INITS
 from .base import (
     WEIGHT_SCALE,
     CellKind,
@@ -33,7 +34,7 @@ from .base import (
 )
 
 NAME = "gru"
-INITS = ("pytorch", "xavier", "orthogonal", "identity")
+INITS = ALL_INITS
 INIT_OPTIONS = (init_option(INITS), WEIGHT_SCALE)
 
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..activations import sigmoid
+from ..init import ALL_INITS
 from .base import (
     FORGET_BIAS,
     WEIGHT_SCALE,
@@ -31,7 +32,7 @@ from .base import (
 )
 
 NAME = "lstm"
-INITS = ("pytorch", "xavier", "orthogonal", "identity")
+INITS = ALL_INITS
 INIT_OPTIONS = (init_option(INITS), WEIGHT_SCALE, FORGET_BIAS)
 
 

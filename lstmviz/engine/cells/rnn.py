@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..activations import ACTIVATIONS, act_and_grad
+from ..init import ALL_INITS
 from .base import (
     WEIGHT_SCALE,
     CellKind,
@@ -31,7 +32,7 @@ from .base import (
 )
 
 NAME = "rnn"
-INITS = ("pytorch", "xavier", "orthogonal", "identity")
+INITS = ALL_INITS
 INIT_OPTIONS = (init_option(INITS), WEIGHT_SCALE)
 OPTIONS = (Option("activation", "tanh", choices=ACTIVATIONS, doc="phi"),)
 

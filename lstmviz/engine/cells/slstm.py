@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..activations import sigmoid
+from ..init import ALL_INITS
 from .base import (
     FORGET_BIAS,
     WEIGHT_SCALE,
@@ -43,7 +44,7 @@ from .base import (
 )
 
 NAME = "slstm"
-INITS = ("pytorch", "xavier", "orthogonal", "identity")
+INITS = ALL_INITS
 INIT_OPTIONS = (init_option(INITS), WEIGHT_SCALE, FORGET_BIAS)
 OPTIONS = (Option("forget_gate", "sigmoid", choices=("sigmoid", "exp"), doc="f = sigma or exp"),)
 EXTRAS = ("ip", "fp", "z", "o", "q", "rn", "dlf", "li", "lf")

@@ -11,7 +11,7 @@ from lstmviz.engine.cells import get, run_backward, run_forward
 
 CASES = [
     ("rnn", "tanh", "pytorch", None, 0.0),
-    ("rnn", "relu", "identity", 1.0, 0.0),
+    ("rnn", "relu", "xavier", 1.0, 0.0),
     ("rnn", "sigmoid", "orthogonal", 1.3, 0.0),
     ("lstm", "tanh", "pytorch", None, 1.0),
     ("lstm", "tanh", "xavier", 0.8, 0.0),
