@@ -5,8 +5,8 @@
 """
 
 from .base import CellKind, Gate, Keep, Option, StepGrad, StepJacobians, check_params
-from .registry import BUILTIN, get, kinds, register, unregister
-from .run import Backward, Forward, run_backward, run_forward
+from .registry import BUILTIN, PRESETS, Preset, get, kinds, register, unregister
+from .run import Backward, Forward, LastStep, last_step_grads, run_backward, run_forward
 
 __all__ = [
     "BUILTIN",
@@ -15,12 +15,16 @@ __all__ = [
     "Forward",
     "Gate",
     "Keep",
+    "LastStep",
     "Option",
+    "PRESETS",
+    "Preset",
     "StepGrad",
     "StepJacobians",
     "check_params",
     "get",
     "kinds",
+    "last_step_grads",
     "register",
     "run_backward",
     "run_forward",

@@ -6,6 +6,7 @@ kind (a CellKind, or a module with a KIND attribute) so tests can add a dummy on
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from types import ModuleType
 
 from ..errors import EngineError
@@ -18,6 +19,25 @@ _KINDS: dict[str, CellKind] = {
 
 #: The built-in kinds in course order (classic cells, then the modern answers).
 BUILTIN = tuple(_KINDS)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named configuration of a kind that the course shows as its own model (IRNN)."""
+
+    name: str
+    kind: str
+    label: str
+    options: dict = field(default_factory=dict)  # equation options, e.g. activation
+    init_options: dict = field(default_factory=dict)  # init_params options, e.g. init
+    note: str = ""
+
+
+#: IRNN (Le, Jaitly & Hinton 2015) is the vanilla RNN with relu and W_hh = weight_scale * I.
+PRESETS: dict[str, Preset] = {
+    "irnn": Preset("irnn", "rnn", "IRNN", {"activation": "relu"}, {"init": "identity"},
+                   "a relu RNN whose W_hh starts as weight_scale * I"),
+}
 
 
 def kinds() -> tuple[str, ...]:

@@ -180,3 +180,42 @@ def _loop_backward(kind, p, o, fwd, loss):
         for buf, v in zip(totals, ds if sg.total is None else sg.total, strict=True):
             buf[t] = v
     return totals, dnext, dgi_all, dgh_all, other
+
+
+@dataclass(frozen=True, eq=False)
+class LastStep:
+    """A training step's result when the loss scores only h_T: loss, h_T (B, H), the
+    parameter gradients, ||dL/dh_1|| and ||dL/dh_T|| (total, over the batch), the keep factor
+    (T, B, H) of the kind's Keep gate (None without one) and loss_fn's extra."""
+
+    loss: float
+    h_last: np.ndarray
+    grads: dict[str, np.ndarray]
+    dh_first_norm: float
+    dh_last_norm: float
+    keep: np.ndarray | None
+    extra: Any
+
+
+def last_step_grads(kind: str | CellKind, params: dict, xs: np.ndarray, loss_fn, **options
+                    ) -> LastStep:
+    """Forward over xs (T, B, I), loss_fn(h_T) -> (loss, dL/dh_T (B, H), extra), then BPTT.
+
+    The generic training step for any kind (the scans make minGRU, minLSTM and the LRU fast);
+    kinds with a `train_kernel` may use that instead. Overflow propagates as inf/NaN.
+    """
+    fwd = run_forward(kind, params, xs, **options)
+    h = fwd.h
+    loss, dh_last, extra = loss_fn(h[-1])
+    dh = np.zeros(h.shape)
+    dh[-1] = dh_last
+    bwd = run_backward(fwd, dh)
+    with np.errstate(**_QUIET):
+        first = float(np.linalg.norm(bwd.dstates[0][0]))
+        last = float(np.linalg.norm(bwd.dstates[0][-1]))
+    keep = fwd.kind.keep
+    gate = None
+    if keep is not None:
+        gate = fwd.gates[keep.gate]
+        gate = 1.0 - gate if keep.complement else gate
+    return LastStep(float(loss), h[-1], bwd.dparams, first, last, gate, extra)
