@@ -17,13 +17,17 @@ def _mse(target):
     return loss_fn
 
 
+def _case(name, seed, T, B, I, H):
+    """(kind, params, xs (T, B, I), target (B, H)) drawn from one seed."""
+    rng = np.random.default_rng(seed)
+    kind = get(name)
+    p = kind.init_params(I, H, rng)
+    return kind, p, rng.standard_normal((T, B, I)), rng.standard_normal((B, H))
+
+
 @pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
 def test_equals_training_kernels(name):
-    kind = get(name)
-    rng = np.random.default_rng(0)
-    p = kind.init_params(3, 4, rng)
-    xs = rng.standard_normal((12, 5, 3))
-    target = rng.standard_normal((5, 4))
+    kind, p, xs, target = _case(name, 0, 12, 5, 3, 4)
     res = last_step_grads(kind, p, xs, _mse(target), **({"activation": "tanh"}
                                                          if name == "rnn" else {}))
     loss, ref = loss_and_grads(p, name, "tanh", xs, _mse(target))
@@ -39,11 +43,7 @@ def test_equals_training_kernels(name):
 
 @pytest.mark.parametrize("name", kinds())
 def test_equals_runner_for_every_kind(name):
-    kind = get(name)
-    rng = np.random.default_rng(1)
-    p = kind.init_params(2, 3, rng)
-    xs = rng.standard_normal((9, 2, 2))
-    target = rng.standard_normal((2, 3))
+    kind, p, xs, target = _case(name, 1, 9, 2, 2, 3)
     res = last_step_grads(kind, p, xs, _mse(target))
     fwd = run_forward(kind, p, xs)
     dh = np.zeros(fwd.h.shape)
