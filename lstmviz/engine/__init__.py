@@ -1,8 +1,11 @@
 """Pure-NumPy engine: RNN/LSTM/GRU cells, unrolling, BPTT, losses, tasks, diagnostics, weights.
 
+`cells` is the cell zoo (one module per kind and the registry, `cells.get(kind)`).
+
 Float64 throughout, PyTorch's parameter layout (see DESIGN.md, "Engine contract").
 """
 
+from . import cells
 from .activations import ACTIVATIONS
 from .diagnostics import (
     Diagnostics,
@@ -34,6 +37,7 @@ __all__ = [
     "Trace",
     "WeightFileError",
     "backward",
+    "cells",
     "build_model",
     "build_readout",
     "complete_diagnostics",

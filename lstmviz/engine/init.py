@@ -3,6 +3,8 @@
 - "pytorch": every tensor uniform(-1/sqrt(H), 1/sqrt(H)), as nn.RNN/LSTM/GRU do.
 - "xavier": Glorot-uniform weights per gate block (fan_in + fan_out = I + H or 2H), zero biases.
 - "orthogonal": each gate's H x H recurrent block orthogonal, Xavier input weights, zero biases.
+- "identity": each gate's H x H recurrent block the identity, Xavier input weights, zero biases
+  (IRNN, Le, Jaitly & Hinton 2015: a relu RNN that starts by copying its state).
 
 Draw order is fixed (weight_ih, weight_hh, bias_ih, bias_hh) so a seed always means the same model.
 """
@@ -12,6 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 INITS = ("pytorch", "xavier", "orthogonal")
+#: Every scheme init_params accepts: INITS plus "identity" (offered per kind by engine.cells;
+#: deterministic in weight_hh, so it is not one of the seeded schemes build_model lists).
+ALL_INITS = (*INITS, "identity")
 
 
 def _xavier(rng: np.random.Generator, G: int, H: int, n_in: int) -> np.ndarray:
@@ -41,7 +46,12 @@ def init_params(
             "bias_hh": rng.uniform(-k, k, size=G * H),
         }
     w_ih = _xavier(rng, G, H, I)
-    w_hh = _xavier(rng, G, H, H) if init == "xavier" else _orthogonal(rng, G, H)
+    if init == "xavier":
+        w_hh = _xavier(rng, G, H, H)
+    elif init == "identity":
+        w_hh = np.tile(np.eye(H), (G, 1))
+    else:
+        w_hh = _orthogonal(rng, G, H)
     return {
         "weight_ih": w_ih,
         "weight_hh": w_hh,

@@ -1,0 +1,148 @@
+"""GRU (Cho et al. 2014; PyTorch nn.GRU layout, gate order r, z, n in the stacked 3H rows).
+
+    r = sigma(W_ir x + b_ir + W_hr h + b_hr),  z = sigma(W_iz x + b_iz + W_hz h + b_hz)
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h_t = (1 - z) * n + z * h_{t-1}
+
+z is PyTorch's convention: z near 1 keeps the old state (keep = z). minGRU's z is the
+opposite (keep = 1 - z).
+
+Params: weight_ih (3H, I), weight_hh (3H, H), bias_ih (3H,), bias_hh (3H,). State (h,).
+Jacobian dh_t/dh_{t-1} = diag(z) + diag((1-z)(1-n^2)) [diag(r) W_hn + diag(ghn r(1-r)) W_hr]
++ diag((h_{t-1} - n) z(1-z)) W_hz.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..activations import sigmoid
+from ..init import ALL_INITS
+from .base import (
+    WEIGHT_SCALE,
+    CellKind,
+    Gate,
+    Keep,
+    StepGrad,
+    StepJacobians,
+    block_sigma_max,
+    check_options,
+    init_option,
+    projection_grads,
+    stacked_init,
+)
+
+NAME = "gru"
+INITS = ALL_INITS
+INIT_OPTIONS = (init_option(INITS), WEIGHT_SCALE)
+
+
+class Cache(NamedTuple):
+    x: np.ndarray  # (B, I)
+    h_prev: np.ndarray  # (B, H)
+    r: np.ndarray  # (B, H) reset gate
+    z: np.ndarray  # (B, H) update gate
+    n: np.ndarray  # (B, H) new (candidate) state
+    ghn: np.ndarray  # (B, H) W_hn h_prev + b_hn
+
+
+def param_shapes(I: int, H: int) -> dict[str, tuple[int, ...]]:
+    G = 3 * H
+    return {"weight_ih": (G, I), "weight_hh": (G, H), "bias_ih": (G,), "bias_hh": (G,)}
+
+
+def init_params(I: int, H: int, rng: np.random.Generator, **options) -> dict:
+    """engine.init's scheme; weight_scale = sigma_max of each gate block of W_hh."""
+    o = check_options(NAME, INIT_OPTIONS, options)
+    return stacked_init(NAME, 3, I, H, rng, o["init"], o["weight_scale"])
+
+
+def resolve(options: dict) -> dict:
+    return {}
+
+
+def step(p, o, x, state, xproj=None):
+    """One forward step. state = (h_prev,). Returns ((h,), cache)."""
+    (h_prev,) = state
+    H = h_prev.shape[1]
+    if xproj is None:
+        xproj = x @ p["weight_ih"].T + p["bias_ih"]
+    gh = h_prev @ p["weight_hh"].T + p["bias_hh"]  # (B, 3H)
+    rz = sigmoid(xproj[:, : 2 * H] + gh[:, : 2 * H])
+    r = rz[:, :H]
+    z = rz[:, H:]
+    ghn = gh[:, 2 * H :]
+    n = np.tanh(xproj[:, 2 * H :] + r * ghn)
+    h = n + z * (h_prev - n)
+    return (h,), Cache(x, h_prev, r, z, n, ghn)
+
+
+def step_back(p, o, dstate, cache):
+    """dstate = (dh,) total dL/dh_t (B, H) -> ((dh_prev,), StepGrad(dgi, dgh)).
+
+    dgi = dL/d(W_ih x + b_ih), dgh = dL/d(W_hh h + b_hh), both (B, 3H); they differ in the n
+    rows, where the recurrent part is scaled by r.
+    """
+    (dh,) = dstate
+    r, z, n = cache.r, cache.z, cache.n
+    dn = dh * (1.0 - z) * (1.0 - n * n)
+    dr = dn * cache.ghn * r * (1.0 - r)
+    dz = dh * (cache.h_prev - n) * z * (1.0 - z)
+    dgi = np.concatenate((dr, dz, dn), axis=1)
+    dgh = np.concatenate((dr, dz, dn * r), axis=1)
+    dh_prev = dgh @ p["weight_hh"] + dh * z
+    return (dh_prev,), StepGrad(dgi, dgh)
+
+
+def param_grads(p, xs, prev, dgi, dgh, other=None):
+    return projection_grads(KIND, p, xs, prev, dgi, dgh)
+
+
+def jacobian(p, o, caches) -> StepJacobians:
+    """dh_t/dh_{t-1} (n, H, H) from stacked caches (n, H) of batch element 0."""
+    w = p["weight_hh"]
+    H = w.shape[1]
+    w_r, w_z, w_n = w[:H], w[H : 2 * H], w[2 * H :]
+    r, z, n, ghn, h_prev = caches.r, caches.z, caches.n, caches.ghn, caches.h_prev
+    a = (1 - z) * (1 - n * n)
+    jac = (a * r)[:, :, None] * w_n + (a * ghn * r * (1 - r))[:, :, None] * w_r
+    jac += ((h_prev - n) * z * (1 - z))[:, :, None] * w_z
+    idx = np.arange(H)
+    jac[:, idx, idx] += z
+    return StepJacobians(("h",), jac, jac, diagonal=False)
+
+
+KIND = CellKind(
+    name=NAME,
+    label="GRU",
+    colour="gru",
+    summary="h_t = (1 - z) n + z h_{t-1}",
+    param_shapes=param_shapes,
+    init_params=init_params,
+    inits=INITS,
+    init_options=INIT_OPTIONS,
+    weight_scale="largest singular value of each gate's H x H block of W_hh",
+    options=(),
+    resolve=resolve,
+    state=("h",),
+    Cache=Cache,
+    extras=("r", "z", "n", "ghn"),
+    step=step,
+    step_back=step_back,
+    recurrent="dense",
+    param_grads=param_grads,
+    jacobian=jacobian,
+    prod_block="h",
+    jacobian_note="dh_t/dh_{t-1} through z, r and n; the product is dh_T/dh_t",
+    sigma_max=block_sigma_max,
+    bound_applies=False,
+    bound_note="the GRU's Jacobian is diag(z) plus gated W_hh terms, not diag(phi') W_hh, so "
+    "sigma_max(W_hh) * gamma bounds nothing",
+    gates=(Gate("reset", "r", "reset gate r", "reset"),
+           Gate("update", "z", "update gate z", "keep"),
+           Gate("new", "n", "candidate n", "candidate")),
+    keep=Keep("update", False, "GRU: keep = z (PyTorch's convention; minGRU's z is the "
+              "opposite, keep = 1 - z)"),
+    refs=("Cho et al. 2014",),
+)

@@ -1,0 +1,183 @@
+"""LSTM (Hochreiter & Schmidhuber 1997; PyTorch nn.LSTM layout, gate order i, f, g, o).
+
+    i, f, g, o = sigma, sigma, tanh, sigma of (W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+    c_t = f * c_{t-1} + i * g;   h_t = o * tanh(c_t)
+
+Params: weight_ih (4H, I), weight_hh (4H, H), bias_ih (4H,), bias_hh (4H,).
+State (h, c). One-step state Jacobian [[A_t, diag(o tanh'(c_t) f)], [C_t, diag(f)]] with
+A_t = dh_t/dh_{t-1} (c_{t-1} held fixed) and C_t = dc_t/dh_{t-1}.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..activations import sigmoid
+from ..init import ALL_INITS
+from .base import (
+    FORGET_BIAS,
+    WEIGHT_SCALE,
+    CellKind,
+    Gate,
+    Keep,
+    StepGrad,
+    StepJacobians,
+    block_sigma_max,
+    check_options,
+    init_option,
+    projection_grads,
+    stacked_init,
+)
+
+NAME = "lstm"
+INITS = ALL_INITS
+INIT_OPTIONS = (init_option(INITS), WEIGHT_SCALE, FORGET_BIAS)
+
+
+class Cache(NamedTuple):
+    x: np.ndarray  # (B, I)
+    h_prev: np.ndarray  # (B, H)
+    c_prev: np.ndarray  # (B, H)
+    i: np.ndarray  # (B, H) input gate
+    f: np.ndarray  # (B, H) forget gate
+    g: np.ndarray  # (B, H) candidate cell
+    o: np.ndarray  # (B, H) output gate
+    tc: np.ndarray  # (B, H) tanh(c_t)
+
+
+def param_shapes(I: int, H: int) -> dict[str, tuple[int, ...]]:
+    G = 4 * H
+    return {"weight_ih": (G, I), "weight_hh": (G, H), "bias_ih": (G,), "bias_hh": (G,)}
+
+
+def init_params(I: int, H: int, rng: np.random.Generator, **options) -> dict:
+    """engine.init's scheme; weight_scale = sigma_max of each gate block; forget_bias is the
+    effective forget bias: stored in bias_ih's f rows with bias_hh's f rows zeroed."""
+    o = check_options(NAME, INIT_OPTIONS, options)
+    params = stacked_init(NAME, 4, I, H, rng, o["init"], o["weight_scale"])
+    params["bias_ih"][H : 2 * H] = o["forget_bias"]
+    params["bias_hh"][H : 2 * H] = 0.0
+    return params
+
+
+def resolve(options: dict) -> dict:
+    return {}
+
+
+def step(p, o, x, state, xproj=None):
+    """One forward step. state = (h_prev, c_prev). Returns ((h, c), cache)."""
+    h_prev, c_prev = state
+    H = h_prev.shape[1]
+    if xproj is None:
+        xproj = x @ p["weight_ih"].T + p["bias_ih"]
+    a = xproj + h_prev @ p["weight_hh"].T + p["bias_hh"]  # (B, 4H)
+    s = sigmoid(a)  # sigma of all rows; the g rows are replaced by tanh below
+    i = s[:, :H]
+    f = s[:, H : 2 * H]
+    og = s[:, 3 * H :]
+    g = np.tanh(a[:, 2 * H : 3 * H])
+    c = f * c_prev + i * g
+    tc = np.tanh(c)
+    h = og * tc
+    return (h, c), Cache(x, h_prev, c_prev, i, f, g, og, tc)
+
+
+def step_back(p, o, dstate, cache):
+    """dstate = (dh, dc): total dL/dh_t and dL/dc_t from t+1 (and the loss).
+
+    Returns ((dh_prev, dc_prev), StepGrad(da, da, total=(dh, dct))) with da = dL/d(pre-
+    activations) (B, 4H) and dct = dL/dc_t including the path through h_t.
+    """
+    dh, dc = dstate
+    i, f, g, og, tc = cache.i, cache.f, cache.g, cache.o, cache.tc
+    dct = dc + dh * og * (1.0 - tc * tc)
+    da = np.concatenate(
+        (
+            dct * g * i * (1.0 - i),
+            dct * cache.c_prev * f * (1.0 - f),
+            dct * i * (1.0 - g * g),
+            dh * tc * og * (1.0 - og),
+        ),
+        axis=1,
+    )
+    dh_prev = da @ p["weight_hh"]
+    return (dh_prev, dct * f), StepGrad(da, da, None, (dh, dct))
+
+
+def param_grads(p, xs, prev, dgi, dgh, other=None):
+    return projection_grads(KIND, p, xs, prev, dgi, dgh)
+
+
+def _blocks(p):
+    w = p["weight_hh"]
+    H = w.shape[1]
+    return [w[k * H : (k + 1) * H] for k in range(4)]
+
+
+def jacobian(p, o, caches) -> StepJacobians:
+    """Full (h, c) state Jacobians (n, 2H, 2H) of stacked caches (n, H) of batch element 0."""
+    w_i, w_f, w_g, w_o = _blocks(p)
+    i, f, g, og, tc, c_prev = caches.i, caches.f, caches.g, caches.o, caches.tc, caches.c_prev
+    n, H = f.shape
+    cmat = (c_prev * f * (1 - f))[:, :, None] * w_f
+    cmat += (g * i * (1 - i))[:, :, None] * w_i
+    cmat += (i * (1 - g * g))[:, :, None] * w_g
+    dtc = og * (1 - tc * tc)  # dh_t/dc_t
+    amat = (tc * og * (1 - og))[:, :, None] * w_o + dtc[:, :, None] * cmat
+    full = np.zeros((n, 2 * H, 2 * H))
+    idx = np.arange(H)
+    full[:, :H, :H] = amat
+    full[:, H:, :H] = cmat
+    full[:, idx, H + idx] = dtc * f
+    full[:, H + idx, H + idx] = f
+    return StepJacobians(("h", "c"), full, amat, diagonal=False)
+
+
+def cell_path(p, o, caches, jac: StepJacobians, dtc_prev: np.ndarray):
+    """The LSTM cell path of dc_t/dc_{t-1}: (direct (n,), indirect (n, H, H)).
+
+    direct = ||diag(f_t)||_2 = max_j f_t[j]; indirect = C_t diag(o_{t-1} tanh'(c_{t-1})), the
+    part through h_{t-1} and the gates. dtc_prev (n, H) = o_{t-1} tanh'(c_{t-1}), zero at t = 1
+    (h_0 is an independent initial state).
+    """
+    H = caches.f.shape[1]
+    return caches.f.max(axis=1), jac.full[:, H:, :H] * dtc_prev[:, None, :]
+
+
+KIND = CellKind(
+    name=NAME,
+    label="LSTM",
+    colour="lstm",
+    summary="c_t = f c_{t-1} + i g;  h_t = o tanh(c_t)",
+    param_shapes=param_shapes,
+    init_params=init_params,
+    inits=INITS,
+    init_options=INIT_OPTIONS,
+    weight_scale="largest singular value of each gate's H x H block of W_hh",
+    options=(),
+    resolve=resolve,
+    state=("h", "c"),
+    Cache=Cache,
+    extras=("i", "f", "g", "o", "tc"),
+    step=step,
+    step_back=step_back,
+    recurrent="dense",
+    param_grads=param_grads,
+    jacobian=jacobian,
+    prod_block="h",
+    jacobian_note="jac_step is A_t = dh_t/dh_{t-1} (c_{t-1} fixed); jac_prod is the h->h block "
+    "of the product of full (h, c) state Jacobians, so paths through the cell are included",
+    sigma_max=block_sigma_max,
+    bound_applies=False,
+    bound_note="the gates and the cell path make the LSTM's Jacobian not diag(phi') W_hh, so "
+    "sigma_max(W_hh) * gamma bounds nothing",
+    gates=(Gate("input", "i", "input gate i", "write"),
+           Gate("forget", "f", "forget gate f", "keep"),
+           Gate("cell", "g", "candidate g", "candidate"),
+           Gate("output", "o", "output gate o", "read")),
+    keep=Keep("forget", False, "LSTM: keep = f, the forget gate (dc_t/dc_{t-1} = diag(f))"),
+    cell_path=cell_path,
+    refs=("Hochreiter & Schmidhuber 1997", "Gers, Schmidhuber & Cummins 2000"),
+)
