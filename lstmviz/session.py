@@ -16,6 +16,7 @@ import numpy as np
 
 from lstmviz import engine
 from lstmviz.config import Config, ConfigError, check_memory
+from lstmviz.named_weights import named_weights
 
 FORWARD, LOSS, BACKWARD = "forward", "loss", "backward"
 
@@ -171,10 +172,11 @@ def compute_runs(config: Config, weights: Weights | None = None, *,
     Pure and thread-safe: the app calls it off the GUI thread for large settings. Models
     are computed on two threads when there are several (NumPy's LAPACK calls release the
     GIL, and the Jacobian norms are most of the work).
-    `weights` maps a kind to an imported (model, readout) that replaces the built one.
+    `weights` maps a kind to an imported (model, readout) that replaces the built one; the
+    weights `config` names (lstmviz.named_weights, cached) come next, then built models.
     """
     check_memory(config)  # refuse, with a message, what would not fit in memory
-    weights = weights or {}
+    weights = {**named_weights(config), **(weights or {})}
     task = engine.make_task(config.task, config.seq_len, config.batch_size, seed=config.seed)
     kinds = list(config.models)
     if len(kinds) == 1 or config.seq_len * config.hidden_size ** 2 < 50 * 16 ** 2:

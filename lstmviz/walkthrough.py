@@ -70,6 +70,8 @@ QUANTITIES: dict[str, tuple[str, tuple[str, ...], str]] = {
                         "(what clipping by norm rescales)", MODEL_KINDS, "magnitude"),
     "state_max": ("largest |h_t| entry over all steps and units", MODEL_KINDS, "magnitude"),
     "mean_forget": ("mean forget gate f_t over all steps and units", ("lstm",), "number"),
+    "max_forget": ("largest mean forget gate of one unit (f_t averaged over steps and batch)",
+                   ("lstm",), "number"),
     "mean_update": ("mean update gate z_t over all steps and units", ("gru",), "number"),
     "loss": ("the loss of the run", MODEL_KINDS, "number"),
     "param_count": ("number of parameters of the cell", MODEL_KINDS, "count"),
@@ -92,6 +94,7 @@ PHRASES: dict[str, str] = {
     "param_grad_norm": "||dL/dθ||",
     "state_max": "largest |h_t|",
     "mean_forget": "mean forget gate f_t",
+    "max_forget": "largest unit's mean forget gate f_t",
     "mean_update": "mean update gate z_t",
     "loss": "loss L",
     "param_count": "parameters",
@@ -258,9 +261,10 @@ def _type_name(value: Any) -> str:
 class _Ctx:
     """Builds messages 'file: step k: key: problem'."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, base_dir: Path | None = None) -> None:
         self.source = source
         self.step: int | None = None
+        self.base_dir = base_dir  # relative setup.weights files are taken from here
 
     def error(self, key: str | None, problem: str) -> WalkthroughError:
         parts = [self.source]
@@ -396,11 +400,12 @@ def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
         if key not in FIELDS:
             raise ctx.error(f"setup.{key}", f"unknown setting; expected one of {', '.join(FIELDS)}")
     try:
-        config = Config.from_dict(dict(setup), base=base)
+        config = Config.from_dict(dict(setup), base=base, base_dir=ctx.base_dir)
     except ConfigError as exc:
         raise ctx.error(None, f"setup.{exc}") from None
     except (TypeError, ValueError) as exc:  # e.g. an unhashable value in a list
         raise ctx.error("setup", f"invalid settings ({exc})") from None
+    config = _step_weights(ctx, setup, config)
 
     docks = None
     if "docks" in raw:
@@ -473,10 +478,25 @@ def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
                 highlight, claims)
 
 
+def _step_weights(ctx: _Ctx, setup: Mapping[str, Any], config: Config) -> Config:
+    """A step naming `setup.weights`: each file read (lstmviz.named_weights, cached) and
+    checked now, so a lecture with a missing or wrong file does not open; hidden_size comes
+    from the files unless the step sets it. Errors: 'file: step k: setup.weights.lstm: …'."""
+    if "weights" not in setup or not config.weights:
+        return config
+    from lstmviz.named_weights import adopt_hidden_size
+
+    try:
+        return adopt_hidden_size(config, keep="hidden_size" in setup)
+    except ConfigError as exc:
+        raise ctx.error(None, f"setup.{exc}") from None
+
+
 def parse_walkthrough(data: Any, source: str = "<walkthrough>", path: Path | None = None,
                       base: Config | None = None) -> Walkthrough:
-    """Validate a decoded TOML document; `base` is the config the first step builds on."""
-    ctx = _Ctx(source)
+    """Validate a decoded TOML document; `base` is the config the first step builds on.
+    Relative `setup.weights` files are taken from `path`'s folder (else the working one)."""
+    ctx = _Ctx(source, path.parent if path is not None else None)
     ctx.expect("document", data, dict, "a table")
     ctx.unknown(data, TOP_KEYS)
     if "title" not in data:
@@ -597,6 +617,9 @@ def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
             lg = _log10(np.max(np.abs(run.trace.h)))
         elif quantity == "mean_forget":
             return Measured(float(np.mean(run.trace.gates["forget"])))
+        elif quantity == "max_forget":
+            f = run.trace.gates["forget"]
+            return Measured(float(np.max(np.mean(f, axis=tuple(range(f.ndim - 1))))))
         elif quantity == "mean_update":
             return Measured(float(np.mean(run.trace.gates["update"])))
         elif quantity == "loss":
