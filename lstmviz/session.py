@@ -261,16 +261,29 @@ class Session:
 
     def set_weights(self, kind: str, model: engine.Model, readout: engine.Readout | None) -> None:
         """Use imported weights for `kind` (adds the model to the config if missing)."""
+        config, weights = self.with_weights(kind, model, readout)
+        runs = compute_runs(config, weights)
+        self.weights = weights
+        self.apply(config, runs)
+
+    def with_weights(self, kind: str, model: engine.Model, readout: engine.Readout | None
+                     ) -> tuple[Config, dict[str, tuple[engine.Model, engine.Readout | None]]]:
+        """(config, weights) that show imported weights for `kind`: the kind added to the
+        models if missing, hidden_size the model's, and weights the config named for other
+        models kept only if they have that hidden size."""
         weights = dict(self.weights)
         weights[kind] = (model, readout)
         config = self.config
         if kind not in config.models:
             config = config.replace(models=(*config.models, kind))
         if model.hidden_size != config.hidden_size:
-            config = config.replace(hidden_size=model.hidden_size)
-        runs = compute_runs(config, weights)
-        self.weights = weights
-        self.apply(config, runs)
+            named = tuple((k, ref) for k, ref in config.weights if k != kind)
+            config = config.replace(hidden_size=model.hidden_size, weights=named)
+            try:
+                named_weights(config)
+            except ConfigError:  # the config's other named weights have another size
+                config = config.replace(weights=())
+        return config, weights
 
     def clear_weights(self) -> None:
         self.weights = {}
