@@ -173,10 +173,12 @@ def compute_runs(config: Config, weights: Weights | None = None, *,
     are computed on two threads when there are several (NumPy's LAPACK calls release the
     GIL, and the Jacobian norms are most of the work).
     `weights` maps a kind to an imported (model, readout) that replaces the built one; the
-    weights `config` names (lstmviz.named_weights, cached) come next, then built models.
+    weights `config` names (lstmviz.named_weights, cached) take precedence over those (a
+    lecture step naming weights shows them), and an import drops its kind from
+    config.weights (`Session.with_weights`).
     """
     check_memory(config)  # refuse, with a message, what would not fit in memory
-    weights = {**named_weights(config), **(weights or {})}
+    weights = {**(weights or {}), **named_weights(config)}
     task = engine.make_task(config.task, config.seq_len, config.batch_size, seed=config.seed)
     kinds = list(config.models)
     if len(kinds) == 1 or config.seq_len * config.hidden_size ** 2 < 50 * 16 ** 2:
@@ -269,11 +271,13 @@ class Session:
     def with_weights(self, kind: str, model: engine.Model, readout: engine.Readout | None
                      ) -> tuple[Config, dict[str, tuple[engine.Model, engine.Readout | None]]]:
         """(config, weights) that show imported weights for `kind`: the kind added to the
-        models if missing, hidden_size the model's, and weights the config named for other
-        models kept only if they have that hidden size."""
+        models if missing and dropped from config.weights, hidden_size the model's, and
+        weights the config named for other models kept only if they have that size."""
         weights = dict(self.weights)
         weights[kind] = (model, readout)
         config = self.config
+        if kind in config.weight_files:  # the import replaces the file the config named
+            config = config.replace(weights=tuple(p for p in config.weights if p[0] != kind))
         if kind not in config.models:
             config = config.replace(models=(*config.models, kind))
         if model.hidden_size != config.hidden_size:

@@ -189,3 +189,19 @@ def test_export_config_writes_csvs_computed_from_the_named_weights(tmp_path, lst
     np.testing.assert_array_equal(data[:, header.index("lstm ||dL/dh_t||")], want)
     untrained = compute_runs(Config(models=("lstm",), seq_len=7, hidden_size=5))
     assert not np.allclose(want, untrained["lstm"].diagnostics.grad_h_norm)
+
+
+def test_named_weights_win_over_imported_ones_and_an_import_replaces_them():
+    from lstmviz.session import Session
+
+    imported = engine.build_model("lstm", 2, 16, seed=77)
+    s = Session(Config(models=("lstm",), seq_len=5, task="adding"))
+    s.set_weights("lstm", imported, None)
+    assert s.runs["lstm"].model is imported
+    # a lecture step naming weights shows them, whatever was imported
+    s.set_config(s.config.replace(weights={"lstm": "builtin:adding_lstm"}))
+    shipped, _ = named_weights.load_file("builtin:adding_lstm", "lstm")
+    assert s.runs["lstm"].model is shipped
+    # importing again replaces the named file
+    s.set_weights("lstm", imported, None)
+    assert s.config.weights == () and s.runs["lstm"].model is imported
