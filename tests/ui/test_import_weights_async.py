@@ -64,10 +64,16 @@ def test_imported_weights_are_installed_once_computed(make_window, qtbot, tmp_pa
     assert window.session.runs["gru"].imported
 
 
-def test_a_refused_file_is_one_message_and_changes_nothing(make_window, tmp_path):
+def test_a_refused_file_is_one_message_and_changes_nothing(make_window, tmp_path,
+                                                           monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    messages = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: messages.append(a[2]))
     window = make_window()
     before = window.session.config
     (tmp_path / "m.pt").write_bytes(b"\x80\x02.")
     assert window.import_weights(tmp_path / "m.pt") is False
+    assert len(messages) == 1 and "m.pt: a PyTorch pickle" in messages[0]
     assert window.session.config == before
     assert not window.recomputer.busy
