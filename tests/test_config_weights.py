@@ -205,3 +205,15 @@ def test_named_weights_win_over_imported_ones_and_an_import_replaces_them():
     # importing again replaces the named file
     s.set_weights("lstm", imported, None)
     assert s.config.weights == () and s.runs["lstm"].model is imported
+
+
+def test_max_forget_is_the_best_units_mean_forget_gate():
+    from lstmviz.walkthrough import measure_quantity
+
+    config = Config(models=("lstm",), seq_len=20, batch_size=3, task="adding",
+                    weights={"lstm": "builtin:adding_lstm"})
+    runs = compute_runs(config)
+    f = runs["lstm"].trace.gates["forget"]
+    per_unit = f.mean(axis=(0, 1))
+    assert measure_quantity("lstm", "max_forget", runs).value == per_unit.max()
+    assert per_unit.max() > f.mean() + 0.2  # one unit keeps, the others forget
