@@ -67,6 +67,8 @@ class Diagnostics:
     #: (T,) log10 of the vanilla RNN's bound line ||dL/dh_T|| (sigma_max gamma)^(T - t) (valid
     #: for a loss at the last step only); None for the other kinds.
     log10_bound_line: np.ndarray | None = None
+    #: (T,) log10 ||h_t||_F of the forward states over the batch (the status bar's figure).
+    log10_h_norm: np.ndarray | None = None
 
 
 def sigma_max(model: Model) -> float:
@@ -251,6 +253,7 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
         log10_jac_step=_log10(jac_step),
         log10_jac_prod=log_prod,
         log10_bound_line=None if bound is None else bound_line(log_h, bound),
+        log10_h_norm=log10_frobenius_per_step(trace.h),
     )
     _freeze(out)
     return out
@@ -281,7 +284,7 @@ def bound_line(log10_grad_h: np.ndarray, sigma_gamma: float) -> np.ndarray:
 def _freeze(d: Diagnostics) -> None:
     for name in ("grad_h_norm", "grad_c_norm", "jac_step_norm", "jac_prod_norm", "whh_contrib",
                  "cell_direct", "cell_indirect", "log10_grad_h", "log10_grad_c", "log10_whh",
-                 "log10_jac_step", "log10_jac_prod", "log10_bound_line"):
+                 "log10_jac_step", "log10_jac_prod", "log10_bound_line", "log10_h_norm"):
         a = getattr(d, name)
         if a is not None:
             a.setflags(write=False)
