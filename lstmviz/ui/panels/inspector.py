@@ -87,7 +87,9 @@ def finite_range(*arrays: np.ndarray | None, symmetric: bool = True) -> tuple[fl
             finite = np.abs(a[np.isfinite(a)])
         if finite.size:
             peak = max(peak, float(finite.max()))
-    peak = max(peak * 1.05, 1e-12)
+    # pyqtgraph works out the range's width and padding in float64: past ~1e300 they overflow
+    # to NaN, so bars of larger (finite) values are drawn clipped at that height
+    peak = min(max(peak * 1.05, 1e-12), 1e300)
     return (-peak, peak) if symmetric else (0.0, peak)
 
 
