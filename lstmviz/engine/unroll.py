@@ -126,9 +126,27 @@ class Grads:
     # 2**-scale_exp[t] (the true factor is ldexp(dgates_hh[t], scale_exp[t]))
     dgates_hh: np.ndarray = field(repr=False)
     h_prev: np.ndarray = field(repr=False)
-    log10_h: np.ndarray | None = None
-    log10_c: np.ndarray | None = None
+    # h, c as carried: h[t] = ldexp(h_scaled[t], scale_exp[t]) (the same arrays when no step
+    # needed rescaling); the exact logs come from these, computed when first asked for
+    h_scaled: np.ndarray | None = field(default=None, repr=False)
+    c_scaled: np.ndarray | None = field(default=None, repr=False)
     scale_exp: np.ndarray | None = field(default=None, repr=False)
+
+    def _log10_norms(self, scaled: np.ndarray | None, plain: np.ndarray) -> np.ndarray:
+        if scaled is None or self.scale_exp is None:
+            return _ro(log10_frobenius_per_step(plain))
+        with np.errstate(all="ignore"):
+            return _ro(log10_frobenius_per_step(scaled) + self.scale_exp * LOG10_2)
+
+    @cached_property
+    def log10_h(self) -> np.ndarray:
+        """(T,) exact log10 ||dL/dh_t||_F over the batch (see the class docstring)."""
+        return self._log10_norms(self.h_scaled, self.h)
+
+    @cached_property
+    def log10_c(self) -> np.ndarray | None:
+        """(T,) exact log10 ||dL/dc_t||_F over the batch (lstm), else None."""
+        return None if self.c is None else self._log10_norms(self.c_scaled, self.c)
 
     @cached_property
     def log10_whh(self) -> np.ndarray:
@@ -297,7 +315,10 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         inj_max = np.abs(inj).reshape(T, -1).max(axis=1)
         inj_exp = np.frexp(inj_max)[1]
         inj_any = inj_max != 0  # NaN counts as injected
-    exps = np.zeros(T, dtype=np.int64)
+    exps = [0] * T
+    inj_any = inj_any.tolist()
+    inj_exp = inj_exp.tolist()
+    vdot = np.vdot
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         run = (np.zeros((B, H)), np.zeros((B, H))) if lstm else (np.zeros((B, H)),)
         e = 0
@@ -310,7 +331,7 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
             else:  # join at the larger of the two scales (the smaller part may underflow)
                 s_run = max(float(np.abs(a).max()) for a in run)
                 k_run = e + math.frexp(s_run)[1] if 0.0 < s_run < math.inf else None
-                E = int(inj_exp[t]) if k_run is None else max(int(inj_exp[t]), k_run)
+                E = inj_exp[t] if k_run is None else max(inj_exp[t], k_run)
                 loss = (dh[t],) if not lstm else (dh[t], np.zeros((B, H)) if dc is None else dc[t])
                 cur = tuple(np.ldexp(a, -E) + np.ldexp(r, e - E)
                             for a, r in zip(loss, run, strict=True))
@@ -321,15 +342,17 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
             dgi_all[t] = dgi
             if dgh_all is not dgi_all:
                 dgh_all[t] = dgh
-            if gc_total is not None:
+            if lstm:
                 gc_total[t] = dct
-            ss = sum(float(np.vdot(a, a)) for a in dprev)
-            if not _SS_LO <= ss <= _SS_HI:
+                ss = float(vdot(dprev[0], dprev[0])) + float(vdot(dprev[1], dprev[1]))
+            else:
+                ss = float(vdot(dprev[0], dprev[0]))
+            if not _SS_LO <= ss <= _SS_HI:  # leaving the safe band (or zero, inf, NaN)
                 dprev, e = _rescaled(dprev, e)
             run = dprev
+        exps = np.array(exps, dtype=np.int64)
         scaled = bool(exps.any()) or e != 0
-        log10_h = log10_frobenius_per_step(gh_total) + exps * LOG10_2
-        log10_c = log10_frobenius_per_step(gc_total) + exps * LOG10_2 if lstm else None
+        gh_scaled, gc_scaled = gh_total, gc_total
         if scaled:  # the float64 values (exact ldexp: 0 / inf only beyond float64)
             ex3 = exps[:, None, None]
             dgh_scaled = dgh_all
@@ -355,7 +378,7 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         # a non-finite forward state: every gradient depends on it (through the loss at T),
         # so every one is NaN, never a silent 0 (e.g. relu cutting a NaN)
         nan = np.nan
-        for a in (*dparams.values(), gh_total, gc_total, dx, *dprev, log10_h, log10_c):
+        for a in (*dparams.values(), gh_total, gc_total, gh_scaled, gc_scaled, dx, *dprev):
             if a is not None:
                 a[...] = nan
         dgh_scaled = np.full_like(dgh_scaled, nan)
@@ -364,8 +387,8 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         oc = first_bad(gc_total, last=True)
         if oc is not None and (overflow is None or oc > overflow):
             overflow = oc
-    for a in (*dparams.values(), gh_total, gc_total, dx, dgh_scaled, *dprev, log10_h, log10_c,
-              exps):
+    for a in (*dparams.values(), gh_total, gc_total, gh_scaled, gc_scaled, dx, dgh_scaled,
+              *dprev, exps):
         _ro(a)
     return Grads(
         params=dparams,
@@ -377,7 +400,7 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         overflow_step=overflow,
         dgates_hh=dgh_scaled,
         h_prev=h_prev,
-        log10_h=log10_h,
-        log10_c=log10_c,
+        h_scaled=gh_scaled,
+        c_scaled=gc_scaled,
         scale_exp=exps,
     )
