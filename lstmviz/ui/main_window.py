@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import platform
 from pathlib import Path
 
@@ -372,7 +373,9 @@ class MainWindow(QMainWindow):
         frame = self.session.frame
         bits = [f"<b>{frame.phase}</b> t = {frame.t}"]
         for run in self.session.runs.values():
-            text = f"<b>{run.label}</b> loss {format_norm(run.loss)}"
+            loss = (format_norm(run.loss) if math.isfinite(run.loss) or run.loss_log10 is None
+                    else format_log10(run.loss_log10))  # an MSE beyond float64, exactly
+            text = f"<b>{run.label}</b> loss {loss}"
             # the run's exact logs: the same figures the panels and the inspector print
             d = run.diagnostics
             if frame.phase == BACKWARD:

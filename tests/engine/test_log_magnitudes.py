@@ -172,3 +172,21 @@ def test_dh_injected_at_every_step_after_a_vanishing_stretch():
     assert g.h[10] == pytest.approx(1e-3, rel=1e-12)
     ref = g.log10_h[9]
     assert np.isfinite(ref) and ref < g.log10_h[10]
+
+
+def test_log10_loss_is_exact_where_the_float_loss_overflows():
+    from lstmviz.engine.readout import log10_loss
+
+    ro = build_readout(4, 2, seed=0)
+    h = np.random.default_rng(0).standard_normal((5, 3, 4))
+    tg = np.zeros((3, 2))
+    value, _, _ = loss_and_grad(ro, h, tg)
+    assert log10_loss(ro, h, tg) == pytest.approx(math.log10(value), abs=1e-12)
+    big = h * 1e180  # outputs near 1e180: the mean square (1e360) overflows float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert loss_and_grad(ro, big, tg)[0] == np.inf
+        got = log10_loss(ro, big, tg)
+    diff = (big[-1] / 1e180) @ ro.weight.T  # the bias and target are negligible at 1e180
+    expected = 360 + math.log10(np.mean(diff**2))
+    assert got == pytest.approx(expected, abs=1e-9)
