@@ -78,6 +78,8 @@ def test_ratio_is_written_as_the_backward_pass_goes(panel, session):
     for run in session.runs.values():
         g = run.diagnostics.log10_grad_h
         assert f"{run.label}: ‖dL/dh₁‖ / ‖dL/dh_T‖ = {format_log10(g[0] - g[-1])}" in text
+    c = session.runs["lstm"].diagnostics.log10_grad_c
+    assert f"‖dL/dc₁‖ / ‖dL/dc_T‖ = {format_log10(c[0] - c[-1])}" in text
 
 
 def test_fixed_ranges_cover_the_data(panel, session):

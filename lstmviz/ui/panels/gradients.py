@@ -368,13 +368,18 @@ class GradientPanel(Panel):
                     continue
                 value = format_log10(self.ratio_log10(kind, t))
                 color = self.theme.model_color(kind).name()
-                lines.append(f"<span style='color:{color}'>{run.label}: "
-                             f"‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}</span>")
+                text = f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}"
+                if run.diagnostics.log10_grad_c is not None:
+                    text += (f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = "
+                             f"{format_log10(self.ratio_log10(kind, t, 'c'))}")
+                lines.append(f"<span style='color:{color}'>{text}</span>")
         return "<br>".join(lines)
 
-    def ratio_log10(self, kind: str, t: int) -> float:
-        """log10 ||dL/dh_t|| / ||dL/dh_T|| of one model, exactly (the figure printed)."""
-        y = self.runs[kind].diagnostics.log10_grad_h
+    def ratio_log10(self, kind: str, t: int, of: str = "h") -> float:
+        """log10 ||dL/dh_t|| / ||dL/dh_T|| (of="c": the LSTM's ||dL/dc_t|| / ||dL/dc_T||) of
+        one model, exactly: the figure printed."""
+        d = self.runs[kind].diagnostics
+        y = d.log10_grad_c if of == "c" else d.log10_grad_h
         return float(y[t - 1] - y[-1])
 
     def _worst_notes(self, T: int) -> str:
@@ -385,7 +390,11 @@ class GradientPanel(Panel):
         sub = str(max(T - 1, 1)).translate(SUBSCRIPT)
         for kind, y in self._ratio_logs.items():
             if np.isfinite(y[-1]):
-                lines.append(f"{self.runs[kind].label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = 8.8 × 10⁻⁸⁸⁸⁸")
+                run = self.runs[kind]
+                text = f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = 8.8 × 10⁻⁸⁸⁸⁸"
+                if run.diagnostics.log10_grad_c is not None:
+                    text += f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = 8.8 × 10⁻⁸⁸⁸⁸"
+                lines.append(text)
         return "\n".join(lines)
 
     def data_columns(self) -> dict[str, np.ndarray]:

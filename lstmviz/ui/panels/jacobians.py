@@ -60,9 +60,11 @@ class JacobianPanel(Panel):
     name = "jacobians"
     title = "Jacobians"
     tooltip = (
-        "Top: ‖∂h_T/∂h_t‖ is a product of per-step Jacobians (dashed); factors below 1 make "
-        "it vanish. Middle: the LSTM cell path keeps diag(f_t) ≈ 1. Bottom: how much each "
-        "step still contributes to the recurrent weight gradient."
+        "Top: ‖∂h_T/∂h_t‖, the norm of a product of per-step Jacobians, and the per-step "
+        "norms (dashed). For the RNN and GRU the product is at most the product of the dashed "
+        "norms; the LSTM's dashed line is only its h→h block, its product also runs through "
+        "the cell and can be far larger. Middle: the LSTM cell path keeps diag(f_t) ≈ 1. "
+        "Bottom: how much each step still contributes to the recurrent weight gradient."
     )
 
     def build(self) -> None:
