@@ -65,6 +65,14 @@ def format_number(value: float, digits: int = 3, *, plain: bool = False) -> str:
     return format_log10(math.log10(a), digits, plain=plain, sign=sign)
 
 
+def format_magnitude(log10_value: float, digits: int = 3, *, plain: bool = False) -> str:
+    """A magnitude given by its log10, written as `format_number` writes the value (0.0123,
+    42.5, 1.11 × 10¹⁹¹) and exactly where no float64 holds it (3.21 × 10⁻⁷⁷⁷)."""
+    if math.isfinite(log10_value) and -3 <= log10_value < 4:
+        return format_number(10.0 ** log10_value, digits, plain=plain)
+    return format_log10(log10_value, digits, plain=plain)
+
+
 def format_exponent(log10_value: float) -> str:
     """A power of ten from its exponent: 3 -> '10³', -12 -> '10⁻¹²' (a tick or a bound)."""
     if not math.isfinite(log10_value):
@@ -74,4 +82,5 @@ def format_exponent(log10_value: float) -> str:
     return format_log10(log10_value)
 
 
-__all__ = ["format_exponent", "format_log10", "format_number", "split_log10", "superscript"]
+__all__ = ["format_exponent", "format_log10", "format_magnitude", "format_number", "split_log10",
+           "superscript"]

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 import lstmviz
 from lstmviz import engine
 from lstmviz.config import Config, ConfigError, load_config, save_config
-from lstmviz.numfmt import format_log10, format_number
+from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.session import BACKWARD, LOSS, Session
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.controls import ControlsPanel
@@ -374,15 +374,15 @@ class MainWindow(QMainWindow):
         bits = [f"<b>{frame.phase}</b> t = {frame.t}"]
         for run in self.session.runs.values():
             loss = (format_norm(run.loss) if math.isfinite(run.loss) or run.loss_log10 is None
-                    else format_log10(run.loss_log10))  # an MSE beyond float64, exactly
+                    else format_magnitude(run.loss_log10))  # an MSE beyond float64, exactly
             text = f"<b>{run.label}</b> loss {loss}"
             # the run's exact logs: the same figures the panels and the inspector print
             d = run.diagnostics
             if frame.phase == BACKWARD:
-                g = format_log10(float(d.log10_grad_h[frame.t - 1]))
+                g = format_magnitude(float(d.log10_grad_h[frame.t - 1]))
                 text += f" · ‖dL/dh<sub>{frame.t}</sub>‖ = {g}"
             elif frame.phase != LOSS and d.log10_h_norm is not None:
-                n = format_log10(float(d.log10_h_norm[frame.t - 1]))
+                n = format_magnitude(float(d.log10_h_norm[frame.t - 1]))
                 text += f" · ‖h<sub>{frame.t}</sub>‖ = {n}"
             if run.overflow_step is not None:
                 text += (" · <span style='color:#d93025'>overflow at "

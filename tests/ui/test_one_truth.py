@@ -4,7 +4,7 @@ print the same figure for the same step, read from the run's diagnostics (issue 
 import numpy as np
 
 from lstmviz.config import Config
-from lstmviz.numfmt import format_log10
+from lstmviz.numfmt import format_log10, format_magnitude
 from lstmviz.session import BACKWARD
 from lstmviz.ui.panels.gradients import GradientPanel
 from lstmviz.ui.panels.inspector import InspectorPanel
@@ -22,7 +22,7 @@ def test_views_agree_on_a_huge_gradient(make_window):
     assert d.log10_grad_h[0] > 150
     session.seek_to(BACKWARD, 1)
     window.adapter.select("rnn", 1)
-    figure = format_log10(float(d.log10_grad_h[0]))
+    figure = format_magnitude(float(d.log10_grad_h[0]))
     assert "10¹⁹" in figure
     inspector = next(p for p in window.panels.values() if isinstance(p, InspectorPanel))
     inspector.sync()

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from lstmviz.config import Config
-from lstmviz.numfmt import format_log10
+from lstmviz.numfmt import format_magnitude
 from lstmviz.session import BACKWARD, FORWARD, Session
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.panels.inspector import InspectorPanel
@@ -79,7 +79,7 @@ def test_lstm_cell_values_and_cell_path(panel, adapter, session):
             dh = session.runs["lstm"].grads.h[11, 0]
             np.testing.assert_array_equal(grad, dh)
             d = session.runs["lstm"].diagnostics
-            assert format_log10(d.log10_grad_h[11]) in panel.grad_label.text()
+            assert format_magnitude(d.log10_grad_h[11]) in panel.grad_label.text()
             assert np.linalg.norm(dh) == pytest.approx(10 ** d.log10_grad_h[11], rel=1e-12)
             assert "dL/dc" in panel.grad_label.text()
         else:
@@ -154,7 +154,8 @@ def test_exploding_rnn_gradient_shows_overflow(qtbot):
     # the norm beyond float64 is written exactly, the same figure the status bar shows
     d = session.runs["rnn"].diagnostics
     assert d.log10_grad_h[k - 5 - 1] > 308
-    assert f"‖dL/dh<sub>t</sub>‖ = {format_log10(d.log10_grad_h[k - 6])}" in panel.grad_label.text()
+    figure = format_magnitude(d.log10_grad_h[k - 6])
+    assert f"‖dL/dh<sub>t</sub>‖ = {figure}" in panel.grad_label.text()
     assert np.isfinite(heights(panel.grad_plots["rnn"].bars[0])).all()
     for bp in panel.gate_plots["rnn"]:
         assert np.isfinite(heights(bp.bars[0])).all()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lstmviz.numfmt import format_log10, format_number
+from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, cache_axes
 from lstmviz.ui.panels.forget import style_plot
@@ -450,10 +450,11 @@ class InspectorPanel(Panel):
         dh = run.grads.h[t - 1, 0]
         # the norms the gradient panel and the status bar print: the run's exact logs
         d = run.diagnostics
-        norm = format_log10(float(d.log10_grad_h[t - 1]))
+        norm = format_magnitude(float(d.log10_grad_h[t - 1]))
         text = f"‖dL/dh<sub>t</sub>‖ = {norm}"
         if d.log10_grad_c is not None:
-            text += f" &nbsp; ‖dL/dc<sub>t</sub>‖ = {format_log10(float(d.log10_grad_c[t - 1]))}"
+            norm_c = format_magnitude(float(d.log10_grad_c[t - 1]))
+            text += f" &nbsp; ‖dL/dc<sub>t</sub>‖ = {norm_c}"
         fover = run.trace.overflow_step
         gover = run.overflow_step if fover is None else None
         if fover is not None:
