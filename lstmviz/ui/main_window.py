@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 import lstmviz
 from lstmviz import engine
 from lstmviz.config import Config, ConfigError, load_config, save_config
+from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.session import BACKWARD, LOSS, Session
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.controls import ControlsPanel
@@ -101,11 +102,8 @@ def panel_classes() -> list[type[Panel]]:
 
 
 def format_norm(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "inf"
-    return f"{value:.3g}"
+    """A float for the status bar (numfmt: 1.1 × 10¹⁹¹, 0.0123; inf only beyond float64)."""
+    return format_number(value)
 
 
 class MainWindow(QMainWindow):
@@ -397,15 +395,17 @@ class MainWindow(QMainWindow):
         frame = self.session.frame
         bits = [f"<b>{frame.phase}</b> t = {frame.t}"]
         for run in self.session.runs.values():
-            text = f"<b>{run.label}</b> loss {format_norm(run.loss)}"
+            loss = (format_norm(run.loss) if math.isfinite(run.loss) or run.loss_log10 is None
+                    else format_magnitude(run.loss_log10))  # an MSE beyond float64, exactly
+            text = f"<b>{run.label}</b> loss {loss}"
+            # the run's exact logs: the same figures the panels and the inspector print
+            d = run.diagnostics
             if frame.phase == BACKWARD:
-                g = float(run.diagnostics.grad_h_norm[frame.t - 1])
-                text += f" · ‖dL/dh<sub>{frame.t}</sub>‖ = {format_norm(g)}"
-            elif frame.phase != LOSS:
-                h = np.asarray(run.trace.h[frame.t - 1])
-                with np.errstate(invalid="ignore", over="ignore"):
-                    n = float(np.linalg.norm(h)) if np.isfinite(h).all() else float("inf")
-                text += f" · ‖h<sub>{frame.t}</sub>‖ = {format_norm(n)}"
+                g = format_magnitude(float(d.log10_grad_h[frame.t - 1]))
+                text += f" · ‖dL/dh<sub>{frame.t}</sub>‖ = {g}"
+            elif frame.phase != LOSS and d.log10_h_norm is not None:
+                n = format_magnitude(float(d.log10_h_norm[frame.t - 1]))
+                text += f" · ‖h<sub>{frame.t}</sub>‖ = {n}"
             if run.overflow_step is not None:
                 text += (" · <span style='color:#d93025'>overflow at "
                          f"t = {run.overflow_step + 1}</span>")

@@ -132,20 +132,23 @@ class RowItem(QGraphicsObject):
         with np.errstate(invalid="ignore"):
             scale = float(np.nanmax(np.abs(x))) if x.size else 1.0
         self.x_level = np.nan_to_num(x.mean(axis=1) / (scale or 1.0))
-        self.grad_h_log = self._log(run.diagnostics.grad_h_norm)
-        self.grad_c_log = (self._log(run.diagnostics.grad_c_norm)
-                           if run.diagnostics.grad_c_norm is not None else None)
+        # the engine's exact log10 norms (beyond float64 too), as every other view shows them
+        d = run.diagnostics
+        self.grad_h_log = np.asarray(d.log10_grad_h, dtype=float)
+        self.grad_c_log = (np.asarray(d.log10_grad_c, dtype=float)
+                           if d.log10_grad_c is not None else None)
+        # cells whose state is not finite in float64 say which (drawn black, labelled white)
+        with np.errstate(invalid="ignore"):
+            states = [run.trace.h] + ([run.trace.c] if run.trace.c is not None else [])
+            nan = np.any([np.isnan(a).reshape(self.T, -1).any(axis=1) for a in states], axis=0)
+            bad = np.any([~np.isfinite(a).reshape(self.T, -1).all(axis=1) for a in states],
+                         axis=0)
+        self.bad_label = np.where(nan, "NaN", np.where(bad, "inf", ""))
         self.loss_every = False
         self.overflow = run.overflow_step
         self.font = QFont()
         self.font.setPointSizeF(8)
         self.grad_range = (GRAD_LO, GRAD_HI)
-
-    @staticmethod
-    def _log(values: np.ndarray) -> np.ndarray:
-        a = np.abs(np.asarray(values, dtype=float))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log10(a)
 
     # geometry --------------------------------------------------------------------
     def boundingRect(self) -> QRectF:  # noqa: N802
@@ -205,9 +208,10 @@ class RowItem(QGraphicsObject):
                 painter.setPen(pen_fg)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(r)
-                if self.overflow is not None and t - 1 >= self.overflow:
-                    painter.setPen(QPen(QColor("#d93025"), 1))
-                    painter.drawText(r, Qt.AlignmentFlag.AlignCenter, "inf")
+                label = self.bad_label[t - 1]
+                if label:  # a non-finite state: white on the cell's black
+                    painter.setPen(QPen(QColor("#ffffff"), 1))
+                    painter.drawText(r, Qt.AlignmentFlag.AlignCenter, str(label))
             else:
                 painter.setPen(pen_dashed)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -331,12 +335,14 @@ class UnrolledView(QGraphicsView):
             scene.addItem(row)
             self.rows[kind] = row
             y += ROW_H
-        # one gradient scale for all rows: the largest finite log-magnitude and 12 decades below
+        # one gradient scale for all rows spanning every finite log-magnitude (no saturation:
+        # 10^-777 gets the thinnest arrow, not the same one as 10^-12)
         logs = [v for row in self.rows.values()
                 for v in (row.grad_h_log, row.grad_c_log) if v is not None]
         finite = np.concatenate([v[np.isfinite(v)] for v in logs]) if logs else np.empty(0)
         hi = float(np.ceil(finite.max())) if finite.size else GRAD_HI
-        self.grad_range = (hi - 12.0, hi)
+        lo = float(np.floor(finite.min())) if finite.size else GRAD_LO
+        self.grad_range = (min(lo, hi - 1.0), hi)
         for row in self.rows.values():
             row.grad_range = self.grad_range
         self.legend.update()
