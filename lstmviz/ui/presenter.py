@@ -15,6 +15,9 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import QApplication, QToolBar, QWidget
 
+from lstmviz.ui.main_window import LAYOUT_VERSION
+from lstmviz.ui.panels.base import scale_plot
+
 if TYPE_CHECKING:
     from lstmviz.walkthrough import Step
 
@@ -119,7 +122,7 @@ class Presenter(QObject):
         app = QApplication.instance()
         playback = w.playback
         self._saved = {
-            "state": w.saveState(),
+            "state": w.saveState(LAYOUT_VERSION),
             "geometry": w.saveGeometry(),
             "fullscreen": w.isFullScreen(),
             "font": QFont(app.font()),
@@ -179,10 +182,14 @@ class Presenter(QObject):
         w.menuBar().setVisible(s["menubar"])
         w.statusBar().setVisible(s["statusbar"])
         QApplication.processEvents()  # let the window take its old size before the docks
-        w.restoreState(s["state"])
+        w.restoreState(s["state"], LAYOUT_VERSION)
         for t, visible in s["toolbars"]:
             t.setVisible(visible)
         self._saved = {}
+
+    def saved_layout(self):
+        """(state, geometry) of the window as it was before presenter mode."""
+        return self._saved["state"], self._saved["geometry"]
 
     def step_applied(self, step: Step) -> None:
         """After a step changed the runs or docks: keep the presenter scaling."""
@@ -204,53 +211,6 @@ class Presenter(QObject):
                 continue
             for plot in panel.plot_items():
                 scale_plot(plot, factor)
-
-
-def _scaled_pen(obj, pen, factor: float):
-    """`pen` at `factor` times the width `obj` had before presenter mode (kept on `obj`)."""
-    pen = pg.mkPen(pen)
-    base = getattr(obj, "_presenter_base_width", None)
-    if factor == 1.0:
-        if base is not None:
-            pen.setWidthF(base)
-            del obj._presenter_base_width
-        return pen
-    if base is None:
-        base = pen.widthF()
-        obj._presenter_base_width = base
-    pen.setWidthF(max(base, 1.0) * factor)
-    return pen
-
-
-def scale_plot(plot: pg.PlotItem, factor: float) -> None:
-    """Scale a PlotItem's curve widths, axis pens and tick/label fonts (idempotent)."""
-    for item in plot.listDataItems():
-        pen = item.opts.get("pen")
-        if pen is not None:
-            item.setPen(_scaled_pen(item, pen, factor))
-    font = QFont(QApplication.instance().font())
-    for name in plot.axes:
-        axis = plot.getAxis(name)
-        axis.label.setFont(font)
-        axis.setPen(_scaled_pen(axis, axis.pen(), factor))
-        axis.setStyle(tickFont=None if factor == 1.0 else QFont(font))  # re-lays out the axis
-    if plot.titleLabel is not None:
-        plot.titleLabel.item.setFont(font)
-    legend = plot.legend
-    if legend is not None:
-        base = getattr(legend, "_presenter_base_size", None) or legend.opts["labelTextSize"]
-        legend._presenter_base_size = base if factor != 1.0 else None
-        try:
-            size = f"{float(str(base).removesuffix('pt')) * factor:g}pt"
-        except ValueError:
-            size = base
-        legend.opts["labelTextSize"] = size
-        for _sample, label in legend.items:
-            label.setText(label.text, size=size)
-        legend.updateSize()
-    for item in plot.items:
-        if isinstance(item, pg.TextItem):  # notes pinned on the plot
-            item.textItem.setFont(font)
 
 
 def panel_next(panel):

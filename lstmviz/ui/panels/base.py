@@ -12,13 +12,17 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QDockWidget, QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QApplication, QDockWidget, QGraphicsItem, QVBoxLayout, QWidget
 
 from lstmviz.session import Frame, Run
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.theme import LIGHT, Theme
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+#: Width (px) of a data curve: readable on a projector.
+CURVE_WIDTH = 2.0
 
 #: log10 of the smallest magnitude plotted; zeros are drawn at this floor.
 LOG_FLOOR = -30.0
@@ -40,8 +44,11 @@ class PowerAxis(pg.AxisItem):
         if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal <= minVal:
             return []
         span = maxVal - minVal
-        # one label every `step` decades, at most ~8 labels
-        step = max(1, math.ceil(span / 8))
+        # one label every `step` decades: at most ~8, and never closer than two text lines
+        # (large presenter fonts on a short plot would otherwise overlap or drop them)
+        font = self.style.get("tickFont") or QApplication.font()
+        room = max(2, int(size / (2.2 * QFontMetrics(font).height()))) if size > 0 else 8
+        step = max(1, math.ceil(span / min(8, room)))
         for nice in (1, 2, 5, 10, 20, 50, 100):
             if nice >= step:
                 step = nice
@@ -265,3 +272,80 @@ class Panel(QWidget):
         p.hideButtons()
         cache_axes(p)
         return w
+
+
+# -- legends and presenter scaling ---------------------------------------------------------
+def outside_legend(plot: pg.PlotItem, size: str = "9pt") -> pg.LegendItem:
+    """A legend in a row above the plot's data (where a title would go), entries side by
+    side: it never covers a curve. `plot.legend` is set, so exporters and presenter
+    scaling find it; call `fit_legend` after its entries change."""
+    legend = pg.LegendItem(labelTextSize=size, colCount=4, horSpacing=18, verSpacing=-4)
+    title = plot.titleLabel
+    plot.layout.removeItem(title)
+    title.hide()
+    plot.layout.addItem(legend, 0, 1)
+    plot.legend = legend
+    return legend
+
+
+def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
+    """Give the legend's row the legend's height (its entries or font changed)."""
+    legend.updateSize()
+    n = len(legend.items)
+    columns = max(1, min(4, n))
+    if legend.columnCount != columns:
+        legend.setColumnCount(columns)
+    height = legend.boundingRect().height() if n else 0
+    plot.layout.setRowFixedHeight(0, height)
+    plot.layout.invalidate()
+
+
+def _scaled_pen(obj, pen, factor: float):
+    """`pen` at `factor` times the width `obj` had before presenter mode (kept on `obj`)."""
+    pen = pg.mkPen(pen)
+    base = getattr(obj, "_presenter_base_width", None)
+    if factor == 1.0:
+        if base is not None:
+            pen.setWidthF(base)
+            del obj._presenter_base_width
+        return pen
+    if base is None:
+        base = pen.widthF()
+        obj._presenter_base_width = base
+    pen.setWidthF(max(base, 1.0) * factor)
+    return pen
+
+
+def scale_plot(plot: pg.PlotItem, factor: float) -> None:
+    """Scale a PlotItem's curve widths, axis pens and tick/label fonts (idempotent)."""
+    for item in plot.listDataItems():
+        pen = item.opts.get("pen")
+        if pen is not None:
+            item.setPen(_scaled_pen(item, pen, factor))
+    font = QFont(QApplication.instance().font())
+    for name in plot.axes:
+        axis = plot.getAxis(name)
+        axis.label.setFont(font)
+        axis.setPen(_scaled_pen(axis, axis.pen(), factor))
+        axis.setStyle(tickFont=None if factor == 1.0 else QFont(font))  # re-lays out the axis
+        # the axis's room for tick labels, measured at the old font: measured afresh so
+        # the labels never run into the axis title
+        axis.textWidth, axis.textHeight = 30, 18  # (pyqtgraph's initial values)
+        axis._adjustSize()
+    if plot.titleLabel is not None:
+        plot.titleLabel.item.setFont(font)
+    legend = plot.legend
+    if legend is not None:
+        base = getattr(legend, "_presenter_base_size", None) or legend.opts["labelTextSize"]
+        legend._presenter_base_size = base if factor != 1.0 else None
+        try:
+            size = f"{float(str(base).removesuffix('pt')) * factor:g}pt"
+        except ValueError:
+            size = base
+        legend.opts["labelTextSize"] = size
+        for _sample, label in legend.items:
+            label.setText(label.text, size=size)
+        legend.updateSize()
+    for item in plot.items:
+        if isinstance(item, pg.TextItem):  # notes pinned on the plot
+            item.textItem.setFont(font)

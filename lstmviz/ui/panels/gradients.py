@@ -17,7 +17,17 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import LOG_FLOOR, SUPERSCRIPT, Panel, finite_prefix, safe_log10
+from lstmviz.ui.panels.base import (
+    CURVE_WIDTH,
+    LOG_FLOOR,
+    SUPERSCRIPT,
+    Panel,
+    finite_prefix,
+    fit_legend,
+    outside_legend,
+    safe_log10,
+    scale_plot,
+)
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 BOUND_LABEL = "RNN bound (σγ)^(T−t)"
@@ -236,9 +246,8 @@ class GradientPanel(Panel):
         self.plot_widget = self.make_plot(log_y=True, y_label="‖dL/dh_t‖ (log scale)")
         self.plot = self.plot_widget.getPlotItem()
         self.plot.disableAutoRange()
-        # bottom right, see-through: vanishing curves fall from the upper right (t = T) to
-        # the lower left and the RNN bound runs along the top
-        self.legend = self.plot.addLegend(offset=(-4, -4), labelTextSize="8pt", verSpacing=-6)
+        self.legend = outside_legend(self.plot)
+        self._held: tuple[float, float] | None = None
         self.layout_.addWidget(self.plot_widget, 1)
         self.notes = NotesBox(self)
         self.layout_.addWidget(self.notes)
@@ -263,8 +272,8 @@ class GradientPanel(Panel):
         if not self.reusing:
             self.plot.clear()
             self.legend.clear()
-        self.legend.setBrush(pg.mkBrush(theme.background + "90"))
-        self.legend.setPen(pg.mkPen(theme.muted))
+        self.legend.setBrush(pg.mkBrush(None))  # above the data: no box needed
+        self.legend.setPen(pg.mkPen(None))
         self.legend.setLabelTextColor(theme.foreground)
         self.notes.set_color(theme.foreground)
         self.overflow.setColor(theme.foreground)
@@ -281,14 +290,14 @@ class GradientPanel(Panel):
             gh = clip_backward(run, d.grad_h_norm)
             yh = safe_log10(gh)
             item = self.pooled(self.plot, lambda c=color, r=run: pg.PlotDataItem(
-                pen=pg.mkPen(c, width=1), name=r.label))
+                pen=pg.mkPen(c, width=CURVE_WIDTH), name=r.label))
             self.series[kind] = [_Series(item, x, yh)]
             self._ratio_logs[kind] = yh.copy()  # before zeros move to the bottom edge
             self._columns[f"{kind} ||dL/dh_t||"] = np.asarray(d.grad_h_norm, dtype=float)
             logs.append(yh)
             if d.grad_c_norm is not None:
                 yc = safe_log10(clip_backward(run, d.grad_c_norm))
-                pen = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
+                pen = pg.mkPen(color, width=CURVE_WIDTH, style=Qt.PenStyle.DashLine)
                 item = self.pooled(self.plot, lambda p=pen, r=run: pg.PlotDataItem(
                     pen=p, name=f"{r.label} ‖dL/dc‖ ┄"))
                 self.series[kind].append(_Series(item, x, yc))
@@ -299,17 +308,44 @@ class GradientPanel(Panel):
                 if self.adapter.session.config.loss_where == "last":
                     self._add_bound(x, yh, float(d.rnn_bound))
         lo, hi = y_range(*logs)
+        if self._held is not None:  # a walkthrough holds the axis still over its steps
+            lo, hi = self._held
         floor_to(logs, lo)
         self.plot.setYRange(lo, hi, padding=0)
         self.plot.setXRange(1, T, padding=0.01)
         self.cursor = self.pooled(self.plot, lambda: pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
         self.notes.set_worst(self._worst_notes(T))
+        fit_legend(self.plot, self.legend)
+
+    def set_y_range_exponents(self, lo: float | None, hi: float | None) -> None:
+        """Hold the y axis at 10^lo .. 10^hi (log10 exponents) over every rebuild, until
+        called with None, None (the axis then follows the runs again)."""
+        if lo is None or hi is None:
+            if self._held is not None:
+                self._held = None
+                self._on_runs()
+                self._on_frame()
+            return
+        self._held = (float(lo), float(hi))
+        self.plot.setYRange(self._held[0], self._held[1], padding=0)
+
+    @property
+    def y_range_exponents(self) -> tuple[float, float]:
+        """The y axis on screen, as log10 exponents (lo, hi)."""
+        lo, hi = self.plot.vb.viewRange()[1]
+        return float(lo), float(hi)
+
+    def set_scale(self, factor: float) -> None:
+        """Presenter mode: curves, axes and the legend `factor` times their size."""
+        scale_plot(self.plot, factor)
+        fit_legend(self.plot, self.legend)
 
     def _add_bound(self, x: np.ndarray, yh: np.ndarray, sigma_gamma: float) -> None:
         """||dL/dh_T|| (sigma_max gamma)^(T - t): valid when the loss is at the last step."""
         T = len(x)
-        pen = pg.mkPen(self.theme.model_color("bound"), width=1, style=Qt.PenStyle.DotLine)
+        pen = pg.mkPen(self.theme.model_color("bound"), width=CURVE_WIDTH,
+                       style=Qt.PenStyle.DotLine)
         # made whenever the structure asks for it, so that a reused one is always there
         item = self.pooled(self.plot, lambda: pg.PlotDataItem(
             pen=pen, name=BOUND_LABEL, connect="finite"))
