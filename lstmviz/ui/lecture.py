@@ -39,7 +39,7 @@ def narration_width(width: int) -> int:
 
 def tall_width(width: int) -> int:
     """Width of a tall column (the inspector) for a window `width` px wide."""
-    return int(min(max(width * 0.2, 290), 560))
+    return int(min(max(width * 0.215, 290), 560))
 
 
 def panel_widths(names: list[str], available: int) -> list[int]:
@@ -50,18 +50,23 @@ def panel_widths(names: list[str], available: int) -> list[int]:
     if len(names) == 1:
         return [available]
     weights = [1.0] * len(names)
-    weights[0] = 1.5 if len(names) == 2 else 1.4
+    weights[0] = 1.5 if len(names) == 2 else 1.3
     if "gradients" in names:
         i = names.index("gradients")
-        weights[i] = max(weights[i], 1.2)
+        weights[i] = max(weights[i], 1.5)
     total = sum(weights)
-    return [int(available * w / total) for w in weights]
+    widths = [int(available * w / total) for w in weights]
+    # the small ones stay readable (280 px) while the large one can give the room
+    floor = min(280, available // len(names))
+    short = sum(max(0, floor - x) for x in widths)
+    big = max(range(len(names)), key=lambda k: widths[k])
+    return [max(x, floor) if k != big else x - short for k, x in enumerate(widths)]
 
 
 def bottom_height(height: int, unrolled: float) -> int:
     """Height of the row of panels in a client area `height` px tall, leaving the unrolled
     view the `unrolled` px its rows need (within 32% to 45% of the height)."""
-    return int(min(max(height - unrolled, height * 0.55), height * 0.68))
+    return int(min(max(height - unrolled, height * 0.55), height * 0.7))
 
 
 class LectureLayout(QObject):
@@ -220,8 +225,9 @@ def held_y_range(configs) -> tuple[tuple[float, float] | None, frozenset]:
     """
     import math
 
+    import numpy as np
+
     from lstmviz.session import compute_runs
-    from lstmviz.ui.panels.gradients import y_range
 
     logs, overflowing = [], set()
     for config in dict.fromkeys(configs):
@@ -232,10 +238,14 @@ def held_y_range(configs) -> tuple[tuple[float, float] | None, frozenset]:
         for run in runs:
             d = run.diagnostics
             logs.extend(a for a in (d.log10_grad_h, d.log10_grad_c) if a is not None)
-    lo, hi = y_range(*logs, default=(math.nan, math.nan)) if logs else (math.nan, math.nan)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
+    finite = [a[np.isfinite(a)] for a in (np.asarray(x, dtype=float) for x in logs)]
+    finite = [a for a in finite if a.size]
+    if not finite:
         return None, frozenset(overflowing)
-    return (float(math.floor(lo)), float(math.ceil(hi))), frozenset(overflowing)
+    lo = float(min(a.min() for a in finite))
+    hi = float(max(a.max() for a in finite))
+    pad = max((hi - lo) * 0.04, 0.25)  # whole decades with a little room
+    return (float(math.floor(lo - pad)), float(math.ceil(hi + pad))), frozenset(overflowing)
 
 
 class _RangeSignals(QObject):

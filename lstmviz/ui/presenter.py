@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import QApplication, QToolBar, QWidget
@@ -110,11 +109,11 @@ class Presenter(QObject):
         if on == self.active:
             self.toggle_action.setChecked(on)
             return
+        self.active = on  # (the layouts made below ask whether presenter mode is on)
         if on:
             self._enter()
         else:
             self._leave()
-        self.active = on
         self.toggle_action.setChecked(on)
 
     def _enter(self) -> None:
@@ -125,6 +124,8 @@ class Presenter(QObject):
             "state": w.saveState(LAYOUT_VERSION),
             "geometry": w.saveGeometry(),
             "fullscreen": w.isFullScreen(),
+            "size": w.size(),
+            "index": self.panel.index,
             "font": QFont(app.font()),
             "menubar": w.menuBar().isVisible(),
             "statusbar": w.statusBar().isVisible(),
@@ -155,14 +156,11 @@ class Presenter(QObject):
         wt_dock = w.docks.get(self.panel.name)
         if wt_dock is not None:
             wt_dock.show()
-        step = self.panel.step
-        if step is not None and step.docks is not None:
-            self.panel.show_docks(step.docks)
         self.scale_panels(SCALE)
         w.showFullScreen()
-        if wt_dock is not None:  # narration at about a third of the screen
-            w.resizeDocks([wt_dock], [max(420, w.width() * 36 // 100)],
-                          Qt.Orientation.Horizontal)
+        QApplication.processEvents()  # the full-screen size, which the layout is made for
+        if self.panel.lecture.active:  # the step's lecture layout, scaled, without settings
+            self.panel.show_docks(None)
 
     def _leave(self) -> None:
         w = self.window_
@@ -179,12 +177,19 @@ class Presenter(QObject):
         else:
             w.showNormal()
             w.restoreGeometry(s["geometry"])
+            if w.size() != s["size"]:  # (restoreGeometry fits it to the screen it is on)
+                w.resize(s["size"])
         w.menuBar().setVisible(s["menubar"])
         w.statusBar().setVisible(s["statusbar"])
-        QApplication.processEvents()  # let the window take its old size before the docks
-        w.restoreState(s["state"], LAYOUT_VERSION)
         for t, visible in s["toolbars"]:
             t.setVisible(visible)
+        for _ in range(3):  # let the window take its old size before the docks
+            QApplication.processEvents()
+        if s["index"] == self.panel.index or not self.panel.lecture.active:
+            w.restoreState(s["state"], LAYOUT_VERSION)  # exactly as before F5
+        if self.panel.lecture.active and (s["index"] != self.panel.index
+                                          or w.size() != s["size"]):
+            self.panel.show_docks(None)  # the step now on screen, at the window's size
         self._saved = {}
 
     def saved_layout(self):
