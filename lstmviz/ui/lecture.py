@@ -32,8 +32,11 @@ TALL_DOCKS = ("inspector",)
 LOCKED = QDockWidget.DockWidgetFeature.NoDockWidgetFeatures
 
 
-def narration_width(width: int) -> int:
-    """Width of the narration pane for a window `width` px wide."""
+def narration_width(width: int, presenter: bool = False) -> int:
+    """Width of the narration pane for a window `width` px wide (wider in presenter mode,
+    whose text is twice the size)."""
+    if presenter:
+        return int(min(max(width * 0.34, 420), 1100))
     return int(min(max(width * 0.22, 330), 620))
 
 
@@ -163,7 +166,7 @@ class LectureLayout(QObject):
     def _sizes(self, shown: list[str], bottom: list[str], tall: list[str]) -> None:
         w = self.window_
         docks = w.docks
-        nar = narration_width(w.width())
+        nar = narration_width(w.width(), self._presenting())
         column = tall_width(w.width())
         left = 0
         if "settings" in shown:
@@ -186,9 +189,12 @@ class LectureLayout(QObject):
         if self.active:
             self.apply(None, hide=self._hidden())
 
-    def _hidden(self) -> tuple[str, ...]:
+    def _presenting(self) -> bool:
         presenter = getattr(self.parent_panel(), "presenter", None)
-        return ("settings",) if presenter is not None and presenter.active else ()
+        return presenter is not None and presenter.active
+
+    def _hidden(self) -> tuple[str, ...]:
+        return ("settings",) if self._presenting() else ()
 
     def parent_panel(self):
         return self.window_.tools.get(self.narration)

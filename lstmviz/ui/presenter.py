@@ -15,12 +15,18 @@ from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import QApplication, QToolBar, QWidget
 
 from lstmviz.ui.main_window import LAYOUT_VERSION
-from lstmviz.ui.panels.base import scale_plot
 
 if TYPE_CHECKING:
     from lstmviz.walkthrough import Step
 
+#: Largest presenter scale (fonts, lines); a smaller screen gets less, see `scale_for`.
 SCALE = 2.0
+
+
+def scale_for(screen_height: int) -> float:
+    """Presenter scale for a screen `screen_height` px tall: 2x at 1080p and above, 1.33x
+    at 720p (twice the font would push the narration's claims off a small screen)."""
+    return min(SCALE, max(1.25, screen_height / 540))
 
 
 class BlankOverlay(QWidget):
@@ -70,6 +76,7 @@ class Presenter(QObject):
         self.window_ = window
         self.panel = panel
         self.active = False
+        self.scale = 1.0  # of fonts and lines while presenter mode is on
         self.overlay = BlankOverlay(window)
         self._saved: dict = {}
 
@@ -140,11 +147,13 @@ class Presenter(QObject):
             w.addAction(a)
         for a in self._mode_actions:
             a.setEnabled(True)
+        screen = w.screen()
+        self.scale = scale_for(screen.geometry().height() if screen is not None else 1080)
         font = QFont(app.font())
         if font.pointSizeF() > 0:
-            font.setPointSizeF(font.pointSizeF() * SCALE)
+            font.setPointSizeF(font.pointSizeF() * self.scale)
         else:
-            font.setPixelSize(int(font.pixelSize() * SCALE))
+            font.setPixelSize(int(font.pixelSize() * self.scale))
         app.setFont(font)
         for t, _visible in self._saved["toolbars"]:
             t.hide()
@@ -156,7 +165,10 @@ class Presenter(QObject):
         wt_dock = w.docks.get(self.panel.name)
         if wt_dock is not None:
             wt_dock.show()
-        self.scale_panels(SCALE)
+        # the narration and its claims get the whole column (arrows move between steps)
+        self._saved["steps_list"] = self.panel.steps_list.isVisibleTo(self.panel)
+        self.panel.steps_list.hide()
+        self.scale_panels(self.scale)
         w.showFullScreen()
         QApplication.processEvents()  # the full-screen size, which the layout is made for
         if self.panel.lecture.active:  # the step's lecture layout, scaled, without settings
@@ -171,6 +183,7 @@ class Presenter(QObject):
         for a, keys in s.get("step_keys", []):
             a.setShortcuts(keys)
         QApplication.instance().setFont(s["font"])
+        self.panel.steps_list.setVisible(s.get("steps_list", True))
         self.scale_panels(1.0)
         if s["fullscreen"]:
             w.showFullScreen()
@@ -202,7 +215,7 @@ class Presenter(QObject):
             dock = self.window_.docks.get("settings")
             if dock is not None:
                 dock.hide()
-            self.scale_panels(SCALE)
+            self.scale_panels(self.scale)
 
     # -- scaling --------------------------------------------------------------------
     def scale_panels(self, factor: float) -> None:
@@ -211,11 +224,7 @@ class Presenter(QObject):
         if unrolled is not None:
             unrolled.set_scale(factor)
         for panel in self.window_.panels.values():
-            if hasattr(panel, "set_scale"):
-                panel.set_scale(factor)
-                continue
-            for plot in panel.plot_items():
-                scale_plot(plot, factor)
+            panel.set_presenter_scale(factor)
 
 
 def panel_next(panel):

@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontMetrics,
     QImage,
     QPainter,
     QPen,
@@ -450,6 +451,7 @@ class UnrolledView(QGraphicsView):
         """Presenter mode: allow the rows to grow `factor` times larger."""
         self.presenter_scale = factor
         self.fit_height()
+        self._place_overlays()  # the row names at the new font
 
     def fit(self) -> None:
         """Zoom so that the whole sequence fits the width."""
@@ -472,7 +474,7 @@ class UnrolledView(QGraphicsView):
     def _place_overlays(self) -> None:
         vp = self.viewport().geometry()
         self.legend.move(vp.x() + 8, vp.bottom() - self.legend.height() - 6)
-        self.labels.setGeometry(vp.x(), vp.y(), 120, vp.height())
+        self.labels.setGeometry(vp.x(), vp.y(), self.labels.needed_width(), vp.height())
         self.legend.raise_()
         self.labels.raise_()
 
@@ -487,6 +489,14 @@ class RowLabels(QWidget):
         super().__init__(view)
         self.view = view
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+
+    def needed_width(self) -> int:
+        """Room for the widest model name at the current font (presenter mode doubles it)."""
+        bold = QFont()
+        bold.setBold(True)
+        fm = QFontMetrics(bold)
+        names = [row.run.label for row in self.view.rows.values()] or ["RNN (sigmoid)"]
+        return max(120, max(fm.horizontalAdvance(n) for n in names) + 20)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         view = self.view
@@ -503,7 +513,8 @@ class RowLabels(QWidget):
             painter.setFont(bold)
             text = row.run.label
             width = painter.fontMetrics().horizontalAdvance(text) + 12
-            box = QRectF(2, mid - 11, width, 22)
+            height = painter.fontMetrics().height() + 6
+            box = QRectF(2, mid - height / 2, width, height)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(bg)
             painter.drawRoundedRect(box, 4, 4)

@@ -141,7 +141,8 @@ def test_presenter_mode(window, qtbot):
     assert not window.docks["settings"].isVisible()
     assert window.docks["walkthrough"].isVisible()
     assert all(not t.isVisible() for t in window.findChildren(QToolBar))
-    assert app.font().pointSizeF() == pytest.approx(2 * size)
+    assert panel.presenter.scale > 1.2
+    assert app.font().pointSizeF() == pytest.approx(panel.presenter.scale * size)
     plot = window.panels["gradients"].plot_items()[0]
     assert plot.getAxis("bottom").style["tickFont"] is not None
     # arrows move between steps here, as do the clicker keys

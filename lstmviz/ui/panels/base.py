@@ -126,6 +126,7 @@ class Panel(QWidget):
         self._reuse = False
         self._pool: list[QGraphicsItem] = []
         self._pool_next = 0
+        self.presenter_scale = 1.0  # presenter mode's scale of fonts and lines
         self.build()
         adapter.runsChanged.connect(self._on_runs)
         adapter.frameChanged.connect(self._on_frame)
@@ -208,6 +209,18 @@ class Panel(QWidget):
         finally:
             self._reuse = False
         self._structure = key
+        if self.presenter_scale != 1.0:  # new items (and fixed axis widths) at that scale
+            self.set_presenter_scale(self.presenter_scale)
+
+    def set_presenter_scale(self, factor: float) -> None:
+        """Presenter mode: fonts, pens and axis room `factor` times their size (kept over
+        rebuilds). Panels may define `set_scale(factor)` to scale themselves."""
+        self.presenter_scale = factor
+        if hasattr(self, "set_scale"):
+            self.set_scale(factor)
+            return
+        for plot in self.plot_items():
+            scale_plot(plot, factor)
 
     def _on_frame(self, *_args) -> None:
         if self._off_screen():
@@ -289,12 +302,22 @@ def outside_legend(plot: pg.PlotItem, size: str = "9pt") -> pg.LegendItem:
 
 
 def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
-    """Give the legend's row the legend's height (its entries or font changed)."""
-    legend.updateSize()
+    """Give the legend's row the legend's height, its entries side by side as far as the
+    plot's width allows (call when its entries or font changed; resizes follow)."""
+    if not getattr(legend, "_fits_on_resize", False):
+        legend._fits_on_resize = True
+        plot.vb.sigResized.connect(lambda *_: fit_legend(plot, legend))
     n = len(legend.items)
+    room = plot.vb.width() or plot.width()
+    widths = [sample.boundingRect().width() + label.boundingRect().width() + 18
+              for sample, label in legend.items]
     columns = max(1, min(4, n))
+    while columns > 1 and max(sum(widths[i:i + columns])
+                              for i in range(0, n, columns)) > room:
+        columns -= 1
     if legend.columnCount != columns:
         legend.setColumnCount(columns)
+    legend.updateSize()
     height = legend.boundingRect().height() if n else 0
     plot.layout.setRowFixedHeight(0, height)
     plot.layout.invalidate()
@@ -316,6 +339,19 @@ def _scaled_pen(obj, pen, factor: float):
     return pen
 
 
+def _scale_fixed_size(axis: pg.AxisItem, factor: float) -> None:
+    """An axis given a fixed width (to align plots) gets `factor` times it, so that large
+    tick labels never run into the axis title."""
+    fixed = getattr(axis, "fixedWidth", None) if axis.orientation in ("left", "right") else None
+    if fixed is None:
+        return
+    base = getattr(axis, "_presenter_base_fixed", None)
+    if base is None or fixed not in (base, base * factor, round(base * factor)):
+        base = fixed  # (first scaling, or a rebuild set its own width)
+    axis._presenter_base_fixed = base
+    axis.setWidth(round(base * factor) if factor != 1.0 else base)
+
+
 def scale_plot(plot: pg.PlotItem, factor: float) -> None:
     """Scale a PlotItem's curve widths, axis pens and tick/label fonts (idempotent)."""
     for item in plot.listDataItems():
@@ -331,6 +367,7 @@ def scale_plot(plot: pg.PlotItem, factor: float) -> None:
         # the axis's room for tick labels, measured at the old font: measured afresh so
         # the labels never run into the axis title
         axis.textWidth, axis.textHeight = 30, 18  # (pyqtgraph's initial values)
+        _scale_fixed_size(axis, factor)
         axis._adjustSize()
     if plot.titleLabel is not None:
         plot.titleLabel.item.setFont(font)

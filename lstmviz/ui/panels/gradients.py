@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (
@@ -124,6 +124,11 @@ class NotesBox(QWidget):
 
     def set_color(self, color: str) -> None:
         self.label.setStyleSheet(f"color: {color}")
+
+    def set_font(self, font) -> None:
+        """Text at `font` (presenter mode), the box's height measured again."""
+        self.label.setFont(font)
+        self._fit()
 
     def toPlainText(self) -> str:  # noqa: N802 (as QGraphicsTextItem)
         text = re.sub(r"<br\s*/?>", "\n", self._html)
@@ -340,6 +345,7 @@ class GradientPanel(Panel):
         """Presenter mode: curves, axes and the legend `factor` times their size."""
         scale_plot(self.plot, factor)
         fit_legend(self.plot, self.legend)
+        self.notes.set_font(QApplication.font())  # (its style sheet stops the app's font)
 
     def _add_bound(self, x: np.ndarray, yh: np.ndarray, sigma_gamma: float) -> None:
         """||dL/dh_T|| (sigma_max gamma)^(T - t): valid when the loss is at the last step."""
