@@ -38,6 +38,8 @@ from lstmviz.ui.theme import LIGHT, Theme
 CELL_W, CELL_H, GAP = 30.0, 42.0, 18.0
 PITCH = CELL_W + GAP
 ROW_H = 136.0
+#: Smallest zoom "Fit sequence" goes to: rows stay readable (cells 9 px, rows 41 px).
+FIT_MIN_ZOOM = 0.3
 X_SIZE = 14.0
 LEFT = 104.0  # room for the row label ("RNN (sigmoid)")
 LOSS_W = 44.0
@@ -436,6 +438,15 @@ class UnrolledView(QGraphicsView):
         self._zoom = new
         self.scale(factor, factor)
         self.labels.update()
+        self.keep_cursor_in_view()
+
+    def keep_cursor_in_view(self) -> None:
+        """Scroll so that the cursor's cell is on screen (after a zoom, resize, fit, show)."""
+        frame = self.adapter.session.frame
+        if frame.phase == LOSS:
+            self.ensure_visible(frame.t, margin=LOSS_W + 40)
+        else:
+            self.ensure_visible(frame.t)
 
     def fit_height(self) -> None:
         """Zoom so that every model's row fits the view's height (0.5x .. 1.25x, times the
@@ -454,17 +465,23 @@ class UnrolledView(QGraphicsView):
         self._place_overlays()  # the row names at the new font
 
     def fit(self) -> None:
-        """Zoom so that the whole sequence fits the width."""
+        """Zoom so that the whole sequence fits the width, or as much of it as keeps the
+        rows readable (FIT_MIN_ZOOM; a long sequence then scrolls, the cursor in view)."""
         rect = self.scene().sceneRect()
         if rect.width() <= 0:
             return
-        target = max(0.1, min(4.0, (self.viewport().width() - 10) / rect.width()))
+        target = max(FIT_MIN_ZOOM, min(4.0, (self.viewport().width() - 10) / rect.width()))
         self.zoom(target / self._zoom)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._place_overlays()
         self.fit_height()
+        self.keep_cursor_in_view()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.keep_cursor_in_view()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         super().scrollContentsBy(dx, dy)

@@ -260,3 +260,66 @@ def test_window_opens_within_its_screen(make_window):
     window = make_window()
     free = window.screen().availableGeometry()
     assert window.width() <= free.width() and window.height() <= free.height()
+
+
+def cursor_cell_in_view(view) -> bool:
+    from lstmviz.ui.unrolled import CELL_W, cell_x
+
+    t = view.adapter.session.frame.t
+    left = view.mapToScene(view.viewport().rect().topLeft()).x()
+    right = view.mapToScene(view.viewport().rect().bottomRight()).x()
+    return left <= cell_x(t) and cell_x(t) + CELL_W <= right
+
+
+def test_unrolled_view_keeps_the_cursor_in_view(make_window):
+    from lstmviz.config import Config
+    from lstmviz.ui.unrolled import FIT_MIN_ZOOM
+
+    window = make_window(Config(models=("rnn", "lstm"), seq_len=500, hidden_size=4))
+    view = window.unrolled
+    sized(window, (1280, 720))
+    assert cursor_cell_in_view(view)  # at launch: forward t = 1
+    window.session.seek_to("forward", 300)
+    settle()
+    assert cursor_cell_in_view(view)
+    sized(window, (1920, 1080))
+    assert cursor_cell_in_view(view)
+    view.fit()
+    settle()
+    assert view._zoom >= FIT_MIN_ZOOM  # T = 500: rows stay readable, the view scrolls
+    assert view.transform().m22() * 136 >= 40
+    assert cursor_cell_in_view(view)
+    window.session.seek_to("backward", 7)
+    view.zoom(2.0)
+    settle()
+    assert cursor_cell_in_view(view)
+    window.toggle_fullscreen()
+    settle()
+    assert cursor_cell_in_view(view)
+    window.toggle_fullscreen()
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("[-5]", "expected two finite exponents"),
+    ("[3, 1]", "must be below"),
+    ('"1e-5"', "expected a list"),
+    ("[0, 1e9]", "within"),
+    ("[true, 2]", "expected two finite exponents"),
+])
+def test_y_range_is_validated(tmp_path, value, problem):
+    from lstmviz.walkthrough import WalkthroughError
+
+    path = tmp_path / "bad.toml"
+    path.write_text(f'title = "B"\n[[step]]\ntitle = "a"\ny_range = {value}\n',
+                    encoding="utf-8")
+    with pytest.raises(WalkthroughError, match=problem) as info:
+        load_walkthrough(path)
+    assert "bad.toml: step 1: y_range" in str(info.value)
+
+
+def test_y_range_parses_as_exponents(tmp_path):
+    path = tmp_path / "ok.toml"
+    path.write_text('title = "B"\n[[step]]\ntitle = "a"\ny_range = [-30, 2.5]\n'
+                    '[[step]]\ntitle = "b"\n', encoding="utf-8")
+    wt = load_walkthrough(path)
+    assert wt.steps[0].y_range == (-30.0, 2.5) and wt.steps[1].y_range is None
