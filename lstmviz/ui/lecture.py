@@ -42,7 +42,7 @@ def narration_width(width: int, presenter: bool = False) -> int:
 
 def tall_width(width: int) -> int:
     """Width of a tall column (the inspector) for a window `width` px wide."""
-    return int(min(max(width * 0.215, 290), 560))
+    return int(min(max(width * 0.215, 310), 560))
 
 
 def panel_widths(names: list[str], available: int) -> list[int]:
@@ -104,6 +104,7 @@ class LectureLayout(QObject):
             dock.setFloating(False)
             if name == self.narration:
                 dock.setFeatures(LOCKED)
+                dock.toggleViewAction().setEnabled(False)  # "Close walkthrough" leaves
             else:  # nothing may be dropped beside (or onto) the narration
                 dock.setAllowedAreas(LEFT | BOTTOM | Qt.DockWidgetArea.TopDockWidgetArea)
         self.active = True
@@ -114,6 +115,7 @@ class LectureLayout(QObject):
             return
         w = self.window_
         self._relayout.stop()
+        w.docks[self.narration].toggleViewAction().setEnabled(True)
         for name, dock in w.docks.items():
             dock.setFeatures(self._features.get(name, dock.features()))
             dock.setAllowedAreas(self._areas.get(name, Qt.DockWidgetArea.AllDockWidgetAreas))

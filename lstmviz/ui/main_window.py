@@ -257,6 +257,9 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def reset_layout(self) -> None:
+        tool = self.tools.get("walkthrough")
+        if getattr(getattr(tool, "lecture", None), "active", False):
+            tool.close_walkthrough()  # the lecture's layout is not the one to reset
         for dock in self.docks.values():
             dock.setFloating(False)
         self.restoreState(self.default_state, LAYOUT_VERSION)
