@@ -299,7 +299,7 @@ def test_unrolled_view_keeps_the_cursor_in_view(make_window):
     window.toggle_fullscreen()
 
 
-@pytest.mark.parametrize("value, problem", [
+@pytest.mark.parametrize(("value", "problem"), [
     ("[-5]", "expected two finite exponents"),
     ("[3, 1]", "must be below"),
     ('"1e-5"', "expected a list"),
