@@ -101,6 +101,16 @@ def panel_classes() -> list[type[Panel]]:
     return out
 
 
+def initial_size(available=None) -> tuple[int, int]:
+    """The window's first size: 1500x950, or 92% of the screen's free area if smaller
+    (never below the 1280x720 the layout is made for, minus what the screen lacks)."""
+    width, height = 1500, 950
+    if available is None or available.width() <= 0 or available.height() <= 0:
+        return width, height
+    return (min(width, int(available.width() * 0.92)),
+            min(height, int(available.height() * 0.92)))
+
+
 def format_norm(value: float) -> str:
     """A float for the status bar (numfmt: 1.1 × 10¹⁹¹, 0.0123; inf only beyond float64)."""
     return format_number(value)
@@ -179,7 +189,8 @@ class MainWindow(QMainWindow):
                 tool.install(self)
         self.default_state = QByteArray()
         self._restore_on_show = restore
-        self.resize(1500, 950)
+        self.resize(*initial_size(self.screen().availableGeometry().size()
+                                  if self.screen() is not None else None))
         self._on_runs()
         self._update_status()
         self.unrolled.setFocus()
@@ -243,13 +254,30 @@ class MainWindow(QMainWindow):
             return self.restoreState(QByteArray(state), LAYOUT_VERSION)
         return False
 
+    def user_layout(self) -> tuple[QByteArray, QByteArray]:
+        """(state, geometry) of the user's own layout: not a walkthrough's lecture layout
+        nor presenter mode's full screen, which are the window's only while they last."""
+        state, geometry = self.saveState(LAYOUT_VERSION), self.saveGeometry()
+        tool = self.tools.get("walkthrough")
+        presenter = getattr(tool, "presenter", None)
+        if presenter is not None and presenter.active:
+            state, geometry = presenter.saved_layout()
+        lecture = getattr(tool, "lecture", None)
+        if lecture is not None and lecture.active:
+            state = lecture.user_state
+        return state, geometry
+
     def save_layout(self) -> None:
-        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        self.settings.setValue("window/geometry", self.saveGeometry())
+        state, geometry = self.user_layout()
+        self.settings.setValue("window/state", state)
+        self.settings.setValue("window/geometry", geometry)
         self.settings.setValue("theme", self.theme.name)
         self.settings.sync()
 
     def reset_layout(self) -> None:
+        tool = self.tools.get("walkthrough")
+        if getattr(getattr(tool, "lecture", None), "active", False):
+            tool.close_walkthrough()  # the lecture's layout is not the one to reset
         for dock in self.docks.values():
             dock.setFloating(False)
         self.restoreState(self.default_state, LAYOUT_VERSION)

@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontMetrics,
     QImage,
     QPainter,
     QPen,
@@ -37,6 +38,8 @@ from lstmviz.ui.theme import LIGHT, Theme
 CELL_W, CELL_H, GAP = 30.0, 42.0, 18.0
 PITCH = CELL_W + GAP
 ROW_H = 136.0
+#: Smallest zoom "Fit sequence" goes to: rows stay readable (cells 9 px, rows 41 px).
+FIT_MIN_ZOOM = 0.3
 X_SIZE = 14.0
 LEFT = 104.0  # room for the row label ("RNN (sigmoid)")
 LOSS_W = 44.0
@@ -441,6 +444,15 @@ class UnrolledView(QGraphicsView):
         self._zoom = new
         self.scale(factor, factor)
         self.labels.update()
+        self.keep_cursor_in_view()
+
+    def keep_cursor_in_view(self) -> None:
+        """Scroll so that the cursor's cell is on screen (after a zoom, resize, fit, show)."""
+        frame = self.adapter.session.frame
+        if frame.phase == LOSS:
+            self.ensure_visible(frame.t, margin=LOSS_W + 40)
+        else:
+            self.ensure_visible(frame.t)
 
     def fit_height(self) -> None:
         """Zoom so that every model's row fits the view's height (0.5x .. 1.25x, times the
@@ -456,19 +468,26 @@ class UnrolledView(QGraphicsView):
         """Presenter mode: allow the rows to grow `factor` times larger."""
         self.presenter_scale = factor
         self.fit_height()
+        self._place_overlays()  # the row names at the new font
 
     def fit(self) -> None:
-        """Zoom so that the whole sequence fits the width."""
+        """Zoom so that the whole sequence fits the width, or as much of it as keeps the
+        rows readable (FIT_MIN_ZOOM; a long sequence then scrolls, the cursor in view)."""
         rect = self.scene().sceneRect()
         if rect.width() <= 0:
             return
-        target = max(0.1, min(4.0, (self.viewport().width() - 10) / rect.width()))
+        target = max(FIT_MIN_ZOOM, min(4.0, (self.viewport().width() - 10) / rect.width()))
         self.zoom(target / self._zoom)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._place_overlays()
         self.fit_height()
+        self.keep_cursor_in_view()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.keep_cursor_in_view()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         super().scrollContentsBy(dx, dy)
@@ -478,7 +497,7 @@ class UnrolledView(QGraphicsView):
     def _place_overlays(self) -> None:
         vp = self.viewport().geometry()
         self.legend.move(vp.x() + 8, vp.bottom() - self.legend.height() - 6)
-        self.labels.setGeometry(vp.x(), vp.y(), 120, vp.height())
+        self.labels.setGeometry(vp.x(), vp.y(), self.labels.needed_width(), vp.height())
         self.legend.raise_()
         self.labels.raise_()
 
@@ -493,6 +512,14 @@ class RowLabels(QWidget):
         super().__init__(view)
         self.view = view
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+
+    def needed_width(self) -> int:
+        """Room for the widest model name at the current font (presenter mode doubles it)."""
+        bold = QFont()
+        bold.setBold(True)
+        fm = QFontMetrics(bold)
+        names = [row.run.label for row in self.view.rows.values()] or ["RNN (sigmoid)"]
+        return max(120, max(fm.horizontalAdvance(n) for n in names) + 20)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         view = self.view
@@ -509,7 +536,8 @@ class RowLabels(QWidget):
             painter.setFont(bold)
             text = row.run.label
             width = painter.fontMetrics().horizontalAdvance(text) + 12
-            box = QRectF(2, mid - 11, width, 22)
+            height = painter.fontMetrics().height() + 6
+            box = QRectF(2, mid - height / 2, width, height)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(bg)
             painter.drawRoundedRect(box, 4, 4)

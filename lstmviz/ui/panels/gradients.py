@@ -13,11 +13,18 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
 from lstmviz.numfmt import format_log10
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import Panel, finite_prefix
+from lstmviz.ui.panels.base import (
+    CURVE_WIDTH,
+    Panel,
+    finite_prefix,
+    fit_legend,
+    outside_legend,
+    scale_plot,
+)
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 BOUND_LABEL = "RNN bound (σγ)^(T−t)"
@@ -108,6 +115,11 @@ class NotesBox(QWidget):
 
     def set_color(self, color: str) -> None:
         self.label.setStyleSheet(f"color: {color}")
+
+    def set_font(self, font) -> None:
+        """Text at `font` (presenter mode), the box's height measured again."""
+        self.label.setFont(font)
+        self._fit()
 
     def toPlainText(self) -> str:  # noqa: N802 (as QGraphicsTextItem)
         text = re.sub(r"<br\s*/?>", "\n", self._html)
@@ -239,9 +251,9 @@ class GradientPanel(Panel):
         self.plot_widget = self.make_plot(log_y=True, y_label="‖dL/dh_t‖ (log scale)")
         self.plot = self.plot_widget.getPlotItem()
         self.plot.disableAutoRange()
-        # bottom right, see-through: vanishing curves fall from the upper right (t = T) to
-        # the lower left and the RNN bound runs along the top
-        self.legend = self.plot.addLegend(offset=(-4, -4), labelTextSize="8pt", verSpacing=-6)
+        self.legend = outside_legend(self.plot)
+        self._held: tuple[float, float] | None = None
+        self._auto_range: tuple[float, float] = (-1.0, 1.0)
         self.layout_.addWidget(self.plot_widget, 1)
         self.notes = NotesBox(self)
         self.layout_.addWidget(self.notes)
@@ -266,8 +278,8 @@ class GradientPanel(Panel):
         if not self.reusing:
             self.plot.clear()
             self.legend.clear()
-        self.legend.setBrush(pg.mkBrush(theme.background + "90"))
-        self.legend.setPen(pg.mkPen(theme.muted))
+        self.legend.setBrush(pg.mkBrush(None))  # above the data: no box needed
+        self.legend.setPen(pg.mkPen(None))
         self.legend.setLabelTextColor(theme.foreground)
         self.notes.set_color(theme.foreground)
         self.overflow.setColor(theme.foreground)
@@ -283,7 +295,7 @@ class GradientPanel(Panel):
             color = theme.model_color(kind)
             yh = log_series(run, d.log10_grad_h)
             item = self.pooled(self.plot, lambda c=color, r=run: pg.PlotDataItem(
-                pen=pg.mkPen(c, width=1), name=r.label))
+                pen=pg.mkPen(c, width=CURVE_WIDTH), name=r.label))
             self.series[kind] = [_Series(item, x, yh)]
             self._ratio_logs[kind] = yh
             self._columns[f"{kind} ||dL/dh_t||"] = np.asarray(d.grad_h_norm, dtype=float)
@@ -291,7 +303,7 @@ class GradientPanel(Panel):
             logs.append(yh)
             if d.grad_c_norm is not None:
                 yc = log_series(run, d.log10_grad_c)
-                pen = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
+                pen = pg.mkPen(color, width=CURVE_WIDTH, style=Qt.PenStyle.DashLine)
                 item = self.pooled(self.plot, lambda p=pen, r=run: pg.PlotDataItem(
                     pen=p, name=f"{r.label} ‖dL/dc‖ ┄"))
                 self.series[kind].append(_Series(item, x, yc))
@@ -304,15 +316,39 @@ class GradientPanel(Panel):
                 if self.adapter.session.config.loss_where == "last":
                     self._add_bound(x, run, yh)
         self._auto_range = y_range(*logs)
-        self.set_y_range_exponents(*self._auto_range)
+        # a walkthrough holds the axis still over its steps
+        self._apply_y_range(*(self._held or self._auto_range))
         self.plot.setXRange(1, T, padding=0.01)
         self.cursor = self.pooled(self.plot, lambda: pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
         self.notes.set_worst(self._worst_notes(T))
+        fit_legend(self.plot, self.legend)
 
-    def set_y_range_exponents(self, lo: float, hi: float) -> None:
-        """Show powers of ten 10^lo .. 10^hi on the y axis (the data's own range after every
-        rebuild: `_auto_range`). Exact zeros are drawn on the new bottom edge."""
+    def set_y_range_exponents(self, lo: float | None, hi: float | None) -> None:
+        """Hold the y axis at 10^lo .. 10^hi (log10 exponents) over every rebuild, until
+        called with None, None (the axis then follows the runs again: `_auto_range`)."""
+        if lo is None or hi is None:
+            if self._held is not None:
+                self._held = None
+                self._apply_y_range(*self._auto_range)
+            return
+        self._held = (float(lo), float(hi))
+        self._apply_y_range(*self._held)
+
+    @property
+    def y_range_exponents(self) -> tuple[float, float]:
+        """The y axis on screen, as log10 exponents (lo, hi)."""
+        lo, hi = self.plot.vb.viewRange()[1]
+        return float(lo), float(hi)
+
+    def set_scale(self, factor: float) -> None:
+        """Presenter mode: curves, axes and the legend `factor` times their size."""
+        scale_plot(self.plot, factor)
+        fit_legend(self.plot, self.legend)
+        self.notes.set_font(QApplication.font())  # (its style sheet stops the app's font)
+
+    def _apply_y_range(self, lo: float, hi: float) -> None:
+        """Show powers of ten 10^lo .. 10^hi on the y axis; exact zeros on the bottom edge."""
         self.plot.setYRange(lo, hi, padding=0)
         for group in self.series.values():
             for s in group:
@@ -324,7 +360,8 @@ class GradientPanel(Panel):
 
     def _add_bound(self, x: np.ndarray, run: Run, yh: np.ndarray) -> None:
         """||dL/dh_T|| (sigma_max gamma)^(T - t): valid when the loss is at the last step."""
-        pen = pg.mkPen(self.theme.model_color("bound"), width=1, style=Qt.PenStyle.DotLine)
+        pen = pg.mkPen(self.theme.model_color("bound"), width=CURVE_WIDTH,
+                       style=Qt.PenStyle.DotLine)
         # made whenever the structure asks for it, so that a reused one is always there
         item = self.pooled(self.plot, lambda: pg.PlotDataItem(
             pen=pen, name=BOUND_LABEL, connect="finite"))
