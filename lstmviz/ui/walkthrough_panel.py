@@ -6,6 +6,7 @@ Recent walkthroughs, a Walkthroughs menu of the built-ins, View › Presenter mo
 from __future__ import annotations
 
 import html
+import math
 import re
 from pathlib import Path
 
