@@ -56,4 +56,4 @@ def test_brief_run_is_no_overflow(make_window):
     session.to_end()
     assert "overflow" not in window.status_label.text()
     claim = Claim(model="rnn", quantity="overflow", op="==", value=True)
-    assert measure(claim, session.runs) is False
+    assert measure(claim, session.runs).value is False
