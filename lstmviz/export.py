@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 import lstmviz
+from lstmviz.columns import COLUMNS_FILE, columns_markdown
 from lstmviz.config import Config
 
 FORMATS = ("png", "svg", "csv", "gif")
@@ -108,6 +109,8 @@ def planned_files(request: ExportRequest) -> list[str]:
              if fmt in IMAGE_FORMATS or (fmt == "csv" and n not in NO_DATA)]
     if "gif" in request.formats:
         names.append(GIF_NAME)
+    if any(n.endswith(".csv") for n in names):
+        names.append(COLUMNS_FILE)
     return [*names, MANIFEST]
 
 
@@ -194,12 +197,24 @@ class Staging:
 
 # -- CSV ----------------------------------------------------------------------------------
 def _cell(value: float) -> str:
+    if isinstance(value, int | np.integer):
+        return str(int(value))
     v = float(value)
     if math.isnan(v):
         return "nan"
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
     return repr(v)
+
+
+def _column(name: str, values) -> np.ndarray:
+    a = np.asarray(values).ravel()
+    if a.dtype.kind in "iub":
+        return a.astype(np.int64)
+    a = a.astype(float)
+    if name == "t" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+        return a.astype(np.int64)
+    return a
 
 
 def _quote(name: str) -> str:
@@ -211,9 +226,10 @@ def _quote(name: str) -> str:
 def csv_bytes(columns: Mapping[str, np.ndarray], note: str = "") -> bytes:
     """Columns as CSV: an optional '# note' line, a header of names (with units), then rows.
 
-    Shorter columns are padded with empty cells; values round-trip exactly (repr).
+    Shorter columns are padded with empty cells; values round-trip exactly (repr). Integer
+    columns, and the step column `t` (1-based), are written as integers ("3", not "3.0").
     """
-    cols = {k: np.asarray(v, dtype=float).ravel() for k, v in columns.items()}
+    cols = {k: _column(k, v) for k, v in columns.items()}
     out = io.StringIO()
     if note:
         out.write(f"# {note}\n")
@@ -297,6 +313,27 @@ def manifest_bytes(config: Config, request: ExportRequest, frame, files: list[di
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def model_scalars(session) -> dict[str, dict]:
+    """Per model: sigma_max of W_hh (rnn) or of its largest H x H gate block (lstm, gru),
+    gamma = sup|phi'| and the bound sigma_max * gamma (rnn only; null otherwise), overflow_t:
+    the 1-based step where a value first stops being finite in float64 (null: never)."""
+    from lstmviz.engine.activations import GAMMA
+
+    out = {}
+    for kind, run in session.runs.items():
+        d = run.diagnostics
+        rnn = kind == "rnn"
+        out[kind] = {
+            "label": run.label,
+            "sigma_max": float(d.sigma_max),
+            "sigma_max_of": "W_hh" if rnn else "the largest H x H gate block of W_hh",
+            "gamma": GAMMA[run.model.activation] if rnn else None,
+            "rnn_bound": None if d.rnn_bound is None else float(d.rnn_bound),
+            "overflow_t": None if run.overflow_step is None else run.overflow_step + 1,
+        }
+    return out
+
+
 # -- the whole export ---------------------------------------------------------------------
 def default_names() -> list[str]:
     from lstmviz.ui.render import target_names
@@ -366,7 +403,13 @@ def export(config: Config, request: ExportRequest, *, session=None,
                 info = _animate(scene, request, staging, progress)
                 written.append(info)
                 scene.seek(frame_index)
-            staging.write(MANIFEST, manifest_bytes(config, request, frame, written))
+            csvs = {f["file"]: f["columns"] for f in written if f["format"] == "csv"}
+            if csvs:  # what every column is, from the one table in lstmviz.columns
+                staging.write(COLUMNS_FILE, columns_markdown(csvs).encode("utf-8"))
+                written.append({"file": COLUMNS_FILE, "format": "md",
+                                "describes": list(csvs)})
+            staging.write(MANIFEST, manifest_bytes(config, request, frame, written,
+                                                   {"models": model_scalars(session)}))
             paths = staging.commit()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

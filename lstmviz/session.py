@@ -16,6 +16,7 @@ import numpy as np
 
 from lstmviz import engine
 from lstmviz.config import Config, ConfigError, check_memory
+from lstmviz.engine.readout import log10_loss
 from lstmviz.named_weights import named_weights
 
 FORWARD, LOSS, BACKWARD = "forward", "loss", "backward"
@@ -85,6 +86,8 @@ class Run:
     dh_loss: np.ndarray  # dL/dh_t from the loss alone, (T, B, H)
     diagnostics: engine.Diagnostics
     imported: bool = False
+    #: log10 of the loss, exact where the float `loss` overflows (None: not computed)
+    loss_log10: float | None = None
 
     @property
     def label(self) -> str:
@@ -161,8 +164,11 @@ def compute_run(config: Config, task: engine.Task, kind: str,
     )
     grads = engine.backward(model, trace, dh)
     diagnostics = engine.compute_diagnostics(model, trace, grads, jacobians=jacobians)
+    loss_log10 = float(np.log10(loss)) if 0 < loss < np.inf else log10_loss(
+        readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
+        where=config.loss_where)
     return Run(kind, model, readout, task, trace, grads, float(loss), dh, diagnostics,
-               imported is not None)
+               imported is not None, loss_log10)
 
 
 def compute_runs(config: Config, weights: Weights | None = None, *,

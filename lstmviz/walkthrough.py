@@ -40,7 +40,10 @@ GATES = {"lstm": ("input", "forget", "cell", "output"), "gru": ("reset", "update
 ALL_GATES = tuple(dict.fromkeys(g for gates in GATES.values() for g in gates))
 
 TOP_KEYS = ("title", "description", "step")
-STEP_KEYS = ("title", "narration", "setup", "docks", "cursor", "play", "highlight", "claims")
+STEP_KEYS = ("title", "narration", "setup", "docks", "cursor", "play", "highlight", "claims",
+             "y_range")
+#: Exponents of ten a step's `y_range` may span (beyond float64 both ways, for log10 plots).
+Y_RANGE_LIMIT = 100_000
 CURSOR_KEYS = ("phase", "t")
 HIGHLIGHT_KEYS = ("cell", "gate", "steps")
 CELL_KEYS = ("model", "t")
@@ -238,6 +241,7 @@ class Step:
     play: bool = False
     highlight: Highlight = field(default_factory=Highlight)
     claims: tuple[Claim, ...] = ()
+    y_range: tuple[float, float] | None = None  # gradient plot's y axis, exponents of ten
 
 
 @dataclass(frozen=True)
@@ -474,8 +478,25 @@ def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
     claims = tuple(_parse_claim(ctx, f"claims[{i + 1}]", c, config)
                    for i, c in enumerate(claims_raw))
     parse_placeholders(ctx, narration, config)
+    y_range = _parse_y_range(ctx, raw["y_range"]) if "y_range" in raw else None
     return Step(ctx.step or 0, title, narration, config, dict(setup), docks, phase, t, play,
-                highlight, claims)
+                highlight, claims, y_range)
+
+
+def _parse_y_range(ctx: _Ctx, raw: Any) -> tuple[float, float]:
+    """`y_range = [lo, hi]`: the gradient plot's y axis from 10^lo to 10^hi."""
+    ctx.expect("y_range", raw, list, "a list [lo, hi] of exponents of ten")
+    if len(raw) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                and math.isfinite(v) for v in raw):
+        raise ctx.error("y_range", f"expected two finite exponents [lo, hi] (10^lo to 10^hi), "
+                                   f"got {_short(raw)}")
+    lo, hi = float(raw[0]), float(raw[1])
+    if lo >= hi:
+        raise ctx.error("y_range", f"lo {raw[0]} must be below hi {raw[1]}")
+    if max(abs(lo), abs(hi)) > Y_RANGE_LIMIT:
+        raise ctx.error("y_range", f"exponents must lie within ±{Y_RANGE_LIMIT}, "
+                                   f"got {_short(raw)}")
+    return lo, hi
 
 
 def _step_weights(ctx: _Ctx, setup: Mapping[str, Any], config: Config) -> Config:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,6 +143,63 @@ def test_csv_columns_equal_the_engine(app, tmp_path):
                                   session.runs["rnn"].diagnostics.jac_prod_norm)
     first = (tmp_path / "gradients.csv").read_text().splitlines()[0]
     assert first.startswith("#") and "independent of the frame" in first
+    for kind in SMALL.models:
+        d = session.runs[kind].diagnostics
+        np.testing.assert_array_equal(cols[f"{kind} log10 ||dL/dh_t||"], d.log10_grad_h)
+        np.testing.assert_array_equal(jac[f"{kind} log10 ||dh_T/dh_t||_2"], d.log10_jac_prod)
+        np.testing.assert_array_equal(jac[f"{kind} log10 ||dL/dW_hh term t||"], d.log10_whh)
+    np.testing.assert_array_equal(cols["lstm log10 ||dL/dc_t||"], lstm.log10_grad_c)
+    # t is an integer column: "1", not "1.0"
+    rows = (tmp_path / "gradients.csv").read_text().splitlines()
+    assert rows[2].split(",")[0] == "1" and rows[-1].split(",")[0] == "6"
+
+
+def test_columns_md_documents_every_column_written(app, tmp_path):
+    from lstmviz.columns import data_markdown, describe
+
+    names = ("gradients", "jacobians", "gates", "forget", "cellstate", "inspector")
+    run(tmp_path, formats=("csv",), names=names, frame=-1)
+    text = (tmp_path / "columns.md").read_text()
+    assert "(undocumented)" not in text
+    for name in names:
+        header = next(line for line in (tmp_path / f"{name}.csv").read_text().splitlines()
+                      if not line.startswith("#"))
+        for col in read_csv(tmp_path / f"{name}.csv"):
+            assert describe(col, f"{name}.csv") is not None, (name, col)
+            assert f"| `{col}` |" in text
+        assert f"## {name}.csv" in text and header
+    assert "1-based" in text and "0-based" in text and "1/(B O)" in text
+    m = json.loads((tmp_path / MANIFEST).read_text())
+    session = Session(SMALL)
+    for kind, run_ in session.runs.items():
+        assert m["models"][kind]["sigma_max"] == run_.diagnostics.sigma_max
+    assert m["models"]["rnn"]["gamma"] == 1.0 and m["models"]["lstm"]["gamma"] is None
+    # the docs page is generated from the same table
+    doc = Path(__file__).resolve().parent.parent / "docs" / "DATA.md"
+    assert doc.read_text(encoding="utf-8") == data_markdown()
+
+
+def test_nonfinite_forward_run_has_nan_not_0_in_every_dependent_column(app, tmp_path):
+    """relu, weight scale 10, T = 320, H = 2 (orthogonal init): the forward pass stops being
+    finite at t = 312; every gradient and Jacobian-product column is NaN, never a silent 0."""
+    config = Config(models=("rnn",), activation="relu", init="orthogonal", weight_scale=10.0,
+                    seq_len=320, hidden_size=2)
+    session = Session(config)
+    k = session.runs["rnn"].trace.overflow_step
+    assert k is not None
+    run(tmp_path, config, formats=("csv",), names=("gradients", "jacobians"))
+    g = read_csv(tmp_path / "gradients.csv")
+    j = read_csv(tmp_path / "jacobians.csv")
+    for name in ("rnn ||dL/dh_t||", "rnn log10 ||dL/dh_t||"):
+        assert np.all(np.isnan(g[name])), name
+    for name in ("rnn ||dL/dW_hh term t||", "rnn log10 ||dL/dW_hh term t||"):
+        assert np.all(np.isnan(j[name])), name
+    for name in ("rnn ||dh_T/dh_t||_2", "rnn log10 ||dh_T/dh_t||_2"):
+        assert np.all(np.isnan(j[name][:-1])), name  # dh_T/dh_T = I depends on nothing
+    for name in ("rnn ||dh_t/dh_t-1||_2", "rnn log10 ||dh_t/dh_t-1||_2"):
+        assert np.all(np.isnan(j[name][k + 1:])), name  # steps fed a non-finite state
+        assert np.all(np.isfinite(j[name][:k])), name
+    assert not np.any(g["rnn ||dL/dh_t||"] == 0) and not np.any(j["rnn ||dh_T/dh_t||_2"] == 0)
 
 
 def test_csv_bytes_round_trip_with_inf_nan_and_quotes(tmp_path):
@@ -288,11 +346,12 @@ def test_names_and_formats():
 def test_manifest_lists_the_files(app, tmp_path):
     paths = run(tmp_path, formats=("png", "csv"), names=("gradients", "unrolled"), frame=3)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted(["gradients.png", "gradients.csv", "unrolled.png", MANIFEST])
+    assert names == sorted(["gradients.png", "gradients.csv", "unrolled.png", "columns.md",
+                            MANIFEST])
     assert sorted(p.name for p in paths) == names
     m = json.loads((tmp_path / MANIFEST).read_text())
     assert [f["file"] for f in m["files"]] == ["gradients.png", "gradients.csv",
-                                               "unrolled.png"]
+                                               "unrolled.png", "columns.md"]
     assert m["config"] == SMALL.to_dict()
     assert m["frame"]["index"] == 3 and m["frame"]["phase"] == "forward"
     assert {"lstmviz", "PySide6", "pyqtgraph", "numpy"} <= set(m["versions"])

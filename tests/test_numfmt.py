@@ -31,3 +31,13 @@ def test_plain_and_number():
     assert format_number(float("nan")) == "NaN"
     assert superscript(-12) == "⁻¹²"
     assert format_exponent(-10) == "10⁻¹⁰"
+
+
+def test_format_magnitude_is_format_number_inside_float64_and_exact_beyond():
+    from lstmviz.numfmt import format_magnitude
+
+    for v in (0.0123, 42.5, 1.11e191, 3.3e-31, 1.0):
+        assert format_magnitude(math.log10(v)) == format_number(v)
+    assert format_magnitude(-776.5) == "3.16 × 10⁻⁷⁷⁷"
+    assert format_magnitude(float("-inf")) == "0"
+    assert format_magnitude(float("nan")) == "NaN"

@@ -372,9 +372,6 @@ def _claim_from_toml(claim: str):
     return parse_walkthrough(tomllib.loads(text), "mem.toml").steps[1].claims[0]
 
 
-@pytest.mark.xfail(strict=True, reason="the engine's log10_grad_h is derived from float norms "
-                   "until the numbers issue's exact backward is merged; then this passes and "
-                   "this marker must go")
 def test_engine_ratio_at_10_to_the_minus_777_is_exact():
     from lstmviz.walkthrough import Claim, measure
 

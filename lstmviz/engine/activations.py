@@ -42,8 +42,10 @@ def dtanh_from_out(t: np.ndarray) -> np.ndarray:
 
 
 def drelu(x: np.ndarray) -> np.ndarray:
-    """relu'(x): 1 where x > 0, else 0 (0 at the kink)."""
-    return (x > 0).astype(np.float64)
+    """relu'(x): 1 where x > 0, 0 where x <= 0 (0 at the kink), NaN where x is not finite
+    (a derivative taken at a non-finite state is NaN, never a silent 0)."""
+    with np.errstate(invalid="ignore"):
+        return (x > 0) + 0.0 * x
 
 
 def act_and_grad(name: str) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -61,7 +63,8 @@ def act_and_grad(name: str) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarr
     elif name == "relu":
 
         def f(pre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return np.maximum(pre, 0.0), (pre > 0).astype(np.float64)
+            # (pre > 0) + 0 * pre: NaN where pre is not finite (forward runs under errstate)
+            return np.maximum(pre, 0.0), (pre > 0) + 0.0 * pre
     else:
         raise KeyError(name)
     return f

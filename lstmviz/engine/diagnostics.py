@@ -18,6 +18,7 @@ Jacobians. Jacobian conventions (state Jacobians of one step, 0-based index k = 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -25,7 +26,13 @@ import numpy as np
 
 from .activations import GAMMA
 from .errors import EngineError
-from .linalg import frobenius_per_step, product_norms, spectral_norm, spectral_norms
+from .linalg import (
+    log10_frobenius_per_step,
+    pow10,
+    product_norms,
+    spectral_norm,
+    spectral_norms,
+)
 from .model import Model
 from .unroll import Grads, Trace
 
@@ -49,25 +56,19 @@ class Diagnostics:
     overflow_step: int | None
     jacobians_ready: bool = True
     #: log10 of the norms above, (T,) each: the values the plots and every printed figure use
-    #: (DESIGN.md, "Magnitudes"). -inf only for an exact zero, NaN where the run is not finite.
+    #: (DESIGN.md, "Magnitudes"), exact from 10^-10000 to 10^10000 (the float fields above are
+    #: the float64 values: 0 where they underflow, inf where they overflow). -inf only for an
+    #: exact zero, NaN where the run is not finite (and for the Jacobians until they are ready).
     log10_grad_h: np.ndarray | None = None
     log10_grad_c: np.ndarray | None = None
     log10_whh: np.ndarray | None = None
     log10_jac_step: np.ndarray | None = None
     log10_jac_prod: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        # Until the engine carries the logs itself, derive them from the norms.
-        # TODO(numbers issue): exact log-domain values from the rescaled backward pass.
-        pairs = (("log10_grad_h", self.grad_h_norm), ("log10_grad_c", self.grad_c_norm),
-                 ("log10_whh", self.whh_contrib), ("log10_jac_step", self.jac_step_norm),
-                 ("log10_jac_prod", self.jac_prod_norm))
-        for name, norms in pairs:
-            if getattr(self, name) is None and norms is not None:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    a = np.log10(np.asarray(norms, dtype=np.float64))
-                a.setflags(write=False)
-                object.__setattr__(self, name, a)
+    #: (T,) log10 of the vanilla RNN's bound line ||dL/dh_T|| (sigma_max gamma)^(T - t) (valid
+    #: for a loss at the last step only); None for the other kinds.
+    log10_bound_line: np.ndarray | None = None
+    #: (T,) log10 ||h_t||_F of the forward states over the batch (the status bar's figure).
+    log10_h_norm: np.ndarray | None = None
 
 
 def sigma_max(model: Model) -> float:
@@ -132,19 +133,15 @@ def _lstm_jac(model: Model, trace: Trace, sl: slice):
     return amat, cmat, dtc * f, f
 
 
-def _unscale(norms: np.ndarray, logs: np.ndarray) -> np.ndarray:
-    """norms * exp(logs) without intermediate overflow; NaN where the value exceeds float64."""
+def _log10_unscale(norms: np.ndarray, logs: np.ndarray) -> np.ndarray:
+    """log10(norms * exp(logs)), exact at any size (logs: natural log scales)."""
     with np.errstate(all="ignore"):
-        pos = norms > 0  # False for 0 and NaN, which stay as they are
-        big = np.abs(logs) > 600  # exp(logs) alone would overflow or lose digits
-        scaled = np.where(big, 1.0, norms * np.exp(np.where(big, 0.0, logs)))
-        logged = np.exp(np.log(np.where(pos, norms, 1.0)) + logs)
-        out = np.where(big & pos, logged, np.where(big, norms, scaled))
-    return np.where(np.isinf(out), np.nan, out)
+        return np.log10(norms) + logs / np.log(10.0)
 
 
 def _jacobian_series(model: Model, trace: Trace):
-    """(jac_step, jac_prod, cell_indirect) for one run: the spectral norms, most of the cost."""
+    """(jac_step, log10 jac_prod, cell_indirect) for one run: the spectral norms, most of the
+    cost. The product norms are returned as exact log10 values (they pass 10^+-308 easily)."""
     T, _, H = trace.h.shape
     lstm = model.kind == "lstm"
     jac_step = np.empty(T)
@@ -202,7 +199,7 @@ def _jacobian_series(model: Model, trace: Trace):
             pn = product_norms(prods)
             if sl.stop == T:
                 pn[-1] = 1.0  # dh_T/dh_T = I
-            jac_prod[sl] = _unscale(pn, logs)
+            jac_prod[sl] = _log10_unscale(pn, logs)
     return jac_step, jac_prod, indirect
 
 
@@ -228,49 +225,86 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
     T = trace.h.shape[0]
     lstm = model.kind == "lstm"
     if jacobians:
-        jac_step, jac_prod, indirect = _jacobian_series(model, trace)
+        jac_step, log_prod, indirect = _jacobian_series(model, trace)
     else:
-        jac_step, jac_prod = np.full(T, np.nan), np.full(T, np.nan)
+        jac_step, log_prod = np.full(T, np.nan), np.full(T, np.nan)
         indirect = np.full(T, np.nan) if lstm else None
+    log_h = _logs(grads.log10_h, grads.h)
+    log_c = _logs(grads.log10_c, grads.c) if lstm else None
     with np.errstate(all="ignore"):
-        grad_h = frobenius_per_step(grads.h)
-        grad_c = frobenius_per_step(grads.c) if lstm else None
         cell_direct = trace.gates["forget"][:, 0].max(axis=1) if lstm else None
     overflow = trace.overflow_step if trace.overflow_step is not None else grads.overflow_step
+    bound = rnn_bound(model)
     out = Diagnostics(
-        grad_h_norm=grad_h,
-        grad_c_norm=grad_c,
+        grad_h_norm=pow10(log_h),
+        grad_c_norm=pow10(log_c) if lstm else None,
         jac_step_norm=jac_step,
-        jac_prod_norm=jac_prod,
+        jac_prod_norm=pow10(log_prod),
         whh_contrib=np.array(grads.whh_contrib),
         cell_direct=cell_direct,
         cell_indirect=indirect,
-        rnn_bound=rnn_bound(model),
+        rnn_bound=bound,
         sigma_max=sigma_max(model),
         overflow_step=overflow,
         jacobians_ready=jacobians,
+        log10_grad_h=log_h,
+        log10_grad_c=log_c,
+        log10_whh=np.array(grads.log10_whh),
+        log10_jac_step=_log10(jac_step),
+        log10_jac_prod=log_prod,
+        log10_bound_line=None if bound is None else bound_line(log_h, bound),
+        log10_h_norm=log10_frobenius_per_step(trace.h),
     )
-    for a in (grad_h, grad_c, jac_step, jac_prod, out.whh_contrib, cell_direct, indirect):
+    _freeze(out)
+    return out
+
+
+def _logs(logs: np.ndarray | None, values: np.ndarray) -> np.ndarray:
+    """The engine's exact log10 norms, or (Grads made by hand) those of the float values."""
+    if logs is not None:
+        return np.array(logs, dtype=np.float64)
+    return log10_frobenius_per_step(np.asarray(values, dtype=np.float64))
+
+
+def _log10(a: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.log10(np.asarray(a, dtype=np.float64))
+
+
+def bound_line(log10_grad_h: np.ndarray, sigma_gamma: float) -> np.ndarray:
+    """(T,) log10 ||dL/dh_T|| + (T - t) log10(sigma_gamma): the RNN bound drawn from t = T."""
+    T = len(log10_grad_h)
+    with np.errstate(all="ignore"):
+        slope = math.log10(sigma_gamma) if sigma_gamma > 0 else -math.inf
+        out = log10_grad_h[-1] + (T - np.arange(1, T + 1, dtype=np.float64)) * slope
+    out[-1] = log10_grad_h[-1]
+    return out
+
+
+def _freeze(d: Diagnostics) -> None:
+    for name in ("grad_h_norm", "grad_c_norm", "jac_step_norm", "jac_prod_norm", "whh_contrib",
+                 "cell_direct", "cell_indirect", "log10_grad_h", "log10_grad_c", "log10_whh",
+                 "log10_jac_step", "log10_jac_prod", "log10_bound_line", "log10_h_norm"):
+        a = getattr(d, name)
         if a is not None:
             a.setflags(write=False)
-    return out
 
 
 def complete_diagnostics(model: Model, trace: Trace, diagnostics: Diagnostics) -> Diagnostics:
     """`diagnostics` with the Jacobian norms computed (a no-op when they already are)."""
     if diagnostics.jacobians_ready:
         return diagnostics
-    jac_step, jac_prod, indirect = _jacobian_series(model, trace)
-    for a in (jac_step, jac_prod, indirect):
-        if a is not None:
-            a.setflags(write=False)
-    return replace(diagnostics, jac_step_norm=jac_step, jac_prod_norm=jac_prod,
-                   cell_indirect=indirect, jacobians_ready=True,
-                   log10_jac_step=None, log10_jac_prod=None)
+    jac_step, log_prod, indirect = _jacobian_series(model, trace)
+    out = replace(diagnostics, jac_step_norm=jac_step, jac_prod_norm=pow10(log_prod),
+                  cell_indirect=indirect, jacobians_ready=True,
+                  log10_jac_step=_log10(jac_step), log10_jac_prod=log_prod)
+    _freeze(out)
+    return out
 
 
 __all__ = [
     "Diagnostics",
+    "bound_line",
     "complete_diagnostics",
     "compute_diagnostics",
     "rnn_bound",

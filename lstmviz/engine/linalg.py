@@ -48,6 +48,65 @@ def frobenius_per_step(a: np.ndarray) -> np.ndarray:
     return np.where(scale == 0, 0.0, out)
 
 
+#: log10(2): a power-of-two scale 2**e is 10**(e * LOG10_2).
+LOG10_2 = float(np.log10(2.0))
+
+
+def log10_frobenius_per_step(a: np.ndarray) -> np.ndarray:
+    """log10 ||a[t]||_F for a stack (T, ...) -> (T,), exact for any finite entries (each row is
+    divided by its largest |entry| first: entries of 1e-300 or 1e300 give the right norm).
+
+    -inf for an all-zero row, +inf if a row holds an inf, NaN if it holds a NaN.
+    """
+    flat = a.reshape(a.shape[0], -1)
+    with np.errstate(all="ignore"):
+        scale = np.abs(flat).max(axis=1) if flat.shape[1] else np.zeros(flat.shape[0])
+        ok = (scale > 0) & np.isfinite(scale)
+        safe = np.where(ok, scale, 1.0)
+        u = flat / safe[:, None]
+        out = np.log10(safe) + 0.5 * np.log10(np.einsum("ti,ti->t", u, u))
+        out = np.where(ok, out, np.log10(scale))  # 0 -> -inf, inf -> inf, NaN -> NaN
+    return out
+
+
+def log10_frob_products(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """log10 ||u_t^T v_t||_F for stacked u (T, B, m), v (T, B, n), exact for any finite entries
+    (each step's u and v divided by their largest entry first); without forming u_t^T v_t.
+
+    ||U^T V||_F^2 = sum((U U^T) * (V V^T)) over the B x B Gram matrices. -inf for an exact zero,
+    NaN if a factor holds a non-finite entry.
+    """
+    T, B, m = u.shape
+    n = v.shape[2]
+    with np.errstate(all="ignore"):
+        su = np.abs(u).reshape(T, -1).max(axis=1) if u.size else np.zeros(T)
+        sv = np.abs(v).reshape(T, -1).max(axis=1) if v.size else np.zeros(T)
+        finite = np.isfinite(su) & np.isfinite(sv)
+        ok = finite & (su > 0) & (sv > 0)
+        su_safe = np.where(ok, su, 1.0)
+        sv_safe = np.where(ok, sv, 1.0)
+        u = np.where(ok[:, None, None], u / su_safe[:, None, None], 0.0)
+        v = np.where(ok[:, None, None], v / sv_safe[:, None, None], 0.0)
+        if B == 1:
+            sq = np.einsum("tbm,tbm->t", u, u) * np.einsum("tbn,tbn->t", v, v)
+        elif B * B * (m + n) < B * m * n:
+            gu = u @ u.transpose(0, 2, 1)
+            gv = v @ v.transpose(0, 2, 1)
+            sq = np.maximum(np.einsum("tab,tab->t", gu, gv), 0.0)
+        else:
+            sq = np.einsum("tmn,tmn->t", *(2 * [u.transpose(0, 2, 1) @ v]))
+        out = 0.5 * np.log10(sq) + np.log10(su_safe) + np.log10(sv_safe)
+        out = np.where(ok, out, np.where(finite, -np.inf, np.log10(su * sv)))  # inf stays inf
+    return out
+
+
+def pow10(log10_value: np.ndarray) -> np.ndarray:
+    """10 ** log10_value as float64, honest at the ends: 0 below the smallest float, inf above
+    the largest, NaN for NaN; no warning."""
+    with np.errstate(all="ignore"):
+        return np.power(10.0, np.asarray(log10_value, dtype=np.float64))
+
+
 # --- certified fast spectral norms ---------------------------------------------------------
 #
 # A stack of N dense H x H norms by batched eigvalsh costs ~0.2 ms per matrix. The fast paths

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EngineError
+from .linalg import log10_frobenius_per_step
 from .model import check_choice, check_size
 from .unroll import as_float_array
 
@@ -132,3 +133,23 @@ def loss_and_grad(
             "bias": dy.reshape(S * B, O).sum(axis=0),
         }
     return value, dh, dread
+
+
+def log10_loss(readout: Readout, h, targets, *, loss: str = "mse", where: str = "last") -> float:
+    """log10 of the loss `loss_and_grad` returns, exact where the float overflows (an MSE of
+    10^376 from outputs of 10^188 is finite in the log domain). Same arguments."""
+    value, _, _ = loss_and_grad(readout, h, targets, loss=loss, where=where)
+    if loss != "mse" or np.isfinite(value):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.log10(value))
+    ha = np.asarray(h, dtype=np.float64)
+    if ha.ndim == 2:
+        ha = ha[:, None, :]
+    hs = ha[-1:] if where == "last" else ha
+    lead = hs.shape[:2] if where == "every" else (hs.shape[1],)
+    tg = _targets(targets, loss, lead, readout.output_size)
+    with np.errstate(all="ignore"):
+        diff = readout(hs) - (tg[None] if where == "last" else tg)
+        # mean of squares = ||diff||_F^2 / n, the norm computed scaled
+        return float(2.0 * log10_frobenius_per_step(diff.reshape(1, -1))[0]
+                     - np.log10(diff.size))

@@ -7,16 +7,15 @@ gradients are one product over the stacked per-step projection gradients after i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from .errors import EngineError
+from .linalg import LOG10_2, log10_frob_products, log10_frobenius_per_step, pow10
 from .model import Model
-
-#: |value| above this counts as overflow (squares would overflow float64).
-OVERFLOW = 1e150
 
 
 def _ro(a: np.ndarray | None) -> np.ndarray | None:
@@ -48,9 +47,9 @@ def check_sequence(arg: str, value, size: int, name: str = "I") -> np.ndarray:
 
 
 def first_bad(a: np.ndarray, *, last: bool = False) -> int | None:
-    """First (or last) time index t whose a[t] holds a non-finite value or |value| > OVERFLOW."""
-    with np.errstate(invalid="ignore"):
-        bad = ~(np.abs(a) <= OVERFLOW)  # NaN compares False
+    """First (or last) time index t whose a[t] holds a non-finite value (float64 overflow or
+    NaN: "overflow" means a value stopped being finite, nothing else)."""
+    bad = ~np.isfinite(a)
     bad_t = bad.reshape(a.shape[0], -1).any(axis=1)
     idx = np.flatnonzero(bad_t)
     if idx.size == 0:
@@ -108,8 +107,11 @@ class Grads:
 
     h: total dL/dh_t (T, B, H) (loss term plus what flows back from t+1); c: total dL/dc_t for
     lstm (including the path through h_t), else None; x: dL/dx_t (T, B, I); h0, c0: (B, H).
-    overflow_step: largest t (0-based) whose gradient is non-finite or > 1e150, else None.
-    whh_contrib: (T,) Frobenius norm of each step's term of dL/dweight_hh.
+    These are the float64 values: 0 where the true value underflows, inf where it overflows.
+    log10_h, log10_c: (T,) exact log10 ||dL/dh_t||_F, ||dL/dc_t||_F over the whole batch, from
+    the rescaled backward pass (exact from 10^-10000 to 10^10000; NaN after a non-finite forward).
+    overflow_step: largest t (0-based) whose float64 gradient is not finite, else None.
+    whh_contrib, log10_whh: (T,) Frobenius norm of each step's term of dL/dweight_hh (and its log).
     """
 
     params: dict[str, np.ndarray]
@@ -120,14 +122,45 @@ class Grads:
     c0: np.ndarray | None
     overflow_step: int | None
     # the per-step factors of dL/dW_hh, kept so whh_contrib is computed only when asked for
-    # (it is a diagnostic: backward itself should not pay for it)
+    # (it is a diagnostic: backward itself should not pay for it); dgates_hh[t] is scaled by
+    # 2**-scale_exp[t] (the true factor is ldexp(dgates_hh[t], scale_exp[t]))
     dgates_hh: np.ndarray = field(repr=False)
     h_prev: np.ndarray = field(repr=False)
+    # h, c as carried: h[t] = ldexp(h_scaled[t], scale_exp[t]) (the same arrays when no step
+    # needed rescaling); the exact logs come from these, computed when first asked for
+    h_scaled: np.ndarray | None = field(default=None, repr=False)
+    c_scaled: np.ndarray | None = field(default=None, repr=False)
+    scale_exp: np.ndarray | None = field(default=None, repr=False)
+
+    def _log10_norms(self, scaled: np.ndarray | None, plain: np.ndarray) -> np.ndarray:
+        if scaled is None or self.scale_exp is None:
+            return _ro(log10_frobenius_per_step(plain))
+        with np.errstate(all="ignore"):
+            return _ro(log10_frobenius_per_step(scaled) + self.scale_exp * LOG10_2)
+
+    @cached_property
+    def log10_h(self) -> np.ndarray:
+        """(T,) exact log10 ||dL/dh_t||_F over the batch (see the class docstring)."""
+        return self._log10_norms(self.h_scaled, self.h)
+
+    @cached_property
+    def log10_c(self) -> np.ndarray | None:
+        """(T,) exact log10 ||dL/dc_t||_F over the batch (lstm), else None."""
+        return None if self.c is None else self._log10_norms(self.c_scaled, self.c)
+
+    @cached_property
+    def log10_whh(self) -> np.ndarray:
+        """(T,) exact log10 of the Frobenius norm of each step's term of dL/dweight_hh."""
+        out = log10_frob_products(self.dgates_hh, self.h_prev)
+        if self.scale_exp is not None:
+            out = out + self.scale_exp * LOG10_2
+        return _ro(out)
 
     @cached_property
     def whh_contrib(self) -> np.ndarray:
-        """(T,) Frobenius norm of each step's term dgates_t^T h_{t-1} of dL/dweight_hh."""
-        return _ro(frob_per_step(self.dgates_hh, self.h_prev))
+        """(T,) Frobenius norm of each step's term dgates_t^T h_{t-1} of dL/dweight_hh (float64:
+        0 where it underflows, inf where it overflows; `log10_whh` is exact)."""
+        return _ro(pow10(self.log10_whh))
 
 
 def _check_state(arg: str, value, B: int, H: int) -> np.ndarray:
@@ -160,7 +193,7 @@ def forward(model: Model, xs, state0=None) -> Trace:
     """Run the model over xs (T, B, I) or (T, I) -> Trace (B axis always present).
 
     Never raises or warns on overflow: non-finite values propagate and overflow_step records
-    the first step whose h or c is non-finite or exceeds 1e150 in magnitude.
+    the first step whose h or c is not finite in float64.
     """
     if not isinstance(model, Model):
         raise EngineError(f"model: expected a Model, got {type(model).__name__}")
@@ -218,33 +251,26 @@ def _check_dseq(arg: str, value, T: int, B: int, H: int) -> np.ndarray:
 
 
 def frob_per_step(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """||u_t^T v_t||_F for stacked u (T, B, m), v (T, B, n), without forming the (m, n) terms.
+    """||u_t^T v_t||_F for stacked u (T, B, m), v (T, B, n) as float64 (scaled: no overflow
+    on the way; 0 / inf only where the result itself underflows / overflows)."""
+    return pow10(log10_frob_products(u, v))
 
-    ||U^T V||_F^2 = sum((U U^T) * (V V^T)) over the B x B Gram matrices. Each step's u and v
-    are scaled by their largest entry first, so values near 1e150 do not overflow to inf.
-    """
-    T, B, m = u.shape
-    n = v.shape[2]
-    with np.errstate(all="ignore"):
-        su = np.abs(u).reshape(T, -1).max(axis=1) if u.size else np.zeros(T)
-        sv = np.abs(v).reshape(T, -1).max(axis=1) if v.size else np.zeros(T)
-        bad = ~(np.isfinite(su) & np.isfinite(sv))
-        su_safe = np.where((su > 0) & ~bad, su, 1.0)
-        sv_safe = np.where((sv > 0) & ~bad, sv, 1.0)
-        u = np.where(bad[:, None, None], 0.0, u / su_safe[:, None, None])
-        v = np.where(bad[:, None, None], 0.0, v / sv_safe[:, None, None])
-        if B == 1:
-            unit = np.sqrt(np.einsum("tbm,tbm->t", u, u) * np.einsum("tbn,tbn->t", v, v))
-        elif B * B * (m + n) < B * m * n:
-            gu = u @ u.transpose(0, 2, 1)
-            gv = v @ v.transpose(0, 2, 1)
-            unit = np.sqrt(np.maximum(np.einsum("tab,tab->t", gu, gv), 0.0))
-        else:
-            unit = np.sqrt(np.einsum("tmn,tmn->t", *(2 * [u.transpose(0, 2, 1) @ v])))
-        out = unit * su_safe * sv_safe
-        # a non-finite factor: NaN stays NaN, inf (with a nonzero partner) stays inf
-        out = np.where(bad, su * sv, out)
-    return out
+
+#: The running gradient is rescaled by a power of two once its sum of squares leaves
+#: [2**-_BAND, 2**_BAND] (entries near 2**+-(_BAND/2)); inside, it is the plain float64 value.
+_BAND = 800
+_SS_LO, _SS_HI = 2.0**-_BAND, 2.0**_BAND
+
+
+def _rescaled(arrs: tuple, e: int) -> tuple[tuple, int]:
+    """arrs divided by a power of two so their largest |entry| is in [0.5, 1); e updated.
+
+    Exact (ldexp); zeros and non-finite arrays are returned as they are."""
+    s = max(float(np.abs(a).max()) for a in arrs)
+    if not (0.0 < s < math.inf):
+        return arrs, e
+    k = math.frexp(s)[1]
+    return tuple(np.ldexp(a, -k) for a in arrs), e + k
 
 
 def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
@@ -280,24 +306,64 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
     dgi_all = np.empty((T, B, GH))
     dgh_all = dgi_all if model.kind != "gru" else np.empty((T, B, GH))
     back = model.step_back_pre
+    lstm = cell.HAS_CELL
+    # Backprop is linear in the gradient: the running (dh, dc) is carried as scaled * 2**e with
+    # the integer e kept apart (e = 0 while the plain values are safe, see _BAND), so its norm
+    # is exact far beyond float64 (10^-10000). Loss terms dh[t] join at a common scale.
+    with np.errstate(all="ignore"):
+        inj = dh if dc is None else np.concatenate((dh, dc), axis=2)
+        inj_max = np.abs(inj).reshape(T, -1).max(axis=1)
+        inj_exp = np.frexp(inj_max)[1]
+        inj_any = inj_max != 0  # NaN counts as injected
+    exps = [0] * T
+    inj_any = inj_any.tolist()
+    inj_exp = inj_exp.tolist()
+    vdot = np.vdot
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        dh_next = np.zeros((B, H))
-        dc_next = np.zeros((B, H)) if cell.HAS_CELL else None
+        run = (np.zeros((B, H)), np.zeros((B, H))) if lstm else (np.zeros((B, H)),)
+        e = 0
         for t in range(T - 1, -1, -1):
-            dht = dh[t] + dh_next
-            gh_total[t] = dht
-            if cell.HAS_CELL:
-                dstate = (dht, dc_next if dc is None else dc_next + dc[t])
-            else:
-                dstate = (dht,)
-            dprev, dgi, dgh, dct = back(dstate, trace.cache(t, cell))
+            if not inj_any[t]:
+                cur = run
+            elif e == 0:
+                cur = (dh[t] + run[0],) if not lstm else (
+                    dh[t] + run[0], run[1] if dc is None else dc[t] + run[1])
+            else:  # join at the larger of the two scales (the smaller part may underflow)
+                s_run = max(float(np.abs(a).max()) for a in run)
+                k_run = e + math.frexp(s_run)[1] if 0.0 < s_run < math.inf else None
+                E = inj_exp[t] if k_run is None else max(inj_exp[t], k_run)
+                loss = (dh[t],) if not lstm else (dh[t], np.zeros((B, H)) if dc is None else dc[t])
+                cur = tuple(np.ldexp(a, -E) + np.ldexp(r, e - E)
+                            for a, r in zip(loss, run, strict=True))
+                e = E
+            exps[t] = e
+            gh_total[t] = cur[0]
+            dprev, dgi, dgh, dct = back(cur, trace.cache(t, cell))
             dgi_all[t] = dgi
             if dgh_all is not dgi_all:
                 dgh_all[t] = dgh
-            if gc_total is not None:
+            if lstm:
                 gc_total[t] = dct
-                dc_next = dprev[1]
-            dh_next = dprev[0]
+                ss = float(vdot(dprev[0], dprev[0])) + float(vdot(dprev[1], dprev[1]))
+            else:
+                ss = float(vdot(dprev[0], dprev[0]))
+            if not _SS_LO <= ss <= _SS_HI:  # leaving the safe band (or zero, inf, NaN)
+                dprev, e = _rescaled(dprev, e)
+            run = dprev
+        exps = np.array(exps, dtype=np.int64)
+        scaled = bool(exps.any()) or e != 0
+        gh_scaled, gc_scaled = gh_total, gc_total
+        if scaled:  # the float64 values (exact ldexp: 0 / inf only beyond float64)
+            ex3 = exps[:, None, None]
+            dgh_scaled = dgh_all
+            gh_total = np.ldexp(gh_total, ex3)
+            if gc_total is not None:
+                gc_total = np.ldexp(gc_total, ex3)
+            dgi_all = np.ldexp(dgi_all, ex3)
+            dgh_all = dgi_all if model.kind != "gru" else np.ldexp(dgh_all, ex3)
+            dprev = tuple(np.ldexp(a, e) for a in run)
+        else:
+            dgh_scaled = dgh_all
         h_prev = trace.h_prev()
         flat_gi = dgi_all.reshape(T * B, GH)
         flat_gh = dgh_all.reshape(T * B, GH)
@@ -308,12 +374,21 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
             "bias_hh": flat_gh.sum(axis=0),
         }
         dx = dgi_all @ p["weight_ih"]
+    if trace.overflow_step is not None:
+        # a non-finite forward state: every gradient depends on it (through the loss at T),
+        # so every one is NaN, never a silent 0 (e.g. relu cutting a NaN)
+        nan = np.nan
+        for a in (*dparams.values(), gh_total, gc_total, gh_scaled, gc_scaled, dx, *dprev):
+            if a is not None:
+                a[...] = nan
+        dgh_scaled = np.full_like(dgh_scaled, nan)
     overflow = first_bad(gh_total, last=True)
     if gc_total is not None:
         oc = first_bad(gc_total, last=True)
         if oc is not None and (overflow is None or oc > overflow):
             overflow = oc
-    for a in (*dparams.values(), gh_total, gc_total, dx, dgh_all, *dprev):
+    for a in (*dparams.values(), gh_total, gc_total, gh_scaled, gc_scaled, dx, dgh_scaled,
+              *dprev, exps):
         _ro(a)
     return Grads(
         params=dparams,
@@ -323,6 +398,9 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         h0=dprev[0],
         c0=dprev[1] if cell.HAS_CELL else None,
         overflow_step=overflow,
-        dgates_hh=dgh_all,
+        dgates_hh=dgh_scaled,
         h_prev=h_prev,
+        h_scaled=gh_scaled,
+        c_scaled=gc_scaled,
+        scale_exp=exps,
     )

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 import lstmviz
 from lstmviz import engine
 from lstmviz.config import Config, ConfigError, load_config, save_config
+from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.session import BACKWARD, LOSS, Session
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.controls import ControlsPanel
@@ -100,12 +101,19 @@ def panel_classes() -> list[type[Panel]]:
     return out
 
 
+def initial_size(available=None) -> tuple[int, int]:
+    """The window's first size: 1500x950, or 92% of the screen's free area if smaller
+    (never below the 1280x720 the layout is made for, minus what the screen lacks)."""
+    width, height = 1500, 950
+    if available is None or available.width() <= 0 or available.height() <= 0:
+        return width, height
+    return (min(width, int(available.width() * 0.92)),
+            min(height, int(available.height() * 0.92)))
+
+
 def format_norm(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "inf"
-    return f"{value:.3g}"
+    """A float for the status bar (numfmt: 1.1 × 10¹⁹¹, 0.0123; inf only beyond float64)."""
+    return format_number(value)
 
 
 class MainWindow(QMainWindow):
@@ -181,7 +189,8 @@ class MainWindow(QMainWindow):
                 tool.install(self)
         self.default_state = QByteArray()
         self._restore_on_show = restore
-        self.resize(1500, 950)
+        self.resize(*initial_size(self.screen().availableGeometry().size()
+                                  if self.screen() is not None else None))
         self._on_runs()
         self._update_status()
         self.unrolled.setFocus()
@@ -245,13 +254,30 @@ class MainWindow(QMainWindow):
             return self.restoreState(QByteArray(state), LAYOUT_VERSION)
         return False
 
+    def user_layout(self) -> tuple[QByteArray, QByteArray]:
+        """(state, geometry) of the user's own layout: not a walkthrough's lecture layout
+        nor presenter mode's full screen, which are the window's only while they last."""
+        state, geometry = self.saveState(LAYOUT_VERSION), self.saveGeometry()
+        tool = self.tools.get("walkthrough")
+        presenter = getattr(tool, "presenter", None)
+        if presenter is not None and presenter.active:
+            state, geometry = presenter.saved_layout()
+        lecture = getattr(tool, "lecture", None)
+        if lecture is not None and lecture.active:
+            state = lecture.user_state
+        return state, geometry
+
     def save_layout(self) -> None:
-        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        self.settings.setValue("window/geometry", self.saveGeometry())
+        state, geometry = self.user_layout()
+        self.settings.setValue("window/state", state)
+        self.settings.setValue("window/geometry", geometry)
         self.settings.setValue("theme", self.theme.name)
         self.settings.sync()
 
     def reset_layout(self) -> None:
+        tool = self.tools.get("walkthrough")
+        if getattr(getattr(tool, "lecture", None), "active", False):
+            tool.close_walkthrough()  # the lecture's layout is not the one to reset
         for dock in self.docks.values():
             dock.setFloating(False)
         self.restoreState(self.default_state, LAYOUT_VERSION)
@@ -289,7 +315,7 @@ class MainWindow(QMainWindow):
             "Save the current settings as TOML")
         file.addSeparator()
         act(file, "&Import weights…", self.import_weights_dialog, "Ctrl+I",
-            "Load a model's weights from .npz (PyTorch names)")
+            "Load a model's weights from .npz or .safetensors (PyTorch names)")
         act(file, "&Forget imported weights", self.clear_weights, None,
             "Go back to the initialised weights")
         file.addSeparator()
@@ -397,15 +423,17 @@ class MainWindow(QMainWindow):
         frame = self.session.frame
         bits = [f"<b>{frame.phase}</b> t = {frame.t}"]
         for run in self.session.runs.values():
-            text = f"<b>{run.label}</b> loss {format_norm(run.loss)}"
+            loss = (format_norm(run.loss) if math.isfinite(run.loss) or run.loss_log10 is None
+                    else format_magnitude(run.loss_log10))  # an MSE beyond float64, exactly
+            text = f"<b>{run.label}</b> loss {loss}"
+            # the run's exact logs: the same figures the panels and the inspector print
+            d = run.diagnostics
             if frame.phase == BACKWARD:
-                g = float(run.diagnostics.grad_h_norm[frame.t - 1])
-                text += f" · ‖dL/dh<sub>{frame.t}</sub>‖ = {format_norm(g)}"
-            elif frame.phase != LOSS:
-                h = np.asarray(run.trace.h[frame.t - 1])
-                with np.errstate(invalid="ignore", over="ignore"):
-                    n = float(np.linalg.norm(h)) if np.isfinite(h).all() else float("inf")
-                text += f" · ‖h<sub>{frame.t}</sub>‖ = {format_norm(n)}"
+                g = format_magnitude(float(d.log10_grad_h[frame.t - 1]))
+                text += f" · ‖dL/dh<sub>{frame.t}</sub>‖ = {g}"
+            elif frame.phase != LOSS and d.log10_h_norm is not None:
+                n = format_magnitude(float(d.log10_h_norm[frame.t - 1]))
+                text += f" · ‖h<sub>{frame.t}</sub>‖ = {n}"
             if run.overflow_step is not None:
                 text += (" · <span style='color:#d93025'>overflow at "
                          f"t = {run.overflow_step + 1}</span>")

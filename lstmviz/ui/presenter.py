@@ -10,15 +10,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import QApplication, QToolBar, QWidget
 
+from lstmviz.ui.main_window import LAYOUT_VERSION
+
 if TYPE_CHECKING:
     from lstmviz.walkthrough import Step
 
+#: Largest presenter scale (fonts, lines); a smaller screen gets less, see `scale_for`.
 SCALE = 2.0
+
+
+def scale_for(screen_height: int) -> float:
+    """Presenter scale for a screen `screen_height` px tall: 2x at 1080p and above, 1.33x
+    at 720p (twice the font would push the narration's claims off a small screen)."""
+    return min(SCALE, max(1.25, screen_height / 540))
 
 
 class BlankOverlay(QWidget):
@@ -68,6 +76,7 @@ class Presenter(QObject):
         self.window_ = window
         self.panel = panel
         self.active = False
+        self.scale = 1.0  # of fonts and lines while presenter mode is on
         self.overlay = BlankOverlay(window)
         self._saved: dict = {}
 
@@ -107,11 +116,11 @@ class Presenter(QObject):
         if on == self.active:
             self.toggle_action.setChecked(on)
             return
+        self.active = on  # (the layouts made below ask whether presenter mode is on)
         if on:
             self._enter()
         else:
             self._leave()
-        self.active = on
         self.toggle_action.setChecked(on)
 
     def _enter(self) -> None:
@@ -119,9 +128,11 @@ class Presenter(QObject):
         app = QApplication.instance()
         playback = w.playback
         self._saved = {
-            "state": w.saveState(),
+            "state": w.saveState(LAYOUT_VERSION),
             "geometry": w.saveGeometry(),
             "fullscreen": w.isFullScreen(),
+            "size": w.size(),
+            "index": self.panel.index,
             "font": QFont(app.font()),
             "menubar": w.menuBar().isVisible(),
             "statusbar": w.statusBar().isVisible(),
@@ -136,11 +147,13 @@ class Presenter(QObject):
             w.addAction(a)
         for a in self._mode_actions:
             a.setEnabled(True)
+        screen = w.screen()
+        self.scale = scale_for(screen.geometry().height() if screen is not None else 1080)
         font = QFont(app.font())
         if font.pointSizeF() > 0:
-            font.setPointSizeF(font.pointSizeF() * SCALE)
+            font.setPointSizeF(font.pointSizeF() * self.scale)
         else:
-            font.setPixelSize(int(font.pixelSize() * SCALE))
+            font.setPixelSize(int(font.pixelSize() * self.scale))
         app.setFont(font)
         for t, _visible in self._saved["toolbars"]:
             t.hide()
@@ -152,14 +165,14 @@ class Presenter(QObject):
         wt_dock = w.docks.get(self.panel.name)
         if wt_dock is not None:
             wt_dock.show()
-        step = self.panel.step
-        if step is not None and step.docks is not None:
-            self.panel.show_docks(step.docks)
-        self.scale_panels(SCALE)
+        # the narration and its claims get the whole column (arrows move between steps)
+        self._saved["steps_list"] = self.panel.steps_list.isVisibleTo(self.panel)
+        self.panel.steps_list.hide()
+        self.scale_panels(self.scale)
         w.showFullScreen()
-        if wt_dock is not None:  # narration at about a third of the screen
-            w.resizeDocks([wt_dock], [max(420, w.width() * 36 // 100)],
-                          Qt.Orientation.Horizontal)
+        QApplication.processEvents()  # the full-screen size, which the layout is made for
+        if self.panel.lecture.active:  # the step's lecture layout, scaled, without settings
+            self.panel.show_docks(None)
 
     def _leave(self) -> None:
         w = self.window_
@@ -170,19 +183,31 @@ class Presenter(QObject):
         for a, keys in s.get("step_keys", []):
             a.setShortcuts(keys)
         QApplication.instance().setFont(s["font"])
+        self.panel.steps_list.setVisible(s.get("steps_list", True))
         self.scale_panels(1.0)
         if s["fullscreen"]:
             w.showFullScreen()
         else:
             w.showNormal()
             w.restoreGeometry(s["geometry"])
+            if w.size() != s["size"]:  # (restoreGeometry fits it to the screen it is on)
+                w.resize(s["size"])
         w.menuBar().setVisible(s["menubar"])
         w.statusBar().setVisible(s["statusbar"])
-        QApplication.processEvents()  # let the window take its old size before the docks
-        w.restoreState(s["state"])
         for t, visible in s["toolbars"]:
             t.setVisible(visible)
+        for _ in range(3):  # let the window take its old size before the docks
+            QApplication.processEvents()
+        if s["index"] == self.panel.index or not self.panel.lecture.active:
+            w.restoreState(s["state"], LAYOUT_VERSION)  # exactly as before F5
+        if self.panel.lecture.active and (s["index"] != self.panel.index
+                                          or w.size() != s["size"]):
+            self.panel.show_docks(None)  # the step now on screen, at the window's size
         self._saved = {}
+
+    def saved_layout(self):
+        """(state, geometry) of the window as it was before presenter mode."""
+        return self._saved["state"], self._saved["geometry"]
 
     def step_applied(self, step: Step) -> None:
         """After a step changed the runs or docks: keep the presenter scaling."""
@@ -190,7 +215,7 @@ class Presenter(QObject):
             dock = self.window_.docks.get("settings")
             if dock is not None:
                 dock.hide()
-            self.scale_panels(SCALE)
+            self.scale_panels(self.scale)
 
     # -- scaling --------------------------------------------------------------------
     def scale_panels(self, factor: float) -> None:
@@ -199,58 +224,7 @@ class Presenter(QObject):
         if unrolled is not None:
             unrolled.set_scale(factor)
         for panel in self.window_.panels.values():
-            if hasattr(panel, "set_scale"):
-                panel.set_scale(factor)
-                continue
-            for plot in panel.plot_items():
-                scale_plot(plot, factor)
-
-
-def _scaled_pen(obj, pen, factor: float):
-    """`pen` at `factor` times the width `obj` had before presenter mode (kept on `obj`)."""
-    pen = pg.mkPen(pen)
-    base = getattr(obj, "_presenter_base_width", None)
-    if factor == 1.0:
-        if base is not None:
-            pen.setWidthF(base)
-            del obj._presenter_base_width
-        return pen
-    if base is None:
-        base = pen.widthF()
-        obj._presenter_base_width = base
-    pen.setWidthF(max(base, 1.0) * factor)
-    return pen
-
-
-def scale_plot(plot: pg.PlotItem, factor: float) -> None:
-    """Scale a PlotItem's curve widths, axis pens and tick/label fonts (idempotent)."""
-    for item in plot.listDataItems():
-        pen = item.opts.get("pen")
-        if pen is not None:
-            item.setPen(_scaled_pen(item, pen, factor))
-    font = QFont(QApplication.instance().font())
-    for name in plot.axes:
-        axis = plot.getAxis(name)
-        axis.label.setFont(font)
-        axis.setPen(_scaled_pen(axis, axis.pen(), factor))
-        axis.setStyle(tickFont=None if factor == 1.0 else QFont(font))  # re-lays out the axis
-    if plot.titleLabel is not None:
-        plot.titleLabel.item.setFont(font)
-    legend = plot.legend
-    if legend is not None:
-        base = getattr(legend, "_presenter_base_size", None) or legend.opts["labelTextSize"]
-        legend._presenter_base_size = base if factor != 1.0 else None
-        try:
-            size = f"{float(str(base).removesuffix('pt')) * factor:g}pt"
-        except ValueError:
-            size = base
-        legend.opts["labelTextSize"] = size
-        for _sample, label in legend.items:
-            label.setText(label.text, size=size)
-        legend.updateSize()
-    for item in plot.items:
-        if isinstance(item, pg.TextItem):  # notes pinned on the plot
-            item.textItem.setFont(font)
+            panel.set_presenter_scale(factor)
 
 
 def panel_next(panel):

@@ -534,7 +534,11 @@ class TrainingPanel(SweepTab, ReplayTab, QWidget):
                 continue
             x = np.asarray(s.it, dtype=float)
             self.curves[(kind, "loss")].setData(x, safe_log10(np.asarray(s.loss)))
-            self.curves[(kind, "ratio")].setData(x, safe_log10(np.asarray(s.ratio)))
+            # no floor: the ratio's own log10; a ratio that underflowed float64 (0) is a gap
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio_log = np.log10(np.asarray(s.ratio, dtype=float))
+            ratio_log[~np.isfinite(ratio_log)] = np.nan
+            self.curves[(kind, "ratio")].setData(x, ratio_log, connect="finite")
             if (kind, "bias") in self.curves:
                 self.curves[(kind, "bias")].setData(x, np.asarray(s.bias))
         if snaps:

@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontMetrics,
     QImage,
     QPainter,
     QPen,
@@ -37,6 +38,8 @@ from lstmviz.ui.theme import LIGHT, Theme
 CELL_W, CELL_H, GAP = 30.0, 42.0, 18.0
 PITCH = CELL_W + GAP
 ROW_H = 136.0
+#: Smallest zoom "Fit sequence" goes to: rows stay readable (cells 9 px, rows 41 px).
+FIT_MIN_ZOOM = 0.3
 X_SIZE = 14.0
 LEFT = 104.0  # room for the row label ("RNN (sigmoid)")
 LOSS_W = 44.0
@@ -132,20 +135,23 @@ class RowItem(QGraphicsObject):
         with np.errstate(invalid="ignore"):
             scale = float(np.nanmax(np.abs(x))) if x.size else 1.0
         self.x_level = np.nan_to_num(x.mean(axis=1) / (scale or 1.0))
-        self.grad_h_log = self._log(run.diagnostics.grad_h_norm)
-        self.grad_c_log = (self._log(run.diagnostics.grad_c_norm)
-                           if run.diagnostics.grad_c_norm is not None else None)
+        # the engine's exact log10 norms (beyond float64 too), as every other view shows them
+        d = run.diagnostics
+        self.grad_h_log = np.asarray(d.log10_grad_h, dtype=float)
+        self.grad_c_log = (np.asarray(d.log10_grad_c, dtype=float)
+                           if d.log10_grad_c is not None else None)
+        # cells whose state is not finite in float64 say which (drawn black, labelled white)
+        with np.errstate(invalid="ignore"):
+            states = [run.trace.h] + ([run.trace.c] if run.trace.c is not None else [])
+            nan = np.any([np.isnan(a).reshape(self.T, -1).any(axis=1) for a in states], axis=0)
+            bad = np.any([~np.isfinite(a).reshape(self.T, -1).all(axis=1) for a in states],
+                         axis=0)
+        self.bad_label = np.where(nan, "NaN", np.where(bad, "inf", ""))
         self.loss_every = False
         self.overflow = run.overflow_step
         self.font = QFont()
         self.font.setPointSizeF(8)
         self.grad_range = (GRAD_LO, GRAD_HI)
-
-    @staticmethod
-    def _log(values: np.ndarray) -> np.ndarray:
-        a = np.abs(np.asarray(values, dtype=float))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log10(a)
 
     # geometry --------------------------------------------------------------------
     def boundingRect(self) -> QRectF:  # noqa: N802
@@ -205,9 +211,10 @@ class RowItem(QGraphicsObject):
                 painter.setPen(pen_fg)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(r)
-                if self.overflow is not None and t - 1 >= self.overflow:
-                    painter.setPen(QPen(QColor("#d93025"), 1))
-                    painter.drawText(r, Qt.AlignmentFlag.AlignCenter, "inf")
+                label = self.bad_label[t - 1]
+                if label:  # a non-finite state: white on the cell's black
+                    painter.setPen(QPen(QColor("#ffffff"), 1))
+                    painter.drawText(r, Qt.AlignmentFlag.AlignCenter, str(label))
             else:
                 painter.setPen(pen_dashed)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -331,12 +338,14 @@ class UnrolledView(QGraphicsView):
             scene.addItem(row)
             self.rows[kind] = row
             y += ROW_H
-        # one gradient scale for all rows: the largest finite log-magnitude and 12 decades below
+        # one gradient scale for all rows spanning every finite log-magnitude (no saturation:
+        # 10^-777 gets the thinnest arrow, not the same one as 10^-12)
         logs = [v for row in self.rows.values()
                 for v in (row.grad_h_log, row.grad_c_log) if v is not None]
         finite = np.concatenate([v[np.isfinite(v)] for v in logs]) if logs else np.empty(0)
         hi = float(np.ceil(finite.max())) if finite.size else GRAD_HI
-        self.grad_range = (hi - 12.0, hi)
+        lo = float(np.floor(finite.min())) if finite.size else GRAD_LO
+        self.grad_range = (min(lo, hi - 1.0), hi)
         for row in self.rows.values():
             row.grad_range = self.grad_range
         self.legend.update()
@@ -435,6 +444,15 @@ class UnrolledView(QGraphicsView):
         self._zoom = new
         self.scale(factor, factor)
         self.labels.update()
+        self.keep_cursor_in_view()
+
+    def keep_cursor_in_view(self) -> None:
+        """Scroll so that the cursor's cell is on screen (after a zoom, resize, fit, show)."""
+        frame = self.adapter.session.frame
+        if frame.phase == LOSS:
+            self.ensure_visible(frame.t, margin=LOSS_W + 40)
+        else:
+            self.ensure_visible(frame.t)
 
     def fit_height(self) -> None:
         """Zoom so that every model's row fits the view's height (0.5x .. 1.25x, times the
@@ -450,19 +468,26 @@ class UnrolledView(QGraphicsView):
         """Presenter mode: allow the rows to grow `factor` times larger."""
         self.presenter_scale = factor
         self.fit_height()
+        self._place_overlays()  # the row names at the new font
 
     def fit(self) -> None:
-        """Zoom so that the whole sequence fits the width."""
+        """Zoom so that the whole sequence fits the width, or as much of it as keeps the
+        rows readable (FIT_MIN_ZOOM; a long sequence then scrolls, the cursor in view)."""
         rect = self.scene().sceneRect()
         if rect.width() <= 0:
             return
-        target = max(0.1, min(4.0, (self.viewport().width() - 10) / rect.width()))
+        target = max(FIT_MIN_ZOOM, min(4.0, (self.viewport().width() - 10) / rect.width()))
         self.zoom(target / self._zoom)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._place_overlays()
         self.fit_height()
+        self.keep_cursor_in_view()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.keep_cursor_in_view()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         super().scrollContentsBy(dx, dy)
@@ -472,7 +497,7 @@ class UnrolledView(QGraphicsView):
     def _place_overlays(self) -> None:
         vp = self.viewport().geometry()
         self.legend.move(vp.x() + 8, vp.bottom() - self.legend.height() - 6)
-        self.labels.setGeometry(vp.x(), vp.y(), 120, vp.height())
+        self.labels.setGeometry(vp.x(), vp.y(), self.labels.needed_width(), vp.height())
         self.legend.raise_()
         self.labels.raise_()
 
@@ -487,6 +512,14 @@ class RowLabels(QWidget):
         super().__init__(view)
         self.view = view
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+
+    def needed_width(self) -> int:
+        """Room for the widest model name at the current font (presenter mode doubles it)."""
+        bold = QFont()
+        bold.setBold(True)
+        fm = QFontMetrics(bold)
+        names = [row.run.label for row in self.view.rows.values()] or ["RNN (sigmoid)"]
+        return max(120, max(fm.horizontalAdvance(n) for n in names) + 20)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         view = self.view
@@ -503,7 +536,8 @@ class RowLabels(QWidget):
             painter.setFont(bold)
             text = row.run.label
             width = painter.fontMetrics().horizontalAdvance(text) + 12
-            box = QRectF(2, mid - 11, width, 22)
+            height = painter.fontMetrics().height() + 6
+            box = QRectF(2, mid - height / 2, width, height)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(bg)
             painter.drawRoundedRect(box, 4, 4)

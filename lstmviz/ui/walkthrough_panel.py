@@ -6,6 +6,7 @@ Recent walkthroughs, a Walkthroughs menu of the built-ins, View › Presenter mo
 from __future__ import annotations
 
 import html
+import math
 import re
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from lstmviz.session import frame_index
+from lstmviz.ui.lecture import LectureLayout, RangeComputer
 from lstmviz.ui.presenter import Presenter
 from lstmviz.walkthrough import (
     Step,
@@ -47,6 +49,11 @@ MAX_RECENT = 8
 TIME_PANELS = ("gradients", "jacobians", "cellstate")
 #: Which dock shows which gate (`highlight.gate` raises it).
 GATE_DOCK = {"forget": "forget"}
+#: A step's play longer than this (s) at the playback speed is shortened to PLAY_SECONDS.
+MAX_PLAY_SECONDS = 3.0
+PLAY_SECONDS = 2.5
+#: Shortest interval (ms) between two frames of a step's play.
+MIN_TICK_MS = 20
 
 
 class WalkthroughPanel(QWidget):
@@ -65,6 +72,14 @@ class WalkthroughPanel(QWidget):
         self.walkthrough: Walkthrough | None = None
         self.index = -1
         self._target: int | None = None
+        self._stride = 1
+        #: the gradient plot's y range held over the walkthrough's steps (log10 exponents)
+        self.held_range: tuple[float, float] | None = None
+        self._overflowing: frozenset = frozenset()
+        self._range_token: object = None
+        self.lecture = LectureLayout(window, self.name)
+        self.ranges = RangeComputer(self)
+        self.ranges.ready.connect(self._on_range)
         self._regions: list[tuple[pg.PlotItem, pg.LinearRegionItem]] = []
         self.play_timer = QTimer(self)
         self.play_timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -85,6 +100,13 @@ class WalkthroughPanel(QWidget):
         self.counter = QLabel()
         self.counter.setObjectName("walkthrough-counter")
         layout.addWidget(self.counter)
+        self.notice = QLabel()
+        self.notice.setObjectName("walkthrough-notice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("background: #fff3cd; color: #5c4400; padding: 4px; "
+                                  "border: 1px solid #e0b000; border-radius: 3px;")
+        self.notice.hide()
+        layout.addWidget(self.notice)
         split = QSplitter(Qt.Orientation.Vertical)
         self.narration = QTextBrowser()
         self.narration.setObjectName("walkthrough-narration")
@@ -108,10 +130,16 @@ class WalkthroughPanel(QWidget):
         self.next_button = QPushButton("Next ▶")
         self.next_button.setToolTip("Next step (Page Down)")
         self.next_button.clicked.connect(self.next)
+        self.close_button = QPushButton("Close walkthrough")
+        self.close_button.setObjectName("walkthrough-close")
+        self.close_button.setToolTip("Leave the walkthrough and get your own layout back")
+        self.close_button.clicked.connect(self.close_walkthrough)
         for b in (self.prev_button, self.next_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             buttons.addWidget(b)
         layout.addLayout(buttons)
+        self.close_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        layout.addWidget(self.close_button)
 
     def install(self, window) -> None:
         """Menu entries and shortcuts (called once by the main window)."""
@@ -157,10 +185,14 @@ class WalkthroughPanel(QWidget):
         self.next_action = action("Next step", ["PgDown"], self.next, "Next walkthrough step")
         self.prev_action = action("Previous step", ["PgUp"], self.previous,
                                   "Previous walkthrough step")
-        for a in (self.next_action, self.prev_action):
+        self.close_action = action("&Close walkthrough", [], self.close_walkthrough,
+                                   "Leave the walkthrough and get your own layout back")
+        for a in (self.close_action, self.next_action, self.prev_action):
             a.setEnabled(False)
             self.menu.insertAction(self.menu.actions()[0], a)
-        self.menu.insertSeparator(self.menu.actions()[2])
+        self.menu.insertSeparator(self.menu.actions()[3])
+        window.adapter.runsChanged.connect(self._refresh_claims)
+        window.adapter.diagnosticsChanged.connect(self._refresh_claims)
         window.addAction(self.open_action)
         self.presenter.install(window)
         window.playback.playingChanged.connect(self._on_playback)
@@ -185,10 +217,6 @@ class WalkthroughPanel(QWidget):
             return False
         self.set_walkthrough(wt)
         self._remember(path)
-        dock = self.window_.docks.get(self.name)
-        if dock is not None:
-            dock.show()
-            dock.raise_()
         self.go_to(step - 1, animate=animate)
         return True
 
@@ -201,9 +229,68 @@ class WalkthroughPanel(QWidget):
             self.steps_list.addItem(f"{step.index}. {_plain(step.title)}")
         self.heading.setText(f"<b style='font-size:large'>{html.escape(wt.title)}</b>")
         self.heading.setToolTip(wt.description)
-        for a in ("next_action", "prev_action"):
+        self.notice.hide()
+        for a in ("next_action", "prev_action", "close_action"):
             if hasattr(self, a):
                 getattr(self, a).setEnabled(True)
+        self.close_button.setEnabled(True)
+        # the gradient axis holds still over the steps: the union of what they show,
+        # computed off the GUI thread (steps with their own y_range keep theirs)
+        self.held_range = None
+        self._range_token = object()
+        self.ranges.start(self._range_token, [s.config for s in wt.steps if s.y_range is None])
+
+    def close_walkthrough(self) -> None:
+        """Leave the walkthrough: presenter mode off, the user's own layout back."""
+        if self.walkthrough is None and not self.lecture.active:
+            return
+        self.stop()
+        if self.presenter.active:
+            self.presenter.set_active(False)
+        self.shade_steps(None)
+        self.lecture.leave()
+        self.walkthrough = None
+        self.index = -1
+        self.held_range = None
+        self._range_token = None
+        self._set_y_range(None)
+        self.steps_list.clear()
+        self.notice.hide()
+        for a in ("next_action", "prev_action", "close_action"):
+            if hasattr(self, a):
+                getattr(self, a).setEnabled(False)
+        self._show_empty()
+
+    def wait_ranges(self) -> None:
+        """Block until the held y range of the open walkthrough is computed (tests, CLI)."""
+        self.ranges.wait()
+
+    def _on_range(self, token, result) -> None:
+        if token is not self._range_token:
+            return  # of a walkthrough no longer open
+        self.held_range, self._overflowing = result
+        step = self.step
+        if step is not None:
+            self._set_y_range(self.step_y_range(step))
+
+    def step_y_range(self, step: Step) -> tuple[float, float] | None:
+        """The gradient axis of `step` (log10 exponents): its own `y_range`, else the one
+        held over the walkthrough; None (the axis follows the run) for a step whose run
+        overflows, or before the held range is computed."""
+        if step.y_range is not None:
+            return step.y_range
+        if step.config in self._overflowing:
+            return None
+        return self.held_range
+
+    def _set_y_range(self, exponents: tuple[float, float] | None) -> None:
+        panel = self.window_.panels.get("gradients")
+        if panel is None or not hasattr(panel, "set_y_range_exponents"):
+            return
+        if exponents is None:
+            panel.set_y_range_exponents(None, None)
+        else:
+            panel.set_y_range_exponents(*exponents)
 
     def open_dialog(self) -> None:
         start = str(find_builtin_dir())
@@ -277,39 +364,56 @@ class WalkthroughPanel(QWidget):
         step = self.walkthrough.steps[index]
         self.index = index
         w = self.window_
-        if step.config != w.session.config:
+        dropped = self._own_run()
+        if dropped or step.config != w.session.config:
             w.apply_config(step.config)
-        if step.docks is not None:
-            self.show_docks(step.docks)
+        self.show_docks(step.docks)
+        self._set_y_range(self.step_y_range(step))
         if step.phase is not None:
-            target = frame_index(step.phase, step.t or 1, w.session.seq_len)
-            if step.play and animate and target != w.session.cursor:
-                self._target = target
-                self.play_timer.start(max(10, int(1000 / max(1, w.playback.fps))))
-            else:
-                w.session.seek(target)
+            self._move_cursor(frame_index(step.phase, step.t or 1, w.session.seq_len),
+                              step.play and animate)
         self._highlight(step)
         self._show_step(step)
-        self._ensure_width()
         self.presenter.step_applied(step)
 
-    def show_docks(self, names: tuple[str, ...]) -> None:
-        if self.presenter.active:
-            names = tuple(n for n in names if n != "settings")
-        for name, dock in self.window_.docks.items():
-            if name == self.name:
-                continue
-            dock.setVisible(name in names)
-        for name in reversed(names):  # the first named ends up on top of its tab group
-            if name in self.window_.docks:
-                self.window_.docks[name].raise_()
+    def _own_run(self) -> bool:
+        """A walkthrough owns its run: imported or trained weights are dropped, saying so
+        where the lecturer looks (the narration pane and the status bar)."""
+        w = self.window_
+        if not w.session.weights:
+            return False
+        kinds = ", ".join(k.upper() for k in w.session.weights)
+        w.session.weights = {}
+        message = (f"The {kinds} weights you imported or trained were set aside: this "
+                   "walkthrough sets up its own run (File › Import weights brings them "
+                   "back after it).")
+        self.notice.setText("⚠ " + message)
+        self.notice.show()
+        w.statusBar().showMessage(message, 10000)
+        return True
 
-    def _ensure_width(self, width: int = 400) -> None:
-        """Keep the narration readable when other docks share its side of the window."""
-        dock = self.window_.docks.get(self.name)
-        if dock is not None and dock.isVisible() and not dock.isFloating() \
-                and dock.width() < width - 40 and not self.presenter.active:
-            self.window_.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
+    def _move_cursor(self, target: int, play: bool) -> None:
+        """Jump to `target` when it lies behind the cursor (never play backwards); play
+        forwards to it otherwise, shortened to PLAY_SECONDS when it would take longer
+        than MAX_PLAY_SECONDS at the playback speed."""
+        session = self.window_.session
+        distance = target - session.cursor
+        if not play or distance <= 0:
+            session.seek(target)
+            return
+        fps = max(1.0, float(self.window_.playback.fps))
+        seconds = distance / fps
+        if seconds > MAX_PLAY_SECONDS:
+            seconds = PLAY_SECONDS
+        interval = 1000.0 * seconds / distance
+        self._stride = max(1, math.ceil(MIN_TICK_MS / interval))
+        self._target = target
+        self.play_timer.start(max(10, int(round(interval * self._stride))))
+
+    def show_docks(self, names: tuple[str, ...] | None) -> None:
+        """The lecture layout with the docks `names` (None: the last step's)."""
+        hide = ("settings",) if self.presenter.active else ()
+        self.lecture.apply(names, hide=hide)
 
     def stop(self) -> None:
         self.play_timer.stop()
@@ -321,12 +425,18 @@ class WalkthroughPanel(QWidget):
 
     def _tick(self) -> None:
         session = self.window_.session
-        if self._target is None or session.cursor == self._target:
+        if self._target is None or session.cursor >= self._target:
             self.stop()
             return
-        session.seek(session.cursor + (1 if self._target > session.cursor else -1))
-        if session.cursor == self._target:
+        session.seek(min(self._target, session.cursor + self._stride))
+        if session.cursor >= self._target:
             self.stop()
+
+    def _refresh_claims(self) -> None:
+        """The runs changed under an open step: measure its claims on them again."""
+        step = self.step
+        if step is not None:
+            self._show_step(step)
 
     def _on_playback(self, on: bool) -> None:
         if on:
@@ -377,6 +487,7 @@ class WalkthroughPanel(QWidget):
             "<p>Page Down / Page Up move between steps; F5 starts presenter mode.</p>")
         self.prev_button.setEnabled(False)
         self.next_button.setEnabled(False)
+        self.close_button.setEnabled(False)
 
     def _show_step(self, step: Step) -> None:
         wt = self.walkthrough
@@ -479,4 +590,7 @@ def open_in_window(window, name_or_path: str, step: int | None = None) -> bool:
     window.show()
     for _ in range(3):
         QApplication.processEvents()
-    return panel.open(name_or_path, step or 1, animate=False)
+    if not panel.open(name_or_path, step or 1, animate=False):
+        return False
+    panel.wait_ranges()  # the held gradient axis, so that a screenshot is reproducible
+    return True

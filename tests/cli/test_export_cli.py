@@ -45,8 +45,8 @@ def test_export_png_csv_svg_without_a_display(tmp_path, config_file):
     proc = lstmviz("--config", config_file, "--out", out, "--format", "png,svg,csv",
                    "--panels", "gradients,unrolled", "--width", "1000", check=0)
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["gradients.csv", "gradients.png", "gradients.svg", "manifest.json",
-                     "unrolled.png", "unrolled.svg"]
+    assert names == ["columns.md", "gradients.csv", "gradients.png", "gradients.svg",
+                     "manifest.json", "unrolled.png", "unrolled.svg"]
     assert sorted(os.path.basename(p) for p in proc.stdout.split()) == names
     assert QImage(str(out / "gradients.png")).width() == 1000
     manifest = json.loads((out / "manifest.json").read_text())
@@ -54,7 +54,8 @@ def test_export_png_csv_svg_without_a_display(tmp_path, config_file):
     assert manifest["source"] == {"config_file": str(config_file)}
     assert manifest["frame"]["index"] == 2 * SMALL.seq_len  # default: the last frame
     assert [f["file"] for f in manifest["files"]] == [
-        "gradients.png", "gradients.svg", "gradients.csv", "unrolled.png", "unrolled.svg"]
+        "gradients.png", "gradients.svg", "gradients.csv", "unrolled.png", "unrolled.svg",
+        "columns.md"]
 
 
 def test_gif_with_progress(tmp_path, config_file):

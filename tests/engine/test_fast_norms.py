@@ -165,19 +165,18 @@ def test_non_finite_zero_and_huge_stacks():
     assert linalg.product_norms(np.zeros((0, 3, 3))).shape == (0,)
 
 
-def test_unscale_keeps_zero_nan_and_overflow_conventions():
+def test_log10_unscale_is_exact_beyond_float64():
     norms = np.array([2.0, 0.0, np.nan, 3.0, 4.0, 0.5, 3.0])
     logs = np.array([0.0, 900.0, -900.0, -690.0, 800.0, 1.0, -800.0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out = dg._unscale(norms, logs)
-    assert out[0] == 2.0
-    assert out[1] == 0.0
+        out = dg._log10_unscale(norms, logs)
+    assert out[0] == pytest.approx(np.log10(2.0), rel=1e-15)
+    assert out[1] == -np.inf  # an exact zero
     assert np.isnan(out[2])
-    assert out[3] == pytest.approx(3.0 * np.exp(-690.0), rel=1e-12)  # ~1e-300
-    assert np.isnan(out[4])  # 4 e^800 exceeds float64
-    assert out[5] == pytest.approx(0.5 * np.e, rel=1e-15)
-    assert out[6] == 0.0  # 3 e^-800 underflows float64
+    assert out[3] == pytest.approx(np.log10(3.0) - 690.0 / np.log(10), rel=1e-14)
+    assert out[4] == pytest.approx(np.log10(4.0) + 800.0 / np.log(10), rel=1e-14)  # 10^348
+    assert out[6] == pytest.approx(np.log10(3.0) - 800.0 / np.log(10), rel=1e-14)
 
 
 def test_whh_contrib_does_not_overflow_before_the_values_do():

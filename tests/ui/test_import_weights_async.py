@@ -77,3 +77,26 @@ def test_a_refused_file_is_one_message_and_changes_nothing(make_window, tmp_path
     assert len(messages) == 1 and "m.pt: a PyTorch pickle" in messages[0]
     assert window.session.config == before
     assert not window.recomputer.busy
+
+
+def test_a_lecture_step_naming_weights_shows_them_over_imported_ones(make_window, qtbot,
+                                                                       tmp_path):
+    from lstmviz.named_weights import load_file
+
+    window = make_window(Config(models=("lstm",), seq_len=20, task="adding"))
+    mine = build_model("lstm", 2, 16, seed=8)
+    save_weights(tmp_path / "mine.npz", mine)
+    assert window.import_weights(tmp_path / "mine.npz")
+    qtbot.waitUntil(lambda: not window.recomputer.busy and "lstm" in window.session.weights,
+                    timeout=20000)
+    panel = window.tools["walkthrough"]
+    assert panel.open("08_after_training", animate=False)
+    assert not window.session.runs["lstm"].imported  # step 1: the untrained LSTM
+    panel.go_to(1, animate=False)
+    window.recomputer.wait(jacobians=False)
+    shipped, _ = load_file("builtin:adding_lstm", "lstm")
+    assert window.session.runs["lstm"].model is shipped
+    panel.go_to(2, animate=False)
+    window.recomputer.wait(jacobians=False)
+    assert set(window.session.runs) == {"rnn", "lstm"}
+    assert window.session.runs["rnn"].imported and window.session.runs["lstm"].model is shipped

@@ -93,8 +93,9 @@ def test_without_lstm_the_switch_is_off(qtbot):
 
 
 def test_overflow_note_and_no_exception(qtbot):
-    session = Session(Config(models=("rnn",), activation="relu", weight_scale=3.0,
-                             seq_len=500, hidden_size=16))
+    # overflow = a value stops being finite in float64 (orthogonal init, scale 10: t = 381)
+    session = Session(Config(models=("rnn",), activation="relu", weight_scale=10.0,
+                             init="orthogonal", seq_len=500, hidden_size=16))
     run = session.runs["rnn"]
     assert run.overflow_step is not None
     panel = CellStatePanel(SessionAdapter(session))

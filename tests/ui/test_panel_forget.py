@@ -123,8 +123,9 @@ def test_batch_element_zero(qtbot):
 
 
 def test_exploding_rnn_does_not_raise(qtbot):
-    session = Session(Config(models=("rnn",), activation="relu", weight_scale=3.0,
-                             seq_len=500, hidden_size=16))
+    # overflow = a value stops being finite in float64 (orthogonal init, scale 10: t = 381)
+    session = Session(Config(models=("rnn",), activation="relu", weight_scale=10.0,
+                             init="orthogonal", seq_len=500, hidden_size=16))
     assert session.runs["rnn"].overflow_step is not None
     panel = ForgetPanel(SessionAdapter(session))
     qtbot.addWidget(panel)

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from lstmviz.config import Config
+from lstmviz.numfmt import format_log10
 from lstmviz.session import BACKWARD, Session
 from lstmviz.ui.adapter import SessionAdapter
-from lstmviz.ui.panels.gradients import BOUND_LABEL, GradientPanel, sci
+from lstmviz.ui.panels.gradients import BOUND_LABEL, GradientPanel
 from lstmviz.ui.theme import DARK
 
 T = 30
@@ -39,14 +40,14 @@ def test_curves_follow_the_backward_pass(panel, session):
             d = run.diagnostics
             series = panel.series[kind]
             assert len(series) == (2 if kind == "lstm" else 1)
-            for s, values in zip(series, (d.grad_h_norm, d.grad_c_norm), strict=False):
+            for s, values in zip(series, (d.log10_grad_h, d.log10_grad_c), strict=False):
                 x, y = xy(s.item)
                 if frame.phase != BACKWARD:
                     assert x.size == 0
                     continue
                 t = frame.bwd_t
                 np.testing.assert_array_equal(x, np.arange(t, T + 1))
-                np.testing.assert_allclose(y, np.log10(values[t - 1:]))
+                np.testing.assert_allclose(y, values[t - 1:])
         assert panel.cursor.value() == frame.t
 
 
@@ -75,16 +76,10 @@ def test_ratio_is_written_as_the_backward_pass_goes(panel, session):
     session.to_end()
     text = panel.notes.toPlainText()
     for run in session.runs.values():
-        g = run.diagnostics.grad_h_norm
-        assert f"{run.label}: ‖dL/dh₁‖ / ‖dL/dh_T‖ = {sci(np.log10(g[0] / g[-1]))}" in text
-
-
-def test_sci_formatting():
-    assert sci(np.log10(3.2e-9)) == "3.2×10⁻⁹"
-    assert sci(np.log10(0.52)) == "0.52"
-    assert sci(np.log10(1.4e12)) == "1.4×10¹²"
-    assert sci(np.log10(9.99e-5)) == "1.0×10⁻⁴"
-    assert sci(float("-inf")) == "0"
+        g = run.diagnostics.log10_grad_h
+        assert f"{run.label}: ‖dL/dh₁‖ / ‖dL/dh_T‖ = {format_log10(g[0] - g[-1])}" in text
+    c = session.runs["lstm"].diagnostics.log10_grad_c
+    assert f"‖dL/dc₁‖ / ‖dL/dc_T‖ = {format_log10(c[0] - c[-1])}" in text
 
 
 def test_fixed_ranges_cover_the_data(panel, session):
@@ -96,11 +91,17 @@ def test_fixed_ranges_cover_the_data(panel, session):
     assert panel.plot.viewRange()[1] == [y0, y1]
 
 
-def test_overflow_note_and_no_exception(qtbot):
-    session = Session(Config(models=("rnn",), activation="relu", weight_scale=3.0,
-                             seq_len=500, hidden_size=16))
+@pytest.mark.parametrize(("kw", "where"), [
+    # the forward pass stops being finite at t = 312: everything backward is NaN
+    (dict(init="orthogonal", weight_scale=10.0, seq_len=320, hidden_size=2), "forward"),
+    # finite forward (max 4e188), float64 gradients pass 1.8e308 from t = 145 down
+    (dict(init="orthogonal", weight_scale=3.0, seq_len=400, hidden_size=5, seed=1), "backward"),
+])
+def test_overflow_note_and_no_exception(qtbot, kw, where):
+    session = Session(Config(models=("rnn",), activation="relu", **kw))
     run = session.runs["rnn"]
     assert run.overflow_step is not None
+    assert (run.trace.overflow_step is None) == (where == "backward")
     panel = GradientPanel(SessionAdapter(session))
     qtbot.addWidget(panel)
     k = run.overflow_step + 1
@@ -113,9 +114,34 @@ def test_overflow_note_and_no_exception(qtbot):
         elif frame.fwd_t >= k:
             assert known
     x, y = xy(panel.series["rnn"][0].item)
-    assert np.all(np.isfinite(y))
+    if where == "backward":  # the logs go on exactly past float64: 10^376, nothing clipped
+        assert x.size == session.seq_len and np.all(np.isfinite(y))
+        np.testing.assert_array_equal(y, run.diagnostics.log10_grad_h)
+        assert y.max() > 308
+        assert format_log10(y[0] - y[-1]) in panel.notes.toPlainText()
+    else:
+        assert x.size == 0
     y0, y1 = panel.plot.viewRange()[1]
     assert np.isfinite(y0) and np.isfinite(y1)
+
+
+def test_no_clamp_far_below_float64(qtbot):
+    """A tanh RNN with sigma_max 0.3 at T = 1000: the curve and the printed ratio reach
+    10^-500 and beyond (the panel used to floor at 10^-30)."""
+    session = Session(Config(models=("rnn",), weight_scale=0.3, seq_len=1000, hidden_size=8))
+    panel = GradientPanel(SessionAdapter(session))
+    qtbot.addWidget(panel)
+    session.to_end()
+    d = session.runs["rnn"].diagnostics
+    _, y = xy(panel.series["rnn"][0].item)
+    np.testing.assert_array_equal(y, d.log10_grad_h)
+    assert y.min() < -400
+    assert panel.plot.viewRange()[1][0] < y.min()
+    ratio = d.log10_grad_h[0] - d.log10_grad_h[-1]
+    assert f"‖dL/dh₁‖ / ‖dL/dh_T‖ = {format_log10(ratio)}" in panel.notes.toPlainText()
+    assert panel.ratio_log10("rnn", 1) == ratio
+    panel.set_y_range_exponents(-50.0, 2.0)
+    assert panel.plot.viewRange()[1] == [-50.0, 2.0]
 
 
 def test_no_bound_when_the_loss_is_at_every_step(qtbot):
@@ -135,6 +161,11 @@ def test_data_columns_equal_engine_arrays(panel, session):
     np.testing.assert_array_equal(cols["t"], np.arange(1, T + 1))
     for kind, run in session.runs.items():
         np.testing.assert_array_equal(cols[f"{kind} ||dL/dh_t||"], run.diagnostics.grad_h_norm)
+        np.testing.assert_array_equal(cols[f"{kind} log10 ||dL/dh_t||"],
+                                      run.diagnostics.log10_grad_h)
+    assert cols["t"].dtype.kind == "i"
+    np.testing.assert_array_equal(cols["lstm log10 ||dL/dc_t||"],
+                                  session.runs["lstm"].diagnostics.log10_grad_c)
     np.testing.assert_array_equal(cols["lstm ||dL/dc_t||"],
                                   session.runs["lstm"].diagnostics.grad_c_norm)
 

@@ -7,9 +7,10 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from lstmviz.config import Config
+from lstmviz.numfmt import format_magnitude
 from lstmviz.session import BACKWARD, FORWARD, Session
 from lstmviz.ui.adapter import SessionAdapter
-from lstmviz.ui.panels.inspector import InspectorPanel, fmt
+from lstmviz.ui.panels.inspector import InspectorPanel
 from lstmviz.ui.theme import DARK
 
 T, H = 30, 8
@@ -77,7 +78,9 @@ def test_lstm_cell_values_and_cell_path(panel, adapter, session):
         if frame.bwd_t <= 12:
             dh = session.runs["lstm"].grads.h[11, 0]
             np.testing.assert_array_equal(grad, dh)
-            assert fmt(float(np.linalg.norm(dh))) in panel.grad_label.text()
+            d = session.runs["lstm"].diagnostics
+            assert format_magnitude(d.log10_grad_h[11]) in panel.grad_label.text()
+            assert np.linalg.norm(dh) == pytest.approx(10 ** d.log10_grad_h[11], rel=1e-12)
             assert "dL/dc" in panel.grad_label.text()
         else:
             assert grad is None
@@ -136,10 +139,10 @@ def test_follow_again_after_a_click(panel, adapter, session):
 
 
 def test_exploding_rnn_gradient_shows_overflow(qtbot):
-    session = Session(Config(models=("rnn",), activation="relu", weight_scale=3.0,
-                             seq_len=500, hidden_size=16))
+    session = Session(Config(models=("rnn",), activation="relu", init="orthogonal",
+                             weight_scale=3.0, seq_len=400, hidden_size=5, seed=1))
     k = session.runs["rnn"].overflow_step
-    assert k is not None
+    assert k is not None and session.runs["rnn"].trace.overflow_step is None
     adapter = SessionAdapter(session)
     panel = InspectorPanel(adapter)
     qtbot.addWidget(panel)
@@ -148,6 +151,11 @@ def test_exploding_rnn_gradient_shows_overflow(qtbot):
     adapter.select("rnn", max(k - 5, 1))
     session.to_end()
     assert f"overflow at t = {k + 1}" in panel.grad_label.text()
+    # the norm beyond float64 is written exactly, the same figure the status bar shows
+    d = session.runs["rnn"].diagnostics
+    assert d.log10_grad_h[k - 5 - 1] > 308
+    figure = format_magnitude(d.log10_grad_h[k - 6])
+    assert f"‖dL/dh<sub>t</sub>‖ = {figure}" in panel.grad_label.text()
     assert np.isfinite(heights(panel.grad_plots["rnn"].bars[0])).all()
     for bp in panel.gate_plots["rnn"]:
         assert np.isfinite(heights(bp.bars[0])).all()

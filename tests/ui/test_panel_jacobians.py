@@ -6,7 +6,6 @@ import pytest
 from lstmviz.config import Config
 from lstmviz.session import BACKWARD, FORWARD, Session
 from lstmviz.ui.adapter import SessionAdapter
-from lstmviz.ui.panels.base import LOG_FLOOR, safe_log10
 from lstmviz.ui.panels.jacobians import JacobianPanel
 from lstmviz.ui.theme import DARK
 
@@ -37,7 +36,8 @@ def curves_by_source(panel, session):
     out = []
     for run in session.runs.values():
         d = run.diagnostics
-        out += [(0, d.jac_prod_norm, True), (0, d.jac_step_norm, False), (2, d.whh_contrib, True)]
+        out += [(0, d.log10_jac_prod, True), (0, d.log10_jac_step, False),
+                (2, d.log10_whh, True)]
         if d.cell_direct is not None:
             out += [(1, d.cell_direct, False), (1, d.cell_indirect, False)]
     assert len(out) == len(panel.curves)
@@ -60,10 +60,9 @@ def test_reveal_with_forward_and_backward(panel, session):
                 t = frame.fwd_t
                 np.testing.assert_array_equal(x, np.arange(1, t + 1))
                 ref = values[:t]
-            expected = ref
-            if plot != 1:  # log plots: zeros sit on the bottom edge
-                expected = safe_log10(ref)
-                expected[expected <= LOG_FLOOR] = panel.plots[plot].viewRange()[1][0]
+            expected = np.array(ref)
+            if plot != 1:  # log plots (exact logs): exact zeros sit on the bottom edge
+                expected[expected == -np.inf] = panel.plots[plot].viewRange()[1][0]
             np.testing.assert_allclose(y, expected)
         assert all(line.value() == frame.t for line in panel.cursors)
 
@@ -91,10 +90,9 @@ def test_cell_path_only_for_lstm(qtbot):
 
 
 def test_ranges_cover_data(panel, session):
-    for plot, key in ((0, "jac_prod_norm"), (2, "whh_contrib")):
-        logs = np.concatenate([safe_log10(getattr(r.diagnostics, key))
-                               for r in session.runs.values()])
-        logs = logs[logs > LOG_FLOOR]
+    for plot, key in ((0, "log10_jac_prod"), (2, "log10_whh")):
+        logs = np.concatenate([getattr(r.diagnostics, key) for r in session.runs.values()])
+        logs = logs[np.isfinite(logs)]
         y0, y1 = panel.plots[plot].viewRange()[1]
         assert y0 < logs.min() and y1 > logs.max()
     d = session.runs["lstm"].diagnostics
@@ -103,9 +101,9 @@ def test_ranges_cover_data(panel, session):
 
 
 def test_overflow_note_and_no_exception(qtbot):
-    session = Session(Config(models=("rnn",), activation="relu", weight_scale=3.0,
-                             seq_len=500, hidden_size=16))
-    assert session.runs["rnn"].overflow_step is not None
+    session = Session(Config(models=("rnn",), activation="relu", init="orthogonal",
+                             weight_scale=10.0, seq_len=320, hidden_size=2))
+    assert session.runs["rnn"].trace.overflow_step is not None
     panel = JacobianPanel(SessionAdapter(session))
     qtbot.addWidget(panel)
     for i in range(session.n_frames):
@@ -125,6 +123,9 @@ def test_data_columns_equal_engine_arrays(panel, session):
         np.testing.assert_array_equal(cols[f"{kind} ||dh_T/dh_t||_2"], d.jac_prod_norm)
         np.testing.assert_array_equal(cols[f"{kind} ||dh_t/dh_t-1||_2"], d.jac_step_norm)
         np.testing.assert_array_equal(cols[f"{kind} ||dL/dW_hh term t||"], d.whh_contrib)
+        np.testing.assert_array_equal(cols[f"{kind} log10 ||dh_T/dh_t||_2"], d.log10_jac_prod)
+        np.testing.assert_array_equal(cols[f"{kind} log10 ||dh_t/dh_t-1||_2"], d.log10_jac_step)
+        np.testing.assert_array_equal(cols[f"{kind} log10 ||dL/dW_hh term t||"], d.log10_whh)
     np.testing.assert_array_equal(cols["lstm cell path direct ||diag(f_t)||"],
                                   session.runs["lstm"].diagnostics.cell_direct)
 

@@ -141,7 +141,8 @@ def test_presenter_mode(window, qtbot):
     assert not window.docks["settings"].isVisible()
     assert window.docks["walkthrough"].isVisible()
     assert all(not t.isVisible() for t in window.findChildren(QToolBar))
-    assert app.font().pointSizeF() == pytest.approx(2 * size)
+    assert panel.presenter.scale > 1.2
+    assert app.font().pointSizeF() == pytest.approx(panel.presenter.scale * size)
     plot = window.panels["gradients"].plot_items()[0]
     assert plot.getAxis("bottom").style["tickFont"] is not None
     # arrows move between steps here, as do the clicker keys
@@ -168,7 +169,12 @@ def test_presenter_mode(window, qtbot):
     assert app.font().pointSizeF() == pytest.approx(size)
     assert plot.getAxis("bottom").style["tickFont"] is None
     # (exact sizes cannot be compared here: the offscreen screen is smaller than the window)
-    assert layout() == before
+    # the lecture moved on in presenter mode: the window shows the step now on screen, not
+    # the one at which F5 was pressed (test_lecture_layout checks F5, Esc on one step)
+    shown = {n for n, d in window.docks.items() if d.isVisible()}
+    assert shown == {*panel.step.docks, "walkthrough"}
+    assert all(v[3] == [] for v in layout().values() if v[0])  # nothing tabbed
+    assert set(before) == set(layout())
     assert all(t.isVisible() for t in window.findChildren(QToolBar))
     # and the arrows step frames again
     cursor = window.session.cursor

@@ -12,13 +12,17 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QDockWidget, QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QApplication, QDockWidget, QGraphicsItem, QVBoxLayout, QWidget
 
 from lstmviz.session import Frame, Run
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.theme import LIGHT, Theme
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+#: Width (px) of a data curve: readable on a projector.
+CURVE_WIDTH = 2.0
 
 #: log10 of the smallest magnitude plotted; zeros are drawn at this floor.
 LOG_FLOOR = -30.0
@@ -40,8 +44,11 @@ class PowerAxis(pg.AxisItem):
         if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal <= minVal:
             return []
         span = maxVal - minVal
-        # one label every `step` decades, at most ~8 labels
-        step = max(1, math.ceil(span / 8))
+        # one label every `step` decades: at most ~8, and never closer than two text lines
+        # (large presenter fonts on a short plot would otherwise overlap or drop them)
+        font = self.style.get("tickFont") or QApplication.font()
+        room = max(2, int(size / (2.2 * QFontMetrics(font).height()))) if size > 0 else 8
+        step = max(1, math.ceil(span / min(8, room)))
         for nice in (1, 2, 5, 10, 20, 50, 100):
             if nice >= step:
                 step = nice
@@ -119,6 +126,7 @@ class Panel(QWidget):
         self._reuse = False
         self._pool: list[QGraphicsItem] = []
         self._pool_next = 0
+        self.presenter_scale = 1.0  # presenter mode's scale of fonts and lines
         self.build()
         adapter.runsChanged.connect(self._on_runs)
         adapter.frameChanged.connect(self._on_frame)
@@ -201,6 +209,18 @@ class Panel(QWidget):
         finally:
             self._reuse = False
         self._structure = key
+        if self.presenter_scale != 1.0:  # new items (and fixed axis widths) at that scale
+            self.set_presenter_scale(self.presenter_scale)
+
+    def set_presenter_scale(self, factor: float) -> None:
+        """Presenter mode: fonts, pens and axis room `factor` times their size (kept over
+        rebuilds). Panels may define `set_scale(factor)` to scale themselves."""
+        self.presenter_scale = factor
+        if hasattr(self, "set_scale"):
+            self.set_scale(factor)
+            return
+        for plot in self.plot_items():
+            scale_plot(plot, factor)
 
     def _on_frame(self, *_args) -> None:
         if self._off_screen():
@@ -265,3 +285,104 @@ class Panel(QWidget):
         p.hideButtons()
         cache_axes(p)
         return w
+
+
+# -- legends and presenter scaling ---------------------------------------------------------
+def outside_legend(plot: pg.PlotItem, size: str = "9pt") -> pg.LegendItem:
+    """A legend in a row above the plot's data (where a title would go), entries side by
+    side: it never covers a curve. `plot.legend` is set, so exporters and presenter
+    scaling find it; call `fit_legend` after its entries change."""
+    legend = pg.LegendItem(labelTextSize=size, colCount=4, horSpacing=18, verSpacing=-4)
+    title = plot.titleLabel
+    plot.layout.removeItem(title)
+    title.hide()
+    plot.layout.addItem(legend, 0, 1)
+    plot.legend = legend
+    return legend
+
+
+def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
+    """Give the legend's row the legend's height, its entries side by side as far as the
+    plot's width allows (call when its entries or font changed; resizes follow)."""
+    if not getattr(legend, "_fits_on_resize", False):
+        legend._fits_on_resize = True
+        plot.vb.sigResized.connect(lambda *_: fit_legend(plot, legend))
+    n = len(legend.items)
+    room = plot.vb.width() or plot.width()
+    widths = [sample.boundingRect().width() + label.boundingRect().width() + 18
+              for sample, label in legend.items]
+    columns = max(1, min(4, n))
+    while columns > 1 and max(sum(widths[i:i + columns])
+                              for i in range(0, n, columns)) > room:
+        columns -= 1
+    if legend.columnCount != columns:
+        legend.setColumnCount(columns)
+    legend.updateSize()
+    height = legend.boundingRect().height() if n else 0
+    plot.layout.setRowFixedHeight(0, height)
+    plot.layout.invalidate()
+
+
+def _scaled_pen(obj, pen, factor: float):
+    """`pen` at `factor` times the width `obj` had before presenter mode (kept on `obj`)."""
+    pen = pg.mkPen(pen)
+    base = getattr(obj, "_presenter_base_width", None)
+    if factor == 1.0:
+        if base is not None:
+            pen.setWidthF(base)
+            del obj._presenter_base_width
+        return pen
+    if base is None:
+        base = pen.widthF()
+        obj._presenter_base_width = base
+    pen.setWidthF(max(base, 1.0) * factor)
+    return pen
+
+
+def _scale_fixed_size(axis: pg.AxisItem, factor: float) -> None:
+    """An axis given a fixed width (to align plots) gets `factor` times it, so that large
+    tick labels never run into the axis title."""
+    fixed = getattr(axis, "fixedWidth", None) if axis.orientation in ("left", "right") else None
+    if fixed is None:
+        return
+    base = getattr(axis, "_presenter_base_fixed", None)
+    if base is None or fixed not in (base, base * factor, round(base * factor)):
+        base = fixed  # (first scaling, or a rebuild set its own width)
+    axis._presenter_base_fixed = base
+    axis.setWidth(round(base * factor) if factor != 1.0 else base)
+
+
+def scale_plot(plot: pg.PlotItem, factor: float) -> None:
+    """Scale a PlotItem's curve widths, axis pens and tick/label fonts (idempotent)."""
+    for item in plot.listDataItems():
+        pen = item.opts.get("pen")
+        if pen is not None:
+            item.setPen(_scaled_pen(item, pen, factor))
+    font = QFont(QApplication.instance().font())
+    for name in plot.axes:
+        axis = plot.getAxis(name)
+        axis.label.setFont(font)
+        axis.setPen(_scaled_pen(axis, axis.pen(), factor))
+        axis.setStyle(tickFont=None if factor == 1.0 else QFont(font))  # re-lays out the axis
+        # the axis's room for tick labels, measured at the old font: measured afresh so
+        # the labels never run into the axis title
+        axis.textWidth, axis.textHeight = 30, 18  # (pyqtgraph's initial values)
+        _scale_fixed_size(axis, factor)
+        axis._adjustSize()
+    if plot.titleLabel is not None:
+        plot.titleLabel.item.setFont(font)
+    legend = plot.legend
+    if legend is not None:
+        base = getattr(legend, "_presenter_base_size", None) or legend.opts["labelTextSize"]
+        legend._presenter_base_size = base if factor != 1.0 else None
+        try:
+            size = f"{float(str(base).removesuffix('pt')) * factor:g}pt"
+        except ValueError:
+            size = base
+        legend.opts["labelTextSize"] = size
+        for _sample, label in legend.items:
+            label.setText(label.text, size=size)
+        legend.updateSize()
+    for item in plot.items:
+        if isinstance(item, pg.TextItem):  # notes pinned on the plot
+            item.textItem.setFont(font)

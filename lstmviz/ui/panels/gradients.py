@@ -7,39 +7,27 @@ ratio ||dL/dh_t|| / ||dL/dh_T|| is written on the plot as the backward pass reac
 from __future__ import annotations
 
 import html
-import math
 import re
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
+from lstmviz.numfmt import format_log10
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import LOG_FLOOR, SUPERSCRIPT, Panel, finite_prefix, safe_log10
+from lstmviz.ui.panels.base import (
+    CURVE_WIDTH,
+    Panel,
+    finite_prefix,
+    fit_legend,
+    outside_legend,
+    scale_plot,
+)
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 BOUND_LABEL = "RNN bound (σγ)^(T−t)"
-
-
-def sci(log_value: float, digits: int = 2) -> str:
-    """10**log_value for people: '3.2×10⁻⁹', '0.52', '1.4×10¹²' (from log10: never overflows)."""
-    if not math.isfinite(log_value):
-        return "∞" if log_value > 0 else ("0" if log_value < 0 else "—")
-    if -2 <= log_value < 3:
-        return f"{10.0 ** log_value:.{digits}g}"
-    exponent = math.floor(log_value)
-    mantissa = round(10.0 ** (log_value - exponent), digits - 1)
-    if mantissa >= 10:
-        mantissa, exponent = mantissa / 10, exponent + 1
-    return f"{mantissa:.{digits - 1}f}×10{str(exponent).translate(SUPERSCRIPT)}"
-
-
-def backward_clip(values: np.ndarray) -> np.ndarray:
-    """Backward-time quantities (known from T down): clip at the first non-finite step
-    met going backward, i.e. NaN from there down to t = 1."""
-    return finite_prefix(np.asarray(values, dtype=float)[::-1])[::-1].copy()
 
 
 def _forward_overflow(run: Run) -> int | None:
@@ -59,18 +47,31 @@ def clip_forward(run: Run, values: np.ndarray) -> np.ndarray:
     return v
 
 
-def clip_backward(run: Run, values: np.ndarray, *, gradient: bool = True) -> np.ndarray:
-    """A backward-time (T,) quantity, NaN from its first non-finite step down to t = 1 and,
-    for a `gradient`, from the backward overflow step down.
-
-    After a forward overflow nothing computed backward is meaningful, so nothing is kept.
-    """
-    v = backward_clip(values)
+def log_series(run: Run, logs: np.ndarray | None) -> np.ndarray:
+    """A backward-time (T,) log10 series as drawn: the engine's exact logs, -inf kept for exact
+    zeros (drawn on the bottom edge), NaN from the first NaN (or +inf) met going backward and
+    everywhere after a non-finite forward pass. Nothing is clamped."""
+    if logs is None:
+        return np.full(run.trace.h.shape[0], np.nan)
+    v = np.array(logs, dtype=float)
+    bad = np.isnan(v) | (v == np.inf)
+    if bad.any():
+        v[: int(len(v) - np.argmax(bad[::-1]))] = np.nan
     if _forward_overflow(run) is not None:
         v[:] = np.nan
-    k = _backward_overflow(run)
-    if gradient and k is not None:
-        v[: k + 1] = np.nan
+    return v
+
+
+def log_forward_series(run: Run, logs: np.ndarray | None) -> np.ndarray:
+    """A forward-time (T,) log10 series as drawn: exact logs, -inf kept for exact zeros, NaN
+    where not finite (+inf or NaN) and from the forward overflow step on."""
+    if logs is None:
+        return np.full(run.trace.h.shape[0], np.nan)
+    v = np.array(logs, dtype=float)
+    v[v == np.inf] = np.nan
+    k = _forward_overflow(run)
+    if k is not None:
+        v[k:] = np.nan
     return v
 
 
@@ -114,6 +115,11 @@ class NotesBox(QWidget):
 
     def set_color(self, color: str) -> None:
         self.label.setStyleSheet(f"color: {color}")
+
+    def set_font(self, font) -> None:
+        """Text at `font` (presenter mode), the box's height measured again."""
+        self.label.setFont(font)
+        self._fit()
 
     def toPlainText(self) -> str:  # noqa: N802 (as QGraphicsTextItem)
         text = re.sub(r"<br\s*/?>", "\n", self._html)
@@ -183,9 +189,9 @@ def pinned_text(plot: pg.PlotItem, corner: str, color) -> pg.TextItem:
 def y_range(*logs: np.ndarray, margin: float = 0.06, default=(-1.0, 1.0)) -> tuple[float, float]:
     """Finite min/max of log10 arrays with a margin (at least a quarter decade).
 
-    Zeros (at LOG_FLOOR) do not count: they are drawn on the bottom edge, see `floor_to`.
+    Exact zeros (-inf) do not count: they are drawn on the bottom edge, see `_Series`.
     """
-    finite = [a[np.isfinite(a) & (a > LOG_FLOOR)] for a in logs if a is not None]
+    finite = [a[np.isfinite(a)] for a in logs if a is not None]
     finite = [a for a in finite if a.size]
     if not finite:
         return default
@@ -196,20 +202,29 @@ def y_range(*logs: np.ndarray, margin: float = 0.06, default=(-1.0, 1.0)) -> tup
 
 
 def floor_to(logs: list[np.ndarray], bottom: float) -> None:
-    """Put exact zeros (log10 at LOG_FLOOR) on the plot's bottom edge, in place."""
+    """Put exact zeros (log10 = -inf) on the plot's bottom edge, in place."""
     for a in logs:
-        a[a <= LOG_FLOOR] = bottom
+        a[a == -np.inf] = bottom
 
 
 class _Series:
-    """One curve's prepared data: x, log10 y (NaN where clipped) and its finite span."""
+    """One curve's prepared data: x, exact log10 y (NaN where clipped, -inf for an exact zero,
+    drawn at `floor`, the plot's bottom edge) and its finite span."""
 
     def __init__(self, item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
-        self.item, self.x, self.y = item, x, y
-        ok = np.isfinite(y)
+        self.item, self.x = item, x
+        self.zero = y == -np.inf
+        self.y = np.where(self.zero, np.nan, y)
+        ok = ~np.isnan(self.y) | self.zero
         # backward-clipped series are finite on a suffix [lo, T)
         self.lo = int(np.argmax(ok)) if ok.any() else len(y)
         self.shown: int | None = None  # first index on screen (len(y): nothing)
+
+    def set_floor(self, bottom: float) -> None:
+        """Draw exact zeros at `bottom` (the y range's lower end); redrawn at the next show."""
+        if self.zero.any():
+            self.y[self.zero] = bottom
+            self.shown = None
 
     def show_from(self, t: int) -> None:
         """Show steps t..T (1-based); t > T shows nothing."""
@@ -236,9 +251,9 @@ class GradientPanel(Panel):
         self.plot_widget = self.make_plot(log_y=True, y_label="‖dL/dh_t‖ (log scale)")
         self.plot = self.plot_widget.getPlotItem()
         self.plot.disableAutoRange()
-        # bottom right, see-through: vanishing curves fall from the upper right (t = T) to
-        # the lower left and the RNN bound runs along the top
-        self.legend = self.plot.addLegend(offset=(-4, -4), labelTextSize="8pt", verSpacing=-6)
+        self.legend = outside_legend(self.plot)
+        self._held: tuple[float, float] | None = None
+        self._auto_range: tuple[float, float] = (-1.0, 1.0)
         self.layout_.addWidget(self.plot_widget, 1)
         self.notes = NotesBox(self)
         self.layout_.addWidget(self.notes)
@@ -263,8 +278,8 @@ class GradientPanel(Panel):
         if not self.reusing:
             self.plot.clear()
             self.legend.clear()
-        self.legend.setBrush(pg.mkBrush(theme.background + "90"))
-        self.legend.setPen(pg.mkPen(theme.muted))
+        self.legend.setBrush(pg.mkBrush(None))  # above the data: no box needed
+        self.legend.setPen(pg.mkPen(None))
         self.legend.setLabelTextColor(theme.foreground)
         self.notes.set_color(theme.foreground)
         self.overflow.setColor(theme.foreground)
@@ -273,60 +288,97 @@ class GradientPanel(Panel):
         self._ratio_logs = {}
         T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
         x = np.arange(1, T + 1, dtype=float)
-        self._columns = {"t": x}
+        self._columns = {"t": np.arange(1, T + 1)}
         logs = []
         for kind, run in runs.items():
             d = run.diagnostics
             color = theme.model_color(kind)
-            gh = clip_backward(run, d.grad_h_norm)
-            yh = safe_log10(gh)
+            yh = log_series(run, d.log10_grad_h)
             item = self.pooled(self.plot, lambda c=color, r=run: pg.PlotDataItem(
-                pen=pg.mkPen(c, width=1), name=r.label))
+                pen=pg.mkPen(c, width=CURVE_WIDTH), name=r.label))
             self.series[kind] = [_Series(item, x, yh)]
-            self._ratio_logs[kind] = yh.copy()  # before zeros move to the bottom edge
+            self._ratio_logs[kind] = yh
             self._columns[f"{kind} ||dL/dh_t||"] = np.asarray(d.grad_h_norm, dtype=float)
+            self._columns[f"{kind} log10 ||dL/dh_t||"] = np.asarray(d.log10_grad_h, dtype=float)
             logs.append(yh)
             if d.grad_c_norm is not None:
-                yc = safe_log10(clip_backward(run, d.grad_c_norm))
-                pen = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
+                yc = log_series(run, d.log10_grad_c)
+                pen = pg.mkPen(color, width=CURVE_WIDTH, style=Qt.PenStyle.DashLine)
                 item = self.pooled(self.plot, lambda p=pen, r=run: pg.PlotDataItem(
                     pen=p, name=f"{r.label} ‖dL/dc‖ ┄"))
                 self.series[kind].append(_Series(item, x, yc))
                 self._columns[f"{kind} ||dL/dc_t||"] = np.asarray(d.grad_c_norm, dtype=float)
+                self._columns[f"{kind} log10 ||dL/dc_t||"] = np.asarray(
+                    d.log10_grad_c, dtype=float)
                 logs.append(yc)
             if kind == "rnn" and d.rnn_bound is not None:
                 self.sigma_gamma = float(d.rnn_bound)
                 if self.adapter.session.config.loss_where == "last":
-                    self._add_bound(x, yh, float(d.rnn_bound))
-        lo, hi = y_range(*logs)
-        floor_to(logs, lo)
-        self.plot.setYRange(lo, hi, padding=0)
+                    self._add_bound(x, run, yh)
+        self._auto_range = y_range(*logs)
+        # a walkthrough holds the axis still over its steps
+        self._apply_y_range(*(self._held or self._auto_range))
         self.plot.setXRange(1, T, padding=0.01)
         self.cursor = self.pooled(self.plot, lambda: pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
         self.notes.set_worst(self._worst_notes(T))
+        fit_legend(self.plot, self.legend)
 
-    def _add_bound(self, x: np.ndarray, yh: np.ndarray, sigma_gamma: float) -> None:
+    def set_y_range_exponents(self, lo: float | None, hi: float | None) -> None:
+        """Hold the y axis at 10^lo .. 10^hi (log10 exponents) over every rebuild, until
+        called with None, None (the axis then follows the runs again: `_auto_range`)."""
+        if lo is None or hi is None:
+            if self._held is not None:
+                self._held = None
+                self._apply_y_range(*self._auto_range)
+            return
+        self._held = (float(lo), float(hi))
+        self._apply_y_range(*self._held)
+
+    @property
+    def y_range_exponents(self) -> tuple[float, float]:
+        """The y axis on screen, as log10 exponents (lo, hi)."""
+        lo, hi = self.plot.vb.viewRange()[1]
+        return float(lo), float(hi)
+
+    def set_scale(self, factor: float) -> None:
+        """Presenter mode: curves, axes and the legend `factor` times their size."""
+        scale_plot(self.plot, factor)
+        fit_legend(self.plot, self.legend)
+        self.notes.set_font(QApplication.font())  # (its style sheet stops the app's font)
+
+    def _apply_y_range(self, lo: float, hi: float) -> None:
+        """Show powers of ten 10^lo .. 10^hi on the y axis; exact zeros on the bottom edge."""
+        self.plot.setYRange(lo, hi, padding=0)
+        for group in self.series.values():
+            for s in group:
+                s.set_floor(lo)
+        if self.bound is not None:
+            self.bound.set_floor(lo)
+        if self.series and getattr(self, "_frame", None) is not None:
+            self.show_frame(self._frame)
+
+    def _add_bound(self, x: np.ndarray, run: Run, yh: np.ndarray) -> None:
         """||dL/dh_T|| (sigma_max gamma)^(T - t): valid when the loss is at the last step."""
-        T = len(x)
-        pen = pg.mkPen(self.theme.model_color("bound"), width=1, style=Qt.PenStyle.DotLine)
+        pen = pg.mkPen(self.theme.model_color("bound"), width=CURVE_WIDTH,
+                       style=Qt.PenStyle.DotLine)
         # made whenever the structure asks for it, so that a reused one is always there
         item = self.pooled(self.plot, lambda: pg.PlotDataItem(
             pen=pen, name=BOUND_LABEL, connect="finite"))
-        if not np.isfinite(yh[-1]) or not math.isfinite(sigma_gamma):
+        yb = run.diagnostics.log10_bound_line
+        if yb is None or not np.isfinite(yh[-1]):
             item.setData([], [])
             return
-        slope = math.log10(sigma_gamma) if sigma_gamma > 0 else -np.inf
-        with np.errstate(all="ignore"):
-            yb = yh[-1] + (T - x) * slope
-        yb[~np.isfinite(yb)] = np.nan
-        yb[-1] = yh[-1]
+        yb = np.array(yb, dtype=float)
+        yb[np.isnan(yb) | (yb == np.inf)] = np.nan
         self.bound = _Series(item, x, yb)
         with np.errstate(all="ignore"):
             self._columns["rnn bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = 10.0 ** yb
+        self._columns["rnn log10 bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = yb
 
     # -- cursor moved ---------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
+        self._frame = frame
         t = frame.bwd_t
         for group in self.series.values():
             for s in group:
@@ -351,11 +403,21 @@ class GradientPanel(Panel):
                 run = self.runs[kind]
                 if not np.isfinite(y[-1]):
                     continue
-                value = sci(y[t - 1] - y[-1]) if np.isfinite(y[t - 1]) else "overflow"
+                value = format_log10(self.ratio_log10(kind, t))
                 color = self.theme.model_color(kind).name()
-                lines.append(f"<span style='color:{color}'>{run.label}: "
-                             f"‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}</span>")
+                text = f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}"
+                if run.diagnostics.log10_grad_c is not None:
+                    text += (f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = "
+                             f"{format_log10(self.ratio_log10(kind, t, 'c'))}")
+                lines.append(f"<span style='color:{color}'>{text}</span>")
         return "<br>".join(lines)
+
+    def ratio_log10(self, kind: str, t: int, of: str = "h") -> float:
+        """log10 ||dL/dh_t|| / ||dL/dh_T|| (of="c": the LSTM's ||dL/dc_t|| / ||dL/dc_T||) of
+        one model, exactly: the figure printed."""
+        d = self.runs[kind].diagnostics
+        y = d.log10_grad_c if of == "c" else d.log10_grad_h
+        return float(y[t - 1] - y[-1])
 
     def _worst_notes(self, T: int) -> str:
         """The notes at their longest (widest step number and value), as plain text."""
@@ -365,7 +427,11 @@ class GradientPanel(Panel):
         sub = str(max(T - 1, 1)).translate(SUBSCRIPT)
         for kind, y in self._ratio_logs.items():
             if np.isfinite(y[-1]):
-                lines.append(f"{self.runs[kind].label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = 8.8×10⁻⁸⁸")
+                run = self.runs[kind]
+                text = f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = 8.8 × 10⁻⁸⁸⁸⁸"
+                if run.diagnostics.log10_grad_c is not None:
+                    text += f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = 8.8 × 10⁻⁸⁸⁸⁸"
+                lines.append(text)
         return "\n".join(lines)
 
     def data_columns(self) -> dict[str, np.ndarray]:

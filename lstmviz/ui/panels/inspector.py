@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, cache_axes
 from lstmviz.ui.panels.forget import style_plot
@@ -72,14 +73,8 @@ PATH_UNITS = 16
 
 
 def fmt(value: float) -> str:
-    """3.2×10⁻⁵ style for small or large magnitudes, plain 3 significant digits otherwise."""
-    if not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("inf" if value > 0 else "−inf")
-    if value == 0 or 1e-3 <= abs(value) < 1e4:
-        return f"{value:.3g}"
-    exp = math.floor(math.log10(abs(value)))
-    mant = value / 10.0**exp
-    return f"{mant:.2f}×10" + str(exp).translate(SUPERSCRIPT)
+    """A float as people read it (numfmt.format_number: 3.2 × 10⁻⁵, 0.0123)."""
+    return format_number(value)
 
 
 def finite_range(*arrays: np.ndarray | None, symmetric: bool = True) -> tuple[float, float]:
@@ -453,23 +448,28 @@ class InspectorPanel(Panel):
                                     f"gets to t = {t} in {n} more {steps}")
             return
         dh = run.grads.h[t - 1, 0]
-        with np.errstate(all="ignore"):
-            norm = float(np.sqrt(np.sum(dh * dh)))
-        text = f"‖dL/dh<sub>t</sub>‖ = {fmt(norm)}"
-        if run.grads.c is not None:
-            dc = run.grads.c[t - 1, 0]
-            with np.errstate(all="ignore"):
-                text += f" &nbsp; ‖dL/dc<sub>t</sub>‖ = {fmt(float(np.sqrt(np.sum(dc * dc))))}"
-        gover = run.grads.overflow_step
-        if gover is not None and t - 1 <= gover:
-            text += f" &nbsp; (overflow at t = {gover + 1})"
+        # the norms the gradient panel and the status bar print: the run's exact logs
+        d = run.diagnostics
+        norm = format_magnitude(float(d.log10_grad_h[t - 1]))
+        text = f"‖dL/dh<sub>t</sub>‖ = {norm}"
+        if d.log10_grad_c is not None:
+            norm_c = format_magnitude(float(d.log10_grad_c[t - 1]))
+            text += f" &nbsp; ‖dL/dc<sub>t</sub>‖ = {norm_c}"
+        fover = run.trace.overflow_step
+        gover = run.overflow_step if fover is None else None
+        if fover is not None:
+            text += f" &nbsp; (NaN: overflow at t = {fover + 1} in the forward pass)"
+        elif gover is not None and t - 1 <= gover:
+            text += f" &nbsp; (overflow at t = {gover + 1}: beyond float64, bars not finite)"
+        elif np.isfinite(d.log10_grad_h[t - 1]) and d.log10_grad_h[t - 1] < -300:
+            text += " &nbsp; (per-unit values below float64: bars at 0)"
         if run.grads.h.shape[1] > 1:
-            text += " &nbsp; (batch element 0)"
+            text += " &nbsp; (norms over the batch; bars: batch element 0)"
         self.grad_label.setText(text)
         grad.set_range(finite_range(dh))
         grad.set_ticks(symmetric_ticks(grad.range[1]))
         grad.set_heights(dh)
-        grad.set_title(f"dL/dh<sub>t</sub> per unit &nbsp; ‖·‖ = {fmt(norm)}", self.theme)
+        grad.set_title(f"dL/dh<sub>t</sub> per unit &nbsp; ‖·‖ = {norm}", self.theme)
         self._values["dL/dh"] = dh
 
     # -- export and theme -----------------------------------------------------------

@@ -14,11 +14,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import Panel, safe_log10
+from lstmviz.ui.panels.base import Panel
 from lstmviz.ui.panels.gradients import (
-    clip_backward,
     clip_forward,
     floor_to,
+    log_forward_series,
+    log_series,
     overflow_html,
     pinned_text,
     set_html,
@@ -32,7 +33,7 @@ class _Curve:
     def __init__(self, item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray,
                  backward: bool) -> None:
         self.item, self.x, self.y, self.backward = item, x, y, backward
-        ok = np.isfinite(y)
+        ok = np.isfinite(y) | (y == -np.inf)  # exact zeros are drawn on the bottom edge
         if backward:  # finite on a suffix
             self.lo, self.hi = (int(np.argmax(ok)) if ok.any() else len(y)), len(y)
         else:  # finite on a prefix
@@ -122,16 +123,17 @@ class JacobianPanel(Panel):
         self.curves = []
         T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
         x = np.arange(1, T + 1, dtype=float)
-        self._columns = {"t": x}
+        self._columns = {"t": np.arange(1, T + 1)}
         prod_logs, whh_logs, cell_vals = [0.0 * x], [], []
         for kind, run in runs.items():
             d = run.diagnostics
             color = theme.model_color(kind)
             solid = pg.mkPen(color, width=1)
             dashed = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
-            y_prod = safe_log10(clip_backward(run, d.jac_prod_norm, gradient=False))
-            y_step = safe_log10(clip_forward(run, d.jac_step_norm))
-            y_whh = safe_log10(clip_backward(run, d.whh_contrib))
+            # the engine's exact logs (beyond float64 too); nothing clamped
+            y_prod = log_series(run, d.log10_jac_prod)
+            y_step = log_forward_series(run, d.log10_jac_step)
+            y_whh = log_series(run, d.log10_whh)
             self._add(0, lambda p=solid, r=run: pg.PlotDataItem(pen=p, name=r.label),
                       x, y_prod, True)
             self._add(0, lambda p=dashed: pg.PlotDataItem(pen=p), x, y_step, False)
@@ -141,6 +143,12 @@ class JacobianPanel(Panel):
             self._columns[f"{kind} ||dh_T/dh_t||_2"] = np.asarray(d.jac_prod_norm, dtype=float)
             self._columns[f"{kind} ||dh_t/dh_t-1||_2"] = np.asarray(d.jac_step_norm, dtype=float)
             self._columns[f"{kind} ||dL/dW_hh term t||"] = np.asarray(d.whh_contrib, dtype=float)
+            self._columns[f"{kind} log10 ||dh_T/dh_t||_2"] = np.asarray(
+                d.log10_jac_prod, dtype=float)
+            self._columns[f"{kind} log10 ||dh_t/dh_t-1||_2"] = np.asarray(
+                d.log10_jac_step, dtype=float)
+            self._columns[f"{kind} log10 ||dL/dW_hh term t||"] = np.asarray(
+                d.log10_whh, dtype=float)
             if d.cell_direct is not None and d.cell_indirect is not None:
                 direct = clip_forward(run, d.cell_direct)
                 indirect = clip_forward(run, d.cell_indirect)
