@@ -5,29 +5,56 @@ from __future__ import annotations
 import numpy as np
 
 
+def _pow2_scaled(m: np.ndarray):
+    """(m / 2**e, e, finite, nonzero) per matrix of a stack (N, a, b), 2**e the power of two
+    just above max |entry|: the division is exact (no rounding), so the scaled norms times
+    2**e are the norms, for entries from 1e-300 to 1e300. `finite`: no NaN or inf entry."""
+    n = m.shape[0]
+    if m.shape[1] * m.shape[2] == 0:
+        return m, np.zeros(n, dtype=int), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+    with np.errstate(all="ignore"):
+        top = np.maximum(m.max(axis=(1, 2)), -m.min(axis=(1, 2)))  # NaN propagates
+    finite = np.isfinite(top)
+    nonzero = finite & (top > 0)
+    e = np.frexp(np.where(nonzero, top, 1.0))[1]
+    if np.any(e != 0):
+        m = np.ldexp(m, -e[:, None, None])
+    return m, e, finite, nonzero
+
+
+def _gram(a: np.ndarray) -> np.ndarray:
+    """a a^T on the smaller side of each matrix of a stack (N, p, q) -> (N, s, s)."""
+    if a.shape[1] > a.shape[2]:
+        return a.transpose(0, 2, 1) @ a
+    return a @ a.transpose(0, 2, 1)
+
+
+def _exact_top(g: np.ndarray) -> np.ndarray:
+    """lambda_max of each symmetric PSD matrix of a stack: LAPACK's eigvalsh (the exact path)."""
+    if g.shape[0] == 0:
+        return np.zeros(0)
+    return np.maximum(np.linalg.eigvalsh(g)[:, -1], 0.0)
+
+
 def spectral_norms(m: np.ndarray) -> np.ndarray:
     """Largest singular value of each matrix in a stack (N, a, b) -> (N,).
 
-    Computed as sqrt(lambda_max(A A^T)) on the smaller side after scaling each matrix by its
-    largest entry, so huge entries do not overflow. Matrices with a non-finite entry give NaN.
+    Computed as sqrt(lambda_max(A A^T)) on the smaller side after scaling each matrix by a
+    power of two at its largest entry (exact), so huge or tiny entries neither overflow nor
+    underflow. Matrices with a non-finite entry give NaN, all-zero ones 0.
     """
     m = np.asarray(m, dtype=np.float64)
     n = m.shape[0]
     out = np.full(n, np.nan)
     if n == 0:
         return out
-    with np.errstate(all="ignore"):
-        scale = np.abs(m).max(axis=(1, 2))
-    ok = np.isfinite(scale)  # NaN or inf anywhere makes the max non-finite
-    out[ok & (scale == 0)] = 0.0
-    idx = np.flatnonzero(ok & (scale > 0))
+    a, e, finite, nonzero = _pow2_scaled(m)
+    out[finite & ~nonzero] = 0.0
+    if nonzero.all():
+        return np.ldexp(np.sqrt(_exact_top(_gram(a))), e)
+    idx = np.flatnonzero(nonzero)
     if idx.size:
-        a = m[idx] / scale[idx, None, None]
-        if a.shape[1] > a.shape[2]:
-            a = a.transpose(0, 2, 1)
-        gram = a @ a.transpose(0, 2, 1)
-        lam = np.linalg.eigvalsh(gram)[:, -1]
-        out[idx] = scale[idx] * np.sqrt(np.maximum(lam, 0.0))
+        out[idx] = np.ldexp(np.sqrt(_exact_top(_gram(a[idx]))), e[idx])
     return out
 
 
@@ -133,12 +160,16 @@ except (ImportError, AttributeError):  # pragma: no cover - other NumPy layouts
 
 
 def _positive_definite(a: np.ndarray) -> np.ndarray:
-    """(N, n, n) symmetric -> (N,) bool: a Cholesky factorisation succeeds."""
+    """(N, n, n) symmetric -> (N,) bool: a Cholesky factorisation succeeds.
+
+    NumPy's Cholesky gufunc fills a failed matrix with NaN (tests/engine/test_linalg_speed.py
+    checks that it still does), so the diagonal of the factor tells."""
     if a.shape[0] == 0:
         return np.zeros(0, dtype=bool)
     if _cholesky_lo is not None:
         with np.errstate(all="ignore"):
-            return np.isfinite(_cholesky_lo(a)).all(axis=(1, 2))
+            f = _cholesky_lo(a)
+        return np.isfinite(np.diagonal(f, axis1=1, axis2=2)).all(axis=1)
     ok = np.zeros(a.shape[0], dtype=bool)  # pragma: no cover
     for i in range(a.shape[0]):  # pragma: no cover
         try:
@@ -195,11 +226,11 @@ def _lanczos_top(g: np.ndarray, q0: np.ndarray, checks=(16, 24, 32, 40, 48, 56))
     return theta
 
 
-def _certify_chol(g: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """theta (1 + CERT_TOL) I - g is positive definite, i.e. lambda_max(g) < that."""
+def _certify_chol(g: np.ndarray, theta: np.ndarray, tol: float = CERT_TOL) -> np.ndarray:
+    """theta (1 + tol) I - g is positive definite, i.e. lambda_max(g) < that (theta > 0)."""
     n = g.shape[1]
-    c = theta * (1 + CERT_TOL)
-    a = -g
+    c = theta * (1 + tol)
+    a = np.negative(g)
     idx = np.arange(n)
     a[:, idx, idx] += c[:, None]
     return (theta > 0) & _positive_definite(a)
@@ -265,55 +296,57 @@ def _block_ritz(p: np.ndarray, u: np.ndarray, iters: int):
     return theta, mu, trd, u
 
 
-def _deflated_ok(p: np.ndarray, u: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """lambda_max(D) <= mu via a Cholesky factorisation of mu I - (I - U U^T) G (I - U U^T)."""
-    g = p @ p.transpose(0, 2, 1)
-    gu = g @ u
-    ut = u.transpose(0, 2, 1)
-    gt = g - u @ (ut @ g) - gu @ ut + u @ ((ut @ gu) @ ut)
-    gt = -0.5 * (gt + gt.transpose(0, 2, 1))
-    idx = np.arange(g.shape[1])
-    gt[:, idx, idx] += mu[:, None]
-    return (mu > 0) & _positive_definite(gt)
-
-
 def product_norms(p: np.ndarray, k: int = 8) -> np.ndarray:
     """`spectral_norms` for a stack of square products whose top singular values separate (as
-    in dh_T/dh_t, index 0 = the longest product): a block of approximate top left singular
-    vectors, warm-started from the longest product, then the block bound above, proved by
-    the trace of D or else by a Cholesky factorisation; unproved ones are computed exactly."""
+    in dh_T/dh_t, index 0 = the longest product), to CERT_TOL / 2 relative, proved per matrix.
+
+    A block of k approximate top left singular vectors, warm-started from the longest product,
+    gives by Rayleigh-Ritz a lower bound theta <= lambda_max(P P^T) (2 subspace iterations,
+    4 more for the matrices not yet proved). Upper bound lambda_max <= theta (1 + CERT_TOL):
+    the block bound of `_block_ritz` (free), else a Cholesky factorisation of
+    theta (1 + CERT_TOL) I - P P^T. Whatever is not proved is computed exactly (eigvalsh)."""
     p = np.asarray(p, dtype=np.float64)
     N = p.shape[0]
     out = np.full(N, np.nan)
     if N == 0:
         return out
-    a, scale, ok = _scaled(p)
-    out[np.isfinite(scale) & (scale == 0)] = 0.0
-    idx = np.flatnonzero(ok)
+    a, e, finite, nonzero = _pow2_scaled(p)
+    out[finite & ~nonzero] = 0.0
+    idx = np.flatnonzero(nonzero)
     if idx.size == 0:
         return out
-    a = a[idx]
+    if idx.size < N:
+        a, e = a[idx], e[idx]
     n = a.shape[1]
     k = min(k, n)
+    lam = np.empty(idx.size)
     with np.errstate(all="ignore"):
         # start block: the longest product's dominant left subspace (a few iterations)
         u0 = np.linalg.qr(a[0] @ np.cos(np.arange(n)[:, None] * (1.0 + np.arange(k))))[0]
         u0 = _block_ritz(a[:1], u0, 3)[3][0]
         theta, mu, trd, u = _block_ritz(a, u0, 2)
         good = trd <= mu
-        redo = np.flatnonzero(~good)  # near the end of the product: more iterations
-        if redo.size:
-            th2, mu2, trd2, u2 = _block_ritz(a[redo], u[redo], 4)
-            theta[redo] = th2
-            ok2 = trd2 <= mu2
-            good[redo[ok2]] = True
-            rest = ~ok2
-            if rest.any():
-                good[redo[rest]] = _deflated_ok(a[redo[rest]], u2[rest], mu2[rest])
-    out[idx[good]] = scale[idx[good]] * np.sqrt(theta[good])
+        lam[good] = theta[good]
+        todo = np.flatnonzero(~good)
+        if todo.size:
+            at = a[todo]
+            g = at @ at.transpose(0, 2, 1)
+            ok = _certify_chol(g, theta[todo])
+            lam[todo[ok]] = theta[todo[ok]]
+            sub = np.flatnonzero(~ok)
+            if sub.size:  # near the end of the product: more iterations, then eigvalsh
+                th2, mu2, trd2, _ = _block_ritz(at[sub], u[todo[sub]], 4)
+                ok2 = trd2 <= mu2
+                rest = ~ok2
+                if rest.any():
+                    ok2[rest] = _certify_chol(g[sub[rest]], th2[rest])
+                lam[todo[sub[ok2]]] = th2[ok2]
+                exact = sub[~ok2]
+                if exact.size:
+                    lam[todo[exact]] = _exact_top(g[exact])
+                    FAST_STATS["fallback"] += int(exact.size)
+                ok[sub[ok2]] = True
+            good[todo[ok]] = True
     FAST_STATS["block"] += int(good.sum())
-    rest = idx[~good]
-    if rest.size:
-        out[rest] = spectral_norms(p[rest])
-        FAST_STATS["fallback"] += int(rest.size)
+    out[idx] = np.ldexp(np.sqrt(np.maximum(lam, 0.0)), e)
     return out
