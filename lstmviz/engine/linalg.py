@@ -2,7 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+
+#: Threads a big stack of LAPACK calls is split over (NumPy's linalg gufuncs release the GIL):
+#: 2 on a machine with 2 or more cores, else 1. Tests and benchmarks may set it.
+THREADS = 2 if (os.cpu_count() or 1) >= 2 else 1
+
+#: Below this many matrix entries (N * n * n) a stack is not worth a second thread.
+_SPLIT_ENTRIES = 1 << 18
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _split_map(fn, *stacks: np.ndarray) -> np.ndarray:
+    """fn(*stacks) with the stacks' first axis split over THREADS threads (fn maps a stack of
+    N matrices to N values, no Python state shared); the same values as fn on the whole."""
+    n = stacks[0].shape[0]
+    if THREADS < 2 or n < 2 or stacks[0].size < _SPLIT_ENTRIES:
+        return fn(*stacks)
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmviz-linalg")
+    h = n // 2
+    fut = _pool.submit(fn, *(s[h:] for s in stacks))
+    first = fn(*(s[:h] for s in stacks))
+    return np.concatenate((first, fut.result()))
 
 
 def _pow2_scaled(m: np.ndarray):
@@ -29,11 +59,16 @@ def _gram(a: np.ndarray) -> np.ndarray:
     return a @ a.transpose(0, 2, 1)
 
 
-def _exact_top(g: np.ndarray) -> np.ndarray:
-    """lambda_max of each symmetric PSD matrix of a stack: LAPACK's eigvalsh (the exact path)."""
+def _eig_top(g: np.ndarray) -> np.ndarray:
     if g.shape[0] == 0:
         return np.zeros(0)
     return np.maximum(np.linalg.eigvalsh(g)[:, -1], 0.0)
+
+
+def _exact_top(g: np.ndarray) -> np.ndarray:
+    """lambda_max of each symmetric PSD matrix of a stack: LAPACK's eigvalsh (the exact path),
+    split over THREADS threads for big stacks."""
+    return _split_map(_eig_top, g)
 
 
 def spectral_norms(m: np.ndarray) -> np.ndarray:
@@ -160,6 +195,11 @@ except (ImportError, AttributeError):  # pragma: no cover - other NumPy layouts
 
 
 def _positive_definite(a: np.ndarray) -> np.ndarray:
+    """(N, n, n) symmetric -> (N,) bool: a Cholesky factorisation succeeds (THREADS threads)."""
+    return _split_map(_positive_definite_1, a)
+
+
+def _positive_definite_1(a: np.ndarray) -> np.ndarray:
     """(N, n, n) symmetric -> (N,) bool: a Cholesky factorisation succeeds.
 
     NumPy's Cholesky gufunc fills a failed matrix with NaN (tests/engine/test_linalg_speed.py
