@@ -1,73 +1,125 @@
-"""Benchmark: exact Jacobian norms (stage two) of three models at T=200, H=64, and the linalg
-calls behind them, each timed on the stacks the engine builds. A benchmark, never a test.
+"""Benchmark the exact Jacobian norms (stage two of a recompute): three models at T=200, H=64
+as `run.completed()` computes them, and the linalg calls behind them on the stacks the engine
+builds, each beside the same calls of another revision's linalg.py (default: main), measured
+interleaved in one run. A benchmark, never a test.
 
-    PYTHONPATH=$PWD python scripts/bench_jacobian_norms.py [--repeats N] [--profile]
+    PYTHONPATH=$PWD python scripts/bench_jacobian_norms.py [--repeats N] [--against REV]
+        [--threads N] [--profile]
+
+Single-threaded BLAS, as in the app (lstmviz sets the same env vars before NumPy loads).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
-import time
 
-import numpy as np
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
-def _stacks(seed: int = 0, T: int = 200, H: int = 64):
-    """(per-step rnn stack, its running products) built like the diagnostics build them."""
-    from lstmviz.engine import build_model, forward
+def _load_linalg(rev: str):
+    """lstmviz/engine/linalg.py as it is at git revision rev, as a module of its own."""
+    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:lstmviz/engine/linalg.py"],
+                         check=True, capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "linalg_old.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("linalg_old", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _recorded_stacks(config):
+    """The (kind, function name, stack) calls the diagnostics make for one recompute."""
     from lstmviz.engine import diagnostics as dg
+    from lstmviz.session import compute_runs
 
-    model = build_model("rnn", 3, H, seed=seed)
-    tr = forward(model, np.random.default_rng(seed).standard_normal((T, 1, 3)))
-    sl = slice(0, T)
-    jac = dg._rnn_jac(model, tr, sl) if hasattr(dg, "_rnn_jac") else None
-    if jac is None:
-        d = tr.gates["dphi"][:, 0]
-        jac = d[:, :, None] * model.params["weight_hh"][None]
-    prods = np.empty((T, H, H))
-    r = np.eye(H)
-    for k in range(T - 1, -1, -1):
-        prods[k] = r
-        r = r @ jac[k]
-        r /= np.abs(r).max()
-    return jac, prods
+    calls = []
+    saved = dg.spectral_norms, dg.product_norms
+
+    def rec(name, fn):
+        def wrapper(m):
+            if len(m) > 8:
+                calls.append((name, np.array(m)))
+            return fn(m)
+        return wrapper
+
+    dg.spectral_norms = rec("spectral_norms", saved[0])
+    dg.product_norms = rec("product_norms", saved[1])
+    try:
+        for run in compute_runs(config, jacobians=False).values():
+            run.completed()
+    finally:
+        dg.spectral_norms, dg.product_norms = saved
+    return calls
+
+
+def _median_ms(fn, arg, repeats):
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(arg)
+        ts.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(ts)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--against", default="main", help="git revision of the 'before' linalg.py")
+    ap.add_argument("--threads", type=int, default=None, help="linalg.THREADS (default: auto)")
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     from lstmviz.config import Config
+    from lstmviz.engine import diagnostics as dg
     from lstmviz.engine import linalg
     from lstmviz.session import compute_runs
 
-    print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
+    if args.threads is not None:
+        linalg.THREADS = args.threads
+    old = _load_linalg(args.against)
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
+          f"linalg.THREADS={linalg.THREADS}, before = {args.against}")
     config = Config(models=("rnn", "lstm", "gru"), seq_len=200, hidden_size=64)
-    times = []
-    per_kind = {}
-    for seed in range(args.repeats):
+
+    def stage_two(seed):
         runs = compute_runs(config.replace(seed=seed), jacobians=False)
         t0 = time.perf_counter()
-        for name, run in runs.items():
-            t1 = time.perf_counter()
+        for run in runs.values():
             run.completed()
-            per_kind.setdefault(name, []).append((time.perf_counter() - t1) * 1000)
-        times.append((time.perf_counter() - t0) * 1000)
-    print(f"exact Jacobian norms, 3 models, T=200, H=64: median {statistics.median(times):.1f}"
-          f" ms (min {min(times):.1f}); per model: "
-          + ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in per_kind.items()))
-    jac, prods = _stacks()
-    for label, fn, arg in (("spectral_norms (200 steps)", linalg.spectral_norms, jac),
-                           ("product_norms (200 products)", linalg.product_norms, prods)):
-        ts = []
-        for _ in range(max(args.repeats, 5)):
-            t0 = time.perf_counter()
-            fn(arg)
-            ts.append((time.perf_counter() - t0) * 1000)
-        print(f"  {label}: median {statistics.median(ts):.1f} ms")
+        return (time.perf_counter() - t0) * 1000
+
+    before, after = [], []
+    new_fns = dg.spectral_norms, dg.product_norms
+    for seed in range(args.repeats):
+        dg.spectral_norms, dg.product_norms = old.spectral_norms, old.product_norms
+        before.append(stage_two(seed))
+        dg.spectral_norms, dg.product_norms = new_fns
+        after.append(stage_two(seed))
+    print(f"exact Jacobian norms, 3 models, T=200, H=64 (engine): before median "
+          f"{statistics.median(before):.1f} ms, after median {statistics.median(after):.1f} ms"
+          f"  (goal <= 100 ms)")
+    tot_b = tot_a = 0.0
+    for name, stack in _recorded_stacks(config):
+        tb = _median_ms(getattr(old, name), stack, args.repeats)
+        ta = _median_ms(getattr(linalg, name), stack, args.repeats)
+        tot_b, tot_a = tot_b + tb, tot_a + ta
+        print(f"  {name}{stack.shape}: before {tb:.1f} ms, after {ta:.1f} ms")
+    print(f"  linalg calls in all: before {tot_b:.1f} ms, after {tot_a:.1f} ms")
     if args.profile:
         import cProfile
         import pstats

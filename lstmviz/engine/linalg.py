@@ -181,7 +181,7 @@ def pow10(log10_value: np.ndarray) -> np.ndarray:
 # proved falls back to the exact `spectral_norms`.
 
 #: Relative bound on lambda_max (= sigma_max^2) that a certificate must prove.
-CERT_TOL = 2e-12
+CERT_TOL = 1e-12
 
 #: Counts of norms proved by each path and of exact fallbacks (tests and benchmarks read it).
 FAST_STATS = {"block": 0, "lanczos": 0, "fallback": 0}
