@@ -164,6 +164,11 @@ def test_split_map_splits_and_concatenates(monkeypatch):
     x = np.arange(7.0)[:, None, None] * np.ones((7, 2, 2))
     np.testing.assert_array_equal(linalg._split_map(fn, x), 2 * np.arange(7.0))
     assert sorted(seen) == [3, 4]
+    np.testing.assert_array_equal(linalg._split_map(fn, x, interleave=True), 2 * np.arange(7.0))
+    monkeypatch.setattr(linalg, "THREADS", 1)
+    seen.clear()
+    np.testing.assert_array_equal(linalg._split_map(fn, x), 2 * np.arange(7.0))
+    assert seen == [7]
 
 
 @st.composite
