@@ -184,15 +184,15 @@ def pow10(log10_value: np.ndarray) -> np.ndarray:
 # --- certified fast spectral norms ---------------------------------------------------------
 #
 # A stack of N dense H x H norms by batched eigvalsh costs ~0.12 ms per matrix at H = 64 (the
-# tridiagonal reduction; as slow in float32, and a batched Lanczos with the certificate below
+# tridiagonal reduction; as slow in float32; a batched Lanczos with the certificate below
 # measured only ~15% faster, so `spectral_norms` stays with eigvalsh, split over THREADS
 # threads). The block method of `product_norms` gets a lower bound theta <= lambda_max(G)
-# (G = M M^T) from a Ritz value and proves it tight: lambda_max(G) <= theta (1 + CERT_TOL), so sqrt(theta) is within CERT_TOL / 2 of
-# sigma_max. Proofs: (a) a Cholesky factorisation of theta (1 + CERT_TOL) I - G exists
-# (Sylvester), or (b) for products with separated singular values, the block bound
-# lambda_max <= theta + ||B||^2 / (theta - tr D) with U an orthonormal block of approximate
-# top left singular vectors, B = U^T G (I - U U^T), D the complement block. Whatever is not
-# proved falls back to eigvalsh.
+# (G = M M^T) from a Ritz value and proves it tight: lambda_max(G) <= theta (1 + CERT_TOL),
+# so sqrt(theta) is within CERT_TOL / 2 of sigma_max. Proofs: (a) a Cholesky factorisation
+# of theta (1 + CERT_TOL) I - G exists (Sylvester), or (b) for products with separated
+# singular values, the block bound lambda_max <= theta + ||B||^2 / (theta - tr D) with U an
+# orthonormal block of approximate top left singular vectors, B = U^T G (I - U U^T), D the
+# complement block. Whatever is not proved falls back to eigvalsh.
 
 #: Relative bound on lambda_max (= sigma_max^2) that a certificate must prove.
 CERT_TOL = 1e-12
