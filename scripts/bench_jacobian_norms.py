@@ -103,15 +103,20 @@ def main() -> int:
             run.completed()
         return (time.perf_counter() - t0) * 1000
 
-    before, after = [], []
+    before, after, after_1 = [], [], []
     new_fns = dg.spectral_norms, dg.product_norms
+    threads = linalg.THREADS
     for seed in range(args.repeats):
         dg.spectral_norms, dg.product_norms = old.spectral_norms, old.product_norms
         before.append(stage_two(seed))
         dg.spectral_norms, dg.product_norms = new_fns
         after.append(stage_two(seed))
+        linalg.THREADS = 1
+        after_1.append(stage_two(seed))
+        linalg.THREADS = threads
     print(f"exact Jacobian norms, 3 models, T=200, H=64 (engine): before median "
           f"{statistics.median(before):.1f} ms, after median {statistics.median(after):.1f} ms"
+          f" ({threads} threads), {statistics.median(after_1):.1f} ms (1 thread)"
           f"  (goal <= 100 ms)")
     tot_b = tot_a = 0.0
     for name, stack in _recorded_stacks(config):

@@ -9,8 +9,18 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 #: Threads a big stack of LAPACK calls is split over (NumPy's linalg gufuncs release the GIL):
-#: 2 on a machine with 2 or more cores, else 1. Tests and benchmarks may set it.
+#: 2 on a machine with 2 or more cores, else 1. Tests and benchmarks may set it. The split
+#: happens only while a core is spare (1-minute load average below cores - 0.5): on a busy
+#: machine a second thread only competes with the other processes. The values are the same
+#: either way (each matrix is computed alone).
 THREADS = 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def _core_spare() -> bool:
+    try:
+        return os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5
+    except (AttributeError, OSError):  # pragma: no cover - no load average (Windows)
+        return True
 
 #: Below this many matrix entries (N * n * n) a stack is not worth a second thread.
 _SPLIT_ENTRIES = 1 << 18
@@ -27,7 +37,7 @@ def _split_map(fn, *stacks: np.ndarray, interleave: bool = False) -> np.ndarray:
     grows along the axis), else the first and second halves."""
     n = stacks[0].shape[0]
     if (THREADS < 2 or n < 2 or stacks[0].size < _SPLIT_ENTRIES
-            or threading.current_thread().name.startswith(_POOL_NAME)):
+            or threading.current_thread().name.startswith(_POOL_NAME) or not _core_spare()):
         return fn(*stacks)
     global _pool
     with _pool_lock:

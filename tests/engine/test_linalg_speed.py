@@ -143,6 +143,7 @@ def test_h_equal_one():
 
 
 def test_threads_give_the_same_values(monkeypatch):
+    monkeypatch.setattr(linalg, "_core_spare", lambda: True)
     jac, prods = _engine_like(200, 64, 1.0, 11)
     monkeypatch.setattr(linalg, "THREADS", 1)
     one = (linalg.spectral_norms(jac), linalg.product_norms(prods))
@@ -155,6 +156,7 @@ def test_threads_give_the_same_values(monkeypatch):
 def test_split_map_splits_and_concatenates(monkeypatch):
     monkeypatch.setattr(linalg, "THREADS", 2)
     monkeypatch.setattr(linalg, "_SPLIT_ENTRIES", 1)
+    monkeypatch.setattr(linalg, "_core_spare", lambda: True)
     seen = []
 
     def fn(x):
@@ -165,10 +167,12 @@ def test_split_map_splits_and_concatenates(monkeypatch):
     np.testing.assert_array_equal(linalg._split_map(fn, x), 2 * np.arange(7.0))
     assert sorted(seen) == [3, 4]
     np.testing.assert_array_equal(linalg._split_map(fn, x, interleave=True), 2 * np.arange(7.0))
-    monkeypatch.setattr(linalg, "THREADS", 1)
-    seen.clear()
-    np.testing.assert_array_equal(linalg._split_map(fn, x), 2 * np.arange(7.0))
-    assert seen == [7]
+    for threads, spare in ((1, True), (2, False)):  # one thread, or no core to spare
+        monkeypatch.setattr(linalg, "THREADS", threads)
+        monkeypatch.setattr(linalg, "_core_spare", lambda spare=spare: spare)
+        seen.clear()
+        np.testing.assert_array_equal(linalg._split_map(fn, x), 2 * np.arange(7.0))
+        assert seen == [7]
 
 
 @st.composite
