@@ -22,6 +22,7 @@ def _core_spare() -> bool:
     except (AttributeError, OSError):  # pragma: no cover - no load average (Windows)
         return True
 
+
 #: Below this many matrix entries (N * n * n) a stack is not worth a second thread.
 _SPLIT_ENTRIES = 1 << 18
 
@@ -98,7 +99,8 @@ def spectral_norms(m: np.ndarray) -> np.ndarray:
 
     Computed as sqrt(lambda_max(A A^T)) on the smaller side after scaling each matrix by a
     power of two at its largest entry (exact), so huge or tiny entries neither overflow nor
-    underflow. Matrices with a non-finite entry give NaN, all-zero ones 0.
+    underflow (a norm above the largest float is inf). Matrices with a non-finite entry give
+    NaN, all-zero ones 0. Big stacks are split over THREADS threads (same values).
     """
     m = np.asarray(m, dtype=np.float64)
     n = m.shape[0]
@@ -107,11 +109,12 @@ def spectral_norms(m: np.ndarray) -> np.ndarray:
         return out
     a, e, finite, nonzero = _pow2_scaled(m)
     out[finite & ~nonzero] = 0.0
-    if nonzero.all():
-        return np.ldexp(np.sqrt(_exact_top(_gram(a))), e)
-    idx = np.flatnonzero(nonzero)
-    if idx.size:
-        out[idx] = np.ldexp(np.sqrt(_exact_top(_gram(a[idx]))), e[idx])
+    with np.errstate(over="ignore"):  # a norm above the largest float is inf, honestly
+        if nonzero.all():
+            return np.ldexp(np.sqrt(_exact_top(_gram(a))), e)
+        idx = np.flatnonzero(nonzero)
+        if idx.size:
+            out[idx] = np.ldexp(np.sqrt(_exact_top(_gram(a[idx]))), e[idx])
     return out
 
 
@@ -315,7 +318,8 @@ def product_norms(p: np.ndarray, k: int = 8) -> np.ndarray:
     n_exact = int(res[:, 1].sum())
     FAST_STATS["block"] += idx.size - n_exact
     FAST_STATS["fallback"] += n_exact
-    out[idx] = np.ldexp(np.sqrt(np.maximum(res[:, 0], 0.0)), e)
+    with np.errstate(over="ignore"):  # a norm above the largest float is inf, honestly
+        out[idx] = np.ldexp(np.sqrt(np.maximum(res[:, 0], 0.0)), e)
     return out
 
 

@@ -136,6 +136,15 @@ def test_extreme_scales_are_exact(scale):
         np.testing.assert_allclose(out, _ref(m) * scale, rtol=RTOL, atol=0)
 
 
+def test_a_norm_above_the_largest_float_is_inf_without_a_warning():
+    m = np.full((2, 4, 4), 1e308)
+    m[1] = np.eye(4)
+    for fn in (linalg.spectral_norms, linalg.product_norms):
+        out = _quiet(fn, m)
+        assert out[0] == np.inf
+        assert out[1] == pytest.approx(1.0, rel=RTOL)
+
+
 def test_h_equal_one():
     m = np.array([[[3.0]], [[-2.0]], [[0.0]], [[1e-305]]])
     for fn in (linalg.spectral_norms, linalg.product_norms):
