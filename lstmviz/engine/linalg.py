@@ -2,32 +2,119 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+
+#: Threads a big stack of LAPACK calls is split over (NumPy's linalg gufuncs release the GIL):
+#: 2 on a machine with 2 or more cores, else 1. Tests and benchmarks may set it. The split
+#: happens only while a core is spare (1-minute load average below cores - 0.5): on a busy
+#: machine a second thread only competes with the other processes. The values are the same
+#: either way (each matrix is computed alone).
+THREADS = 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def _core_spare() -> bool:
+    try:
+        return os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5
+    except (AttributeError, OSError):  # pragma: no cover - no load average (Windows)
+        return True
+
+
+#: Below this many matrix entries (N * n * n) a stack is not worth a second thread.
+_SPLIT_ENTRIES = 1 << 18
+
+_POOL_NAME = "lstmviz-linalg"
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _split_map(fn, *stacks: np.ndarray, interleave: bool = False) -> np.ndarray:
+    """fn(*stacks) with the stacks' first axis split over THREADS threads (fn maps a stack of
+    N matrices to N values, no Python state shared); the same values as fn on the whole.
+    interleave: even and odd indices go to different threads (balances a stack whose cost
+    grows along the axis), else the first and second halves."""
+    n = stacks[0].shape[0]
+    if (THREADS < 2 or n < 2 or stacks[0].size < _SPLIT_ENTRIES
+            or threading.current_thread().name.startswith(_POOL_NAME) or not _core_spare()):
+        return fn(*stacks)
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_POOL_NAME)
+    if interleave:
+        fut = _pool.submit(fn, *(s[1::2] for s in stacks))
+        first = fn(*(s[0::2] for s in stacks))
+        second = fut.result()
+        out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
+        out[0::2] = first
+        out[1::2] = second
+        return out
+    h = n // 2
+    fut = _pool.submit(fn, *(s[h:] for s in stacks))
+    first = fn(*(s[:h] for s in stacks))
+    return np.concatenate((first, fut.result()))
+
+
+def _pow2_scaled(m: np.ndarray):
+    """(m / 2**e, e, finite, nonzero) per matrix of a stack (N, a, b), 2**e the power of two
+    just above max |entry|: the division is exact (no rounding), so the scaled norms times
+    2**e are the norms, for entries from 1e-300 to 1e300. `finite`: no NaN or inf entry."""
+    n = m.shape[0]
+    if m.shape[1] * m.shape[2] == 0:
+        return m, np.zeros(n, dtype=int), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+    with np.errstate(all="ignore"):
+        top = np.maximum(m.max(axis=(1, 2)), -m.min(axis=(1, 2)))  # NaN propagates
+    finite = np.isfinite(top)
+    nonzero = finite & (top > 0)
+    e = np.frexp(np.where(nonzero, top, 1.0))[1]
+    if np.any(e != 0):
+        m = np.ldexp(m, -e[:, None, None])
+    return m, e, finite, nonzero
+
+
+def _gram(a: np.ndarray) -> np.ndarray:
+    """a a^T on the smaller side of each matrix of a stack (N, p, q) -> (N, s, s)."""
+    if a.shape[1] > a.shape[2]:
+        return a.transpose(0, 2, 1) @ a
+    return a @ a.transpose(0, 2, 1)
+
+
+def _eig_top(g: np.ndarray) -> np.ndarray:
+    if g.shape[0] == 0:
+        return np.zeros(0)
+    return np.maximum(np.linalg.eigvalsh(g)[:, -1], 0.0)
+
+
+def _exact_top(g: np.ndarray) -> np.ndarray:
+    """lambda_max of each symmetric PSD matrix of a stack: LAPACK's eigvalsh (the exact path),
+    split over THREADS threads for big stacks."""
+    return _split_map(_eig_top, g)
 
 
 def spectral_norms(m: np.ndarray) -> np.ndarray:
     """Largest singular value of each matrix in a stack (N, a, b) -> (N,).
 
-    Computed as sqrt(lambda_max(A A^T)) on the smaller side after scaling each matrix by its
-    largest entry, so huge entries do not overflow. Matrices with a non-finite entry give NaN.
+    Computed as sqrt(lambda_max(A A^T)) on the smaller side after scaling each matrix by a
+    power of two at its largest entry (exact), so huge or tiny entries neither overflow nor
+    underflow (a norm above the largest float is inf). Matrices with a non-finite entry give
+    NaN, all-zero ones 0. Big stacks are split over THREADS threads (same values).
     """
     m = np.asarray(m, dtype=np.float64)
     n = m.shape[0]
     out = np.full(n, np.nan)
     if n == 0:
         return out
-    with np.errstate(all="ignore"):
-        scale = np.abs(m).max(axis=(1, 2))
-    ok = np.isfinite(scale)  # NaN or inf anywhere makes the max non-finite
-    out[ok & (scale == 0)] = 0.0
-    idx = np.flatnonzero(ok & (scale > 0))
-    if idx.size:
-        a = m[idx] / scale[idx, None, None]
-        if a.shape[1] > a.shape[2]:
-            a = a.transpose(0, 2, 1)
-        gram = a @ a.transpose(0, 2, 1)
-        lam = np.linalg.eigvalsh(gram)[:, -1]
-        out[idx] = scale[idx] * np.sqrt(np.maximum(lam, 0.0))
+    a, e, finite, nonzero = _pow2_scaled(m)
+    out[finite & ~nonzero] = 0.0
+    with np.errstate(over="ignore"):  # a norm above the largest float is inf, honestly
+        if nonzero.all():
+            return np.ldexp(np.sqrt(_exact_top(_gram(a))), e)
+        idx = np.flatnonzero(nonzero)
+        if idx.size:
+            out[idx] = np.ldexp(np.sqrt(_exact_top(_gram(a[idx]))), e[idx])
     return out
 
 
@@ -109,19 +196,22 @@ def pow10(log10_value: np.ndarray) -> np.ndarray:
 
 # --- certified fast spectral norms ---------------------------------------------------------
 #
-# A stack of N dense H x H norms by batched eigvalsh costs ~0.2 ms per matrix. The fast paths
-# below get a lower bound theta <= lambda_max(G) (G = M M^T) from a Ritz value and prove it
-# tight: lambda_max(G) <= theta (1 + CERT_TOL), so sqrt(theta) is within CERT_TOL / 2 of
-# sigma_max. Proofs: (a) a Cholesky factorisation of theta (1 + CERT_TOL) I - G exists
-# (Sylvester), or (b) for products with separated singular values, the block bound
-# lambda_max <= theta + ||B||^2 / (theta - tr D) with U an orthonormal block of approximate
-# top left singular vectors, B = U^T G (I - U U^T), D the complement block. Whatever is not
-# proved falls back to the exact `spectral_norms`.
+# A stack of N dense H x H norms by batched eigvalsh costs ~0.12 ms per matrix at H = 64 (the
+# tridiagonal reduction; as slow in float32; a batched Lanczos with the certificate below
+# measured only ~15% faster, so `spectral_norms` stays with eigvalsh, split over THREADS
+# threads). The block method of `product_norms` gets a lower bound theta <= lambda_max(G)
+# (G = M M^T) from a Ritz value and proves it tight: lambda_max(G) <= theta (1 + CERT_TOL),
+# so sqrt(theta) is within CERT_TOL / 2 of sigma_max. Proofs: (a) a Cholesky factorisation
+# of theta (1 + CERT_TOL) I - G exists (Sylvester), or (b) for products with separated
+# singular values, the block bound lambda_max <= theta + ||B||^2 / (theta - tr D) with U an
+# orthonormal block of approximate top left singular vectors, B = U^T G (I - U U^T), D the
+# complement block. Whatever is not proved falls back to eigvalsh.
 
 #: Relative bound on lambda_max (= sigma_max^2) that a certificate must prove.
-CERT_TOL = 2e-12
+CERT_TOL = 1e-12
 
-#: Counts of norms proved by each path and of exact fallbacks (tests and benchmarks read it).
+#: Counts of norms proved by the block method of `product_norms` and of its exact fallbacks
+#: (tests and benchmarks read it; "lanczos" stays 0 since spectral_norms uses eigvalsh).
 FAST_STATS = {"block": 0, "lanczos": 0, "fallback": 0}
 
 try:  # the gufunc behind np.linalg.cholesky: NaN for a failed matrix instead of an exception
@@ -133,12 +223,21 @@ except (ImportError, AttributeError):  # pragma: no cover - other NumPy layouts
 
 
 def _positive_definite(a: np.ndarray) -> np.ndarray:
-    """(N, n, n) symmetric -> (N,) bool: a Cholesky factorisation succeeds."""
+    """(N, n, n) symmetric -> (N,) bool: a Cholesky factorisation succeeds (THREADS threads)."""
+    return _split_map(_positive_definite_1, a)
+
+
+def _positive_definite_1(a: np.ndarray) -> np.ndarray:
+    """(N, n, n) symmetric -> (N,) bool: a Cholesky factorisation succeeds.
+
+    NumPy's Cholesky gufunc fills a failed matrix with NaN (tests/engine/test_linalg_speed.py
+    checks that it still does), so the diagonal of the factor tells."""
     if a.shape[0] == 0:
         return np.zeros(0, dtype=bool)
     if _cholesky_lo is not None:
         with np.errstate(all="ignore"):
-            return np.isfinite(_cholesky_lo(a)).all(axis=(1, 2))
+            f = _cholesky_lo(a)
+        return np.isfinite(np.diagonal(f, axis1=1, axis2=2)).all(axis=1)
     ok = np.zeros(a.shape[0], dtype=bool)  # pragma: no cover
     for i in range(a.shape[0]):  # pragma: no cover
         try:
@@ -149,92 +248,16 @@ def _positive_definite(a: np.ndarray) -> np.ndarray:
     return ok  # pragma: no cover
 
 
-def _scaled(m: np.ndarray):
-    """(m / scale, scale, ok) with scale = max |entry| per matrix; ok: finite and nonzero."""
-    with np.errstate(all="ignore"):
-        scale = np.abs(m).max(axis=(1, 2))
-    ok = np.isfinite(scale) & (scale > 0)
-    safe = np.where(ok, scale, 1.0)
-    return m / safe[:, None, None], scale, ok
-
-
-def _lanczos_top(g: np.ndarray, q0: np.ndarray, checks=(16, 24, 32, 40, 48, 56)) -> np.ndarray:
-    """Largest Ritz value of each symmetric PSD g (N, n, n) from Lanczos with full
-    reorthogonalisation, started at q0 (n,); runs until all Ritz values settle (<= n steps)."""
-    N, n, _ = g.shape
-    Q = np.empty((N, n, n))
-    alpha = np.zeros((N, n))
-    beta = np.zeros((N, n))
-    q = np.broadcast_to(q0 / np.linalg.norm(q0), (N, n)).copy()
-    prev = None
-    theta = np.zeros(N)
-    for j in range(n):
-        Q[:, j] = q
-        w = (g @ q[:, :, None])[:, :, 0]
-        alpha[:, j] = np.einsum("ni,ni->n", w, q)
-        qj = Q[:, : j + 1]
-        for _ in range(2):  # classical Gram-Schmidt twice against all Lanczos vectors
-            w -= (qj.transpose(0, 2, 1) @ (qj @ w[:, :, None]))[:, :, 0]
-        b = np.sqrt(np.einsum("ni,ni->n", w, w))
-        beta[:, j] = b
-        m = j + 1
-        if m in checks or m == n:
-            t = np.zeros((N, m, m))
-            idx = np.arange(m)
-            t[:, idx, idx] = alpha[:, :m]
-            t[:, idx[:-1], idx[1:]] = beta[:, : m - 1]
-            t[:, idx[1:], idx[:-1]] = beta[:, : m - 1]
-            theta = np.linalg.eigvalsh(t)[:, -1]
-            if prev is not None and np.all(np.abs(theta - prev) <= 1e-15 * np.abs(theta)):
-                break
-            prev = theta
-        if m == n:
-            break
-        # breakdown (invariant subspace): restart with zeros; the certificate decides
-        q = np.where(b[:, None] > 1e-300, w / np.where(b > 1e-300, b, 1.0)[:, None], 0.0)
-    return theta
-
-
-def _certify_chol(g: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """theta (1 + CERT_TOL) I - g is positive definite, i.e. lambda_max(g) < that."""
+def _certify_chol(g: np.ndarray, theta: np.ndarray, tol: float = CERT_TOL,
+                  split: bool = True) -> np.ndarray:
+    """theta (1 + tol) I - g is positive definite, i.e. lambda_max(g) < that (theta > 0);
+    split=False: in this thread only."""
     n = g.shape[1]
-    c = theta * (1 + CERT_TOL)
-    a = -g
+    c = theta * (1 + tol)
+    a = np.negative(g)
     idx = np.arange(n)
     a[:, idx, idx] += c[:, None]
-    return (theta > 0) & _positive_definite(a)
-
-
-def spectral_norms_fast(m: np.ndarray, q0: np.ndarray | None = None) -> np.ndarray:
-    """Same as `spectral_norms` (to CERT_TOL / 2 relative, proved per matrix), via Lanczos on
-    the Gram matrix, a Cholesky certificate, and an exact fallback for the unproved ones."""
-    m = np.asarray(m, dtype=np.float64)
-    N = m.shape[0]
-    out = np.full(N, np.nan)
-    if N == 0:
-        return out
-    if m.shape[1] > m.shape[2]:
-        m = m.transpose(0, 2, 1)
-    a, scale, ok = _scaled(m)
-    out[np.isfinite(scale) & (scale == 0)] = 0.0
-    idx = np.flatnonzero(ok)
-    if idx.size == 0:
-        return out
-    a = a[idx]
-    g = a @ a.transpose(0, 2, 1)
-    n = g.shape[1]
-    if q0 is None:
-        q0 = 1.0 + 0.5 * np.sin(np.arange(1, n + 1) * 1.7)  # fixed, no zero components
-    with np.errstate(all="ignore"):
-        theta = _lanczos_top(g, q0)
-        good = _certify_chol(g, theta)
-    out[idx[good]] = scale[idx[good]] * np.sqrt(theta[good])
-    bad = idx[~good]
-    FAST_STATS["lanczos"] += int(good.sum())
-    FAST_STATS["fallback"] += int(bad.size)
-    if bad.size:
-        out[bad] = spectral_norms(m[bad])
-    return out
+    return (theta > 0) & (_positive_definite(a) if split else _positive_definite_1(a))
 
 
 def _block_ritz(p: np.ndarray, u: np.ndarray, iters: int):
@@ -265,55 +288,67 @@ def _block_ritz(p: np.ndarray, u: np.ndarray, iters: int):
     return theta, mu, trd, u
 
 
-def _deflated_ok(p: np.ndarray, u: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """lambda_max(D) <= mu via a Cholesky factorisation of mu I - (I - U U^T) G (I - U U^T)."""
-    g = p @ p.transpose(0, 2, 1)
-    gu = g @ u
-    ut = u.transpose(0, 2, 1)
-    gt = g - u @ (ut @ g) - gu @ ut + u @ ((ut @ gu) @ ut)
-    gt = -0.5 * (gt + gt.transpose(0, 2, 1))
-    idx = np.arange(g.shape[1])
-    gt[:, idx, idx] += mu[:, None]
-    return (mu > 0) & _positive_definite(gt)
-
-
 def product_norms(p: np.ndarray, k: int = 8) -> np.ndarray:
     """`spectral_norms` for a stack of square products whose top singular values separate (as
-    in dh_T/dh_t, index 0 = the longest product): a block of approximate top left singular
-    vectors, warm-started from the longest product, then the block bound above, proved by
-    the trace of D or else by a Cholesky factorisation; unproved ones are computed exactly."""
+    in dh_T/dh_t, index 0 = the longest product), to CERT_TOL / 2 relative, proved per matrix.
+
+    A block of k approximate top left singular vectors, warm-started from the longest product,
+    gives by Rayleigh-Ritz a lower bound theta <= lambda_max(P P^T) (2 subspace iterations,
+    4 more for the matrices not yet proved). Upper bound lambda_max <= theta (1 + CERT_TOL):
+    the block bound of `_block_ritz` (free), else a Cholesky factorisation of
+    theta (1 + CERT_TOL) I - P P^T. Whatever is not proved is computed exactly (eigvalsh)."""
     p = np.asarray(p, dtype=np.float64)
     N = p.shape[0]
     out = np.full(N, np.nan)
     if N == 0:
         return out
-    a, scale, ok = _scaled(p)
-    out[np.isfinite(scale) & (scale == 0)] = 0.0
-    idx = np.flatnonzero(ok)
+    a, e, finite, nonzero = _pow2_scaled(p)
+    out[finite & ~nonzero] = 0.0
+    idx = np.flatnonzero(nonzero)
     if idx.size == 0:
         return out
-    a = a[idx]
+    if idx.size < N:
+        a, e = a[idx], e[idx]
     n = a.shape[1]
     k = min(k, n)
     with np.errstate(all="ignore"):
         # start block: the longest product's dominant left subspace (a few iterations)
         u0 = np.linalg.qr(a[0] @ np.cos(np.arange(n)[:, None] * (1.0 + np.arange(k))))[0]
         u0 = _block_ritz(a[:1], u0, 3)[3][0]
+        res = _split_map(lambda part: _product_core(part, u0), a, interleave=True)
+    n_exact = int(res[:, 1].sum())
+    FAST_STATS["block"] += idx.size - n_exact
+    FAST_STATS["fallback"] += n_exact
+    with np.errstate(over="ignore"):  # a norm above the largest float is inf, honestly
+        out[idx] = np.ldexp(np.sqrt(np.maximum(res[:, 0], 0.0)), e)
+    return out
+
+
+def _product_core(a: np.ndarray, u0: np.ndarray) -> np.ndarray:
+    """(N, 2): lambda_max(a a^T) per matrix (proved, see `product_norms`) and 1.0 where it
+    took the exact path. Runs in one thread (it may itself be a part of a split stack)."""
+    lam = np.empty(a.shape[0])
+    exact_flag = np.zeros(a.shape[0])
+    with np.errstate(all="ignore"):
         theta, mu, trd, u = _block_ritz(a, u0, 2)
         good = trd <= mu
-        redo = np.flatnonzero(~good)  # near the end of the product: more iterations
-        if redo.size:
-            th2, mu2, trd2, u2 = _block_ritz(a[redo], u[redo], 4)
-            theta[redo] = th2
-            ok2 = trd2 <= mu2
-            good[redo[ok2]] = True
-            rest = ~ok2
-            if rest.any():
-                good[redo[rest]] = _deflated_ok(a[redo[rest]], u2[rest], mu2[rest])
-    out[idx[good]] = scale[idx[good]] * np.sqrt(theta[good])
-    FAST_STATS["block"] += int(good.sum())
-    rest = idx[~good]
-    if rest.size:
-        out[rest] = spectral_norms(p[rest])
-        FAST_STATS["fallback"] += int(rest.size)
-    return out
+        lam[good] = theta[good]
+        todo = np.flatnonzero(~good)
+        if todo.size:
+            at = a[todo]
+            g = at @ at.transpose(0, 2, 1)
+            ok = _certify_chol(g, theta[todo], split=False)
+            lam[todo[ok]] = theta[todo[ok]]
+            sub = np.flatnonzero(~ok)
+            if sub.size:  # near the end of the product: more iterations, then eigvalsh
+                th2, mu2, trd2, _ = _block_ritz(at[sub], u[todo[sub]], 4)
+                ok2 = trd2 <= mu2
+                rest = ~ok2
+                if rest.any():
+                    ok2[rest] = _certify_chol(g[sub[rest]], th2[rest], split=False)
+                lam[todo[sub[ok2]]] = th2[ok2]
+                exact = sub[~ok2]
+                if exact.size:
+                    lam[todo[exact]] = _eig_top(g[exact])
+                    exact_flag[todo[exact]] = 1.0
+    return np.stack((lam, exact_flag), axis=1)

@@ -1,0 +1,246 @@
+"""The fast paths of lstmviz.engine.linalg (power-of-two scaling, certified block norms of
+products, stacks split over threads) against np.linalg.norm(., 2) (an SVD): random stacks,
+stacks like the engine's, degenerate cases, extreme scales, and a certificate that never
+accepts a wrong value."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lstmviz.engine import linalg
+
+RTOL = 1e-12
+
+
+def _ref(stack: np.ndarray) -> np.ndarray:
+    return np.array([np.linalg.norm(m, 2) for m in stack])
+
+
+def _quiet(fn, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return fn(*args)
+
+
+def _engine_like(T: int, H: int, norm: float, seed: int):
+    """(per-step stack diag(d_t) W with ||W||_2 = norm, d_t = tanh' values in (0, 1]; the
+    running products R_k = J_{T-1} ... J_{k+1} kept scaled, as the diagnostics form them)."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((H, H))
+    w *= norm / np.linalg.norm(w, 2)
+    d = 1 - np.tanh(rng.standard_normal((T, H))) ** 2
+    jac = d[:, :, None] * w
+    prods = np.empty((T, H, H))
+    r = np.eye(H)
+    for k in range(T - 1, -1, -1):
+        prods[k] = r
+        r = r @ jac[k]
+        r /= np.abs(r).max()
+    return jac, prods
+
+
+def test_cholesky_gufunc_still_fills_a_failed_matrix_with_nan():
+    """`_positive_definite` reads only the factor's diagonal: that is enough while NumPy's
+    Cholesky gufunc NaN-fills the whole matrix it could not factor."""
+    a = np.stack([np.eye(5), np.diag([1.0, 1.0, -1.0, 1.0, 1.0])])
+    with np.errstate(all="ignore"):
+        f = linalg._cholesky_lo(a)
+    assert np.isfinite(f[0]).all()
+    assert np.isnan(f[1]).all()
+    np.testing.assert_array_equal(linalg._positive_definite(a), [True, False])
+
+
+@pytest.mark.parametrize("shape", [(7, 5, 5), (9, 3, 8), (9, 8, 3), (40, 64, 64), (3, 1, 1),
+                                   (4, 1, 6), (200, 16, 16)])
+def test_spectral_norms_random_stacks(shape):
+    rng = np.random.default_rng(sum(shape))
+    m = rng.standard_normal(shape) * np.exp(3 * rng.standard_normal(shape[0]))[:, None, None]
+    np.testing.assert_allclose(_quiet(linalg.spectral_norms, m), _ref(m), rtol=RTOL, atol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 64])
+def test_product_norms_random_stacks(n):
+    rng = np.random.default_rng(n)
+    m = rng.standard_normal((30, n, n))
+    np.testing.assert_allclose(_quiet(linalg.product_norms, m), _ref(m), rtol=RTOL, atol=0)
+
+
+@pytest.mark.parametrize(("H", "norm", "seed"), [(64, 0.5, 0), (64, 1.0, 1), (64, 2.0, 2),
+                                                 (16, 1.5, 3), (3, 0.7, 4)])
+def test_engine_like_stacks(H, norm, seed):
+    jac, prods = _engine_like(200, H, norm, seed)
+    np.testing.assert_allclose(_quiet(linalg.spectral_norms, jac), _ref(jac), rtol=RTOL, atol=0)
+    linalg.FAST_STATS.update(block=0, lanczos=0, fallback=0)
+    out = _quiet(linalg.product_norms, prods)
+    np.testing.assert_allclose(out, _ref(prods), rtol=RTOL, atol=0)
+    assert linalg.FAST_STATS["block"] + linalg.FAST_STATS["fallback"] == 200
+    if H == 64:  # the fast path carries most of a long product
+        assert linalg.FAST_STATS["block"] > 100
+
+
+def _with_singular_values(s: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = s.shape[1]
+    u = np.linalg.qr(rng.standard_normal((len(s), n, n)))[0]
+    v = np.linalg.qr(rng.standard_normal((len(s), n, n)))[0]
+    return (u * s[:, None, :]) @ v.transpose(0, 2, 1)
+
+
+@pytest.mark.parametrize("fn", [linalg.spectral_norms, linalg.product_norms])
+def test_degenerate_stacks(fn):
+    n = 6
+    s_tie = np.array([[2.0, 2.0, 2.0, 1.0, 0.5, 0.1]])  # a threefold top singular value
+    rank1 = np.outer(np.arange(1.0, n + 1), np.cos(np.arange(n)))[None]
+    stack = np.concatenate([
+        _with_singular_values(s_tie, 0),
+        np.linalg.qr(np.random.default_rng(1).standard_normal((1, n, n)))[0] * 3.0,  # all tied
+        rank1,
+        np.zeros((1, n, n)),
+        np.eye(n)[None] * 1e200,
+        rank1 * 1e-200,
+        np.full((1, n, n), 1e-310),  # subnormal entries: rank one, norm n * 1e-310
+        np.eye(n)[None],
+    ])
+    out = _quiet(fn, stack)
+    ref = _ref(stack)
+    assert out[3] == 0.0
+    np.testing.assert_allclose(out, ref, rtol=RTOL, atol=0)
+    assert out[6] == pytest.approx(n * 1e-310, rel=1e-10)
+
+
+@pytest.mark.parametrize("fn", [linalg.spectral_norms, linalg.product_norms])
+def test_non_finite_entries_give_nan_and_leave_the_others_alone(fn):
+    rng = np.random.default_rng(5)
+    m = rng.standard_normal((6, 4, 4))
+    m[1, 2, 3] = np.nan
+    m[3, 0, 0] = np.inf
+    m[4, 1, 1] = -np.inf
+    out = _quiet(fn, m)
+    assert np.isnan(out[[1, 3, 4]]).all()
+    keep = [0, 2, 5]
+    np.testing.assert_allclose(out[keep], _ref(m[keep]), rtol=RTOL, atol=0)
+    assert _quiet(fn, np.zeros((0, 4, 4))).shape == (0,)
+    assert np.isnan(_quiet(fn, np.full((2, 3, 3), np.nan))).all()
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e200, 1e300, 1e-300])
+def test_extreme_scales_are_exact(scale):
+    jac, prods = _engine_like(40, 8, 1.0, 9)
+    for fn, m in ((linalg.spectral_norms, jac), (linalg.product_norms, prods)):
+        out = _quiet(fn, m * scale)
+        np.testing.assert_allclose(out, _ref(m) * scale, rtol=RTOL, atol=0)
+
+
+def test_a_norm_above_the_largest_float_is_inf_without_a_warning():
+    m = np.full((2, 4, 4), 1e308)
+    m[1] = np.eye(4)
+    for fn in (linalg.spectral_norms, linalg.product_norms):
+        out = _quiet(fn, m)
+        assert out[0] == np.inf
+        assert out[1] == pytest.approx(1.0, rel=RTOL)
+
+
+def test_h_equal_one():
+    m = np.array([[[3.0]], [[-2.0]], [[0.0]], [[1e-305]]])
+    for fn in (linalg.spectral_norms, linalg.product_norms):
+        np.testing.assert_array_equal(_quiet(fn, m), [3.0, 2.0, 0.0, 1e-305])
+
+
+def test_threads_give_the_same_values(monkeypatch):
+    monkeypatch.setattr(linalg, "_core_spare", lambda: True)
+    jac, prods = _engine_like(200, 64, 1.0, 11)
+    monkeypatch.setattr(linalg, "THREADS", 1)
+    one = (linalg.spectral_norms(jac), linalg.product_norms(prods))
+    monkeypatch.setattr(linalg, "THREADS", 2)
+    two = (linalg.spectral_norms(jac), linalg.product_norms(prods))
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])
+
+
+def test_split_map_splits_and_concatenates(monkeypatch):
+    monkeypatch.setattr(linalg, "THREADS", 2)
+    monkeypatch.setattr(linalg, "_SPLIT_ENTRIES", 1)
+    monkeypatch.setattr(linalg, "_core_spare", lambda: True)
+    seen = []
+
+    def fn(x):
+        seen.append(len(x))
+        return x[:, 0, 0] * 2
+
+    x = np.arange(7.0)[:, None, None] * np.ones((7, 2, 2))
+    np.testing.assert_array_equal(linalg._split_map(fn, x), 2 * np.arange(7.0))
+    assert sorted(seen) == [3, 4]
+    np.testing.assert_array_equal(linalg._split_map(fn, x, interleave=True), 2 * np.arange(7.0))
+    for threads, spare in ((1, True), (2, False)):  # one thread, or no core to spare
+        monkeypatch.setattr(linalg, "THREADS", threads)
+        monkeypatch.setattr(linalg, "_core_spare", lambda spare=spare: spare)
+        seen.clear()
+        np.testing.assert_array_equal(linalg._split_map(fn, x), 2 * np.arange(7.0))
+        assert seen == [7]
+
+
+@st.composite
+def _small_stacks(draw):
+    n = draw(st.integers(1, 5))
+    N = draw(st.integers(1, 4))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    kind = draw(st.sampled_from(["gauss", "ties", "near_ties", "graded"]))
+    if kind == "gauss":
+        m = rng.standard_normal((N, n, n))
+    else:
+        s = np.sort(rng.uniform(0.0, 1.0, (N, n)), axis=1)[:, ::-1].copy()
+        if kind == "ties":
+            s[:, : min(2, n)] = 1.0
+        elif kind == "near_ties":
+            s[:, 0] = 1.0
+            if n > 1:
+                s[:, 1] = 1.0 - 10.0 ** -draw(st.integers(3, 14))
+        else:
+            s = (10.0 ** -draw(st.integers(0, 8))) ** np.arange(n) * np.ones((N, 1))
+        m = _with_singular_values(s, seed)
+    return m * 10.0 ** draw(st.integers(-250, 250))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_small_stacks(), st.floats(3.0, 1e6))
+def test_certificate_never_accepts_a_value_below_the_norm(m, factor):
+    """A theta below lambda_max by more than the tolerance is never certified: the Cholesky
+    certificate fails (so a value that was not the norm would go to the exact path)."""
+    a, e, finite, nonzero = linalg._pow2_scaled(m)
+    a = a[nonzero]
+    if a.shape[0] == 0:
+        return
+    g = a @ a.transpose(0, 2, 1)
+    lam = np.linalg.eigvalsh(g)[:, -1]
+    low = lam * (1 - factor * linalg.CERT_TOL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not linalg._certify_chol(g, low).any()
+        # and the results of both fast paths are the norm
+        for fn in (linalg.spectral_norms, linalg.product_norms):
+            np.testing.assert_allclose(fn(m), _ref(m), rtol=RTOL, atol=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_small_stacks())
+def test_block_bound_never_accepts_a_value_below_the_norm(m):
+    """The free block bound of `_block_ritz` (trd <= mu) proves lambda_max <= theta (1 + tol)
+    only when it is true."""
+    a, e, finite, nonzero = linalg._pow2_scaled(m)
+    a = a[nonzero]
+    if a.shape[0] == 0:
+        return
+    n = a.shape[1]
+    k = min(2, n)
+    u0 = np.linalg.qr(np.cos(np.arange(n)[:, None] * (1.0 + np.arange(k))))[0]
+    with np.errstate(all="ignore"):
+        theta, mu, trd, _ = linalg._block_ritz(a, u0, 1)
+    lam = np.linalg.eigvalsh(a @ a.transpose(0, 2, 1))[:, -1]
+    proved = trd <= mu
+    assert np.all(lam[proved] <= theta[proved] * (1 + linalg.CERT_TOL) * (1 + 1e-14))
