@@ -35,12 +35,22 @@ def default_names() -> list[str]:
     return [n for n in target_names() if n != "window"]
 
 
+def scene_items(widget: QWidget, kind: type) -> list:
+    """Graphics items of type `kind` in every plot view inside `widget` (plot items live
+    in the views' scenes, not among the widget's QObject children)."""
+    views = [widget] if isinstance(widget, pg.GraphicsView) else []
+    views += widget.findChildren(pg.GraphicsView)
+    return [item for view in views for item in view.scene().items() if isinstance(item, kind)]
+
+
 def curve_items(widget: QWidget) -> list[pg.PlotDataItem]:
-    return [item for plot in widget.findChildren(pg.PlotItem) for item in plot.listDataItems()]
+    return scene_items(widget, pg.PlotDataItem)
 
 
-def set_curve_width(widget: QWidget, logical_px: float) -> None:
-    """Every data curve of `widget` at least `logical_px` wide (solid or dashed)."""
+def set_curve_width(widget: QWidget, device_px: float, ratio: float) -> None:
+    """Every data curve of `widget` at least `device_px` device pixels wide (solid or
+    dashed): a cosmetic pen (pyqtgraph's) is in device pixels whatever the device pixel
+    ratio, another in logical pixels."""
     for item in curve_items(widget):
         pen = item.opts.get("pen")
         if pen is None:
@@ -48,36 +58,136 @@ def set_curve_width(widget: QWidget, logical_px: float) -> None:
         pen = pg.mkPen(pen)
         if pen.style() == Qt.PenStyle.NoPen:
             continue
-        if pen.widthF() < logical_px:
-            pen.setWidthF(logical_px)
+        want = device_px if pen.isCosmetic() else device_px / ratio
+        if pen.widthF() < want:
+            pen.setWidthF(want)
             item.setPen(pen)
 
 
 def cursor_lines(widget: QWidget) -> list[pg.InfiniteLine]:
     """The vertical lines that mark the frame's step in the plots."""
-    return [item for plot in widget.findChildren(pg.PlotItem) for item in plot.items
-            if isinstance(item, pg.InfiniteLine) and item.angle == 90 and not item.movable]
+    return [item for item in scene_items(widget, pg.InfiniteLine)
+            if item.angle == 90 and not item.movable]
+
+
+class WrappedUnrolled(QWidget):
+    """The unrolled network laid out for a figure: the sequence cut into `k` strips (one
+    UnrolledView each, showing steps of one stretch, all rows), stacked, with `k` chosen
+    so that the cells come out as large as the figure allows, and one small legend below.
+    Nothing scrolls: each strip shows its stretch whole."""
+
+    def __init__(self, adapter, theme: Theme, logical: tuple[int, int]) -> None:
+        from PySide6.QtWidgets import QVBoxLayout
+
+        from lstmviz.ui.unrolled import Legend, UnrolledView
+
+        super().__init__()
+        self.setObjectName("unrolled-figure")
+        self.adapter, self.theme = adapter, theme
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.layout_.setSpacing(0)
+        first = UnrolledView(adapter, theme)
+        self.views = [first]
+        self.k, self.zoom = self.choose(logical)
+        for _ in range(self.k - 1):
+            self.views.append(UnrolledView(adapter, theme))
+        for view in self.views:
+            view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            view.setFrameShape(QGraphicsView.Shape.NoFrame)
+            view.follow_cursor = False
+            view.legend.hide()
+            self.layout_.addWidget(view, 1)
+        self.legend = Legend(self.views[-1])
+        self.legend.setParent(self)
+        self.layout_.addWidget(self.legend, 0, Qt.AlignmentFlag.AlignLeft)
+        self.setStyleSheet("")
+        self.resize(*logical)
+
+    def choose(self, logical: tuple[int, int]) -> tuple[int, float]:
+        """(strips, zoom) with the largest zoom that fits the figure."""
+        from lstmviz.ui.unrolled import GAP, LOSS_W, cell_x
+
+        view = self.views[0]
+        rect = view.scene().sceneRect()
+        T = self.adapter.session.seq_len
+        w, h = logical
+        room_h = max(1.0, h - 40.0)
+        best = (1, 0.0)
+        for k in range(1, max(1, min(T, 16)) + 1):
+            tc = -(-T // k)
+            cw = cell_x(tc + 1) - rect.left() + LOSS_W + GAP
+            zoom = min(4.0, w / cw, room_h / (k * rect.height()))
+            if zoom > best[1] * 1.02:
+                best = (k, zoom)
+        return best
+
+    def arrange(self) -> None:
+        """Each strip's stretch of steps, at the chosen zoom."""
+        from PySide6.QtCore import QRectF
+
+        from lstmviz.ui.unrolled import GAP, LOSS_W, cell_x
+
+        T = self.adapter.session.seq_len
+        tc = -(-T // self.k)
+        for i, view in enumerate(self.views):
+            rect = view.scene().sceneRect()
+            left_room = cell_x(1) - rect.left()
+            x0 = cell_x(i * tc + 1) - left_room
+            width = cell_x(tc + 1) - rect.left() + LOSS_W + GAP
+            view.setSceneRect(QRectF(x0, rect.top(), width, rect.height()))
+            view.zoom(self.zoom / view._zoom)
+            view.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+            view.horizontalScrollBar().setValue(view.horizontalScrollBar().minimum())
+            view.verticalScrollBar().setValue(view.verticalScrollBar().minimum())
+            view._place_overlays()
+            view.legend.hide()
+            last = i == len(self.views) - 1
+            end = width if last else cell_x((i + 1) * tc + 1) - GAP / 2 - x0
+            self._mask(view, i, (left_room - GAP / 2) * self.zoom, end * self.zoom)
+
+    def _mask(self, view, i: int, left: float, right: float) -> None:
+        """Cover what lies outside the strip's stretch: the end of the previous stretch
+        under the row names (strips after the first), the next one past its right end."""
+        from PySide6.QtGui import QColor, QPalette
+
+        masks = getattr(view, "_export_masks", None)
+        if masks is None:
+            masks = view._export_masks = [QWidget(view.viewport()), QWidget(view.viewport())]
+        vp = view.viewport()
+        for mask, (x0, x1) in zip(masks, ((0, left if i else 0), (right, 100000)),
+                                  strict=True):
+            pal = mask.palette()
+            pal.setColor(QPalette.ColorRole.Window, QColor(self.theme.background))
+            mask.setPalette(pal)
+            mask.setAutoFillBackground(True)
+            mask.setGeometry(int(x0), 0, max(0, int(x1 - x0)), vp.height())
+            mask.setVisible(x1 > x0)
+            mask.raise_()
+        view.labels.raise_()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.arrange()
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        for view in self.views:
+            view.set_theme(theme)
+        self.legend.update()
+
+    def setUpdatesEnabled(self, on: bool) -> None:  # noqa: N802
+        super().setUpdatesEnabled(on)
+        for view in self.views:
+            view.setUpdatesEnabled(on)
 
 
 def layout_unrolled(view, logical: tuple[int, int]) -> None:
-    """Zoom the unrolled network so that the whole sequence, all rows, fills the figure
-    (the smaller of the width and height fits; no scrolling); the legend stays its size
-    in the bottom corner, below the rows."""
-    view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    view.setFrameShape(QGraphicsView.Shape.NoFrame)
-    view.follow_cursor = False
+    """Lay the unrolled figure (a WrappedUnrolled) out at `logical` size."""
     view.resize(*logical)
     process_events(2)
-    rect = view.scene().sceneRect()
-    vp = view.viewport()
-    room_w = max(1, vp.width() - view.labels.needed_width() * 0 - 10)
-    room_h = max(1, vp.height() - view.legend.height() - 12)
-    zoom = min(room_w / max(1.0, rect.width()), room_h / max(1.0, rect.height()))
-    view.zoom(zoom / view._zoom)
-    view.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-    view.centerOn(rect.center())
-    view._place_overlays()
+    view.arrange()
     process_events(1)
 
 
@@ -94,7 +204,6 @@ class HeadlessScene:
                  window: QWidget | Callable | None = None,
                  hidden_subplots: list[dict] | None = None) -> None:
         from lstmviz.ui.adapter import SessionAdapter
-        from lstmviz.ui.unrolled import UnrolledView
 
         self.session = session
         self.theme: Theme = THEMES[theme]
@@ -118,7 +227,7 @@ class HeadlessScene:
                 self._window(window, logical)
                 continue
             if name == "unrolled":
-                widget = UnrolledView(self.adapter, self.theme)
+                widget = WrappedUnrolled(self.adapter, self.theme, logical)
             else:
                 widget = classes[name](self.adapter, self.theme)
             widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
@@ -153,11 +262,10 @@ class HeadlessScene:
     def _style(self) -> None:
         """Destination pens, the cursor line, hidden sub-plots (again after every seek: a
         panel may rebuild its items)."""
-        width = self.destination.curve_px / self.destination.ratio
         for name, widget in self.widgets.items():
             if name in ("window", "unrolled"):
                 continue
-            set_curve_width(widget, width)
+            set_curve_width(widget, self.destination.curve_px, self.destination.ratio)
             for line in cursor_lines(widget):
                 line.setVisible(self.cursor)
             for skip in self.hidden_subplots:
