@@ -22,6 +22,7 @@ import json
 import math
 import os
 import platform
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -270,10 +271,13 @@ def check_out_dir(out_dir: Path, files: list[str], force: bool) -> None:
         os.unlink(probe)
     except OSError as exc:
         why = exc.strerror or str(exc)
-        if str(out_dir.resolve()).startswith(("/proc", "/sys")) or exc.errno in (
-                errno.ENOENT, errno.EROFS, errno.EINVAL, errno.EOPNOTSUPP):
-            why += "; it is not an ordinary writable folder (a system or read-only one?)"
-        raise ExportError(f"--out: {out_dir}: cannot create files there ({why})") from None
+        if exc.errno in (errno.ENOENT, errno.EINVAL, errno.EOPNOTSUPP) or str(
+                out_dir.resolve()).startswith(("/proc", "/sys")):
+            # (ENOENT for a folder that exists: /proc and /sys take no new files)
+            why = "it is a system folder that takes no new files (like /proc or /sys)"
+        elif exc.errno == errno.EROFS:
+            why = "a read-only file system"
+        raise ExportError(f"--out: {out_dir}: cannot write there ({why})") from None
     for f in files:
         target = out_dir / f
         if target.is_symlink() and not target.exists():
@@ -483,11 +487,18 @@ def versions() -> dict[str, str]:
            "numpy": np.__version__}
     from importlib.metadata import PackageNotFoundError, version
 
-    for dist in ("PySide6", "pyqtgraph", "Pillow"):  # by metadata: no Qt import here
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:  # pragma: no cover
-            pass
+    for dist, module in (("PySide6", "PySide6"), ("pyqtgraph", "pyqtgraph"),
+                         ("Pillow", "PIL")):
+        loaded = sys.modules.get(module)  # loaded by the renderer; no Qt import here
+        if getattr(loaded, "__version__", None):
+            out[dist] = loaded.__version__
+            continue
+        for name in (dist, f"{dist}_Essentials"):
+            try:
+                out[dist] = version(name)
+                break
+            except PackageNotFoundError:
+                continue
     return out
 
 

@@ -51,8 +51,7 @@ from lstmviz.export.plan import (
 )
 from lstmviz.ui.export.scene import HeadlessScene
 from lstmviz.ui.export.writer import animation_frames, run_export
-from lstmviz.ui.render import qimage_to_pil
-from lstmviz.ui.theme import apply_app_theme
+from lstmviz.ui.render import qimage_to_pil, temporary_theme
 
 FORMATS = [("png", "PNG image"), ("svg", "SVG (vector)"), ("pdf", "PDF (vector)"),
            ("csv", "CSV (the plotted numbers)")]
@@ -441,9 +440,12 @@ def export_items(window, items: list[tuple[str, QWidget]], options: ExportOption
         request.names = tuple(n for n in request.names if n not in NO_DATA)
         if not request.names:
             return []
+    # the whole window is rendered as it is on screen, in the export's theme for a moment
+    theme = request.theme if "window" in request.names else None
     try:
-        written = run_export(window.session.config, request, session=window.session,
-                             window=window)
+        with temporary_theme(window, theme):
+            written = run_export(window.session.config, request, session=window.session,
+                                 window=window)
     except ExportError as exc:
         raise ValueError(str(exc)) from None
     except Cancelled:
@@ -563,7 +565,6 @@ class AnimationExport(QObject):
         if self.scene is not None:
             self.scene.close()
             self.scene = None
-            apply_app_theme(self.window_.theme)
             if self.window_.session.cursor != self.start_cursor:
                 self.window_.session.seek(self.start_cursor)
 

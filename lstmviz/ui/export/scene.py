@@ -18,9 +18,10 @@ from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from lstmviz.export.plan import Destination
 from lstmviz.session import Session
+from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.registry import panel_class_map, panel_names
 from lstmviz.ui.render import process_events, vector_paint  # noqa: F401
-from lstmviz.ui.theme import THEMES, Theme, apply_app_theme
+from lstmviz.ui.theme import THEMES, Theme, palette_for
 
 #: Logical width of the whole window in an export (the layout it is made for).
 WINDOW_LOGICAL_WIDTH = 1500
@@ -203,14 +204,24 @@ class HeadlessScene:
                  destination: Destination | None = None, cursor: bool = False,
                  window: QWidget | Callable | None = None,
                  hidden_subplots: list[dict] | None = None) -> None:
-        from lstmviz.ui.adapter import SessionAdapter
 
         self.session = session
         self.theme: Theme = THEMES[theme]
         self.destination = destination or Destination(1920, 1080, 2.0)
         self.cursor = cursor
         self.hidden_subplots = hidden_subplots or []
-        apply_app_theme(self.theme)
+        # the export's theme on its own widgets only (the app's palette, and a window on
+        # screen, stay as they are); pyqtgraph's defaults for new plots, while building
+        saved = {k: pg.getConfigOption(k) for k in ("background", "foreground")}
+        pg.setConfigOptions(background=self.theme.background,
+                            foreground=self.theme.foreground)
+        try:
+            self._build(names, window)
+        finally:
+            pg.setConfigOptions(**saved)
+
+    def _build(self, names, window) -> None:
+        session = self.session
         before = {id(f) for lst in self._listeners() for f in lst}
         self.adapter = SessionAdapter(session)
         # the adapter's callbacks on the session (removed by close: the session may be a
@@ -231,6 +242,7 @@ class HeadlessScene:
             else:
                 widget = classes[name](self.adapter, self.theme)
             widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+            widget.setPalette(palette_for(self.theme))
             widget.resize(*logical)
             widget.show()
             self.widgets[name] = widget
@@ -274,9 +286,9 @@ class HeadlessScene:
 
     def set_theme(self, name: str) -> None:
         self.theme = THEMES[name]
-        apply_app_theme(self.theme)
         for key, widget in self.widgets.items():
             if key != "window":
+                widget.setPalette(palette_for(self.theme))
                 widget.set_theme(self.theme)
         self._style()
         process_events(2)
