@@ -21,7 +21,14 @@ from PySide6.QtGui import QColor, QImage, QPainter, QTextDocument
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from lstmviz.export.deck import PAGE_LOGICAL, TITLE_H, deck_files, step_file, step_views
-from lstmviz.export.plan import Cancelled, Destination, Staging, check_out_dir, versions
+from lstmviz.export.plan import (
+    Cancelled,
+    Destination,
+    Staging,
+    check_out_dir,
+    subplot_skips,
+    versions,
+)
 from lstmviz.session import Session, frame_index
 from lstmviz.ui.export.scene import HeadlessScene, layout_unrolled
 from lstmviz.ui.export.writer import signals_as_cancel
@@ -123,7 +130,8 @@ def build_step(step, theme: str, session: Session | None = None) -> tuple[Headle
     bottom, tall = step_views(step.docks, panel_names())
     layout = PageLayout(bottom, tall, len(session.runs))
     names = ["unrolled", *bottom, *tall]
-    scene = HeadlessScene(session, names, theme, destination=Destination(1920, 1080, 1.5))
+    scene = HeadlessScene(session, names, theme, destination=Destination(1920, 1080, 1.5),
+                          hidden_subplots=subplot_skips(names, tuple(session.runs)))
     for name in names:
         r = layout.rects[name]
         if name == "unrolled":

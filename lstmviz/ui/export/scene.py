@@ -80,7 +80,7 @@ class WrappedUnrolled(QWidget):
     def __init__(self, adapter, theme: Theme, logical: tuple[int, int]) -> None:
         from PySide6.QtWidgets import QVBoxLayout
 
-        from lstmviz.ui.unrolled import Legend, UnrolledView
+        from lstmviz.ui.unrolled import Legend
 
         super().__init__()
         self.setObjectName("unrolled-figure")
@@ -88,23 +88,38 @@ class WrappedUnrolled(QWidget):
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.layout_.setSpacing(0)
-        first = UnrolledView(adapter, theme)
-        self.views = [first]
-        self.k, self.zoom = self.choose(logical)
-        for _ in range(self.k - 1):
-            self.views.append(UnrolledView(adapter, theme))
-        for view in self.views:
-            view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            view.setFrameShape(QGraphicsView.Shape.NoFrame)
-            view.follow_cursor = False
-            view.legend.hide()
-            self.layout_.addWidget(view, 1)
-        self.legend = Legend(self.views[-1])
+        self.views = [self._strip()]
+        self.legend = Legend(self.views[0])
         self.legend.setParent(self)
-        self.layout_.addWidget(self.legend, 0, Qt.AlignmentFlag.AlignLeft)
-        self.setStyleSheet("")
+        self.k, self.zoom = 1, 1.0
         self.resize(*logical)
+        self.relayout()
+
+    def _strip(self):
+        from lstmviz.ui.unrolled import UnrolledView
+
+        view = UnrolledView(self.adapter, self.theme)
+        view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        view.setFrameShape(QGraphicsView.Shape.NoFrame)
+        view.follow_cursor = False
+        view.legend.hide()
+        return view
+
+    def relayout(self) -> None:
+        """Strips for the current size: as many as make the cells largest."""
+        self.k, self.zoom = self.choose((self.width(), self.height()))
+        while len(self.views) < self.k:
+            self.views.append(self._strip())
+        for item in [self.layout_.itemAt(i) for i in range(self.layout_.count())]:
+            self.layout_.removeItem(item)
+        for i, view in enumerate(self.views):
+            view.setVisible(i < self.k)
+            if i < self.k:
+                self.layout_.addWidget(view, 1)
+        self.layout_.addWidget(self.legend, 0, Qt.AlignmentFlag.AlignLeft)
+        self.layout_.activate()
+        self.arrange()
 
     def choose(self, logical: tuple[int, int]) -> tuple[int, float]:
         """(strips, zoom) with the largest zoom that fits the figure."""
@@ -132,7 +147,7 @@ class WrappedUnrolled(QWidget):
 
         T = self.adapter.session.seq_len
         tc = -(-T // self.k)
-        for i, view in enumerate(self.views):
+        for i, view in enumerate(self.views[: self.k]):
             rect = view.scene().sceneRect()
             left_room = cell_x(1) - rect.left()
             x0 = cell_x(i * tc + 1) - left_room
@@ -144,7 +159,7 @@ class WrappedUnrolled(QWidget):
             view.verticalScrollBar().setValue(view.verticalScrollBar().minimum())
             view._place_overlays()
             view.legend.hide()
-            last = i == len(self.views) - 1
+            last = i == self.k - 1
             end = width if last else cell_x((i + 1) * tc + 1) - GAP / 2 - x0
             self._mask(view, i, (left_room - GAP / 2) * self.zoom, end * self.zoom)
 
@@ -170,7 +185,8 @@ class WrappedUnrolled(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
-        self.arrange()
+        if event.size() != event.oldSize():
+            self.relayout()
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -187,6 +203,8 @@ class WrappedUnrolled(QWidget):
 def layout_unrolled(view, logical: tuple[int, int]) -> None:
     """Lay the unrolled figure (a WrappedUnrolled) out at `logical` size."""
     view.resize(*logical)
+    process_events(2)
+    view.relayout()
     process_events(2)
     view.arrange()
     process_events(1)
