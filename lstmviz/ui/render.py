@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRect, QSize, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPalette, QRegion
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsView, QLabel, QWidget
@@ -282,12 +282,20 @@ def svg_with_pyqtgraph(widget: QWidget, *, title: str = "", background: str | No
             x, anchor = pos.x() + label.width() - 2, "end"
         else:
             x, anchor = pos.x() + 2, "start"
-        text = ET.SubElement(root, f"{{{SVG_NS}}}text", {
-            "x": f"{x:.1f}", "y": f"{pos.y() + label.height() / 2 + size / 3:.1f}",
-            "text-anchor": anchor,
-            "font-family": font.family(), "font-size": f"{size:.1f}px",
-            "fill": label.palette().windowText().color().name()})
-        text.text = _plain(label.text())
+        # one <text> per line (rich text's <br>), each in its own colour if it sets one
+        lines = [ln for ln in re.split(r"<br\s*/?>|\n", label.text()) if _plain(ln)]
+        line_h = size * 1.3
+        top = (pos.y() + (label.height() - line_h * len(lines)) / 2
+               if align & Qt.AlignmentFlag.AlignVCenter or len(lines) == 1 else pos.y() + 2)
+        default = label.palette().windowText().color().name()
+        for i, line in enumerate(lines):
+            colour = re.search(r"color\s*:\s*(#[0-9a-fA-F]{3,8})", line)
+            text = ET.SubElement(root, f"{{{SVG_NS}}}text", {
+                "x": f"{x:.1f}", "y": f"{top + i * line_h + line_h / 2 + size / 3:.1f}",
+                "text-anchor": anchor,
+                "font-family": font.family(), "font-size": f"{size:.1f}px",
+                "fill": colour.group(1) if colour else default})
+            text.text = _plain(line)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
@@ -369,14 +377,21 @@ def pdf_writer(device, logical_w: int, logical_h: int, title: str = "") -> Any:
 
 def render_pdf(widget: QWidget, *, title: str = "", background: str | None = None,
                transparent: bool = False) -> bytes:
-    """One vector PDF page of `widget` at its logical size (curves as paths, text as text;
-    item pixmap caches are off while it paints)."""
+    """One vector PDF page of `widget` at its logical size: its SVG (`render_svg`: curves
+    as paths, text as text) replayed onto Qt's PDF writer. (Painting the widget straight
+    onto the PDF device rasterises pyqtgraph's clipped view boxes into a JPEG.)"""
+    from PySide6.QtSvg import QSvgRenderer
+
+    svg = render_svg(widget, title=title, background=background, transparent=transparent)
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     writer = pdf_writer(buffer, widget.width(), widget.height(), title)
     painter = QPainter(writer)
-    with vector_paint(widget):
-        paint_widget(widget, painter, background, transparent)
+    try:
+        QSvgRenderer(QByteArray(svg)).render(
+            painter, QRectF(0, 0, widget.width(), widget.height()))
+    finally:
+        painter.end()
     buffer.close()
     return bytes(buffer.data())
 

@@ -179,12 +179,78 @@ def install_export(window) -> None:
         window.file_menu.insertSeparator(quit_action)
     else:
         window.file_menu.addMenu(menu)
+    install_slides(window)
     window._export_last_panel = None
     window._export_focus = _FocusTracker(window)
     for name, panel in window.panels.items():
         panel.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         panel.customContextMenuRequested.connect(
             lambda pos, n=name: _panel_menu(window, n, pos))
+
+
+def install_slides(window) -> None:
+    """Walkthroughs > Export as slides…: the open (or a chosen built-in) walkthrough as a
+    PDF deck, a page per step (lstmviz.ui.export.deck.DeckJob: progress, cancel)."""
+    menu = window.findChild(QMenu, "menu-walkthroughs")
+    if menu is None:
+        return
+    action = QAction("Export as &slides…", window)
+    action.setObjectName("export-slides")
+    action.setStatusTip("The walkthrough as a PDF deck, one 16:9 page per step")
+    action.triggered.connect(lambda _=False: open_slides_dialog(window))
+    menu.addSeparator()
+    menu.addAction(action)
+    window.export_actions = getattr(window, "export_actions", {})
+    window.export_actions["slides"] = action
+
+
+def open_slides_dialog(window):
+    """Ask which walkthrough (the open one, else a built-in), the folder and the format,
+    then start the deck job."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from lstmviz.walkthrough import find_walkthrough, list_builtin, load_walkthrough
+
+    tool = getattr(window, "tools", {}).get("walkthrough")
+    wt = getattr(tool, "walkthrough", None)
+    if wt is None:
+        builtins = list_builtin()
+        titles = [t for _n, t in builtins]
+        title, ok = QInputDialog.getItem(window, "Export as slides", "Walkthrough", titles,
+                                         0, False)
+        if not ok:
+            return None
+        name = builtins[titles.index(title)][0]
+        path = find_walkthrough(name)
+        wt = load_walkthrough(path)
+    options = ExportOptions.load(window.settings)
+    start = options.path if options.path and Path(options.path).is_dir() else str(Path.home())
+    folder = QFileDialog.getExistingDirectory(window, "Export slides to folder", start)
+    if not folder:
+        return None
+    fmt, ok = QInputDialog.getItem(window, "Export as slides", "Format",
+                                   ["pdf", "png", "pdf,png"], 0, False)
+    if not ok:
+        return None
+    return export_slides(window, wt, Path(folder), tuple(fmt.split(",")))
+
+
+def export_slides(window, wt, folder: Path, formats=("pdf",), *, ask: bool = True,
+                  progress: bool = True):
+    """Start the deck job for `wt` into `folder` (asking before replacing files)."""
+    from lstmviz.export.deck import deck_files
+    from lstmviz.ui.export.deck import DeckJob
+
+    name = wt.path.stem if wt.path is not None else "walkthrough"
+    existing = [folder / f for f in deck_files(name, len(wt.steps), formats)
+                if (folder / f).exists()]
+    if existing and ask and not _ask_overwrite(window, existing):
+        return None
+    job = DeckJob(window, wt, name, folder, formats, progress=progress)
+    job.finished.connect(lambda paths: paths and window.statusBar().showMessage(
+        f"Exported {len(paths)} file(s) to {folder}", 8000))
+    window._export_job = job
+    return job
 
 
 def panel_menu(window, name: str) -> QMenu:

@@ -89,17 +89,39 @@ def signals_as_cancel() -> Iterator[Interrupt]:
 
 # -- one view -----------------------------------------------------------------------------
 def render_view(widget: QWidget, fmt: str, dest: Destination, *, title: str,
-                background: str | None, transparent: bool) -> QImage | bytes:
+                background: str | None, transparent: bool, exact: bool = True
+                ) -> QImage | bytes:
     """`widget` (laid out at dest.logical) as a QImage (png; encode with png_bytes) or the
-    bytes of an SVG or PDF."""
+    bytes of an SVG or PDF. `exact`: the PNG is the destination's size even when the
+    widget could not shrink to it (its minimum size): then it is scaled to fit, centred."""
     if fmt == "png":
-        return render_image(widget, width=dest.width, background=background,
-                            transparent=transparent)
+        size = (widget.width(), widget.height())
+        if not exact or size == dest.logical:
+            return render_image(widget, width=dest.width, background=background,
+                                transparent=transparent)
+        s = min(dest.width / size[0], dest.height / size[1])
+        inner = render_image(widget, width=max(1, round(size[0] * s)), background=background,
+                             transparent=transparent)
+        return _centred(inner, dest, background, transparent)
     if fmt == "svg":
         return render_svg(widget, title=title, background=background, transparent=transparent)
     if fmt == "pdf":
         return render_pdf(widget, title=title, background=background, transparent=transparent)
     raise ExportError(f"--format: {fmt} is not an image format")
+
+
+def _centred(inner: QImage, dest: Destination, background, transparent: bool) -> QImage:
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor, QPainter
+
+    image = QImage(dest.width, dest.height, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent if transparent or background is None
+               else QColor(background))
+    painter = QPainter(image)
+    painter.drawImage((dest.width - inner.width()) // 2, (dest.height - inner.height()) // 2,
+                      inner)
+    painter.end()
+    return image
 
 
 def animation_frames(scene: HeadlessScene, target: str, indices: list[int], width: int,
@@ -186,7 +208,8 @@ def run_export(config: Config, request: ExportRequest, *, session=None,
                         if fmt in ("png", "svg", "pdf"):
                             out = render_view(widget, fmt, dest, background=bg,
                                               title=f"lstmviz {name} — {frame.label}",
-                                              transparent=request.transparent)
+                                              transparent=request.transparent,
+                                              exact=name != "window")
                             entry = {"file": file, "view": name, "format": fmt}
                             if fmt == "png":
                                 # PNG compression is the slow part: in threads (no GIL)
