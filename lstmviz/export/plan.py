@@ -170,6 +170,10 @@ def check_number(name: str, value: float, lo: float, hi: float, *, lo_open=True)
     return v
 
 
+#: Roles (engine.cells Gate.role) of real gates; "pre", "slope" and "decay" are not.
+GATE_ROLES = ("keep", "write", "read", "reset", "gate", "candidate")
+
+
 def skip_reasons(names: Iterable[str], kinds: Iterable[str]) -> dict[str, str]:
     """View -> why it does not apply to the models shown (views that apply are absent):
     the forget-gate view needs a kind with a keep gate, the gates view a gated kind."""
@@ -188,8 +192,8 @@ def skip_reasons(names: Iterable[str], kinds: Iterable[str]) -> dict[str, str]:
     if "forget" in names and not any(s.keep is not None for s in specs):
         out["forget"] = (f"{label}: no model shown has a gate that keeps the old state "
                          "(a vanilla RNN has no gates)")
-    if "gates" in names and not any(s.gates for s in specs):
-        out["gates"] = f"{label}: no model shown has gates (a vanilla RNN has none)"
+    if "gates" in names and not any(g.role in GATE_ROLES for s in specs for g in s.gates):
+        out["gates"] = f"{label}: no model shown has gates (a vanilla RNN has no gates)"
     return out
 
 
@@ -359,10 +363,15 @@ class Staging:
                 os.replace(tmp, final)
         except BaseException:
             for final, backup in reversed(backups):
+                try:
+                    if backup is not None:
+                        os.replace(backup, final)
+                    elif final.exists():
+                        final.unlink()
+                except OSError:
+                    pass  # (the old file stays where it is; the manifest is gone)
                 if backup is not None:
-                    os.replace(backup, final)
-                elif final.exists():
-                    final.unlink()
+                    backup.unlink(missing_ok=True)
             self.discard()
             raise
         for _final, backup in backups:

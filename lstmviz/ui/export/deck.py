@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QPoint, QRectF, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QTextDocument
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
+from lstmviz.engine.files import sweep_stale
 from lstmviz.export.deck import PAGE_LOGICAL, TITLE_H, deck_files, step_file, step_views
 from lstmviz.export.plan import (
     Cancelled,
@@ -181,6 +182,7 @@ def export_deck(wt, name: str, out_dir: Path, formats, *, theme: str = "light",
     steps = list(wt.steps)
     files = deck_files(name, len(steps), formats)
     check_out_dir(Path(out_dir), files, force)
+    sweep_stale(Path(out_dir), deck_files(name, len(steps), ("pdf", "png")))
     page = PAGE_LOGICAL
     ratio = size[0] / page[0]
     with signals_as_cancel() as interrupt, Staging(Path(out_dir)) as staging:
@@ -246,6 +248,7 @@ class DeckJob(QObject):
         self.steps = list(wt.steps)
         self.files = deck_files(name, len(self.steps), formats)
         check_out_dir(self.out_dir, self.files, True)
+        sweep_stale(self.out_dir, deck_files(name, len(self.steps), ("pdf", "png")))
         self.pool = ThreadPoolExecutor(max_workers=1)
         self.sessions: list[Future] = [self.pool.submit(Session, s.config) for s in self.steps]
         self.k = 0
