@@ -451,3 +451,25 @@ def test_import_contracts_hold():
                  "Layers: cli > ui > export > walkthrough | session > config > engine"):
         assert name in proc.stdout
 
+
+
+def test_the_gif_shows_the_whole_sequence_at_the_requested_size(app, tmp_path):
+    from PIL import Image
+
+    config = Config(models=("rnn", "lstm"), seq_len=30, hidden_size=4)
+    run(tmp_path, config, formats=("gif",), names=(), size=(800, 450), stride=10)
+    with Image.open(tmp_path / "animation.gif") as gif:
+        assert gif.size == (800, 450)
+    from lstmviz.ui.export.scene import HeadlessScene
+
+    dest = destination(ExportRequest(out_dir=tmp_path, size=(800, 450)))
+    scene = HeadlessScene(Session(config), ["unrolled"], destination=dest)
+    try:
+        figure = scene.widgets["unrolled"]
+        assert figure.k >= 2  # 30 steps wrap into strips on a 16:9 figure
+        for view in figure.views[: figure.k]:
+            assert not view.horizontalScrollBar().isVisible()
+            # each strip shows its whole stretch: nothing left to scroll to
+            assert view.horizontalScrollBar().maximum() <= view.horizontalScrollBar().minimum() + 1
+    finally:
+        scene.close()
