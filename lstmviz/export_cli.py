@@ -67,7 +67,7 @@ def parser() -> argparse.ArgumentParser:
                    help="comma-separated views, or 'all' (default: every panel and unrolled)")
     p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
                    help="figure size: slide 1920x1080 (default), slide-4:3 1440x1080, square "
-                   "1080x1080, paper 3.5 in at 300 dpi (1050x700, 9 pt text)")
+                   "1080x1080, paper 3.5 in at 300 dpi (1050x788, 9 pt text)")
     p.add_argument("--size", metavar="WxH", help="figure size in pixels, e.g. 1280x720 "
                    "(overrides --preset)")
     p.add_argument("--dpi", type=float, metavar="N",

@@ -56,7 +56,7 @@ PRESETS: dict[str, tuple[int, int, float | None]] = {
     "slide": (1920, 1080, None),
     "slide-4:3": (1440, 1080, None),
     "square": (1080, 1080, None),
-    "paper": (1050, 700, 300.0),
+    "paper": (1050, 788, 300.0),  # 3.5 x 2.625 in
 }
 DEFAULT_PRESET = "slide"
 #: Logical height of a slide-like figure (the device pixel ratio is height / this).

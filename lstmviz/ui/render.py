@@ -71,8 +71,9 @@ def transparent_views(widget: QWidget) -> Iterator[None]:
 
 @contextlib.contextmanager
 def vector_paint(widget: QWidget) -> Iterator[None]:
-    """No pixmap caches while painting to SVG or PDF (a cached item would be embedded as a
-    raster image): every graphics item paints itself, then the caches come back."""
+    """No pixmap caches while painting an export (in SVG or PDF a cached item would be a
+    raster image; in a PNG at another scale, blurred): every graphics item paints itself,
+    then the caches come back."""
     saved: list[tuple[QGraphicsItem, QGraphicsItem.CacheMode]] = []
     views = [v for v in [widget, *widget.findChildren(QGraphicsView)]
              if isinstance(v, QGraphicsView)]
@@ -157,7 +158,10 @@ def render_image(widget: QWidget, *, width: int | None = None, dpi: float | None
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
-    paint_widget(widget, painter, background, transparent)
+    # items paint themselves at this scale (a pixmap cached at the screen's scale would be
+    # blurred, and clipped to its old size)
+    with vector_paint(widget):
+        paint_widget(widget, painter, background, transparent)
     image.setDevicePixelRatio(1.0)
     return image
 

@@ -71,6 +71,21 @@ def cursor_lines(widget: QWidget) -> list[pg.InfiniteLine]:
             if item.angle == 90 and not item.movable]
 
 
+def fit_legends(widget: QWidget) -> None:
+    """Legends laid out again for the figure's width (as many entries side by side as fit),
+    so that a legend never holds a narrow plot wider than its figure."""
+    from lstmviz.ui.panels.base import fit_legend
+
+    views = widget.findChildren(pg.PlotWidget)
+    for view in views:
+        plot = view.getPlotItem()
+        legend = getattr(plot, "legend", None)
+        if legend is not None and getattr(legend, "_fits_on_resize", False):
+            fit_legend(plot, legend)
+    if views:
+        process_events(2)
+
+
 class WrappedUnrolled(QWidget):
     """The unrolled network laid out for a figure: the sequence cut into `k` strips (one
     UnrolledView each, showing steps of one stretch, all rows), stacked, with `k` chosen
@@ -268,6 +283,8 @@ class HeadlessScene:
         for name, widget in self.widgets.items():
             if name == "unrolled":
                 layout_unrolled(widget, logical)
+            elif name != "window":
+                fit_legends(widget)
         self._style()
         process_events(2)
 

@@ -317,6 +317,9 @@ def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
         plot.vb.sigResized.connect(lambda *_: fit_legend(plot, legend))
     n = len(legend.items)
     room = plot.vb.width() or plot.width()
+    view = plot.getViewWidget()
+    if view is not None and view.width() > 0:  # (a legend too wide keeps the box wide)
+        room = min(room, view.width() - 60)
     widths = [sample.boundingRect().width() + label.boundingRect().width() + 18
               for sample, label in legend.items]
     columns = max(1, min(4, n))
