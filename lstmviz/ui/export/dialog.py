@@ -419,6 +419,9 @@ class ExportDialog(QDialog):
         options = self.chosen()
         try:
             if self.animation:
+                target = Path(options.path).expanduser()
+                if target.exists() and not self._overwrite([target]):
+                    return
                 export_animation(self.window_, self.source.currentData(), options)
             else:
                 existing = existing_files(self.window_, self.items, options)
