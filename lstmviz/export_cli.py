@@ -119,6 +119,11 @@ def _config_and_frame(args) -> tuple[Config, int | None, dict]:
 
 
 def main(argv: list[str]) -> int:
+    with _signals_as_cancel():  # from the start: SIGINT/SIGTERM exit 130, nothing written
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     p = parser()
     args = p.parse_args(argv)
     if args.history is not None:
@@ -189,16 +194,23 @@ def main(argv: list[str]) -> int:
 
 
 class _signals_as_cancel:  # noqa: N801 - a context manager
-    """Until the export pipeline takes over (its own handlers poll a flag): SIGINT and
-    SIGTERM during start-up (imports, the QApplication) cancel quietly too."""
+    """Until the export pipeline takes over (its own handlers poll a flag and remove its
+    temporaries): SIGINT or SIGTERM during start-up (imports, the QApplication), when
+    nothing is staged yet, ends the process at once with status 130. (Raising from the
+    handler could land inside an import hook or a Qt call and be printed there.)"""
 
     def __enter__(self):
         import signal
 
-        def handler(signum, _frame):
-            raise Cancelled(f"signal {signum}")
+        def handler(_signum, _frame):
+            import os
 
-        self.old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+            sys.stderr.write("lstmviz export: cancelled; nothing written\n")
+            sys.stderr.flush()
+            os._exit(130)
+
+        self.old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)
+                    if signal.getsignal(s) is not signal.SIG_IGN}
         return self
 
     def __exit__(self, *exc):

@@ -79,7 +79,9 @@ def signals_as_cancel() -> Iterator[Interrupt]:
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
-    old = {s: signal.signal(s, flag) for s in (signal.SIGINT, signal.SIGTERM)}
+    # (a signal the parent ignores, as a shell does for a job in the background, stays so)
+    old = {s: signal.signal(s, flag) for s in (signal.SIGINT, signal.SIGTERM)
+           if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield flag
     finally:
