@@ -4,6 +4,12 @@ Files have predictable names in one folder: `<view>.png`, `<view>.svg`, `<view>.
 (view = a panel name, `unrolled` or `window`), `animation.gif` and `manifest.json`, which
 lists what was written with the configuration, frame and versions that produced it.
 
+manifest.json keys: created, config, source, frame, theme, transparent, csv, files (each:
+file, view, format, width/height, sha256; svg/pdf sizes in logical px at 96 per inch),
+versions, models, size (width, height, preset, dpi, device_pixel_ratio), cursor, skipped
+(view, reason: views that do not apply to the models shown), skipped_subplots (view,
+subplot, reason). It is written last; `verify_manifest` checks a folder against it.
+
 This module plans (names, sizes, what applies to the shown models), writes CSV and the
 manifest and stages files so that a set is committed all or nothing (`Staging`). It
 imports no Qt: rendering is `lstmviz.ui.export` (import-linter checks it).
@@ -36,6 +42,19 @@ import lstmviz
 from lstmviz.columns import COLUMNS_FILE
 from lstmviz.config import Config
 from lstmviz.engine.files import temp_beside
+from lstmviz.export.applies import GATE_ROLES, skip_reasons, subplot_skips  # noqa: F401
+from lstmviz.export.sizes import (  # noqa: F401
+    CURVE_PT_ON_PAPER,
+    CURVE_PX_AT_1920,
+    DEFAULT_PRESET,
+    PRESETS,
+    SLIDE_LOGICAL_HEIGHT,
+    Destination,
+    ExportError,
+    check_number,
+    destination,
+    parse_size,
+)
 
 FORMATS = ("png", "svg", "pdf", "csv", "gif")
 IMAGE_FORMATS = ("png", "svg", "pdf")
@@ -48,30 +67,8 @@ DEFAULT_GIF_WIDTH = 960
 #: An animation keeps at most this many frames unless a --stride is given.
 MAX_GIF_FRAMES = 400
 
-#: Output sizes by name: (width px, height px, dpi or None). A slide is laid out at
-#: 960 x 540 logical pixels and rendered at twice that (text as large on a slide as on a
-#: laptop screen); `paper` is a single-column figure, 3.5 in wide at 300 dpi, laid out so
-#: that the app's 9 pt text comes out at 9 pt.
-PRESETS: dict[str, tuple[int, int, float | None]] = {
-    "slide": (1920, 1080, None),
-    "slide-4:3": (1440, 1080, None),
-    "square": (1080, 1080, None),
-    "paper": (1050, 788, 300.0),  # 3.5 x 2.625 in
-}
-DEFAULT_PRESET = "slide"
-#: Logical height of a slide-like figure (the device pixel ratio is height / this).
-SLIDE_LOGICAL_HEIGHT = 540
-#: Curve pens in device pixels at 1920 px wide (scaled with the width).
-CURVE_PX_AT_1920 = 2.5
-#: Curve pens on paper, in points (0.75 pt, a usual hairline-plus for a figure).
-CURVE_PT_ON_PAPER = 0.75
-
 #: Called with (done, total); returning False cancels.
 Progress = Callable[[int, int], bool | None]
-
-
-class ExportError(ValueError):
-    """A request that cannot be exported (bad name, folder, format): one-line message."""
 
 
 class Cancelled(Exception):  # noqa: N818 - a normal outcome, not an error
@@ -102,116 +99,6 @@ class ExportRequest:
     manifest: bool = True
     skip_inapplicable: bool = True
     kinds: tuple[str, ...] = ()  # the models shown (for `skipped`); empty: no skipping
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Pixels of the output and the device pixel ratio it is rendered at: the views are
-    laid out at (width / ratio, height / ratio) logical pixels."""
-
-    width: int
-    height: int
-    ratio: float
-    dpi: float | None = None
-
-    @property
-    def logical(self) -> tuple[int, int]:
-        return (max(1, round(self.width / self.ratio)), max(1, round(self.height / self.ratio)))
-
-    @property
-    def curve_px(self) -> float:
-        """Width of a data curve in device pixels (at least 2.5 px at 1920 px wide)."""
-        px = CURVE_PX_AT_1920 * self.width / 1920
-        if self.dpi is not None:
-            px = max(px, CURVE_PT_ON_PAPER * self.dpi / 72)
-        return px
-
-
-def destination(request: ExportRequest) -> Destination:
-    """The output size of `request`: --size, else --width (16:9), else the preset."""
-    if request.preset not in PRESETS:
-        raise ExportError(f"--preset: unknown preset {request.preset!r}; choose from "
-                          f"{', '.join(PRESETS)}")
-    pw, ph, pdpi = PRESETS[request.preset]
-    if request.size is not None:
-        w, h = request.size
-    elif request.width is not None:
-        w, h = request.width, max(16, round(request.width * ph / pw))
-    else:
-        w, h = pw, ph
-    dpi = request.dpi if request.dpi is not None else pdpi
-    ratio = dpi / 96.0 if dpi is not None else h / SLIDE_LOGICAL_HEIGHT
-    # never a layout larger than 4000 or smaller than 120 logical pixels
-    ratio = min(max(ratio, max(w, h) / 4000, 1e-3), max(1e-3, min(w, h) / 120))
-    return Destination(int(w), int(h), float(ratio), dpi)
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'1920x1080' -> (1920, 1080); each side 16 .. 16000 pixels."""
-    parts = text.lower().replace("×", "x").split("x")
-    try:
-        w, h = (int(p) for p in parts)
-    except ValueError:
-        raise ExportError(f"--size: {text!r} is not WIDTHxHEIGHT in pixels (e.g. 1920x1080)"
-                          ) from None
-    for side in (w, h):
-        if not 16 <= side <= 16000:
-            raise ExportError(f"--size: {text}: each side must be 16 to 16000 pixels")
-    return w, h
-
-
-def check_number(name: str, value: float, lo: float, hi: float, *, lo_open=True) -> float:
-    """A finite number in (lo, hi] (or [lo, hi]); NaN and inf are refused by name."""
-    v = float(value)
-    ok = math.isfinite(v) and (lo < v if lo_open else lo <= v) and v <= hi
-    if not ok:
-        raise ExportError(f"{name}: {value:g} is out of range; "
-                          f"{lo:g} {'<' if lo_open else '<='} value <= {hi:g}")
-    return v
-
-
-#: Roles (engine.cells Gate.role) of real gates; "pre", "slope" and "decay" are not.
-GATE_ROLES = ("keep", "write", "read", "reset", "gate", "candidate")
-
-
-def skip_reasons(names: Iterable[str], kinds: Iterable[str]) -> dict[str, str]:
-    """View -> why it does not apply to the models shown (views that apply are absent):
-    the forget-gate view needs a kind with a keep gate, the gates view a gated kind."""
-    from lstmviz.engine.cells import registry
-
-    specs = []
-    for k in kinds:
-        try:
-            specs.append(registry.get(k))
-        except (KeyError, ValueError):  # an unknown kind: nothing to say about it
-            continue
-    if not specs:
-        return {}
-    label = " and ".join(s.label for s in specs)
-    out = {}
-    if "forget" in names and not any(s.keep is not None for s in specs):
-        out["forget"] = (f"{label}: no model shown has a gate that keeps the old state "
-                         "(a vanilla RNN has no gates)")
-    if "gates" in names and not any(g.role in GATE_ROLES for s in specs for g in s.gates):
-        out["gates"] = f"{label}: no model shown has gates (a vanilla RNN has no gates)"
-    return out
-
-
-def subplot_skips(names: Iterable[str], kinds: Iterable[str]) -> list[dict[str, str]]:
-    """Sub-plots left out of a view because no model shown has what they plot."""
-    from lstmviz.engine.cells import registry
-
-    specs = []
-    for k in kinds:
-        try:
-            specs.append(registry.get(k))
-        except (KeyError, ValueError):
-            continue
-    if specs and "jacobians" in names and not any(s.cell_path is not None for s in specs):
-        return [{"view": "jacobians", "subplot": "cell path",
-                 "reason": "no model shown has a separate cell path c_t-1 -> c_t "
-                           "(only an LSTM has)"}]
-    return []
 
 
 # -- names and checks ---------------------------------------------------------------------
