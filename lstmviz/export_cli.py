@@ -11,15 +11,18 @@ from lstmviz.cli import UsageError
 from lstmviz.config import Config, load_config
 from lstmviz.export import (
     DEFAULT_GIF_WIDTH,
-    DEFAULT_WIDTH,
+    DEFAULT_PRESET,
     FORMATS,
     MAX_GIF_FRAMES,
+    PRESETS,
     Cancelled,
     ExportError,
     ExportRequest,
+    check_number,
     gif_frames,
     parse_formats,
     parse_names,
+    parse_size,
 )
 
 #: Kept here (not imported from the ui package) so `--help` and usage errors stay fast.
@@ -39,8 +42,11 @@ def parser() -> argparse.ArgumentParser:
         prog="lstmviz export",
         description="Write the app's plots as PNG/SVG, their numbers as CSV and the run as an "
         "animated GIF, with manifest.json describing what produced them. Shows no window.",
-        epilog=f"Views: {', '.join(VIEWS)}. Files: VIEW.png, VIEW.svg, VIEW.csv, "
-        "animation.gif, manifest.json. CSV holds the whole run's numbers whatever --frame "
+        epilog=f"Views: {', '.join(VIEWS)}. Files: VIEW.png, VIEW.svg, VIEW.pdf, VIEW.csv, "
+        "animation.gif, manifest.json (written last; lists each file's sha256, and the "
+        "views skipped because they do not apply to the models shown). A walkthrough with "
+        "--all-steps: one page per step (pdf: one file, WALKTHROUGH.pdf; png: "
+        "step_NN.png). CSV holds the whole run's numbers whatever --frame "
         "(the inspector's: the cell at --frame). Long runs: the GIF keeps at most "
         f"{MAX_GIF_FRAMES} frames (an even stride) unless --stride is given.",
     )
@@ -59,8 +65,21 @@ def parser() -> argparse.ArgumentParser:
                    help=f"comma-separated, of {','.join(FORMATS)} (default png,csv)")
     p.add_argument("--panels", metavar="NAMES",
                    help="comma-separated views, or 'all' (default: every panel and unrolled)")
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
+                   help="figure size: slide 1920x1080 (default), slide-4:3 1440x1080, square "
+                   "1080x1080, paper 3.5 in at 300 dpi (1050x788, 9 pt text)")
+    p.add_argument("--size", metavar="WxH", help="figure size in pixels, e.g. 1280x720 "
+                   "(overrides --preset)")
+    p.add_argument("--dpi", type=float, metavar="N",
+                   help="dots per inch of the figure (text size follows: 9 pt is 9 pt)")
     p.add_argument("--width", type=int, metavar="PX",
-                   help=f"image width in pixels (default {DEFAULT_WIDTH}; GIF {DEFAULT_GIF_WIDTH})")
+                   help=f"image width in pixels, 16:9 (older flag: --size; GIF default "
+                   f"{DEFAULT_GIF_WIDTH})")
+    p.add_argument("--cursor", action="store_true",
+                   help="draw the frame's cursor line in the plots (default: none)")
+    p.add_argument("--all-steps", action="store_true",
+                   help="with --walkthrough: every step, as a deck (--format pdf: one PDF, "
+                   "a page per step; png: an image per step)")
     p.add_argument("--theme", choices=["light", "dark"], default="light",
                    help="light (slides, default) or dark (as on screen)")
     p.add_argument("--transparent", action="store_true", help="PNG/SVG without a background")
@@ -70,7 +89,9 @@ def parser() -> argparse.ArgumentParser:
                    help="what the GIF shows: unrolled (default) or a panel name")
     p.add_argument("--stride", type=int, metavar="S", help="GIF: keep every S-th frame")
     p.add_argument("--frames-dir", metavar="DIR", help="GIF: also write each frame as PNG here")
-    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress (shown as one updating line on a terminal, as plain "
+                   "lines otherwise)")
     return p
 
 
@@ -98,6 +119,11 @@ def _config_and_frame(args) -> tuple[Config, int | None, dict]:
 
 
 def main(argv: list[str]) -> int:
+    with _signals_as_cancel():  # from the start: SIGINT/SIGTERM exit 130, nothing written
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     p = parser()
     args = p.parse_args(argv)
     if args.history is not None:
@@ -110,8 +136,12 @@ def main(argv: list[str]) -> int:
                               f"are {', '.join(VIEWS[:-1])}")
         if args.width is not None and not 16 <= args.width <= 16000:
             raise ExportError(f"--width: {args.width} is out of range; 16 to 16000 pixels")
-        if args.fps <= 0 or args.fps > 100:
-            raise ExportError(f"--fps: {args.fps:g} is out of range; 0 < fps <= 100")
+        check_number("--fps", args.fps, 0, 100)
+        size = parse_size(args.size) if args.size is not None else None
+        if args.dpi is not None:
+            check_number("--dpi", args.dpi, 0, 2400)
+        if args.all_steps:
+            return _export_deck(args, formats, size)
         if args.stride is not None and args.stride < 1:
             raise ExportError(f"--stride: {args.stride} must be at least 1")
         config, frame, source = _config_and_frame(args)
@@ -124,9 +154,11 @@ def main(argv: list[str]) -> int:
             theme=args.theme, force=args.force, frame=frame, fps=args.fps,
             gif_target=args.gif_target, stride=args.stride,
             frames_dir=Path(args.frames_dir) if args.frames_dir else None,
-            transparent=args.transparent, source=source)
-        from lstmviz.export import check_out_dir, planned_files
+            transparent=args.transparent, source=source, size=size, preset=args.preset,
+            dpi=args.dpi, cursor=args.cursor, kinds=tuple(config.models))
+        from lstmviz.export import check_out_dir, destination, planned_files
 
+        destination(request)
         check_out_dir(request.out_dir, planned_files(request), request.force)
         if request.frames_dir is not None:
             check_out_dir(request.frames_dir, [], True)
@@ -138,24 +170,119 @@ def main(argv: list[str]) -> int:
         print(f"lstmviz export: animation: {2 * T + 1} frames, keeping {kept} "
               "(an even stride; --stride 1 for all)", file=sys.stderr)
 
-    from lstmviz.ui.app import make_app
-
-    _quiet_qt()
-    make_app()
-    from lstmviz.export import export
-
     progress = None if args.quiet else _progress_line()
     try:
-        paths = export(config, request, progress=progress)
+        with _signals_as_cancel():
+            from lstmviz.ui.app import make_app
+
+            _quiet_qt()
+            make_app()
+            from lstmviz.ui.export.writer import run_export
+            from lstmviz.ui.main_window import MainWindow
+
+            paths = run_export(config, request, progress=progress,
+                               window=_window_factory(MainWindow, args.theme))
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     except (Cancelled, KeyboardInterrupt):
-        print("\nlstmviz export: cancelled; nothing written", file=sys.stderr)
-        return 130
+        return _cancelled(progress)
     if progress is not None and "gif" in formats:
-        print(file=sys.stderr)
+        progress.end()
     for path in paths:
         print(path)
+    return 0
+
+
+class _signals_as_cancel:  # noqa: N801 - a context manager
+    """Until the export pipeline takes over (its own handlers poll a flag and remove its
+    temporaries): SIGINT or SIGTERM during start-up (imports, the QApplication), when
+    nothing is staged yet, ends the process at once with status 130. (Raising from the
+    handler could land inside an import hook or a Qt call and be printed there.)"""
+
+    def __enter__(self):
+        import signal
+
+        def handler(_signum, _frame):
+            import os
+
+            sys.stderr.write("lstmviz export: cancelled; nothing written\n")
+            sys.stderr.flush()
+            os._exit(130)
+
+        self.old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)
+                    if signal.getsignal(s) is not signal.SIG_IGN}
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        for s, h in self.old.items():
+            signal.signal(s, h)
+        return False
+
+
+def _cancelled(progress) -> int:
+    if progress is not None:
+        progress.end()
+    print("lstmviz export: cancelled; nothing written", file=sys.stderr)
+    return 130
+
+
+def _window_factory(main_window_cls, theme: str):
+    """The "window" view: a MainWindow of the session, its settings in a temporary file."""
+
+    def make(session):
+        import tempfile
+
+        from PySide6.QtCore import QSettings
+
+        folder = tempfile.mkdtemp(prefix="lstmviz-export-")
+        settings = QSettings(str(Path(folder) / "export.ini"), QSettings.Format.IniFormat)
+        window = main_window_cls(session, settings=settings, theme=theme,
+                                 restore=False)
+        window.destroyed.connect(lambda *_: __import__("shutil").rmtree(folder, True))
+        return window
+
+    return make
+
+
+
+
+def _export_deck(args, formats: tuple[str, ...], size) -> int:
+    """--walkthrough NAME --all-steps: the lecture as a deck (lstmviz.ui.export.deck)."""
+    if args.walkthrough is None:
+        raise ExportError("--all-steps: needs --walkthrough NAME")
+    bad = [f for f in formats if f not in ("pdf", "png")]
+    if bad:
+        raise ExportError(f"--all-steps: format {bad[0]} is not for a deck; use pdf or png")
+    from lstmviz.walkthrough import find_walkthrough, load_walkthrough
+
+    path = find_walkthrough(args.walkthrough)
+    wt = load_walkthrough(path)
+    from lstmviz.export.deck import deck_files
+
+    out = Path(args.out)
+    files = deck_files(path.stem, len(wt.steps), formats)
+    from lstmviz.export import check_out_dir
+
+    check_out_dir(out, files, args.force)
+    progress = None if args.quiet else _progress_line("deck: step")
+    try:
+        with _signals_as_cancel():
+            from lstmviz.ui.app import make_app
+
+            _quiet_qt()
+            make_app()
+            from lstmviz.ui.export.deck import export_deck
+
+            paths = export_deck(wt, path.stem, out, formats, theme=args.theme,
+                                size=size or (1920, 1080), progress=progress)
+    except (Cancelled, KeyboardInterrupt):
+        return _cancelled(progress)
+    if progress is not None:
+        progress.end()
+    for p in paths:
+        print(p)
     return 0
 
 
@@ -187,17 +314,35 @@ def _export_history(args) -> int:
     return 0
 
 
-def _progress_line():
-    start = time.monotonic()
+class _progress_line:  # noqa: N801 - a callable
+    """Progress on stderr: one line updated in place on a terminal; elsewhere (a log, a
+    pipe) a plain line at most every 10 % (no carriage returns)."""
 
-    def show(done: int, total: int) -> bool:
+    def __init__(self, what: str = "animation: frame", stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.what = what
+        self.start = time.monotonic()
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.shown = False
+        self.last_decile = -1
+
+    def __call__(self, done: int, total: int) -> bool:
         pct = 100 * done // max(total, 1)
-        sys.stderr.write(f"\ranimation: frame {done}/{total} ({pct}%) "
-                         f"{time.monotonic() - start:.1f} s")
-        sys.stderr.flush()
+        text = f"{self.what} {done}/{total} ({pct}%) {time.monotonic() - self.start:.1f} s"
+        if self.tty:
+            self.stream.write("\r" + text)
+            self.shown = True
+        elif pct // 10 != self.last_decile:
+            self.last_decile = pct // 10
+            self.stream.write(text + "\n")
+        self.stream.flush()
         return True
 
-    return show
+    def end(self) -> None:
+        if self.tty and self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
 
 
 def _quiet_qt() -> None:

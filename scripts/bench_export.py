@@ -46,7 +46,8 @@ def profile(panels: str, width: int) -> None:
     t1 = time.perf_counter()
     from lstmviz.config import Config
     from lstmviz.session import Session
-    from lstmviz.ui.render import HeadlessScene, png_bytes, render_image
+    from lstmviz.ui.export.scene import HeadlessScene
+    from lstmviz.ui.render import png_bytes, render_image
 
     session = Session(Config())
     t2 = time.perf_counter()

@@ -1,5 +1,6 @@
-"""lstmviz.export and lstmviz.ui.render: PNG sizes and content, themes, CSV against the
-engine, SVG (both writers), GIF frames, errors that leave nothing behind, the manifest."""
+"""lstmviz.export, lstmviz.ui.export and lstmviz.ui.render: PNG sizes and content, themes,
+CSV against the engine, SVG (both writers), GIF frames, errors that leave nothing behind,
+the manifest."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from lstmviz.export import (
     ExportError,
     ExportRequest,
     csv_bytes,
-    export,
     gif_frames,
     parse_formats,
     parse_names,
     read_csv,
 )
 from lstmviz.session import Session
+from lstmviz.ui.export.writer import run_export as export
 
 SMALL = Config(models=("rnn", "lstm", "gru"), seq_len=6, hidden_size=4)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -36,9 +37,12 @@ def app(qapp):
 
 
 def run(tmp_path, config=SMALL, **kw):
+    from lstmviz.export_cli import _window_factory
+    from lstmviz.ui.main_window import MainWindow
+
     kw.setdefault("names", ("gradients",))
     request = ExportRequest(out_dir=tmp_path, **kw)
-    return export(config, request)
+    return export(config, request, window=_window_factory(MainWindow, request.theme))
 
 
 def qimage(path):
@@ -112,7 +116,8 @@ def test_transparent_png_has_a_clear_background(app, tmp_path):
 
 def test_render_is_what_the_panel_shows(app, qtbot):
     """The rendered image is the panel's own grab, scaled: same picture at 1x."""
-    from lstmviz.ui.render import HeadlessScene, render_image
+    from lstmviz.ui.export.scene import HeadlessScene
+    from lstmviz.ui.render import render_image
 
     scene = HeadlessScene(Session(SMALL), ["gradients"])
     try:
@@ -321,12 +326,12 @@ def test_existing_file_needs_force(app, tmp_path):
 
 
 def test_failure_midway_leaves_no_partial_files(app, tmp_path, monkeypatch):
-    import lstmviz.ui.render as render
+    import lstmviz.ui.export.writer as writer
 
     def boom(*_a, **_k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(render, "render_svg", boom)
+    monkeypatch.setattr(writer, "render_svg", boom)
     with pytest.raises(OSError, match="disk full"):
         run(tmp_path, formats=("png", "csv", "svg"))
     assert list(tmp_path.iterdir()) == []

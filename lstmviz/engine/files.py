@@ -28,13 +28,60 @@ def umask() -> int:
     return mask
 
 
+def temp_beside(path: str | os.PathLike[str], tag: str = "") -> Path:
+    """A new empty temporary file `.NAME.PID[-tag]-xxxx.tmp` beside `path`, with ordinary
+    permissions (0666 minus the umask). The PID lets `sweep_stale` tell a dead writer's
+    leftovers from a live one's."""
+    path = Path(path)
+    prefix = f".{path.name}.{os.getpid()}{'-' + tag if tag else ''}-"
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~umask())
+    finally:
+        os.close(fd)
+    return Path(tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(folder: str | os.PathLike[str], names) -> list[Path]:
+    """Remove the temporaries a killed writer left beside `names` in `folder`: files
+    `.NAME.PID-....tmp` whose process is gone, and the older `.NAME.xxxx.tmp` (no PID).
+    Returns the removed paths."""
+    folder = Path(folder)
+    removed = []
+    for name in names:
+        for tmp in folder.glob(f".{glob_escape(name)}.*.tmp"):
+            middle = tmp.name[len(name) + 2: -4]
+            head = middle.split("-", 1)[0]
+            if head.isdigit() and "-" in middle and _alive(int(head)):
+                continue  # a live writer's (this process's included)
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
     """Call `write(fh)` on a temporary file beside `path`, then rename it into place."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = temp_beside(path)
     try:
-        os.fchmod(fd, 0o666 & ~umask())
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "wb") as fh:
             write(fh)
         os.replace(tmp, path)
     except BaseException:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, QEvent, QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget
 
-from lstmviz.ui.main_window import LAYOUT_VERSION
+from lstmviz.ui.registry import LAYOUT_VERSION
 
 #: Dock areas and their Qt values.
 RIGHT = Qt.DockWidgetArea.RightDockWidgetArea

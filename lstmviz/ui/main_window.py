@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import importlib
 import math
 import platform
 from pathlib import Path
@@ -34,31 +33,18 @@ from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.session import BACKWARD, LOSS, Session
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.controls import ControlsPanel
+from lstmviz.ui.export.dialog import install_export
 from lstmviz.ui.panels.base import Panel
 from lstmviz.ui.playback import Playback, PlaybackBar
+from lstmviz.ui.registry import (  # panels and tool docks, imported statically
+    LAYOUT_VERSION,
+    PANEL_CLASSES,
+    panel_classes,
+    tool_classes,
+)
 from lstmviz.ui.theme import THEMES, Theme, apply_app_theme
 from lstmviz.ui.unrolled import UnrolledView
 from lstmviz.ui.worker import Recomputer
-
-#: (module, class) of every dock panel, in View-menu order.
-PANEL_CLASSES = [
-    ("gradients", "GradientPanel"),
-    ("jacobians", "JacobianPanel"),
-    ("forget", "ForgetPanel"),
-    ("gates", "GatesPanel"),
-    ("cellstate", "CellStatePanel"),
-    ("inspector", "InspectorPanel"),
-]
-
-#: (module, class) of tool docks that drive the window (walkthrough, training): each class
-#: takes the window, has `name`, `title`, `tooltip`, `area` ("left", "right", "bottom"),
-#: and may define `install(window)` to add menu entries. Missing modules are skipped.
-TOOL_CLASSES = [
-    ("lstmviz.ui.walkthrough_panel", "WalkthroughPanel"),
-    ("lstmviz.ui.training_panel", "TrainingPanel"),
-]
-
-LAYOUT_VERSION = 1
 
 #: Gestures that are no QAction; every action's own shortcut joins them in
 #: Help > Keyboard shortcuts (`shortcut_rows`), so the table cannot miss one.
@@ -91,14 +77,6 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str]]:
         known = rows.setdefault((text, a.toolTip()), [])
         known += [k for k in keys if k not in known]
     return [(" / ".join(keys), text) for (text, _), keys in rows.items()] + list(SHORTCUTS)
-
-
-def panel_classes() -> list[type[Panel]]:
-    out = []
-    for module, cls in PANEL_CLASSES:
-        mod = importlib.import_module(f"lstmviz.ui.panels.{module}")
-        out.append(getattr(mod, cls))
-    return out
 
 
 def initial_size(available=None) -> tuple[int, int]:
@@ -166,11 +144,7 @@ class MainWindow(QMainWindow):
         self._build_status()
         self._build_menus()
         self.tools: dict[str, QWidget] = {}
-        for module, cls_name in TOOL_CLASSES:
-            try:
-                cls = getattr(importlib.import_module(module), cls_name)
-            except ModuleNotFoundError:
-                continue
+        for cls in tool_classes():
             tool = cls(self)
             self.tools[tool.name] = tool
             area = {"left": Qt.DockWidgetArea.LeftDockWidgetArea,
@@ -200,7 +174,7 @@ class MainWindow(QMainWindow):
             self.adapter.diagnosticsChanged.connect(panel._on_runs)
             self.adapter.diagnosticsChanged.connect(panel._on_frame)
         self.recomputer.complete_jacobians()
-        importlib.import_module("lstmviz.ui.export_dialog").install_export(self)
+        install_export(self)
 
     # -- docks ----------------------------------------------------------------------
     def _add_dock(self, name: str, title: str, widget: QWidget, area, tip: str) -> QDockWidget:

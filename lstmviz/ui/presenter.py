@@ -14,7 +14,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import QApplication, QToolBar, QWidget
 
-from lstmviz.ui.main_window import LAYOUT_VERSION
+from lstmviz.ui.registry import LAYOUT_VERSION
 
 if TYPE_CHECKING:
     from lstmviz.walkthrough import Step

@@ -6,7 +6,8 @@ items and labels all come out, sharp, with the layout the user sees. SVG uses py
 SVGExporter for each plot view (clipped curves as paths, labels as text) and falls back to
 `QSvgGenerator` + `QWidget.render` where that exporter fails (PySide6 >= 6.11).
 
-`HeadlessScene` builds only the views an export asks for, off screen, for the command line.
+PDF: `QPdfWriter`, one page at the widget's logical size (vector). The views an export
+builds off screen are `lstmviz.ui.export.scene.HeadlessScene`.
 """
 
 from __future__ import annotations
@@ -14,35 +15,21 @@ from __future__ import annotations
 import contextlib
 import html
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRect, QSettings, QSize, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPalette, QRegion
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QApplication, QGraphicsView, QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsView, QLabel, QWidget
 
-from lstmviz.session import Session
-from lstmviz.ui.theme import THEMES, Theme, apply_app_theme
+from lstmviz.ui.theme import THEMES, apply_app_theme
 
 SVG_NS = "http://www.w3.org/2000/svg"
 ET.register_namespace("", SVG_NS)
 ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
-
-#: Size in logical pixels that a view is laid out at when it is built for an export (no
-#: window to take it from). 16:9 panels; PNG width 1920 renders them at twice this size, so
-#: text is as large on a slide as on a laptop screen.
-LOGICAL_SIZES: dict[str, tuple[int, int]] = {
-    "inspector": (560, 720),
-    "window": (1500, 950),
-}
-DEFAULT_LOGICAL = (960, 540)
-UNROLLED_WIDTH = 1280
-
 
 def process_events(n: int = 3) -> None:
     for _ in range(n):
@@ -80,6 +67,27 @@ def transparent_views(widget: QWidget) -> Iterator[None]:
             v.setBackgroundBrush(brush)
             v.viewport().setAutoFillBackground(fill)
             v.resetCachedContent()
+
+
+@contextlib.contextmanager
+def vector_paint(widget: QWidget) -> Iterator[None]:
+    """No pixmap caches while painting an export (in SVG or PDF a cached item would be a
+    raster image; in a PNG at another scale, blurred): every graphics item paints itself,
+    then the caches come back."""
+    saved: list[tuple[QGraphicsItem, QGraphicsItem.CacheMode]] = []
+    views = [v for v in [widget, *widget.findChildren(QGraphicsView)]
+             if isinstance(v, QGraphicsView)]
+    for view in views:
+        scene = view.scene()
+        for item in scene.items() if scene is not None else []:
+            if item.cacheMode() != QGraphicsItem.CacheMode.NoCache:
+                saved.append((item, item.cacheMode()))
+                item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+    try:
+        yield
+    finally:
+        for item, mode in saved:
+            item.setCacheMode(mode)
 
 
 @contextlib.contextmanager
@@ -150,7 +158,10 @@ def render_image(widget: QWidget, *, width: int | None = None, dpi: float | None
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
-    paint_widget(widget, painter, background, transparent)
+    # items paint themselves at this scale (a pixmap cached at the screen's scale would be
+    # blurred, and clipped to its old size)
+    with vector_paint(widget):
+        paint_widget(widget, painter, background, transparent)
     image.setDevicePixelRatio(1.0)
     return image
 
@@ -200,7 +211,8 @@ def svg_with_qt(widget: QWidget, *, title: str = "", background: str | None = No
     gen.setTitle(title or widget.windowTitle() or "lstmviz")
     gen.setDescription("Exported by lstmviz")
     painter = QPainter(gen)
-    paint_widget(widget, painter, background, transparent)
+    with vector_paint(widget):
+        paint_widget(widget, painter, background, transparent)
     return bytes(buffer.data())
 
 
@@ -274,12 +286,20 @@ def svg_with_pyqtgraph(widget: QWidget, *, title: str = "", background: str | No
             x, anchor = pos.x() + label.width() - 2, "end"
         else:
             x, anchor = pos.x() + 2, "start"
-        text = ET.SubElement(root, f"{{{SVG_NS}}}text", {
-            "x": f"{x:.1f}", "y": f"{pos.y() + label.height() / 2 + size / 3:.1f}",
-            "text-anchor": anchor,
-            "font-family": font.family(), "font-size": f"{size:.1f}px",
-            "fill": label.palette().windowText().color().name()})
-        text.text = _plain(label.text())
+        # one <text> per line (rich text's <br>), each in its own colour if it sets one
+        lines = [ln for ln in re.split(r"<br\s*/?>|\n", label.text()) if _plain(ln)]
+        line_h = size * 1.3
+        top = (pos.y() + (label.height() - line_h * len(lines)) / 2
+               if align & Qt.AlignmentFlag.AlignVCenter or len(lines) == 1 else pos.y() + 2)
+        default = label.palette().windowText().color().name()
+        for i, line in enumerate(lines):
+            colour = re.search(r"color\s*:\s*(#[0-9a-fA-F]{3,8})", line)
+            text = ET.SubElement(root, f"{{{SVG_NS}}}text", {
+                "x": f"{x:.1f}", "y": f"{top + i * line_h + line_h / 2 + size / 3:.1f}",
+                "text-anchor": anchor,
+                "font-family": font.family(), "font-size": f"{size:.1f}px",
+                "fill": colour.group(1) if colour else default})
+            text.text = _plain(line)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
@@ -290,7 +310,7 @@ def render_svg(widget: QWidget, *, title: str = "", background: str | None = Non
     else Qt's SVG generator."""
     if widget.findChildren(pg.GraphicsView) or isinstance(widget, pg.GraphicsView):
         try:
-            with updates_enabled(widget):
+            with updates_enabled(widget), vector_paint(widget):
                 return svg_with_pyqtgraph(widget, title=title, background=background,
                                           transparent=transparent)
         except Exception:  # noqa: BLE001 - pyqtgraph 0.14 + PySide6 >= 6.11: ValueError
@@ -341,131 +361,43 @@ def set_theme(target, name: str) -> None:
     process_events(2)
 
 
-# -- headless views -----------------------------------------------------------------------
-def logical_size(name: str, n_models: int = 1) -> tuple[int, int]:
-    if name == "unrolled":
-        from lstmviz.ui.unrolled import ROW_H
+# -- PDF ----------------------------------------------------------------------------------
+def pdf_writer(device, logical_w: int, logical_h: int, title: str = "") -> Any:
+    """A QPdfWriter on `device` whose page is `logical_w` x `logical_h` logical pixels at
+    96 per inch (so a widget laid out at that size fills the page), no margins."""
+    from PySide6.QtCore import QMarginsF, QSizeF
+    from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter
 
-        return UNROLLED_WIDTH, int(ROW_H * n_models + 60)
-    return LOGICAL_SIZES.get(name, DEFAULT_LOGICAL)
-
-
-def panel_class_map() -> dict[str, type]:
-    import importlib
-
-    from lstmviz.ui.main_window import PANEL_CLASSES
-
-    out = {}
-    for module, cls in PANEL_CLASSES:
-        out[module] = getattr(importlib.import_module(f"lstmviz.ui.panels.{module}"), cls)
-    return out
+    writer = QPdfWriter(device)
+    writer.setResolution(96)
+    size = QPageSize(QSizeF(logical_w * 72 / 96, logical_h * 72 / 96), QPageSize.Unit.Point,
+                     "lstmviz", QPageSize.SizeMatchPolicy.ExactMatch)
+    writer.setPageLayout(QPageLayout(size, QPageLayout.Orientation.Portrait,
+                                     QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Point))
+    writer.setTitle(title or "lstmviz")
+    writer.setCreator("lstmviz")
+    return writer
 
 
-def target_names() -> list[str]:
-    """Every name an export can ask for: the panels, the unrolled network, the window."""
-    from lstmviz.ui.main_window import PANEL_CLASSES
+def render_pdf(widget: QWidget, *, title: str = "", background: str | None = None,
+               transparent: bool = False) -> bytes:
+    """One vector PDF page of `widget` at its logical size: its SVG (`render_svg`: curves
+    as paths, text as text) replayed onto Qt's PDF writer. (Painting the widget straight
+    onto the PDF device rasterises pyqtgraph's clipped view boxes into a JPEG.)"""
+    from PySide6.QtSvg import QSvgRenderer
 
-    return [m for m, _ in PANEL_CLASSES] + ["unrolled", "window"]
-
-
-def fit_unrolled(view) -> None:
-    """Zoom the unrolled network to the view's width and make the view just tall enough for
-    the rows and the legend under them (no empty band on a slide)."""
-    view.fit()
-    rows = view.scene().sceneRect().height() * view.transform().m22()
-    view.resize(view.width(), int(rows + view.legend.height() + 24))
-    process_events(2)
-    view.fit()
-    view.show_frame()
-
-
-class HeadlessScene:
-    """The views of one session, built off screen and only as asked (a panel, the unrolled
-    network, the whole window), laid out at their export sizes."""
-
-    def __init__(self, session: Session, names: list[str], theme: str = "light") -> None:
-        from lstmviz.ui.adapter import SessionAdapter
-
-        self.session = session
-        self.theme: Theme = THEMES[theme]
-        apply_app_theme(self.theme)
-        self.adapter = SessionAdapter(session)
-        self.window = None
-        self._settings_dir: tempfile.TemporaryDirectory | None = None
-        self.widgets: dict[str, QWidget] = {}
-        classes = panel_class_map()
-        if "window" in names:
-            self._build_window()
-        for name in names:
-            if name == "window":
-                continue
-            if self.window is not None and name in self.window.panels:
-                # the window's docks have their own sizes; export its panels at slide size
-                pass
-            if name == "unrolled":
-                from lstmviz.ui.unrolled import UnrolledView
-
-                widget = UnrolledView(self.adapter, self.theme)
-            else:
-                widget = classes[name](self.adapter, self.theme)
-            self._place(name, widget)
-            self.widgets[name] = widget
-        process_events(3)
-        for name, widget in self.widgets.items():
-            if name == "unrolled":
-                fit_unrolled(widget)
-        process_events(2)
-
-    def _build_window(self) -> None:
-        from lstmviz.ui.main_window import MainWindow
-
-        self._settings_dir = tempfile.TemporaryDirectory(prefix="lstmviz-export-")
-        settings = QSettings(str(Path(self._settings_dir.name) / "export.ini"),
-                             QSettings.Format.IniFormat)
-        self.window = MainWindow(self.session, settings=settings, theme=self.theme.name,
-                                 restore=False)
-        self._place("window", self.window)
-        self.widgets["window"] = self.window
-
-    def _place(self, name: str, widget: QWidget) -> None:
-        widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-        if name == "unrolled":
-            widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            widget.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            widget.setFrameShape(QGraphicsView.Shape.NoFrame)
-        widget.resize(*logical_size(name, len(self.session.runs)))
-        # laid out but never painted to a (hidden) screen: `render_image` paints it once
-        widget.setUpdatesEnabled(False)
-        widget.show()
-
-    def set_theme(self, name: str) -> None:
-        self.theme = THEMES[name]
-        apply_app_theme(self.theme)
-        if self.window is not None:
-            self.window.set_theme(name)
-        for key, widget in self.widgets.items():
-            if key != "window" and (self.window is None or widget is not self.window):
-                widget.set_theme(self.theme)
-        process_events(2)
-
-    def seek(self, index: int) -> None:
-        self.session.seek(index)
-        process_events(1)
-
-    def columns(self, name: str) -> dict:
-        widget = self.widgets[name]
-        return widget.data_columns() if hasattr(widget, "data_columns") else {}
-
-    def close(self) -> None:
-        for widget in self.widgets.values():
-            widget.close()
-            widget.deleteLater()
-        self.widgets = {}
-        if self.window is not None:
-            self.window.recomputer.wait(5000)
-        process_events(2)
-        if self._settings_dir is not None:
-            self._settings_dir.cleanup()
+    svg = render_svg(widget, title=title, background=background, transparent=transparent)
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    writer = pdf_writer(buffer, widget.width(), widget.height(), title)
+    painter = QPainter(writer)
+    try:
+        QSvgRenderer(QByteArray(svg)).render(
+            painter, QRectF(0, 0, widget.width(), widget.height()))
+    finally:
+        painter.end()
+    buffer.close()
+    return bytes(buffer.data())
 
 
 ProgressFn = Callable[[int, int], bool | None]

@@ -54,14 +54,8 @@ DARK = Theme(
 THEMES = {"light": LIGHT, "dark": DARK}
 
 
-def apply_app_theme(theme: Theme, app: QApplication | None = None) -> None:
-    """Set the Qt palette and pyqtgraph's defaults for new plots."""
-    app = app or QApplication.instance()
-    pg.setConfigOptions(background=theme.background, foreground=theme.foreground,
-                        antialias=False, imageAxisOrder="row-major")
-    if app is None:
-        return
-    app.setStyle("Fusion")
+def palette_for(theme: Theme) -> QPalette:
+    """The Qt palette of `theme` (the app's, or one widget tree's: an export's)."""
     pal = QPalette()
     bg, fg = QColor(theme.background), QColor(theme.foreground)
     base = bg.lighter(112) if theme.name == "dark" else QColor("#ffffff")
@@ -78,4 +72,15 @@ def apply_app_theme(theme: Theme, app: QApplication | None = None) -> None:
     pal.setColor(QPalette.ColorRole.Highlight, QColor("#1a73e8"))
     pal.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
     pal.setColor(QPalette.ColorRole.PlaceholderText, QColor(theme.muted))
-    app.setPalette(pal)
+    return pal
+
+
+def apply_app_theme(theme: Theme, app: QApplication | None = None) -> None:
+    """Set the Qt palette and pyqtgraph's defaults for new plots."""
+    app = app or QApplication.instance()
+    pg.setConfigOptions(background=theme.background, foreground=theme.foreground,
+                        antialias=False, imageAxisOrder="row-major")
+    if app is None:
+        return
+    app.setStyle("Fusion")
+    app.setPalette(palette_for(theme))

@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QFont,
     QFontMetrics,
     QImage,
+    QPaintEngine,
     QPainter,
     QPen,
     QPolygonF,
@@ -43,6 +44,8 @@ FIT_MIN_ZOOM = 0.3
 X_SIZE = 14.0
 LEFT = 104.0  # room for the row label ("RNN (sigmoid)")
 LOSS_W = 44.0
+#: Paint engines that record vector output (cells drawn as shapes there, not images).
+VECTOR_ENGINES = (QPaintEngine.Type.SVG, QPaintEngine.Type.Pdf)
 SLOP = 6.0  # pixels a cell's outlines (cursor, selection frames) reach beyond it
 
 # log10 magnitude range mapped onto arrow width and colour
@@ -185,6 +188,8 @@ class RowItem(QGraphicsObject):
         painter.setFont(self.font)
         fwd, bwd = frame.fwd_t, frame.bwd_t
         backward = frame.phase == BACKWARD
+        engine = painter.paintEngine()
+        vector = engine is not None and engine.type() in VECTOR_ENGINES
 
         # cell-state highway (LSTM): a line through the top of every computed cell
         if self.is_lstm:
@@ -207,7 +212,10 @@ class RowItem(QGraphicsObject):
             painter.drawRect(xr)
             painter.drawLine(QPointF(cx, xr.top()), QPointF(cx, r.bottom() + 2))
             if t <= fwd:
-                painter.drawImage(r, self.image, QRectF(t - 1, 0, 1, self.image.height()))
+                if vector:  # SVG/PDF: one vector rectangle per unit, not a raster
+                    self._paint_units(painter, r, t)
+                else:
+                    painter.drawImage(r, self.image, QRectF(t - 1, 0, 1, self.image.height()))
                 painter.setPen(pen_fg)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(r)
@@ -268,6 +276,17 @@ class RowItem(QGraphicsObject):
             y = r.center().y()
             self._arrow(painter, QPointF(r.right(), y), QPointF(lr.left(), y),
                         QPen(fg if active else muted, 1), 5)
+
+    def _paint_units(self, painter: QPainter, r: QRectF, t: int) -> None:
+        """Cell t's hidden units as stacked rectangles in their image colours."""
+        n = self.image.height()
+        h = r.height() / max(1, n)
+        painter.save()
+        painter.setPen(Qt.PenStyle.NoPen)
+        for j in range(n):
+            painter.setBrush(self.image.pixelColor(t - 1, j))
+            painter.drawRect(QRectF(r.left(), r.top() + j * h, r.width(), h))
+        painter.restore()
 
     @staticmethod
     def _arrow(painter: QPainter, a: QPointF, b: QPointF, pen: QPen, head: float) -> None:

@@ -84,7 +84,11 @@ def test_walkthrough_step(tmp_path):
     (["--panels", "gradients,grads"],
      "--panels: unknown panel 'grads'; valid names are gradients, jacobians, forget, gates, "
      "cellstate, inspector, unrolled, window (or all)"),
-    (["--format", "png,jpg"], "--format: unknown format 'jpg'; choose from png,svg,csv,gif"),
+    (["--format", "png,jpg"], "--format: unknown format 'jpg'; choose from png,svg,pdf,csv,gif"),
+        (["--fps", "nan"], "--fps: nan is out of range"),
+        (["--size", "12x9"], "--size: 12x9: each side must be 16 to 16000 pixels"),
+        (["--size", "wide"], "--size: 'wide' is not WIDTHxHEIGHT"),
+        (["--all-steps"], "--all-steps: needs --walkthrough NAME"),
     (["--frame", "99"], "--frame: 99 is out of range; this run has frames 0 to 10"),
     (["--gif-target", "window"], "--gif-target: unknown view 'window'"),
     (["--width", "0"], "--width: 0 is out of range"),
@@ -105,6 +109,10 @@ def test_missing_and_unwritable_folders(tmp_path, config_file):
     # /proc refuses new files even to root (a chmod 500 folder would not stop root)
     proc = lstmviz("--config", config_file, "--out", "/proc", "--panels", "gradients", check=2)
     assert "/proc: cannot write there" in error_line(proc)
+    proc = lstmviz("--config", config_file, "--out", "/proc/self", "--panels", "gradients",
+                   check=2)
+    assert "/proc/self: cannot write there (it is a system folder" in error_line(proc)
+    assert "No such file" not in error_line(proc)
     a_file = tmp_path / "a_file"
     a_file.write_text("mine")
     proc = lstmviz("--config", config_file, "--out", a_file, check=2)
@@ -125,6 +133,6 @@ def test_existing_file_without_force(tmp_path, config_file):
 
 def test_views_match_the_app():
     from lstmviz.export_cli import VIEWS
-    from lstmviz.ui.render import target_names
+    from lstmviz.ui.export.scene import target_names
 
     assert VIEWS == target_names()

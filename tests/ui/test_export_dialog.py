@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from lstmviz.config import Config
-from lstmviz.ui.export_dialog import (
+from lstmviz.ui.export.dialog import (
     AnimationExport,
     ExportDialog,
     ExportOptions,
@@ -81,7 +81,10 @@ def test_dpi_and_svg_and_csv(window, tmp_path):
     panel = window.panels["gradients"]
     export_items(window, targets(window, "gradients"),
                  ExportOptions(fmt="png", use_dpi=True, dpi=192, path=str(tmp_path / "a.png")))
-    assert QImage(str(tmp_path / "a.png")).width() == 2 * panel.width()
+    # rendered off screen at the destination's size, never the dock's on-screen shape
+    image = QImage(str(tmp_path / "a.png"))
+    assert (image.width(), image.height()) == (1920, 1080)
+    assert image.width() != 2 * panel.width()
     export_items(window, targets(window, "gradients"),
                  ExportOptions(fmt="svg", path=str(tmp_path / "a.svg")))
     root = ET.parse(tmp_path / "a.svg").getroot()
@@ -100,8 +103,12 @@ def test_all_panels_and_window(window, tmp_path):
                  ExportOptions(fmt="png", width=600, path=str(tmp_path)))
     names = {p.name for p in tmp_path.iterdir()}
     assert {"gradients.png", "forget.png", "inspector.png"} <= names
+    for name in names & {"gradients.png", "forget.png", "inspector.png"}:
+        image = QImage(str(tmp_path / name))
+        assert (image.width(), image.height()) == (1920, 1080), name
     export_items(window, targets(window, "window"),
-                 ExportOptions(fmt="png", width=1000, path=str(tmp_path / "w.png")))
+                 ExportOptions(fmt="png", preset="custom", width=1000, height=600,
+                               path=str(tmp_path / "w.png")))
     assert QImage(str(tmp_path / "w.png")).width() == 1000
 
 
@@ -168,7 +175,8 @@ def test_cancelled_animation_leaves_no_gif(window, tmp_path, qtbot):
     job._tick()
     job._tick()
     assert job.done == 4
-    assert window.theme.name == "light"  # the export's theme, while it runs
+    assert job.scene.theme.name == "light"  # the export's theme, on its own views
+    assert window.theme.name == "dark"  # the window on screen is left alone
     with qtbot.waitSignal(job.finished) as blocker:
         job.dialog.canceled.emit()  # what the Cancel button does
     assert blocker.args == [""]

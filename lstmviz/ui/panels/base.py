@@ -12,8 +12,16 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QApplication, QDockWidget, QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QGraphicsItem,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
 from lstmviz.session import Frame, Run
 from lstmviz.ui.adapter import SessionAdapter
@@ -309,6 +317,9 @@ def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
         plot.vb.sigResized.connect(lambda *_: fit_legend(plot, legend))
     n = len(legend.items)
     room = plot.vb.width() or plot.width()
+    view = plot.getViewWidget()
+    if view is not None and view.width() > 0:  # (a legend too wide keeps the box wide)
+        room = min(room, view.width() - 60)
     widths = [sample.boundingRect().width() + label.boundingRect().width() + 18
               for sample, label in legend.items]
     columns = max(1, min(4, n))
@@ -386,3 +397,265 @@ def scale_plot(plot: pg.PlotItem, factor: float) -> None:
     for item in plot.items:
         if isinstance(item, pg.TextItem):  # notes pinned on the plot
             item.textItem.setFont(font)
+
+
+# -- the plotting kit shared by the panels (gradients, jacobians, forget, gates, ...) ---
+def _forward_overflow(run: Run) -> int | None:
+    return getattr(run.trace, "overflow_step", None)
+
+
+def _backward_overflow(run: Run) -> int | None:
+    return getattr(run.grads, "overflow_step", None)
+
+
+def clip_forward(run: Run, values: np.ndarray) -> np.ndarray:
+    """A forward-time (T,) quantity, NaN from the forward overflow step (or first inf) on."""
+    v = finite_prefix(values)
+    k = _forward_overflow(run)
+    if k is not None:
+        v[k:] = np.nan
+    return v
+
+
+def log_series(run: Run, logs: np.ndarray | None) -> np.ndarray:
+    """A backward-time (T,) log10 series as drawn: the engine's exact logs, -inf kept for exact
+    zeros (drawn on the bottom edge), NaN from the first NaN (or +inf) met going backward and
+    everywhere after a non-finite forward pass. Nothing is clamped."""
+    if logs is None:
+        return np.full(run.trace.h.shape[0], np.nan)
+    v = np.array(logs, dtype=float)
+    bad = np.isnan(v) | (v == np.inf)
+    if bad.any():
+        v[: int(len(v) - np.argmax(bad[::-1]))] = np.nan
+    if _forward_overflow(run) is not None:
+        v[:] = np.nan
+    return v
+
+
+def log_forward_series(run: Run, logs: np.ndarray | None) -> np.ndarray:
+    """A forward-time (T,) log10 series as drawn: exact logs, -inf kept for exact zeros, NaN
+    where not finite (+inf or NaN) and from the forward overflow step on."""
+    if logs is None:
+        return np.full(run.trace.h.shape[0], np.nan)
+    v = np.array(logs, dtype=float)
+    v[v == np.inf] = np.nan
+    k = _forward_overflow(run)
+    if k is not None:
+        v[k:] = np.nan
+    return v
+
+
+def set_html(item: pg.TextItem, html: str) -> None:
+    """setHtml only when the text changed (re-laying out rich text costs ~1 ms)."""
+    if getattr(item, "_lstmviz_html", None) != html:
+        item.setHtml(html)
+        item._lstmviz_html = html
+
+
+def overflow_step_known(run: Run, frame: Frame) -> int | None:
+    """The 1-based step where the run overflows, once the cursor has reached it, else None."""
+    k = _forward_overflow(run)
+    if k is not None:
+        return k + 1 if frame.fwd_t >= k + 1 else None
+    k = _backward_overflow(run)
+    if k is not None:
+        return k + 1 if frame.bwd_t <= k + 1 else None
+    k = run.overflow_step
+    return None if k is None else k + 1
+
+
+def overflow_html(runs, frame: Frame, *, named: bool = True) -> str:
+    """'⚠ RNN: overflow at t = k' for every run whose overflow the cursor has reached."""
+    lines = []
+    for run in runs:
+        t = overflow_step_known(run, frame)
+        if t is not None:
+            who = f"{run.label}: " if named else ""
+            lines.append(f"<b>⚠ {who}overflow at t = {t}</b>")
+    return "<br>".join(lines)
+
+
+def pinned_text(plot: pg.PlotItem, corner: str, color) -> pg.TextItem:
+    """A TextItem pinned to a corner of the plot's view box in pixels (immune to panning).
+
+    corner: "tl", "tr", "bl", "br" or "c" (centre).
+    """
+    anchor = {"tl": (0, 0), "tr": (1, 0), "bl": (0, 1), "br": (1, 1), "c": (0.5, 0.5)}[corner]
+    item = pg.TextItem(color=color, anchor=anchor)
+    item.setParentItem(plot.vb)
+    item.setZValue(50)
+
+    def place(*_args) -> None:
+        r = plot.vb.boundingRect()
+        x = {0: r.left() + 6, 0.5: r.center().x(), 1: r.right() - 6}[anchor[0]]
+        y = {0: r.top() + 2, 0.5: r.center().y(), 1: r.bottom() - 2}[anchor[1]]
+        item.setPos(x, y)
+
+    plot.vb.sigResized.connect(place)
+    place()
+    return item
+
+
+def y_range(*logs: np.ndarray, margin: float = 0.06, default=(-1.0, 1.0)) -> tuple[float, float]:
+    """Finite min/max of log10 arrays with a margin (at least a quarter decade).
+
+    Exact zeros (-inf) do not count: they are drawn on the bottom edge, see `_Series`.
+    """
+    finite = [a[np.isfinite(a)] for a in logs if a is not None]
+    finite = [a for a in finite if a.size]
+    if not finite:
+        return default
+    lo = float(min(a.min() for a in finite))
+    hi = float(max(a.max() for a in finite))
+    pad = max((hi - lo) * margin, 0.25)
+    return lo - pad, hi + pad
+
+
+def floor_to(logs: list[np.ndarray], bottom: float) -> None:
+    """Put exact zeros (log10 = -inf) on the plot's bottom edge, in place."""
+    for a in logs:
+        a[a == -np.inf] = bottom
+
+
+AXIS_WIDTH = 42
+#: What this panel shows for each kind: (gate key, symbol, plot title).
+MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+#: The cursor over a heatmap: the theme's highlight is yellow, which vanishes on viridis
+#: near 1 (a forget gate held open), so heatmaps use a magenta no colour map contains.
+HEATMAP_CURSOR = "#ff2e88"
+
+
+def gate_image(values: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """Batch element 0 of a (T, B, H) gate as a (H, T) float array and the first 0-based
+    step holding a non-finite value; that step and all later ones are set to NaN."""
+    img = np.array(values[:, 0, :].T, dtype=float, order="C")
+    bad = ~np.isfinite(img).all(axis=0)
+    overflow = int(np.argmax(bad)) if bad.any() else None
+    if overflow is not None:
+        img[:, overflow:] = np.nan
+    return img, overflow
+
+
+def style_plot(plot: pg.PlotItem, theme: Theme) -> None:
+    """Axis and title colours of `plot` for `theme`."""
+    for name in ("left", "bottom", "right", "top"):
+        ax = plot.getAxis(name)
+        ax.setPen(theme.foreground)
+        ax.setTextPen(theme.foreground)
+    plot.titleLabel.setAttr("color", theme.foreground)
+    plot.titleLabel.setText(plot.titleLabel.text)
+
+
+def make_note(theme: Theme) -> QLabel:
+    """A grey, centred, word-wrapped note (e.g. "a vanilla RNN has no gates")."""
+    label = QLabel()
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {theme.muted}; padding: 2px;")
+    return label
+
+
+def make_colorbar(theme: Theme) -> pg.ColorBarItem:
+    """The fixed 0..1 colour bar shared by a panel's heatmaps."""
+    bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=theme.colormap, interactive=False,
+                          width=12, colorMapMenu=False)
+    bar.getAxis("right").setWidth(30)
+    style_plot(bar, theme)
+    return bar
+
+
+class HoverImage(pg.ImageItem):
+    """An ImageItem whose tooltip names the unit, step and value under the mouse."""
+
+    symbol = "value"
+
+    def describe(self, x: float, y: float) -> str:
+        """Tooltip text at data coordinates (x: column, y: row), '' off the shown data."""
+        img = self.image
+        if img is None:
+            return ""
+        col, row = int(np.floor(x)), int(np.floor(y))
+        if not (0 <= row < img.shape[0] and 0 <= col < img.shape[1]):
+            return ""
+        value = img[row, col]
+        if not np.isfinite(value):
+            return ""
+        return f"unit {row} · t = {col + 1} · {self.symbol} = {value:.3f}"
+
+    def hoverEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph naming)
+        super().hoverEvent(ev)
+        if ev.isExit():
+            self.setToolTip("")
+        else:
+            pos = ev.pos()
+            self.setToolTip(self.describe(pos.x(), pos.y()))
+
+
+class GateHeatmap:
+    """One gate of one model as a units x time heatmap, revealed up to the forward step.
+
+    Items are created once; `set_data` (new runs) swaps the arrays, `show` (every frame)
+    only touches the columns whose visibility changed.
+    """
+
+    def __init__(self, theme: Theme) -> None:
+        self.plot = pg.PlotItem()
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setLabel("left", "unit")
+        self.plot.getAxis("left").setWidth(AXIS_WIDTH)
+        self.plot.getViewBox().setMouseEnabled(x=True, y=False)
+        cache_axes(self.plot)
+        self.image = HoverImage(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False)
+        self.plot.addItem(self.cursor)
+        self.note = pg.TextItem(anchor=(0, 0))
+        self.note.setZValue(20)
+        self.plot.addItem(self.note)
+        self.note.hide()
+        self.full = np.full((1, 1), np.nan)
+        self.buffer = self.full.copy()
+        self.shown = 0
+        self.overflow: int | None = None
+        self.set_theme(theme)
+
+    def set_theme(self, theme: Theme) -> None:
+        style_plot(self.plot, theme)
+        self.cursor.setPen(pg.mkPen(HEATMAP_CURSOR, width=1))
+        self.note.setColor(theme.foreground)
+        self.note.fill = pg.mkBrush(pg.mkColor(theme.background))
+        self.note.update()
+
+    def set_data(self, values: np.ndarray, title: str, symbol: str = "value") -> None:
+        """values: the gate (T, B, H); shown hidden until `show` reveals it."""
+        self.image.symbol = symbol
+        self.full, self.overflow = gate_image(values)
+        H, T = self.full.shape
+        self.buffer = np.full_like(self.full, np.nan)
+        self.shown = 0
+        self.plot.setTitle(title, size="9pt")
+        # column j holds step j + 1, centred on x = j + 1; unit u is centred on y = u
+        self.image.setImage(self.buffer, levels=(0.0, 1.0), autoLevels=False,
+                            rect=QRectF(0.5, -0.5, T, H))
+        vb = self.plot.getViewBox()
+        vb.disableAutoRange()
+        vb.setLimits(xMin=0.5, xMax=T + 0.5, yMin=-0.5, yMax=H - 0.5)
+        vb.setRange(xRange=(0.5, T + 0.5), yRange=(-0.5, H - 0.5), padding=0)
+        if self.overflow is not None:
+            self.note.setText(f"overflow at t = {self.overflow + 1}")
+            self.note.setPos(0.5, H - 0.5)
+        self.note.hide()
+
+    def show(self, fwd_t: int, t: int) -> None:
+        """Reveal steps 1..fwd_t, put the cursor at t."""
+        k = min(max(fwd_t, 0), self.full.shape[1])
+        if k != self.shown:
+            if k > self.shown:
+                self.buffer[:, self.shown:k] = self.full[:, self.shown:k]
+            else:
+                self.buffer[:, k:self.shown] = np.nan
+            self.shown = k
+            self.image.setImage(self.buffer, autoLevels=False)
+        self.cursor.setValue(t)
+        self.note.setVisible(self.overflow is not None and k > self.overflow)

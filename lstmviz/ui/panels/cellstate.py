@@ -11,8 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import Panel, device_cached
-from lstmviz.ui.panels.gradients import overflow_html, pinned_text, set_html
+from lstmviz.ui.panels.base import Panel, device_cached, overflow_html, pinned_text, set_html
 
 MODES = (("c", "cell c_t"), ("h", "hidden h_t"))
 

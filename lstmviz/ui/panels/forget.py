@@ -10,160 +10,29 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import QLabel
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import Panel, cache_axes, finite_prefix
+from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defined here)
+    AXIS_WIDTH,
+    HEATMAP_CURSOR,
+    MODEL_NAMES,
+    GateHeatmap,
+    HoverImage,
+    Panel,
+    cache_axes,
+    finite_prefix,
+    gate_image,
+    make_colorbar,
+    make_note,
+    style_plot,
+)
 from lstmviz.ui.theme import Theme
 
 #: Width in pixels of every left axis, so stacked plots line up.
-AXIS_WIDTH = 42
-#: What this panel shows for each kind: (gate key, symbol, plot title).
 FORGET_GATES = {
     "lstm": ("forget", "f", "LSTM · forget gate f<sub>t</sub>"),
     "gru": ("update", "z", "GRU · update gate z<sub>t</sub> (as f)"),
 }
-MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
-#: The cursor over a heatmap: the theme's highlight is yellow, which vanishes on viridis
-#: near 1 (a forget gate held open), so heatmaps use a magenta no colour map contains.
-HEATMAP_CURSOR = "#ff2e88"
-
-
-def gate_image(values: np.ndarray) -> tuple[np.ndarray, int | None]:
-    """Batch element 0 of a (T, B, H) gate as a (H, T) float array and the first 0-based
-    step holding a non-finite value; that step and all later ones are set to NaN."""
-    img = np.array(values[:, 0, :].T, dtype=float, order="C")
-    bad = ~np.isfinite(img).all(axis=0)
-    overflow = int(np.argmax(bad)) if bad.any() else None
-    if overflow is not None:
-        img[:, overflow:] = np.nan
-    return img, overflow
-
-
-def style_plot(plot: pg.PlotItem, theme: Theme) -> None:
-    """Axis and title colours of `plot` for `theme`."""
-    for name in ("left", "bottom", "right", "top"):
-        ax = plot.getAxis(name)
-        ax.setPen(theme.foreground)
-        ax.setTextPen(theme.foreground)
-    plot.titleLabel.setAttr("color", theme.foreground)
-    plot.titleLabel.setText(plot.titleLabel.text)
-
-
-def make_note(theme: Theme) -> QLabel:
-    """A grey, centred, word-wrapped note (e.g. "a vanilla RNN has no gates")."""
-    label = QLabel()
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setWordWrap(True)
-    label.setStyleSheet(f"color: {theme.muted}; padding: 2px;")
-    return label
-
-
-def make_colorbar(theme: Theme) -> pg.ColorBarItem:
-    """The fixed 0..1 colour bar shared by a panel's heatmaps."""
-    bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=theme.colormap, interactive=False,
-                          width=12, colorMapMenu=False)
-    bar.getAxis("right").setWidth(30)
-    style_plot(bar, theme)
-    return bar
-
-
-class HoverImage(pg.ImageItem):
-    """An ImageItem whose tooltip names the unit, step and value under the mouse."""
-
-    symbol = "value"
-
-    def describe(self, x: float, y: float) -> str:
-        """Tooltip text at data coordinates (x: column, y: row), '' off the shown data."""
-        img = self.image
-        if img is None:
-            return ""
-        col, row = int(np.floor(x)), int(np.floor(y))
-        if not (0 <= row < img.shape[0] and 0 <= col < img.shape[1]):
-            return ""
-        value = img[row, col]
-        if not np.isfinite(value):
-            return ""
-        return f"unit {row} · t = {col + 1} · {self.symbol} = {value:.3f}"
-
-    def hoverEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph naming)
-        super().hoverEvent(ev)
-        if ev.isExit():
-            self.setToolTip("")
-        else:
-            pos = ev.pos()
-            self.setToolTip(self.describe(pos.x(), pos.y()))
-
-
-class GateHeatmap:
-    """One gate of one model as a units x time heatmap, revealed up to the forward step.
-
-    Items are created once; `set_data` (new runs) swaps the arrays, `show` (every frame)
-    only touches the columns whose visibility changed.
-    """
-
-    def __init__(self, theme: Theme) -> None:
-        self.plot = pg.PlotItem()
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        self.plot.setLabel("left", "unit")
-        self.plot.getAxis("left").setWidth(AXIS_WIDTH)
-        self.plot.getViewBox().setMouseEnabled(x=True, y=False)
-        cache_axes(self.plot)
-        self.image = HoverImage(axisOrder="row-major")
-        self.plot.addItem(self.image)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False)
-        self.plot.addItem(self.cursor)
-        self.note = pg.TextItem(anchor=(0, 0))
-        self.note.setZValue(20)
-        self.plot.addItem(self.note)
-        self.note.hide()
-        self.full = np.full((1, 1), np.nan)
-        self.buffer = self.full.copy()
-        self.shown = 0
-        self.overflow: int | None = None
-        self.set_theme(theme)
-
-    def set_theme(self, theme: Theme) -> None:
-        style_plot(self.plot, theme)
-        self.cursor.setPen(pg.mkPen(HEATMAP_CURSOR, width=1))
-        self.note.setColor(theme.foreground)
-        self.note.fill = pg.mkBrush(pg.mkColor(theme.background))
-        self.note.update()
-
-    def set_data(self, values: np.ndarray, title: str, symbol: str = "value") -> None:
-        """values: the gate (T, B, H); shown hidden until `show` reveals it."""
-        self.image.symbol = symbol
-        self.full, self.overflow = gate_image(values)
-        H, T = self.full.shape
-        self.buffer = np.full_like(self.full, np.nan)
-        self.shown = 0
-        self.plot.setTitle(title, size="9pt")
-        # column j holds step j + 1, centred on x = j + 1; unit u is centred on y = u
-        self.image.setImage(self.buffer, levels=(0.0, 1.0), autoLevels=False,
-                            rect=QRectF(0.5, -0.5, T, H))
-        vb = self.plot.getViewBox()
-        vb.disableAutoRange()
-        vb.setLimits(xMin=0.5, xMax=T + 0.5, yMin=-0.5, yMax=H - 0.5)
-        vb.setRange(xRange=(0.5, T + 0.5), yRange=(-0.5, H - 0.5), padding=0)
-        if self.overflow is not None:
-            self.note.setText(f"overflow at t = {self.overflow + 1}")
-            self.note.setPos(0.5, H - 0.5)
-        self.note.hide()
-
-    def show(self, fwd_t: int, t: int) -> None:
-        """Reveal steps 1..fwd_t, put the cursor at t."""
-        k = min(max(fwd_t, 0), self.full.shape[1])
-        if k != self.shown:
-            if k > self.shown:
-                self.buffer[:, self.shown:k] = self.full[:, self.shown:k]
-            else:
-                self.buffer[:, k:self.shown] = np.nan
-            self.shown = k
-            self.image.setImage(self.buffer, autoLevels=False)
-        self.cursor.setValue(t)
-        self.note.setVisible(self.overflow is not None and k > self.overflow)
 
 
 class ForgetPanel(Panel):

@@ -8,10 +8,10 @@ import numpy as np
 import pyqtgraph as pg
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import Panel
-from lstmviz.ui.panels.forget import (
+from lstmviz.ui.panels.base import (
     MODEL_NAMES,
     GateHeatmap,
+    Panel,
     make_colorbar,
     make_note,
     style_plot,

@@ -17,69 +17,26 @@ from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
 from lstmviz.numfmt import format_log10
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import (
+from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defined here)
     CURVE_WIDTH,
     Panel,
+    clip_forward,
     finite_prefix,
     fit_legend,
+    floor_to,
+    log_forward_series,
+    log_series,
     outside_legend,
+    overflow_html,
+    overflow_step_known,
+    pinned_text,
     scale_plot,
+    set_html,
+    y_range,
 )
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 BOUND_LABEL = "RNN bound (σγ)^(T−t)"
-
-
-def _forward_overflow(run: Run) -> int | None:
-    return getattr(run.trace, "overflow_step", None)
-
-
-def _backward_overflow(run: Run) -> int | None:
-    return getattr(run.grads, "overflow_step", None)
-
-
-def clip_forward(run: Run, values: np.ndarray) -> np.ndarray:
-    """A forward-time (T,) quantity, NaN from the forward overflow step (or first inf) on."""
-    v = finite_prefix(values)
-    k = _forward_overflow(run)
-    if k is not None:
-        v[k:] = np.nan
-    return v
-
-
-def log_series(run: Run, logs: np.ndarray | None) -> np.ndarray:
-    """A backward-time (T,) log10 series as drawn: the engine's exact logs, -inf kept for exact
-    zeros (drawn on the bottom edge), NaN from the first NaN (or +inf) met going backward and
-    everywhere after a non-finite forward pass. Nothing is clamped."""
-    if logs is None:
-        return np.full(run.trace.h.shape[0], np.nan)
-    v = np.array(logs, dtype=float)
-    bad = np.isnan(v) | (v == np.inf)
-    if bad.any():
-        v[: int(len(v) - np.argmax(bad[::-1]))] = np.nan
-    if _forward_overflow(run) is not None:
-        v[:] = np.nan
-    return v
-
-
-def log_forward_series(run: Run, logs: np.ndarray | None) -> np.ndarray:
-    """A forward-time (T,) log10 series as drawn: exact logs, -inf kept for exact zeros, NaN
-    where not finite (+inf or NaN) and from the forward overflow step on."""
-    if logs is None:
-        return np.full(run.trace.h.shape[0], np.nan)
-    v = np.array(logs, dtype=float)
-    v[v == np.inf] = np.nan
-    k = _forward_overflow(run)
-    if k is not None:
-        v[k:] = np.nan
-    return v
-
-
-def set_html(item: pg.TextItem, html: str) -> None:
-    """setHtml only when the text changed (re-laying out rich text costs ~1 ms)."""
-    if getattr(item, "_lstmviz_html", None) != html:
-        item.setHtml(html)
-        item._lstmviz_html = html
 
 
 class NotesBox(QWidget):
@@ -140,71 +97,6 @@ class NotesBox(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().resizeEvent(event)
         self._fit()
-
-
-def overflow_step_known(run: Run, frame: Frame) -> int | None:
-    """The 1-based step where the run overflows, once the cursor has reached it, else None."""
-    k = _forward_overflow(run)
-    if k is not None:
-        return k + 1 if frame.fwd_t >= k + 1 else None
-    k = _backward_overflow(run)
-    if k is not None:
-        return k + 1 if frame.bwd_t <= k + 1 else None
-    k = run.overflow_step
-    return None if k is None else k + 1
-
-
-def overflow_html(runs, frame: Frame, *, named: bool = True) -> str:
-    """'⚠ RNN: overflow at t = k' for every run whose overflow the cursor has reached."""
-    lines = []
-    for run in runs:
-        t = overflow_step_known(run, frame)
-        if t is not None:
-            who = f"{run.label}: " if named else ""
-            lines.append(f"<b>⚠ {who}overflow at t = {t}</b>")
-    return "<br>".join(lines)
-
-
-def pinned_text(plot: pg.PlotItem, corner: str, color) -> pg.TextItem:
-    """A TextItem pinned to a corner of the plot's view box in pixels (immune to panning).
-
-    corner: "tl", "tr", "bl", "br" or "c" (centre).
-    """
-    anchor = {"tl": (0, 0), "tr": (1, 0), "bl": (0, 1), "br": (1, 1), "c": (0.5, 0.5)}[corner]
-    item = pg.TextItem(color=color, anchor=anchor)
-    item.setParentItem(plot.vb)
-    item.setZValue(50)
-
-    def place(*_args) -> None:
-        r = plot.vb.boundingRect()
-        x = {0: r.left() + 6, 0.5: r.center().x(), 1: r.right() - 6}[anchor[0]]
-        y = {0: r.top() + 2, 0.5: r.center().y(), 1: r.bottom() - 2}[anchor[1]]
-        item.setPos(x, y)
-
-    plot.vb.sigResized.connect(place)
-    place()
-    return item
-
-
-def y_range(*logs: np.ndarray, margin: float = 0.06, default=(-1.0, 1.0)) -> tuple[float, float]:
-    """Finite min/max of log10 arrays with a margin (at least a quarter decade).
-
-    Exact zeros (-inf) do not count: they are drawn on the bottom edge, see `_Series`.
-    """
-    finite = [a[np.isfinite(a)] for a in logs if a is not None]
-    finite = [a for a in finite if a.size]
-    if not finite:
-        return default
-    lo = float(min(a.min() for a in finite))
-    hi = float(max(a.max() for a in finite))
-    pad = max((hi - lo) * margin, 0.25)
-    return lo - pad, hi + pad
-
-
-def floor_to(logs: list[np.ndarray], bottom: float) -> None:
-    """Put exact zeros (log10 = -inf) on the plot's bottom edge, in place."""
-    for a in logs:
-        a[a == -np.inf] = bottom
 
 
 class _Series:

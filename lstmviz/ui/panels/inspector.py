@@ -26,8 +26,7 @@ from PySide6.QtWidgets import (
 
 from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, cache_axes
-from lstmviz.ui.panels.forget import style_plot
+from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, cache_axes, style_plot
 from lstmviz.ui.theme import Theme
 
 KINDS = ("lstm", "gru", "rnn")

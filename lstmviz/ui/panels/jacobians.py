@@ -14,8 +14,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import Panel
-from lstmviz.ui.panels.gradients import (
+from lstmviz.ui.panels.base import (
+    Panel,
     clip_forward,
     floor_to,
     log_forward_series,

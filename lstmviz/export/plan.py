@@ -4,9 +4,15 @@ Files have predictable names in one folder: `<view>.png`, `<view>.svg`, `<view>.
 (view = a panel name, `unrolled` or `window`), `animation.gif` and `manifest.json`, which
 lists what was written with the configuration, frame and versions that produced it.
 
-Nothing is half-written: every file goes to a temporary name in the output folder and is
-renamed into place only when all of them are ready; an error or a cancelled animation
-removes the temporaries. Qt is used only through `lstmviz.ui.render` (imported lazily).
+manifest.json keys: created, config, source, frame, theme, transparent, csv, files (each:
+file, view, format, width/height, sha256; svg/pdf sizes in logical px at 96 per inch),
+versions, models, size (width, height, preset, dpi, device_pixel_ratio), cursor, skipped
+(view, reason: views that do not apply to the models shown), skipped_subplots (view,
+subplot, reason). It is written last; `verify_manifest` checks a folder against it.
+
+This module plans (names, sizes, what applies to the shown models), writes CSV and the
+manifest and stages files so that a set is committed all or nothing (`Staging`). It
+imports no Qt: rendering is `lstmviz.ui.export` (import-linter checks it).
 
 CSV holds the numbers of the whole run (all frames computed), independent of the frame
 shown in the images, except the inspector's, which describes the cell inspected at that
@@ -15,15 +21,16 @@ frame; the first line of each CSV says so.
 
 from __future__ import annotations
 
-import functools
+import errno
+import hashlib
 import io
 import json
 import math
 import os
 import platform
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,11 +39,25 @@ from typing import Any
 import numpy as np
 
 import lstmviz
-from lstmviz.columns import COLUMNS_FILE, columns_markdown
+from lstmviz.columns import COLUMNS_FILE
 from lstmviz.config import Config
+from lstmviz.engine.files import temp_beside
+from lstmviz.export.applies import GATE_ROLES, skip_reasons, subplot_skips  # noqa: F401
+from lstmviz.export.sizes import (  # noqa: F401
+    CURVE_PT_ON_PAPER,
+    CURVE_PX_AT_1920,
+    DEFAULT_PRESET,
+    PRESETS,
+    SLIDE_LOGICAL_HEIGHT,
+    Destination,
+    ExportError,
+    check_number,
+    destination,
+    parse_size,
+)
 
-FORMATS = ("png", "svg", "csv", "gif")
-IMAGE_FORMATS = ("png", "svg")
+FORMATS = ("png", "svg", "pdf", "csv", "gif")
+IMAGE_FORMATS = ("png", "svg", "pdf")
 #: Views that plot no numbers of their own (no CSV): the network drawing, the window.
 NO_DATA = ("unrolled", "window")
 GIF_NAME = "animation.gif"
@@ -48,10 +69,6 @@ MAX_GIF_FRAMES = 400
 
 #: Called with (done, total); returning False cancels.
 Progress = Callable[[int, int], bool | None]
-
-
-class ExportError(ValueError):
-    """A request that cannot be exported (bad name, folder, format): one-line message."""
 
 
 class Cancelled(Exception):  # noqa: N818 - a normal outcome, not an error
@@ -73,6 +90,15 @@ class ExportRequest:
     frames_dir: Path | None = None
     transparent: bool = False
     source: dict[str, Any] = field(default_factory=dict)  # config file / walkthrough step
+    size: tuple[int, int] | None = None  # output pixels; None: the preset's
+    preset: str = DEFAULT_PRESET
+    dpi: float | None = None
+    cursor: bool = False  # draw the frame cursor line in the plots
+    #: planned file name -> the name actually written (the dialog's single-file save)
+    rename: dict[str, str] = field(default_factory=dict)
+    manifest: bool = True
+    skip_inapplicable: bool = True
+    kinds: tuple[str, ...] = ()  # the models shown (for `skipped`); empty: no skipping
 
 
 # -- names and checks ---------------------------------------------------------------------
@@ -103,19 +129,29 @@ def parse_names(text: str | Iterable[str] | None, valid: list[str],
     return tuple(dict.fromkeys(items))
 
 
+def shown_views(request: ExportRequest) -> list[str]:
+    """The views of `request` that apply to its models (see `skip_reasons`)."""
+    skipped = skip_reasons(request.names, request.kinds) if request.skip_inapplicable else {}
+    return [n for n in request.names if n not in skipped]
+
+
 def planned_files(request: ExportRequest) -> list[str]:
-    """File names the request will write, in order (manifest last)."""
-    names = [f"{n}.{fmt}" for n in request.names for fmt in request.formats
+    """File names the request will write, in order (manifest last), after `rename`."""
+    names = [f"{n}.{fmt}" for n in shown_views(request) for fmt in request.formats
              if fmt in IMAGE_FORMATS or (fmt == "csv" and n not in NO_DATA)]
     if "gif" in request.formats:
         names.append(GIF_NAME)
     if any(n.endswith(".csv") for n in names):
         names.append(COLUMNS_FILE)
-    return [*names, MANIFEST]
+    if request.manifest:
+        names.append(MANIFEST)
+    return [request.rename.get(n, n) for n in names]
 
 
 def check_out_dir(out_dir: Path, files: list[str], force: bool) -> None:
-    """A usable folder and, without `force`, no file that would be overwritten."""
+    """A usable folder; every final name free or an ordinary file that may be replaced
+    (a folder or a special file under a final name fails here, before anything is
+    written); without `force`, no file that would be overwritten."""
     if not out_dir.exists():
         raise ExportError(f"--out: {out_dir}: no such folder")
     if not out_dir.is_dir():
@@ -125,8 +161,22 @@ def check_out_dir(out_dir: Path, files: list[str], force: bool) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise ExportError(f"--out: {out_dir}: cannot write there "
-                          f"({exc.strerror or exc})") from None
+        why = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOENT, errno.EINVAL, errno.EOPNOTSUPP) or str(
+                out_dir.resolve()).startswith(("/proc", "/sys")):
+            # (ENOENT for a folder that exists: /proc and /sys take no new files)
+            why = "it is a system folder that takes no new files (like /proc or /sys)"
+        elif exc.errno == errno.EROFS:
+            why = "a read-only file system"
+        raise ExportError(f"--out: {out_dir}: cannot write there ({why})") from None
+    for f in files:
+        target = out_dir / f
+        if target.is_symlink() and not target.exists():
+            continue  # a dangling link is replaced like a file
+        if target.exists() and not target.is_file():
+            kind = "a folder" if target.is_dir() else "not an ordinary file"
+            raise ExportError(f"{target}: is {kind}; the export cannot replace it "
+                              "(nothing was written)")
     if not force:
         existing = [f for f in files if (out_dir / f).exists()]
         if existing:
@@ -147,17 +197,16 @@ def gif_frames(n_frames: int, stride: int | None) -> list[int]:
     return idx
 
 
-# -- staged, atomic writing ---------------------------------------------------------------
-@functools.cache
-def _umask() -> int:
-    mask = os.umask(0)  # read once: the only way to read it is to set it
-    os.umask(mask)
-    return mask
-
-
+# -- staged, all-or-nothing writing ------------------------------------------------------
 class Staging:
-    """Temporary files beside their final names; `commit` renames them all into place,
-    `discard` (or an exception inside `with`) removes them."""
+    """Files staged under temporary names beside their final names, committed as a set.
+
+    `commit` first checks every final name again, then removes the old manifest (so a
+    manifest never describes an old run), renames the files into place and the manifest
+    last; if a rename fails, the files already replaced are put back from hard-link
+    backups. A reader that finds a manifest can check each file against its sha256
+    (`verify_manifest`). `discard` (or an exception inside `with`) removes the temporaries.
+    """
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
@@ -165,22 +214,58 @@ class Staging:
 
     def path_for(self, name: str) -> Path:
         """A fresh temporary path in the output folder that will become `name`."""
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.out_dir)
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; exports are ordinary files
-        self.pending.append((Path(tmp), self.out_dir / name))
-        return Path(tmp)
+        tmp = temp_beside(self.out_dir / name)
+        self.pending.append((tmp, self.out_dir / name))
+        return tmp
 
     def write(self, name: str, data: bytes) -> None:
         self.path_for(name).write_bytes(data)
 
-    def commit(self) -> list[Path]:
-        done = []
+    def digest(self, name: str) -> str:
+        """sha256 of the staged file that will become `name`."""
         for tmp, final in self.pending:
-            os.replace(tmp, final)
-            done.append(final)
+            if final.name == name:
+                return hashlib.sha256(tmp.read_bytes()).hexdigest()
+        raise KeyError(name)
+
+    def commit(self) -> list[Path]:
+        finals = [final for _tmp, final in self.pending]
+        check_out_dir(self.out_dir, [f.name for f in finals], True)
+        manifest = [(t, f) for t, f in self.pending if f.name == MANIFEST]
+        rest = [(t, f) for t, f in self.pending if f.name != MANIFEST]
+        backups: list[tuple[Path, Path | None]] = []  # (final, backup or None: was new)
+        try:
+            for _tmp, final in manifest:
+                final.unlink(missing_ok=True)
+            for tmp, final in [*rest, *manifest]:
+                backup = None
+                if final.exists() and final.name != MANIFEST:
+                    backup = temp_beside(final, "old")
+                    backup.unlink()
+                    try:
+                        os.link(final, backup)
+                    except OSError:
+                        backup = None
+                backups.append((final, backup))
+                os.replace(tmp, final)
+        except BaseException:
+            for final, backup in reversed(backups):
+                try:
+                    if backup is not None:
+                        os.replace(backup, final)
+                    elif final.exists():
+                        final.unlink()
+                except OSError:
+                    pass  # (the old file stays where it is; the manifest is gone)
+                if backup is not None:
+                    backup.unlink(missing_ok=True)
+            self.discard()
+            raise
+        for _final, backup in backups:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
         self.pending = []
-        return done
+        return finals
 
     def discard(self) -> None:
         for tmp, _final in self.pending:
@@ -193,6 +278,25 @@ class Staging:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.discard()
+
+
+def verify_manifest(folder: str | os.PathLike[str]) -> list[str]:
+    """Problems with the set in `folder` (empty: every file the manifest lists is there
+    with the sha256 it records)."""
+    folder = Path(folder)
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"{folder / MANIFEST}: {exc}"]
+    out = []
+    for entry in data.get("files", []):
+        path = folder / entry["file"]
+        if not path.is_file():
+            out.append(f"{path}: missing")
+        elif "sha256" in entry and hashlib.sha256(path.read_bytes()).hexdigest() != \
+                entry["sha256"]:
+            out.append(f"{path}: not the file the manifest describes")
+    return out
 
 
 # -- CSV ----------------------------------------------------------------------------------
@@ -277,20 +381,20 @@ def write_gif(frames: Iterable[Any], path: Path, fps: float) -> int:
 def versions() -> dict[str, str]:
     out = {"lstmviz": lstmviz.__version__, "python": platform.python_version(),
            "numpy": np.__version__}
-    try:
-        import pyqtgraph
-        import PySide6
+    from importlib.metadata import PackageNotFoundError, version
 
-        out["PySide6"] = PySide6.__version__
-        out["pyqtgraph"] = pyqtgraph.__version__
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        import PIL
-
-        out["Pillow"] = PIL.__version__
-    except ImportError:  # pragma: no cover
-        pass
+    for dist, module in (("PySide6", "PySide6"), ("pyqtgraph", "pyqtgraph"),
+                         ("Pillow", "PIL")):
+        loaded = sys.modules.get(module)  # loaded by the renderer; no Qt import here
+        if getattr(loaded, "__version__", None):
+            out[dist] = loaded.__version__
+            continue
+        for name in (dist, f"{dist}_Essentials"):
+            try:
+                out[dist] = version(name)
+                break
+            except PackageNotFoundError:
+                continue
     return out
 
 
@@ -332,123 +436,3 @@ def model_scalars(session) -> dict[str, dict]:
             "overflow_t": None if run.overflow_step is None else run.overflow_step + 1,
         }
     return out
-
-
-# -- the whole export ---------------------------------------------------------------------
-def default_names() -> list[str]:
-    from lstmviz.ui.render import target_names
-
-    return [n for n in target_names() if n != "window"]
-
-
-def export(config: Config, request: ExportRequest, *, session=None,
-           progress: Progress | None = None) -> list[Path]:
-    """Render and write everything `request` asks for; returns the written paths.
-
-    Raises ExportError for a bad request (before anything is written) and Cancelled when
-    `progress` returns False (nothing is written). Needs a QApplication.
-    """
-    from lstmviz.session import Session
-    from lstmviz.ui.render import HeadlessScene, png_bytes, render_image, render_svg
-
-    files = planned_files(request)
-    check_out_dir(request.out_dir, files, request.force)
-    if request.frames_dir is not None:
-        check_out_dir(request.frames_dir, [], True)
-    session = session or Session(config)
-    last = session.n_frames - 1
-    frame_index = last if request.frame is None else request.frame
-    if not -session.n_frames <= frame_index <= last:
-        raise ExportError(f"--frame: {frame_index} is out of range; this run has frames "
-                          f"0 to {last}")
-    frame_index %= session.n_frames
-    gif = "gif" in request.formats
-    still = [n for n in request.names if any(f in request.formats for f in ("png", "svg", "csv"))]
-    build = list(dict.fromkeys(still + ([request.gif_target] if gif else [])))
-    scene = HeadlessScene(session, build, request.theme)
-    written: list[dict] = []
-    width = request.width or DEFAULT_WIDTH
-    encoded: dict[str, Future] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
-    try:
-        with Staging(request.out_dir) as staging:
-            scene.seek(frame_index)
-            frame = session.frame
-            for name in still:
-                widget = scene.widgets[name]
-                bg = scene.theme.background
-                for fmt in request.formats:
-                    if fmt == "png":
-                        image = render_image(widget, width=width, background=bg,
-                                             transparent=request.transparent)
-                        # PNG compression is the slow part: in threads (Qt releases the GIL)
-                        encoded[f"{name}.png"] = pool.submit(png_bytes, image)
-                        written.append({"file": f"{name}.png", "view": name, "format": "png",
-                                        "width": image.width(), "height": image.height()})
-                    elif fmt == "svg":
-                        title = f"lstmviz {name} — {frame.label}"
-                        staging.write(f"{name}.svg", render_svg(
-                            widget, title=title, background=bg,
-                            transparent=request.transparent))
-                        written.append({"file": f"{name}.svg", "view": name, "format": "svg",
-                                        "width": widget.width(), "height": widget.height()})
-                    elif fmt == "csv" and name not in NO_DATA:
-                        cols = scene.columns(name)
-                        staging.write(f"{name}.csv", csv_bytes(cols, csv_note(name, frame.label)))
-                        written.append({"file": f"{name}.csv", "view": name, "format": "csv",
-                                        "columns": list(cols)})
-            for file, future in encoded.items():
-                staging.write(file, future.result())
-            if gif:
-                info = _animate(scene, request, staging, progress)
-                written.append(info)
-                scene.seek(frame_index)
-            csvs = {f["file"]: f["columns"] for f in written if f["format"] == "csv"}
-            if csvs:  # what every column is, from the one table in lstmviz.columns
-                staging.write(COLUMNS_FILE, columns_markdown(csvs).encode("utf-8"))
-                written.append({"file": COLUMNS_FILE, "format": "md",
-                                "describes": list(csvs)})
-            staging.write(MANIFEST, manifest_bytes(config, request, frame, written,
-                                                   {"models": model_scalars(session)}))
-            paths = staging.commit()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        scene.close()
-    return paths
-
-
-def _animate(scene, request: ExportRequest, staging: Staging,
-             progress: Progress | None) -> dict:
-    """Render the run frame by frame into a staged GIF (and PNG frames if asked)."""
-    from lstmviz.ui.render import png_bytes, progress_strip, qimage_to_pil, render_image
-
-    session = scene.session
-    indices = gif_frames(session.n_frames, request.stride)
-    widget = scene.widgets[request.gif_target]
-    width = request.width or DEFAULT_GIF_WIDTH
-    frames_stage = Staging(request.frames_dir) if request.frames_dir is not None else None
-    images = []
-    try:
-        for i, index in enumerate(indices):
-            if progress is not None and progress(i, len(indices)) is False:
-                raise Cancelled("animation cancelled")
-            scene.seek(index)
-            image = render_image(widget, width=width, background=scene.theme.background)
-            if frames_stage is not None:  # the frames as the app shows them
-                frames_stage.write(f"frame_{index:05d}.png", png_bytes(image))
-            progress_strip(image, i + 1, len(indices), scene.theme.highlight)
-            images.append(qimage_to_pil(image))
-        if progress is not None and progress(len(indices), len(indices)) is False:
-            raise Cancelled("animation cancelled")
-        path = staging.path_for(GIF_NAME)
-        n = write_gif(images, path, request.fps)
-        if frames_stage is not None:
-            frames_stage.commit()
-    except BaseException:
-        if frames_stage is not None:
-            frames_stage.discard()
-        raise
-    return {"file": GIF_NAME, "view": request.gif_target, "format": "gif", "frames": n,
-            "frame_indices": indices if len(indices) < session.n_frames else "all",
-            "stride": indices[1] - indices[0] if len(indices) > 1 else 1,
-            "fps": request.fps, "width": images[0].width, "height": images[0].height}

@@ -18,7 +18,6 @@ from PySide6.QtCore import QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -32,33 +31,33 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressDialog,
     QPushButton,
-    QRadioButton,
     QSpinBox,
     QWidget,
 )
 
-from lstmviz.config import atomic_write_bytes
-from lstmviz.export import (
+from lstmviz.export.plan import (
     DEFAULT_GIF_WIDTH,
     DEFAULT_WIDTH,
     NO_DATA,
+    PRESETS,
+    Cancelled,
+    ExportError,
+    ExportRequest,
     Staging,
-    csv_bytes,
-    csv_note,
+    destination,
     gif_frames,
+    planned_files,
     write_gif,
 )
-from lstmviz.ui.render import (
-    png_bytes,
-    progress_strip,
-    qimage_to_pil,
-    render_image,
-    render_svg,
-    set_theme,
-    temporary_theme,
-)
+from lstmviz.ui.export.scene import HeadlessScene
+from lstmviz.ui.export.writer import animation_frames, run_export
+from lstmviz.ui.render import qimage_to_pil, temporary_theme
 
-FORMATS = [("png", "PNG image"), ("svg", "SVG (vector)"), ("csv", "CSV (the plotted numbers)")]
+FORMATS = [("png", "PNG image"), ("svg", "SVG (vector)"), ("pdf", "PDF (vector)"),
+           ("csv", "CSV (the plotted numbers)")]
+SIZE_CHOICES = [("slide", "Slide 16:9 (1920×1080)"), ("slide-4:3", "Slide 4:3 (1440×1080)"),
+                ("square", "Square (1080×1080)"), ("paper", "Paper column (3.5 in, 300 dpi)"),
+                ("custom", "Custom size")]
 THEME_CHOICES = [("light", "Light (slides)"), ("dark", "Dark (as on screen)"),
                  ("", "Current theme")]
 FRAMES_PER_TICK = 2
@@ -69,6 +68,8 @@ class ExportOptions:
     fmt: str = "png"
     use_dpi: bool = False
     width: int = DEFAULT_WIDTH
+    height: int = 1080
+    preset: str = "slide"
     dpi: int = 192
     theme: str = "light"
     transparent: bool = False
@@ -88,6 +89,7 @@ class ExportOptions:
 
         return cls(fmt=get("format", d.fmt, str), use_dpi=get("use_dpi", d.use_dpi, bool),
                    width=get("width", d.width, int), dpi=get("dpi", d.dpi, int),
+                   height=get("height", d.height, int), preset=get("preset", d.preset, str),
                    theme=get("theme", d.theme, str),
                    transparent=get("transparent", d.transparent, bool),
                    path=get("path", d.path, str), fps=get("fps", d.fps, int))
@@ -95,6 +97,7 @@ class ExportOptions:
     def save(self, settings) -> None:
         for key, value in (("format", self.fmt), ("use_dpi", self.use_dpi),
                            ("width", self.width), ("dpi", self.dpi), ("theme", self.theme),
+                           ("height", self.height), ("preset", self.preset),
                            ("transparent", self.transparent), ("path", self.path),
                            ("fps", self.fps)):
             settings.setValue(f"export/{key}", value)
@@ -176,12 +179,78 @@ def install_export(window) -> None:
         window.file_menu.insertSeparator(quit_action)
     else:
         window.file_menu.addMenu(menu)
+    install_slides(window)
     window._export_last_panel = None
     window._export_focus = _FocusTracker(window)
     for name, panel in window.panels.items():
         panel.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         panel.customContextMenuRequested.connect(
             lambda pos, n=name: _panel_menu(window, n, pos))
+
+
+def install_slides(window) -> None:
+    """Walkthroughs > Export as slides…: the open (or a chosen built-in) walkthrough as a
+    PDF deck, a page per step (lstmviz.ui.export.deck.DeckJob: progress, cancel)."""
+    menu = window.findChild(QMenu, "menu-walkthroughs")
+    if menu is None:
+        return
+    action = QAction("Export as &slides…", window)
+    action.setObjectName("export-slides")
+    action.setStatusTip("The walkthrough as a PDF deck, one 16:9 page per step")
+    action.triggered.connect(lambda _=False: open_slides_dialog(window))
+    menu.addSeparator()
+    menu.addAction(action)
+    window.export_actions = getattr(window, "export_actions", {})
+    window.export_actions["slides"] = action
+
+
+def open_slides_dialog(window):
+    """Ask which walkthrough (the open one, else a built-in), the folder and the format,
+    then start the deck job."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from lstmviz.walkthrough import find_walkthrough, list_builtin, load_walkthrough
+
+    tool = getattr(window, "tools", {}).get("walkthrough")
+    wt = getattr(tool, "walkthrough", None)
+    if wt is None:
+        builtins = list_builtin()
+        titles = [t for _n, t in builtins]
+        title, ok = QInputDialog.getItem(window, "Export as slides", "Walkthrough", titles,
+                                         0, False)
+        if not ok:
+            return None
+        name = builtins[titles.index(title)][0]
+        path = find_walkthrough(name)
+        wt = load_walkthrough(path)
+    options = ExportOptions.load(window.settings)
+    start = options.path if options.path and Path(options.path).is_dir() else str(Path.home())
+    folder = QFileDialog.getExistingDirectory(window, "Export slides to folder", start)
+    if not folder:
+        return None
+    fmt, ok = QInputDialog.getItem(window, "Export as slides", "Format",
+                                   ["pdf", "png", "pdf,png"], 0, False)
+    if not ok:
+        return None
+    return export_slides(window, wt, Path(folder), tuple(fmt.split(",")))
+
+
+def export_slides(window, wt, folder: Path, formats=("pdf",), *, ask: bool = True,
+                  progress: bool = True):
+    """Start the deck job for `wt` into `folder` (asking before replacing files)."""
+    from lstmviz.export.deck import deck_files
+    from lstmviz.ui.export.deck import DeckJob
+
+    name = wt.path.stem if wt.path is not None else "walkthrough"
+    existing = [folder / f for f in deck_files(name, len(wt.steps), formats)
+                if (folder / f).exists()]
+    if existing and ask and not _ask_overwrite(window, existing):
+        return None
+    job = DeckJob(window, wt, name, folder, formats, progress=progress)
+    job.finished.connect(lambda paths: paths and window.statusBar().showMessage(
+        f"Exported {len(paths)} file(s) to {folder}", 8000))
+    window._export_job = job
+    return job
 
 
 def panel_menu(window, name: str) -> QMenu:
@@ -225,27 +294,44 @@ class ExportDialog(QDialog):
             self.format.setCurrentIndex(max(0, self.format.findData(self.options.fmt)))
         form.addRow("Format", self.format)
 
+        self.preset = QComboBox()
+        self.preset.setObjectName("export-size")
+        for key, label in SIZE_CHOICES:
+            self.preset.addItem(label, key)
+        self.preset.setCurrentIndex(max(0, self.preset.findData(
+            "custom" if animation else self.options.preset)))
+        self.preset.setEnabled(not animation)
+        form.addRow("Size", self.preset)
         size_row = QWidget()
         h = QHBoxLayout(size_row)
         h.setContentsMargins(0, 0, 0, 0)
-        self.by_width = QRadioButton("width")
-        self.by_dpi = QRadioButton("DPI")
-        group = QButtonGroup(self)
-        group.addButton(self.by_width)
-        group.addButton(self.by_dpi)
         self.width_box = QSpinBox()
         self.width_box.setRange(16, 16000)
         self.width_box.setSuffix(" px")
         self.width_box.setValue(DEFAULT_GIF_WIDTH if animation else self.options.width)
+        self.height_box = QSpinBox()
+        self.height_box.setRange(16, 16000)
+        self.height_box.setSuffix(" px")
+        self.height_box.setValue(self.options.height)
+        self.by_dpi = QCheckBox("DPI")
+        self.by_width = self.by_dpi  # (older name)
         self.dpi_box = QSpinBox()
         self.dpi_box.setRange(24, 1200)
         self.dpi_box.setValue(self.options.dpi)
         self.by_dpi.setChecked(self.options.use_dpi and not animation)
-        self.by_width.setChecked(not self.by_dpi.isChecked())
         self.by_dpi.setEnabled(not animation)
-        for w in (self.by_width, self.width_box, self.by_dpi, self.dpi_box):
+        for w in (self.width_box, QLabel("×"), self.height_box, self.by_dpi, self.dpi_box):
             h.addWidget(w)
-        form.addRow("Size", size_row)
+        self.height_box.setVisible(not animation)
+        form.addRow("", size_row)
+
+        def custom(_i=0) -> None:
+            on = animation or self.preset.currentData() == "custom"
+            self.width_box.setEnabled(on)
+            self.height_box.setEnabled(on)
+
+        self.preset.currentIndexChanged.connect(custom)
+        custom()
 
         self.theme = QComboBox()
         for key, label in THEME_CHOICES:
@@ -317,17 +403,30 @@ class ExportDialog(QDialog):
     def chosen(self) -> ExportOptions:
         o = ExportOptions(fmt=self.fmt, use_dpi=self.by_dpi.isChecked(),
                           width=self.width_box.value(), dpi=self.dpi_box.value(),
+                          height=self.height_box.value(),
+                          preset=self.preset.currentData(),
                           theme=self.theme.currentData(),
                           transparent=self.transparent.isChecked(), path=self.path.text(),
                           fps=self.fps.value() if self.animation else self.options.fps)
         return o
 
+    def _overwrite(self, existing: list[Path]) -> bool:
+        """Ask before replacing files (a single file: its own save dialog already asked
+        when it was browsed to; asked again here, as the path may be typed)."""
+        return _ask_overwrite(self, existing)
+
     def accept(self) -> None:
         options = self.chosen()
         try:
             if self.animation:
+                target = Path(options.path).expanduser()
+                if target.exists() and not self._overwrite([target]):
+                    return
                 export_animation(self.window_, self.source.currentData(), options)
             else:
+                existing = existing_files(self.window_, self.items, options)
+                if existing and not self._overwrite(existing):
+                    return
                 export_items(self.window_, self.items, options)
         except (OSError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot export", str(exc))
@@ -339,6 +438,16 @@ class ExportDialog(QDialog):
             remembered.fps, remembered.theme = options.fps, options.theme
         remembered.save(self.window_.settings)
         super().accept()
+
+
+def _ask_overwrite(parent, existing: list[Path]) -> bool:
+    names = ", ".join(p.name for p in existing[:6]) + (" …" if len(existing) > 6 else "")
+    answer = QMessageBox.question(
+        parent, "Replace files?",
+        f"{len(existing)} file(s) exist in {existing[0].parent}: {names}. Replace them?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def open_export_dialog(window, what: str) -> ExportDialog:
@@ -354,38 +463,62 @@ def open_animation_dialog(window, what: str = "unrolled") -> ExportDialog:
 
 
 # -- doing it -----------------------------------------------------------------------------
-def export_items(window, items: list[tuple[str, QWidget]], options: ExportOptions) -> list[Path]:
-    """Write each (name, widget) as options.fmt; several go into the folder options.path
-    as NAME.FMT. Returns the written paths (views without numbers get no CSV)."""
+def request_for(window, items: list[tuple[str, QWidget]], options: ExportOptions, *,
+                force: bool = True, formats: tuple[str, ...] | None = None) -> ExportRequest:
+    """The export request of the dialog's choices: several views go into the folder
+    options.path as NAME.FMT with a manifest; one goes to the file options.path."""
     path = Path(options.path).expanduser()
     several = len(items) > 1
     if several and not path.is_dir():
         raise ValueError(f"{path}: no such folder")
     if not several and not path.parent.is_dir():
         raise ValueError(f"{path.parent}: no such folder")
-    written = []
-    with temporary_theme(window, options.theme or None):
-        bg = window.theme.background
-        files = []
-        for name, widget in items:
-            out = path / f"{name}.{options.fmt}" if several else path
-            if options.fmt == "png":
-                image = render_image(widget, width=None if options.use_dpi else options.width,
-                                     dpi=options.dpi if options.use_dpi else None,
-                                     background=None if name == "window" else bg,
-                                     transparent=options.transparent)
-                files.append((out, png_bytes(image)))
-            elif options.fmt == "svg":
-                files.append((out, render_svg(widget, title=f"lstmviz {name}",
-                                              background=None if name == "window" else bg,
-                                              transparent=options.transparent)))
-            elif options.fmt == "csv" and name not in NO_DATA:
-                cols = widget.data_columns()
-                files.append((out, csv_bytes(cols, csv_note(name,
-                                                            window.session.frame.label))))
-    for out, data in files:
-        atomic_write_bytes(out, data)
-        written.append(out)
+    fmt = options.fmt
+    names = tuple(n for n, _w in items)
+    size = None
+    if options.preset == "custom":
+        size = (options.width, options.height)
+    return ExportRequest(
+        out_dir=path if several else path.parent, formats=formats or (fmt,), names=names,
+        theme=options.theme or window.theme.name, force=force,
+        frame=window.session.cursor, transparent=options.transparent, size=size,
+        preset=options.preset if options.preset in PRESETS else "slide",
+        dpi=float(options.dpi) if options.use_dpi else None,
+        rename={} if several else {f"{names[0]}.{fmt}": path.name},
+        manifest=several, kinds=tuple(window.session.runs),
+        # one view asked for by name is written even where it does not apply
+        skip_inapplicable=several,
+        source={"app": "File > Export"})
+
+
+def existing_files(window, items, options: ExportOptions) -> list[Path]:
+    """Files the export would replace."""
+    request = request_for(window, items, options)
+    request.kinds = tuple(window.session.runs)
+    return [Path(request.out_dir) / f for f in planned_files(request)
+            if (Path(request.out_dir) / f).exists()]
+
+
+def export_items(window, items: list[tuple[str, QWidget]], options: ExportOptions, *,
+                 force: bool = True) -> list[Path]:
+    """Write each (name, widget) as options.fmt through the one pipeline (run_export):
+    rendered off screen at the chosen size, all or nothing. Returns the written paths
+    (views without numbers get no CSV)."""
+    request = request_for(window, items, options, force=force)
+    if options.fmt == "csv":
+        request.names = tuple(n for n in request.names if n not in NO_DATA)
+        if not request.names:
+            return []
+    # the whole window is rendered as it is on screen, in the export's theme for a moment
+    theme = request.theme if "window" in request.names else None
+    try:
+        with temporary_theme(window, theme):
+            written = run_export(window.session.config, request, session=window.session,
+                                 window=window)
+    except ExportError as exc:
+        raise ValueError(str(exc)) from None
+    except Cancelled:
+        return []
     if written:
         window.statusBar().showMessage(
             f"Exported {', '.join(p.name for p in written)} to {written[0].parent}", 8000)
@@ -393,8 +526,9 @@ def export_items(window, items: list[tuple[str, QWidget]], options: ExportOption
 
 
 class AnimationExport(QObject):
-    """Render the run frame by frame (a few per timer tick), then encode the GIF in a
-    thread; cancel leaves no file. `finished(path or "")` when done or cancelled."""
+    """Render the run frame by frame (a few per timer tick, through the pipeline's one
+    frame loop, `animation_frames`, on views built off screen at the requested size),
+    then encode the GIF in a thread; cancel leaves no file. `finished(path or "")`."""
 
     finished = Signal(str)
 
@@ -402,7 +536,6 @@ class AnimationExport(QObject):
                  progress: bool = True) -> None:
         super().__init__(window)
         self.window_ = window
-        self.widget = window.unrolled if target == "unrolled" else window.panels[target]
         self.target = target
         self.options = options
         self.path = Path(options.path).expanduser()
@@ -421,10 +554,13 @@ class AnimationExport(QObject):
         self._staging = Staging(self.path.parent)
         if hasattr(window, "playback"):
             window.playback.play(False)
-        # the export's theme until the frames are rendered (restored by _restore)
-        self._old_theme: str | None = window.theme.name
-        if options.theme and options.theme != window.theme.name:
-            set_theme(window, options.theme)
+        width = options.width
+        height = max(16, round(width * 9 / 16))
+        request = ExportRequest(out_dir=self.path.parent, size=(width, height))
+        self.scene = HeadlessScene(session, [target], options.theme or window.theme.name,
+                                   destination=destination(request))
+        self._frames = animation_frames(self.scene, target, self.indices, width,
+                                        lambda _i, _n: None)
         self.dialog = QProgressDialog("Rendering frames…", "Cancel", 0, len(self.indices) + 1,
                                       window) if progress else None
         if self.dialog is not None:
@@ -455,33 +591,29 @@ class AnimationExport(QObject):
             if not self._thread.is_alive():
                 self._finish()
             return
-        session = self.window_.session
-        width = None if self.options.use_dpi else self.options.width
         for _ in range(FRAMES_PER_TICK):
             if self.done >= len(self.indices):
                 break
-            session.seek(self.indices[self.done])
-            QApplication.processEvents()
-            image = render_image(self.widget, width=width,
-                                 dpi=self.options.dpi if self.options.use_dpi else None,
-                                 background=self.window_.theme.background)
-            progress_strip(image, self.done + 1, len(self.indices), self.window_.theme.highlight)
-            self.images.append(qimage_to_pil(image))
+            _index, image = next(self._frames)
+            self.images.append(image)
             self.done += 1
         if self.dialog is not None:
             self.dialog.setValue(self.done)
         if self.done >= len(self.indices):
+            next(self._frames, None)  # the last frame's progress strip
             if self.dialog is not None:
                 self.dialog.setLabelText("Encoding the GIF…")
             self.timer.setInterval(30)
+            images = [qimage_to_pil(im) for im in self.images]
             self._restore()
             tmp = self._staging.path_for(self.path.name)
-            self._thread = threading.Thread(target=self._encode, args=(tmp,), daemon=True)
+            self._thread = threading.Thread(target=self._encode, args=(tmp, images),
+                                            daemon=True)
             self._thread.start()
 
-    def _encode(self, tmp: Path) -> None:
+    def _encode(self, tmp: Path, images) -> None:
         try:
-            write_gif(self.images, tmp, self.options.fps)
+            write_gif(images, tmp, self.options.fps)
         except BaseException as exc:  # noqa: BLE001 - reported on the GUI thread
             self._error = exc
 
@@ -499,11 +631,11 @@ class AnimationExport(QObject):
         self._close(str(self.path))
 
     def _restore(self) -> None:
-        if self._old_theme is not None:
-            if self.window_.theme.name != self._old_theme:
-                set_theme(self.window_, self._old_theme)
-            self._old_theme = None
-            self.window_.session.seek(self.start_cursor)
+        if self.scene is not None:
+            self.scene.close()
+            self.scene = None
+            if self.window_.session.cursor != self.start_cursor:
+                self.window_.session.seek(self.start_cursor)
 
     def cancel(self) -> None:
         if self.cancelled or self.result is not None:
