@@ -135,7 +135,9 @@ class MainWindow(QMainWindow):
         self._add_dock("settings", "Settings", scroll, Qt.DockWidgetArea.LeftDockWidgetArea,
                        "Every setting of the run; a change recomputes at once.")
         for cls in panel_classes():
-            panel = cls(self.adapter, self.theme)
+            # built when first on screen (or rendered, exported, asked for): the docks
+            # tabbed behind others cost nothing at launch
+            panel = cls(self.adapter, self.theme, lazy=True)
             self.panels[cls.name] = panel
             # docks that open as a tab behind another are placed by _arrange_default
             area = (Qt.DockWidgetArea.RightDockWidgetArea if cls.name == "inspector"
@@ -423,7 +425,10 @@ class MainWindow(QMainWindow):
         self.unrolled.set_theme(self.theme)
         self.playback.set_icon_color(self.theme.foreground)
         for panel in self.panels.values():
-            panel.set_theme(self.theme)
+            if panel.built:
+                panel.set_theme(self.theme)
+            else:
+                panel.theme = self.theme  # built in it when first shown
         self.theme_actions[name].setChecked(True)
         self.settings.setValue("theme", name)
 

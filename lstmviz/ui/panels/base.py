@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtCore import QEvent, QRectF, Qt, QTimer
+from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -119,8 +119,10 @@ class Panel(QWidget):
     tooltip = ""
 
     def __init__(self, adapter: SessionAdapter, theme: Theme = LIGHT,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, lazy: bool = False) -> None:
+        self.__dict__["_built"] = False  # (first: `__getattr__` reads it)
         super().__init__(parent)
+        self._build_posted = False
         self.adapter = adapter
         self.theme = theme
         self.setToolTip(self.tooltip)
@@ -135,11 +137,57 @@ class Panel(QWidget):
         self._pool: list[QGraphicsItem] = []
         self._pool_next = 0
         self.presenter_scale = 1.0  # presenter mode's scale of fonts and lines
-        self.build()
         adapter.runsChanged.connect(self._on_runs)
         adapter.frameChanged.connect(self._on_frame)
+        if not lazy:
+            self.ensure_built()
+
+    # -- lazy build -----------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        """Whether `build` has made the panel's widgets and plot items."""
+        return self.__dict__.get("_built", False)
+
+    def ensure_built(self) -> None:
+        """Make the panel's items now (once) and show the session's runs and frame.
+
+        A panel made with `lazy=True` (the window's, in docks not on screen at launch)
+        waits for this until it is first shown, painted, rendered or exported, or any
+        attribute made by `build` is asked for (`__getattr__`)."""
+        if self.built:
+            return
+        self.__dict__["_built"] = True
+        self.build()
         self._on_runs()
         self._on_frame()
+        if self.testAttribute(Qt.WidgetAttribute.WA_Resized):  # the resize it skipped
+            self.resizeEvent(QResizeEvent(self.size(), self.size()))
+
+    def event(self, event) -> bool:
+        if not self.built and event.type() == QEvent.Type.Resize:
+            return True  # (the layout has it already; the panel's own reaction waits)
+        return super().event(event)
+
+    def _request_build(self) -> None:
+        """Shown or painted while not built: build on the next event-loop turn if it is on
+        screen then (a dock tabbed behind another at launch is shown, then hidden by the
+        window's layout: it stays unbuilt until its tab comes to the front)."""
+        if self.built or self._build_posted:
+            return
+        self._build_posted = True
+        QTimer.singleShot(0, self, self._build_if_on_screen)
+
+    def _build_if_on_screen(self) -> None:
+        self._build_posted = False
+        if not self.built and not self._off_screen():
+            self.ensure_built()
+
+    def __getattr__(self, name: str):
+        # an attribute `build` makes, asked for before the lazy build: build, then look again
+        if name.startswith("__") or self.__dict__.get("_built", True):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.ensure_built()
+        return getattr(self, name)
 
     # -- contract for subclasses ----------------------------------------------------
     def build(self) -> None:
@@ -178,6 +226,7 @@ class Panel(QWidget):
 
     def plot_items(self) -> list[pg.PlotItem]:
         """The PlotItems an exporter should render (in order)."""
+        self.ensure_built()
         return [w.getPlotItem() for w in self.findChildren(pg.PlotWidget)]
 
     def data_columns(self) -> dict[str, np.ndarray]:
@@ -203,6 +252,8 @@ class Panel(QWidget):
         return self.adapter.session.runs
 
     def _on_runs(self) -> None:
+        if not self.built:
+            return  # made from the session's runs when first built
         runs = self.adapter.session.runs
         key = self.structure_key(runs)
         if key is not None:
@@ -231,6 +282,8 @@ class Panel(QWidget):
             scale_plot(plot, factor)
 
     def _on_frame(self, *_args) -> None:
+        if not self.built:
+            return
         if self._off_screen():
             self._stale = True  # caught up when it shows again (or is rendered)
             return
@@ -244,6 +297,9 @@ class Panel(QWidget):
 
     def sync(self) -> None:
         """Show the session's current frame now."""
+        if not self.built:
+            self.ensure_built()  # (shows the frame itself)
+            return
         self._stale = False
         self.show_frame(self.adapter.session.frame)
 
@@ -253,6 +309,7 @@ class Panel(QWidget):
 
     def _on_dock_visibility(self, visible: bool) -> None:
         if visible:  # (not when hidden: that is also how a closing window says goodbye)
+            self._request_build()
             self._catch_up()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
@@ -264,10 +321,12 @@ class Panel(QWidget):
             if dock is not None:
                 self._dock = dock
                 dock.visibilityChanged.connect(self._on_dock_visibility)
+        self._request_build()
         self._catch_up()
         super().showEvent(event)
 
     def paintEvent(self, event) -> None:  # noqa: N802
+        self._request_build()  # (never inside a paint: it adds widgets)
         if self._stale:  # painted or rendered (exported) while it was skipping frames
             self.sync()
         super().paintEvent(event)
