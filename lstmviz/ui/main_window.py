@@ -351,8 +351,11 @@ class MainWindow(QMainWindow):
     def request_config(self, config: Config) -> None:
         self.recomputer.request(config)
 
-    def apply_config(self, config: Config, wait: bool = True) -> None:
-        """Set a new configuration from code (walkthroughs, files): controls follow."""
+    def apply_config(self, config: Config, wait: bool = False) -> None:
+        """Set a new configuration from code (walkthroughs, files): controls follow. A
+        large one computes in the background (busy bar; the latest request wins);
+        `wait=True` blocks until it is installed (scripts and tests only: it freezes
+        the window for as long as the recompute takes)."""
         self.controls.set_config(config)
         self.recomputer.request(config)
         if wait:

@@ -192,6 +192,8 @@ class WalkthroughPanel(QWidget):
             self.menu.insertAction(self.menu.actions()[0], a)
         self.menu.insertSeparator(self.menu.actions()[3])
         window.adapter.runsChanged.connect(self._refresh_claims)
+        window.recomputer.applied.connect(self._on_applied)
+        window.recomputer.failed.connect(self._on_applied)
         window.adapter.diagnosticsChanged.connect(self._refresh_claims)
         window.addAction(self.open_action)
         self.presenter.install(window)
@@ -365,9 +367,20 @@ class WalkthroughPanel(QWidget):
         self.index = index
         w = self.window_
         dropped = self._own_run()
+        self._arrival = None
         if dropped or step.config != w.session.config:
-            w.apply_config(step.config)
+            # off the GUI thread when large: the rest of the step (axis, cursor, claims
+            # measured on the run) follows when the run arrives (`_on_applied`)
+            w.apply_config(step.config, wait=False)
         self.show_docks(step.docks)
+        if w.recomputer.busy:
+            self._arrival = (index, animate)
+            self._show_step(step)  # the narration now; its claims again on the new run
+            return
+        self._finish_step(step, animate)
+
+    def _finish_step(self, step: Step, animate: bool) -> None:
+        w = self.window_
         self._set_y_range(self.step_y_range(step))
         if step.phase is not None:
             self._move_cursor(frame_index(step.phase, step.t or 1, w.session.seq_len),
@@ -375,6 +388,24 @@ class WalkthroughPanel(QWidget):
         self._highlight(step)
         self._show_step(step)
         self.presenter.step_applied(step)
+
+    def _on_applied(self, *_args) -> None:
+        """A step's run was computed in the background (or failed): finish the step."""
+        arrival, self._arrival = getattr(self, "_arrival", None), None
+        if arrival is None or self.walkthrough is None or self.index != arrival[0]:
+            return
+        if self.window_.recomputer.busy:  # a later request still computing
+            self._arrival = arrival
+            return
+        self._finish_step(self.walkthrough.steps[arrival[0]], arrival[1])
+
+    def wait_step(self, msecs: int = 120000) -> None:
+        """Block until the open step's run is computed and the step finished (scripts,
+        screenshots, tests; never from a slot)."""
+        from PySide6.QtWidgets import QApplication
+
+        self.window_.recomputer.wait(msecs, jacobians=False)
+        QApplication.processEvents()
 
     def _own_run(self) -> bool:
         """A walkthrough owns its run: imported or trained weights are dropped, saying so
@@ -592,5 +623,6 @@ def open_in_window(window, name_or_path: str, step: int | None = None) -> bool:
         QApplication.processEvents()
     if not panel.open(name_or_path, step or 1, animate=False):
         return False
+    panel.wait_step()
     panel.wait_ranges()  # the held gradient axis, so that a screenshot is reproducible
     return True

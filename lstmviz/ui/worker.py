@@ -19,6 +19,10 @@ from lstmviz.session import Session, compute_runs
 INLINE_LIMIT = 40 * 16 * 16 * 2
 #: A recompute predicted to take longer than this (s) goes to the worker thread.
 FRAME_SECONDS = 0.016
+#: Inline recomputes in one event-loop turn stop after this much time (s): further
+#: requests in that turn wait for the next one, and only the latest is computed (500
+#: quick setting changes cost one recompute per turn, not 500 in a row).
+TURN_BUDGET = 0.05
 #: How often the GUI thread looks for finished background jobs (ms).
 POLL_MS = 15
 
@@ -132,10 +136,31 @@ class Recomputer(QObject):
         self._pending: tuple[Config, dict | None] | None = None
         self.last_seconds = 0.0
         self._per_unit = 0.0
+        #: inline compute time spent in this event-loop turn, and the request left for
+        #: the next turn once it exceeds TURN_BUDGET (the latest wins)
+        self._turn_spent: float | None = None
+        self._deferred: tuple[Config, dict | None] | None = None
 
     @property
     def busy(self) -> bool:
-        return self._running
+        """A request is computing in the background or waits for the next turn."""
+        return self._running or self._deferred is not None
+
+    def _defer(self, config: Config, weights: dict | None) -> None:
+        if weights is None and self._deferred is not None:
+            weights = self._deferred[1]
+        first = self._deferred is None
+        self._deferred = (config, weights)
+        if first:
+            QTimer.singleShot(0, self, self._run_deferred)
+
+    def _run_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            self.request(*deferred)
+
+    def _new_turn(self) -> None:
+        self._turn_spent = None
 
     def request(self, config: Config, weights: dict | None = None) -> None:
         """Compute `config`'s runs (with `weights`, imported weights that replace the
@@ -145,7 +170,15 @@ class Recomputer(QObject):
                 weights = self._pending[1]
             self._pending = (config, weights)
             return
-        if self.predict_seconds(config) <= FRAME_SECONDS:
+        predicted = self.predict_seconds(config)
+        if self._deferred is not None or (
+                self._turn_spent is not None and self._turn_spent + predicted > TURN_BUDGET):
+            self._defer(config, weights)
+            return
+        if predicted <= FRAME_SECONDS:
+            if self._turn_spent is None:
+                self._turn_spent = 0.0
+                QTimer.singleShot(0, self, self._new_turn)
             start = time.perf_counter()
             try:
                 runs = compute_runs(config, self.session.weights if weights is None
@@ -154,6 +187,7 @@ class Recomputer(QObject):
                 self.failed.emit(str(exc))
                 return
             self._measured(config, time.perf_counter() - start)
+            self._turn_spent += self.last_seconds
             if weights is not None:
                 self.session.weights = dict(weights)
             self.session.apply(config, runs)
@@ -228,10 +262,13 @@ class Recomputer(QObject):
         thread releases the GIL, so this cannot deadlock)."""
         deadline = time.monotonic() + msecs / 1000
         while True:
+            if self._deferred is not None:
+                self._turn_spent = None
+                self._run_deferred()
             self.poll()
             live = [j for j in self._jobs if not j.cancelled.is_set()
                     and (jacobians or j.kind != "jacobians")]
-            if not live or time.monotonic() >= deadline:
+            if (not live and self._deferred is None) or time.monotonic() >= deadline:
                 break
             for job in live:
                 job.thread.join(min(0.05, max(deadline - time.monotonic(), 0)))
@@ -241,6 +278,7 @@ class Recomputer(QObject):
         """The window is closing: cancel every job and drop its result, at once (a
         cancelled job stops at its next check; nothing waits for it)."""
         self._pending = None
+        self._deferred = None
         for job in self._jobs:
             job.cancel()
         self._jobs.clear()

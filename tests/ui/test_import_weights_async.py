@@ -91,6 +91,7 @@ def test_a_lecture_step_naming_weights_shows_them_over_imported_ones(make_window
                     timeout=20000)
     panel = window.tools["walkthrough"]
     assert panel.open("08_after_training", animate=False)
+    panel.wait_step()
     assert not window.session.runs["lstm"].imported  # step 1: the untrained LSTM
     panel.go_to(1, animate=False)
     window.recomputer.wait(jacobians=False)

@@ -179,6 +179,7 @@ def test_stepping_3_3_to_3_4_never_plays_backwards(window, qtbot):
 def test_forward_play_is_short_and_monotonic(window, qtbot):
     panel = window.tools["walkthrough"]
     assert panel.open("limits", 2, animate=False)  # T = 400
+    panel.wait_step()
     session = window.session
     session.seek(0)
     window.playback.fps = 8

@@ -66,6 +66,7 @@ def test_every_step_applies_and_renders(window, name):
         warnings.simplefilter("ignore", RuntimeWarning)  # overflow steps overflow on purpose
         for i, step in enumerate(wt.steps):
             panel.go_to(i, animate=False)
+            panel.wait_step()  # a large step computes in the background, then finishes
             QApplication.processEvents()
             s = window.session
             assert s.config == step.config
