@@ -1,0 +1,106 @@
+"""No UI action blocks the event loop over 250 ms at the Settings dock's largest values
+(issue 17, "Freezes"): a 10 ms heartbeat QTimer records the largest gap between its ticks
+while each action runs, until the background work it started has been installed.
+
+The settings: T = 1000 and H = 512 (the dock's largest), three models, batch 1 (the
+largest batch, 256, would need tens of GB at T = 1000, H = 512: the memory bound refuses
+it, see config.check_memory).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtWidgets import QApplication
+
+from lstmviz.config import RANGES, Config, save_config
+from lstmviz.session import Session, compute_runs
+from lstmviz.ui.main_window import MainWindow
+
+pytestmark = pytest.mark.slow
+
+#: The largest gap (ms) between two heartbeats an action may cause.
+MAX_GAP_MS = 250
+LARGE = dict(seq_len=int(RANGES["seq_len"][1]), hidden_size=int(RANGES["hidden_size"][1]),
+             models=("rnn", "lstm", "gru"), batch_size=1)
+
+
+class Heartbeat:
+    """A 10 ms timer; `largest` is the longest time (ms) between two of its ticks."""
+
+    def __init__(self) -> None:
+        self.clock = QElapsedTimer()
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.largest = 0
+        self.last = 0
+
+    def _tick(self) -> None:
+        now = self.clock.elapsed()
+        self.largest = max(self.largest, now - self.last)
+        self.last = now
+
+    def __enter__(self) -> Heartbeat:
+        self.clock.start()
+        self.last = 0
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.timer.stop()
+        self._tick()
+
+
+def run_loop(until, timeout: float = 180.0, settle: float = 0.3) -> None:
+    """Run the event loop (as a user's app does) until `until()` holds, then `settle` s
+    more (what arrives last is installed on the GUI thread: it counts too)."""
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, "the action did not finish in time"
+        QApplication.processEvents()
+        time.sleep(0.002)
+    end = time.monotonic() + settle
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.002)
+
+
+def idle(window: MainWindow) -> bool:
+    return not window.recomputer.busy and window.session.jacobians_ready
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    config = Config(seq_len=60, hidden_size=16)
+    session = Session(config, runs=compute_runs(config, jacobians=False))
+    w = MainWindow(session, settings=QSettings(str(tmp_path / "s.ini"),
+                                               QSettings.Format.IniFormat), restore=False)
+    qtbot.addWidget(w)
+    w.resize(1280, 720)
+    w.show()
+    qtbot.waitExposed(w)
+    run_loop(lambda: idle(w), settle=0.1)
+    yield w
+    w.close()
+
+
+def large_window(window: MainWindow) -> MainWindow:
+    """`window` at the largest settings (computed in the background, not measured)."""
+    window.apply_config(window.session.config.replace(**LARGE))
+    run_loop(lambda: idle(window) and window.session.seq_len == LARGE["seq_len"], settle=0.5)
+    return window
+
+
+def test_file_open_of_the_largest_config(window, tmp_path):
+    path = tmp_path / "large.toml"
+    save_config(path, Config(**LARGE))
+    with Heartbeat() as beat:
+        assert window.open_config(path)
+        run_loop(lambda: idle(window) and window.session.seq_len == LARGE["seq_len"])
+    assert window.session.config.hidden_size == LARGE["hidden_size"]
+    assert beat.largest <= MAX_GAP_MS, f"File > Open blocked the window {beat.largest} ms"
