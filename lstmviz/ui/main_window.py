@@ -42,6 +42,7 @@ from lstmviz.ui.registry import (  # panels and tool docks, imported statically
     panel_classes,
     tool_classes,
 )
+from lstmviz.ui.staging import PanelStager
 from lstmviz.ui.theme import THEMES, Theme, apply_app_theme
 from lstmviz.ui.unrolled import UnrolledView
 from lstmviz.ui.worker import Recomputer
@@ -170,11 +171,12 @@ class MainWindow(QMainWindow):
         self._on_runs()
         self._update_status()
         self.unrolled.setFocus()
+        # large runs and themes reach the panels one per event-loop turn (staging.py)
+        self.stager = PanelStager(self.adapter, self.panels, self)
         # panels that plot the Jacobian norms redraw when the background job delivers them
         for name in ("jacobians",):
-            panel = self.panels[name]
-            self.adapter.diagnosticsChanged.connect(panel._on_runs)
-            self.adapter.diagnosticsChanged.connect(panel._on_frame)
+            self.adapter.diagnosticsChanged.connect(
+                lambda p=self.panels[name]: self.stager.on_diagnostics(p))
         self.recomputer.complete_jacobians()
         install_export(self)
 
@@ -359,8 +361,14 @@ class MainWindow(QMainWindow):
         self.controls.set_config(config)
         self.recomputer.request(config)
         if wait:
-            self.recomputer.wait()
-            QApplication.processEvents()
+            self.settle()
+
+    def settle(self, msecs: int = 120000) -> None:
+        """Block until the requested runs (and their Jacobian norms) are computed and
+        every panel shows them (scripts, screenshots and tests only: never from a slot)."""
+        self.recomputer.wait(msecs)
+        self.stager.flush()
+        QApplication.processEvents()
 
     def _on_busy(self, busy: bool) -> None:
         self.busy_bar.setVisible(busy)
@@ -427,11 +435,7 @@ class MainWindow(QMainWindow):
         apply_app_theme(self.theme)
         self.unrolled.set_theme(self.theme)
         self.playback.set_icon_color(self.theme.foreground)
-        for panel in self.panels.values():
-            if panel.built:
-                panel.set_theme(self.theme)
-            else:
-                panel.theme = self.theme  # built in it when first shown
+        self.stager.set_theme(self.theme)  # one panel per turn (unbuilt: when built)
         self.theme_actions[name].setChecked(True)
         self.settings.setValue("theme", name)
 

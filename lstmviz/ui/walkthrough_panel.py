@@ -405,6 +405,9 @@ class WalkthroughPanel(QWidget):
         from PySide6.QtWidgets import QApplication
 
         self.window_.recomputer.wait(msecs, jacobians=False)
+        stager = getattr(self.window_, "stager", None)
+        if stager is not None:
+            stager.flush()
         QApplication.processEvents()
 
     def _own_run(self) -> bool:

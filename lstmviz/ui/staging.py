@@ -1,0 +1,112 @@
+"""Large runs and theme changes reach the window's panels one panel per event-loop turn.
+
+Installing runs at the Settings dock's largest values (T = 1000, H = 512, three models)
+rebuilds every panel: 30-80 ms each, 0.2-0.5 s in a row, and a theme switch recolours
+them all (0.5 s). `PanelStager` takes the panels' `runsChanged` / `frameChanged` /
+`diagnosticsChanged` connections over from the adapter and, when the runs are large
+(`STAGE_ELEMENTS`) or for a theme, runs each panel's update in its own event-loop turn,
+the panels on screen first, so the window keeps answering in between (issue 17). Small
+runs update every panel at once, exactly as before. A panel whose update is queued skips
+the frames that arrive meanwhile (its items are of the old runs); its queued update shows
+the current frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QTimer
+
+from lstmviz.ui.adapter import SessionAdapter
+from lstmviz.ui.panels.base import Panel
+
+#: Runs with at least this many (t, b, h) elements over all models install in stages.
+STAGE_ELEMENTS = 200_000
+
+
+def run_elements(session) -> int:
+    c = session.config
+    return c.seq_len * c.batch_size * c.hidden_size * len(session.runs)
+
+
+class PanelStager(QObject):
+    """Routes the adapter's signals to `panels`; see the module docstring."""
+
+    def __init__(self, adapter: SessionAdapter, panels: dict[str, Panel],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.adapter, self.panels = adapter, panels
+        #: panel name -> kind ("theme", "runs") -> its queued update
+        self._queue: dict[str, dict[str, Callable[[], None]]] = {}
+        self._posted = False
+        for panel in panels.values():
+            adapter.runsChanged.disconnect(panel._on_runs)
+            adapter.frameChanged.disconnect(panel._on_frame)
+        adapter.runsChanged.connect(self._on_runs)
+        adapter.frameChanged.connect(self._on_frame)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._queue)
+
+    def _large(self) -> bool:
+        return run_elements(self.adapter.session) >= STAGE_ELEMENTS
+
+    def _on_runs(self) -> None:
+        staged = self._large()
+        for name, panel in self.panels.items():
+            if staged or name in self._queue:  # (after a queued theme change, in its turn)
+                self.queue(name, "runs", lambda p=panel: (p._on_runs(), p._on_frame()))
+            else:
+                panel._on_runs()
+
+    def _on_frame(self, *args) -> None:
+        for name, panel in self.panels.items():
+            if name not in self._queue:
+                panel._on_frame(*args)
+
+    def on_diagnostics(self, panel: Panel) -> None:
+        """The exact Jacobian norms arrived: `panel` (that plots them) redraws."""
+        if self._large() or panel.name in self._queue:
+            self.queue(panel.name, "runs", lambda: (panel._on_runs(), panel._on_frame()))
+        elif panel.name not in self._queue:
+            panel._on_runs()
+            panel._on_frame()
+
+    def set_theme(self, theme) -> None:
+        """Recolour every panel, one per turn (an unbuilt one takes the theme when built)."""
+        for name, panel in self.panels.items():
+            if panel.built:
+                self.queue(name, "theme", lambda p=panel, t=theme: p.set_theme(t))
+            else:
+                panel.theme = theme
+
+    def queue(self, name: str, kind: str, update: Callable[[], None]) -> None:
+        """Queue `update` of panel `name`: one per kind ("theme" runs before "runs"), the
+        latest of each kind wins."""
+        self._queue.setdefault(name, {})[kind] = update
+        if not self._posted:
+            self._posted = True
+            QTimer.singleShot(0, self, self._next)
+
+    def _next(self) -> None:
+        self._posted = False
+        if not self._queue:
+            return
+        on_screen = [n for n in self._queue if not self.panels[n]._off_screen()]
+        name = (on_screen or list(self._queue))[0]
+        self._run(self._queue.pop(name))
+        if self._queue:
+            self._posted = True
+            QTimer.singleShot(0, self, self._next)
+
+    def flush(self) -> None:
+        """Run every queued update now (scripts, screenshots, exports, tests)."""
+        while self._queue:
+            self._run(self._queue.pop(next(iter(self._queue))))
+
+    @staticmethod
+    def _run(updates: dict[str, Callable[[], None]]) -> None:
+        for kind in ("theme", "runs"):
+            if kind in updates:
+                updates[kind]()
