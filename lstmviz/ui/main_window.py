@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import PySide6
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -95,6 +95,63 @@ def format_norm(value: float) -> str:
     return format_number(value)
 
 
+#: Tool docks closed at launch, made on first use (their import stays static).
+LAZY_TOOLS = ("training",)
+
+
+class LazyTools(dict):
+    """name -> tool dock widget; a tool registered with `later` is made when first
+    asked for (`tools[name]`, `get`, iteration)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._makers: dict[str, object] = {}
+
+    def later(self, name: str, make) -> None:
+        self._makers[name] = make
+
+    def pending(self, name: str) -> bool:
+        return name in self._makers
+
+    def __missing__(self, name: str):
+        make = self._makers.pop(name, None)
+        if make is None:
+            raise KeyError(name)
+        return make()
+
+    def get(self, name: str, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or name in self._makers
+
+    def _all(self) -> None:
+        for name in list(self._makers):
+            self[name]  # noqa: B018
+
+    def __iter__(self):
+        self._all()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        return super().__len__() + len(self._makers)
+
+    def values(self):
+        self._all()
+        return super().values()
+
+    def items(self):
+        self._all()
+        return super().items()
+
+    def keys(self):
+        self._all()
+        return super().keys()
+
+
 class MainWindow(QMainWindow):
     """lstmviz's window over one `Session`."""
 
@@ -146,24 +203,33 @@ class MainWindow(QMainWindow):
             self._add_dock(cls.name, cls.title, panel, area, cls.tooltip)
         self._build_status()
         self._build_menus()
-        self.tools: dict[str, QWidget] = {}
+        self.tools = LazyTools()
         for cls in tool_classes():
-            tool = cls(self)
-            self.tools[tool.name] = tool
             area = {"left": Qt.DockWidgetArea.LeftDockWidgetArea,
                     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}.get(
-                        getattr(tool, "area", "right"), Qt.DockWidgetArea.RightDockWidgetArea)
-            holder: QWidget = tool
-            if tool.minimumSizeHint().width() > 360:
-                # a wide form would set the whole window's minimum width (1280 must fit)
+                        getattr(cls, "area", "right"), Qt.DockWidgetArea.RightDockWidgetArea)
+            if cls.name in LAZY_TOOLS:
+                # closed at launch: made when its dock first comes on screen or it is asked
+                # for (`self.tools[name]`)
                 holder = QScrollArea()
-                holder.setWidget(tool)
                 holder.setWidgetResizable(True)
                 holder.setFrameShape(QScrollArea.Shape.NoFrame)
-            dock = self._add_dock(tool.name, tool.title, holder, area, tool.tooltip)
+                dock = self._add_dock(cls.name, cls.title, holder, area, cls.tooltip)
+                self.tools.later(cls.name, lambda c=cls, h=holder: self._make_tool(c, h))
+                dock.visibilityChanged.connect(
+                    lambda on, n=cls.name: on and QTimer.singleShot(
+                        0, self, lambda: self._tool_on_screen(n)))
+            else:
+                tool = self._make_tool(cls, None)
+                holder = tool
+                if tool.minimumSizeHint().width() > 360:
+                    # a wide form would set the whole window's minimum width (1280 fits)
+                    holder = QScrollArea()
+                    holder.setWidget(tool)
+                    holder.setWidgetResizable(True)
+                    holder.setFrameShape(QScrollArea.Shape.NoFrame)
+                dock = self._add_dock(cls.name, cls.title, holder, area, cls.tooltip)
             self.view_menu.insertAction(self._view_sep, dock.toggleViewAction())
-            if hasattr(tool, "install"):
-                tool.install(self)
         self.default_state = QByteArray()
         self._restore_on_show = restore
         self.resize(*initial_size(self.screen().availableGeometry().size()
@@ -181,6 +247,21 @@ class MainWindow(QMainWindow):
         install_export(self)
 
     # -- docks ----------------------------------------------------------------------
+    def _make_tool(self, cls, holder: QScrollArea | None) -> QWidget:
+        tool = cls(self)
+        self.tools[tool.name] = tool
+        if holder is not None:
+            holder.setWidget(tool)
+        if hasattr(tool, "install"):
+            tool.install(self)
+        return tool
+
+    def _tool_on_screen(self, name: str) -> None:
+        dock = self.docks.get(name)
+        if (self.tools.pending(name) and dock is not None and dock.isVisible()
+                and not dock.visibleRegion().isEmpty()):
+            self.tools[name]  # noqa: B018 (makes it)
+
     def _add_dock(self, name: str, title: str, widget: QWidget, area, tip: str) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{name}")
