@@ -20,6 +20,10 @@ from PySide6.QtCore import QObject, QTimer
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.panels.base import Panel
 
+#: Delay (ms) between two staged updates: a 0 ms timer is a posted event, and Qt runs
+#: the posted events (also those posted meanwhile) before any timer; 1 ms lets the
+#: other timers (playback, the busy bar, the poll of background jobs) run in between.
+STAGE_MS = 1
 #: Runs with at least this many (t, b, h) elements over all models install in stages.
 STAGE_ELEMENTS = 200_000
 
@@ -87,7 +91,7 @@ class PanelStager(QObject):
         self._queue.setdefault(name, {})[kind] = update
         if not self._posted:
             self._posted = True
-            QTimer.singleShot(0, self, self._next)
+            QTimer.singleShot(STAGE_MS, self, self._next)
 
     def _next(self) -> None:
         self._posted = False
@@ -98,7 +102,7 @@ class PanelStager(QObject):
         self._run(self._queue.pop(name))
         if self._queue:
             self._posted = True
-            QTimer.singleShot(0, self, self._next)
+            QTimer.singleShot(STAGE_MS, self, self._next)
 
     def flush(self) -> None:
         """Run every queued update now (scripts, screenshots, exports, tests)."""
