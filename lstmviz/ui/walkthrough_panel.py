@@ -455,7 +455,9 @@ class WalkthroughPanel(QWidget):
 
     @property
     def playing(self) -> bool:
-        return self.play_timer.isActive()
+        """Moving the cursor to the step's target: playing there, or waiting for the
+        step's run (computed in the background) to start."""
+        return self.play_timer.isActive() or getattr(self, "_arrival", None) is not None
 
     def _tick(self) -> None:
         session = self.window_.session
