@@ -76,8 +76,8 @@ def run(config: Config | None = None, *, screenshot: str | None = None, frame: i
     if theme:
         window.set_theme(theme)
     window.show()
-    if walkthrough:
-        open_in_window(window, walkthrough, step)
+    if walkthrough:  # a large step computes in the background: the window answers
+        open_in_window(window, walkthrough, step, wait=False)
     status = app.exec()
     return exit_now_if_jobs_run(status)
 

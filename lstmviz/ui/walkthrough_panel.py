@@ -615,9 +615,12 @@ def find_builtin_dir() -> Path:
     return BUILTIN_DIR
 
 
-def open_in_window(window, name_or_path: str, step: int | None = None) -> bool:
+def open_in_window(window, name_or_path: str, step: int | None = None, *,
+                   wait: bool = True) -> bool:
     """Show `window`, then open a walkthrough at `step` (1-based), jumping rather than
-    playing: what `lstmviz --walkthrough NAME --step K` does (also with --screenshot)."""
+    playing: what `lstmviz --walkthrough NAME --step K` does (also with --screenshot).
+    `wait`: block until the step's run is on screen (a screenshot); False (the
+    interactive start) lets a large step compute in the background."""
     from PySide6.QtWidgets import QApplication
 
     panel = window.tools.get(WalkthroughPanel.name)
@@ -628,6 +631,8 @@ def open_in_window(window, name_or_path: str, step: int | None = None) -> bool:
         QApplication.processEvents()
     if not panel.open(name_or_path, step or 1, animate=False):
         return False
+    if not wait:
+        return True
     panel.wait_step()
     panel.wait_ranges()  # the held gradient axis, so that a screenshot is reproducible
     return True
