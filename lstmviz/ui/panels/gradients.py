@@ -15,7 +15,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
-from lstmviz.numfmt import format_log10
+from lstmviz.numfmt import format_magnitude
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defined here)
     CURVE_WIDTH,
@@ -295,12 +295,12 @@ class GradientPanel(Panel):
                 run = self.runs[kind]
                 if not np.isfinite(y[-1]):
                     continue
-                value = format_log10(self.ratio_log10(kind, t))
+                value = format_magnitude(self.ratio_log10(kind, t))
                 color = self.theme.model_color(kind).name()
                 text = f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}"
                 if run.diagnostics.log10_grad_c is not None:
                     text += (f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = "
-                             f"{format_log10(self.ratio_log10(kind, t, 'c'))}")
+                             f"{format_magnitude(self.ratio_log10(kind, t, 'c'))}")
                 lines.append(f"<span style='color:{color}'>{text}</span>")
         return "<br>".join(lines)
 
