@@ -100,6 +100,20 @@ def jacobian(p, o, caches) -> StepJacobians:
     return StepJacobians(("h",), caches.keep, caches.keep, diagonal=True)
 
 
+EQUATIONS = ("h<sub>t</sub> = (1 − z<sub>t</sub>) ⊙ h<sub>t−1</sub> + z<sub>t</sub> ⊙ "
+             "h̃<sub>t</sub>, z and h̃ from x<sub>t</sub> only &nbsp;·&nbsp; "
+             "∂h<sub>t</sub>/∂h<sub>t−1</sub> = diag(1 − z<sub>t</sub>) (z is the opposite "
+             "of PyTorch's GRU z)")
+
+
+def path(p, o, cache, state):
+    """h_{t-1} -> (1 - z) h_{t-1} + z h~ = h_t."""
+    return "hidden path", (("h_prev", "h<sub>t−1</sub>", cache.h_prev),
+                           ("(1-z)*h_prev", "(1−z)⊙h<sub>t−1</sub>", cache.keep * cache.h_prev),
+                           ("z*ht", "z⊙h̃", cache.z * cache.ht),
+                           ("h", "h<sub>t</sub>", state[0]))
+
+
 KIND = CellKind(
     name=NAME,
     label="minGRU",
@@ -129,7 +143,9 @@ KIND = CellKind(
            Gate("keep", "keep", "keep 1 - z", "keep"),
            Gate("candidate", "ht", "candidate h~", "candidate")),
     keep=Keep("keep", False, "minGRU: keep = 1 - z (the opposite of PyTorch's GRU, where "
-              "keep = z)"),
+              "keep = z)", 0, -1),
     scan=Scan(_scan_forward, _scan_backward),
+    equations=EQUATIONS,
+    path=path,
     refs=("Feng et al. 2024, arXiv:2410.01201",),
 )

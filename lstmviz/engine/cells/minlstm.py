@@ -118,6 +118,19 @@ def jacobian(p, o, caches) -> StepJacobians:
     return StepJacobians(("h",), caches.fp, caches.fp, diagonal=True)
 
 
+EQUATIONS = ("h<sub>t</sub> = f′<sub>t</sub> ⊙ h<sub>t−1</sub> + i′<sub>t</sub> ⊙ "
+             "h̃<sub>t</sub>, f′ = f/(f + i), i′ = i/(f + i), gates from x<sub>t</sub> only "
+             "&nbsp;·&nbsp; ∂h<sub>t</sub>/∂h<sub>t−1</sub> = diag(f′<sub>t</sub>)")
+
+
+def path(p, o, cache, state):
+    """h_{t-1} -> f' h_{t-1} + i' h~ = h_t."""
+    return "hidden path", (("h_prev", "h<sub>t−1</sub>", cache.h_prev),
+                           ("f'*h_prev", "f′⊙h<sub>t−1</sub>", cache.fp * cache.h_prev),
+                           ("i'*ht", "i′⊙h̃", cache.ip * cache.ht),
+                           ("h", "h<sub>t</sub>", state[0]))
+
+
 KIND = CellKind(
     name=NAME,
     label="minLSTM",
@@ -148,7 +161,9 @@ KIND = CellKind(
            Gate("keep", "fp", "normalised forget f'", "keep"),
            Gate("write", "ip", "normalised input i'", "write"),
            Gate("candidate", "ht", "candidate h~", "candidate")),
-    keep=Keep("keep", False, "minLSTM: keep = f' = f / (f + i), the normalised forget gate"),
+    keep=Keep("keep", False, "minLSTM: keep = f' = f / (f + i), the normalised forget gate", 0),
     scan=Scan(_scan_forward, _scan_backward),
+    equations=EQUATIONS,
+    path=path,
     refs=("Feng et al. 2024, arXiv:2410.01201",),
 )

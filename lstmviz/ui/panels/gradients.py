@@ -15,6 +15,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
+from lstmviz.engine import cells
 from lstmviz.numfmt import format_log10
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (
@@ -270,7 +271,7 @@ class GradientPanel(Panel):
         loss_last = self.adapter.session.config.loss_where == "last"
         return tuple(
             (kind, run.label, run.trace.h.shape, run.diagnostics.grad_c_norm is not None,
-             loss_last and kind == "rnn" and run.diagnostics.rnn_bound is not None)
+             loss_last and cells.get(kind).bound_applies and run.diagnostics.rnn_bound is not None)
             for kind, run in runs.items())
 
     def rebuild(self, runs: dict[str, Run]) -> None:
@@ -285,6 +286,10 @@ class GradientPanel(Panel):
         self.overflow.setColor(theme.foreground)
         self.overflow.fill = pg.mkBrush(theme.background + "c0")
         self.series, self.bound, self.sigma_gamma = {}, None, None
+        self.sigma_label = ""
+        self.no_bound = [k for k in runs if not cells.get(k).bound_applies]
+        self.notes.setToolTip("\n".join(f"{cells.get(k).label}: {cells.get(k).bound_note}"
+                                         for k in self.no_bound))
         self._ratio_logs = {}
         T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
         x = np.arange(1, T + 1, dtype=float)
@@ -311,8 +316,10 @@ class GradientPanel(Panel):
                 self._columns[f"{kind} log10 ||dL/dc_t||"] = np.asarray(
                     d.log10_grad_c, dtype=float)
                 logs.append(yc)
-            if kind == "rnn" and d.rnn_bound is not None:
+            if cells.get(kind).bound_applies and d.rnn_bound is not None \
+                    and self.sigma_gamma is None:
                 self.sigma_gamma = float(d.rnn_bound)
+                self.sigma_label = run.label.split(" (")[0]
                 if self.adapter.session.config.loss_where == "last":
                     self._add_bound(x, run, yh)
         self._auto_range = y_range(*logs)
@@ -373,8 +380,8 @@ class GradientPanel(Panel):
         yb[np.isnan(yb) | (yb == np.inf)] = np.nan
         self.bound = _Series(item, x, yb)
         with np.errstate(all="ignore"):
-            self._columns["rnn bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = 10.0 ** yb
-        self._columns["rnn log10 bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = yb
+            self._columns[f"{run.kind} bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = 10.0 ** yb
+        self._columns[f"{run.kind} log10 bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = yb
 
     # -- cursor moved ---------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
@@ -390,12 +397,22 @@ class GradientPanel(Panel):
         self.notes.set_html(self._notes_html(t))
         set_html(self.overflow, overflow_html(self.runs.values(), frame))
 
+    def _no_bound_line(self) -> str:
+        """Where the σ_max·γ bound does not exist, say so (each kind's reason: the tooltip)."""
+        if not self.no_bound or self.sigma_gamma is None:
+            return ""
+        names = ", ".join(cells.get(k).label for k in self.no_bound)
+        return f"no σ_max·γ bound for {names} (hover: why)"
+
     def _notes_html(self, t: int) -> str:
         lines = []
         if self.sigma_gamma is not None:
             verdict = " &lt; 1: must vanish" if self.sigma_gamma < 1 else ""
-            lines.append(f"<span style='color:{self.theme.muted}'>RNN σ_max·γ = "
+            lines.append(f"<span style='color:{self.theme.muted}'>{self.sigma_label} σ_max·γ = "
                          f"{self.sigma_gamma:.2f}{verdict}</span>")
+        if self._no_bound_line():
+            lines.append(f"<span style='color:{self.theme.muted}'>{self._no_bound_line()}"
+                         "</span>")
         T = self.adapter.session.seq_len
         if t < T:
             sub = str(t).translate(SUBSCRIPT)
@@ -423,7 +440,9 @@ class GradientPanel(Panel):
         """The notes at their longest (widest step number and value), as plain text."""
         lines = []
         if self.sigma_gamma is not None:
-            lines.append(f"RNN σ_max·γ = {self.sigma_gamma:.2f} < 1: must vanish")
+            lines.append(f"{self.sigma_label} σ_max·γ = {self.sigma_gamma:.2f} < 1: must vanish")
+        if self._no_bound_line():
+            lines.append(self._no_bound_line())
         sub = str(max(T - 1, 1)).translate(SUBSCRIPT)
         for kind, y in self._ratio_logs.items():
             if np.isfinite(y[-1]):
