@@ -30,8 +30,9 @@ TASK_LABELS = {
 INIT_LABELS = {"pytorch": "PyTorch default", "xavier": "Xavier / Glorot",
                "orthogonal": "Orthogonal", "identity": "Identity (IRNN)",
                "ring": "Eigenvalue ring (LRU)"}
-#: Model checkboxes per row of the Settings dock (8 kinds fit in two rows at 1280 x 720).
-MODEL_COLUMNS = 4
+#: Model checkboxes per row of the Settings dock (8 kinds in four rows fit its width at
+#: 1280 x 720).
+MODEL_COLUMNS = 2
 
 
 def applies(option: str, kinds: tuple[str, ...]) -> bool:

@@ -83,6 +83,12 @@ def set_html(item: pg.TextItem, html: str) -> None:
         item._lstmviz_html = html
 
 
+#: Width (pixels) the notes are measured at before the panel is first shown.
+NOTES_WIDTH = 400
+#: With more models than this, the ratio notes run on in one paragraph (eight kinds fit).
+COMPACT_NOTES = 3
+
+
 class NotesBox(QWidget):
     """Rich text below a plot, word-wrapped, whose text changes never relayout the window.
 
@@ -128,6 +134,8 @@ class NotesBox(QWidget):
 
     def _fit(self) -> None:
         width = max(1, self.width() - 8)
+        if not self.isVisible():  # not laid out yet: a default width, not one word per line
+            width = max(width, NOTES_WIDTH)  # (the window would open taller than asked)
         if not self._worst:
             height = 0
         else:
@@ -416,17 +424,25 @@ class GradientPanel(Panel):
         T = self.adapter.session.seq_len
         if t < T:
             sub = str(t).translate(SUBSCRIPT)
+            compact = len(self._ratio_logs) > COMPACT_NOTES
+            entries = []
             for kind, y in self._ratio_logs.items():
                 run = self.runs[kind]
                 if not np.isfinite(y[-1]):
                     continue
                 value = format_log10(self.ratio_log10(kind, t))
                 color = self.theme.model_color(kind).name()
-                text = f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}"
+                text = (f"{run.label} {value}" if compact
+                        else f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}")
                 if run.diagnostics.log10_grad_c is not None:
-                    text += (f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = "
-                             f"{format_log10(self.ratio_log10(kind, t, 'c'))}")
-                lines.append(f"<span style='color:{color}'>{text}</span>")
+                    c = format_log10(self.ratio_log10(kind, t, "c"))
+                    text += (f" (c: {c})" if compact
+                             else f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = {c}")
+                entries.append(f"<span style='color:{color}'>{text}</span>")
+            if compact and entries:
+                lines.append(f"‖dL/dh{sub}‖ / ‖dL/dh_T‖: " + " · ".join(entries))
+            else:
+                lines += entries
         return "<br>".join(lines)
 
     def ratio_log10(self, kind: str, t: int, of: str = "h") -> float:
@@ -444,13 +460,21 @@ class GradientPanel(Panel):
         if self._no_bound_line():
             lines.append(self._no_bound_line())
         sub = str(max(T - 1, 1)).translate(SUBSCRIPT)
+        compact = len(self._ratio_logs) > COMPACT_NOTES
+        entries = []
         for kind, y in self._ratio_logs.items():
             if np.isfinite(y[-1]):
                 run = self.runs[kind]
-                text = f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = 8.8 × 10⁻⁸⁸⁸⁸"
+                text = (f"{run.label} 8.8 × 10⁻⁸⁸⁸⁸" if compact
+                        else f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = 8.8 × 10⁻⁸⁸⁸⁸")
                 if run.diagnostics.log10_grad_c is not None:
-                    text += f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = 8.8 × 10⁻⁸⁸⁸⁸"
-                lines.append(text)
+                    text += (" (c: 8.8 × 10⁻⁸⁸⁸⁸)" if compact
+                             else f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = 8.8 × 10⁻⁸⁸⁸⁸")
+                entries.append(text)
+        if compact and entries:
+            lines.append(f"‖dL/dh{sub}‖ / ‖dL/dh_T‖: " + " · ".join(entries))
+        else:
+            lines += entries
         return "\n".join(lines)
 
     def data_columns(self) -> dict[str, np.ndarray]:
