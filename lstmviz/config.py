@@ -434,7 +434,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 
 def save_config(path: str | os.PathLike[str], config: Config) -> None:
     """Write the configuration as TOML, atomically."""
-    text = "# lstmviz configuration\n[settings]\n" + tomli_w.dumps(config.to_dict())
+    text = "# lstmviz configuration\n" + tomli_w.dumps({"settings": config.to_dict()})
     try:
         atomic_write_bytes(path, text.encode("utf-8"))
     except OSError as exc:
