@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,15 @@ HELP: dict[str, str] = {
     "loss_where": (
         "Loss at the last step only (the error must travel back T steps) or at every step."
     ),
+    "weights": (
+        "Trained weights per model: a weight file (.npz or .safetensors; relative to the "
+        "config file) or builtin:NAME (a model shipped with lstmviz). Unnamed models are "
+        "built from the settings."
+    ),
 }
+
+#: A `weights` value naming a model shipped in lstmviz/resources/models (lstmviz.named_weights).
+BUILTIN_WEIGHTS = "builtin:"
 
 
 class ConfigError(ValueError):
@@ -135,11 +144,24 @@ class Config:
     loss_where: str = "last"
     #: kind -> {option: value} (a dict in, stored as sorted pairs so a Config stays hashable)
     kind_options: Any = ()
+    #: (kind, weight file) pairs, sorted by kind: an absolute path or "builtin:NAME". Set as
+    #: a mapping ({"lstm": "models/x.npz"}); from_dict resolves relative paths.
+    weights: tuple[tuple[str, str], ...] = ()
     # Not part of equality-relevant numerics, but kept with the config file.
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.weights, Mapping):
+            try:
+                object.__setattr__(self, "weights", tuple(sorted(self.weights.items())))
+            except TypeError:  # a non-string key; validate names it
+                object.__setattr__(self, "weights", tuple(self.weights.items()))
         self.validate()
+
+    @property
+    def weight_files(self) -> dict[str, str]:
+        """kind -> weight file (absolute path or builtin:NAME) of the models named in weights."""
+        return dict(self.weights)
 
     # -- validation -----------------------------------------------------------------
     def validate(self, source: str | None = None) -> None:
@@ -186,6 +208,21 @@ class Config:
                 raise ConfigError(f"{w}{key}: expected a number, got nan")
             self._check_range(key, value, w)
         object.__setattr__(self, "kind_options", _check_kind_options(self.kind_options, w))
+        weights = self.weights
+        if not isinstance(weights, tuple) or not all(
+                isinstance(p, tuple) and len(p) == 2 for p in weights):
+            raise ConfigError(f"{w}weights: expected a table of model = \"weight file\", "
+                              f"got {short_repr(weights)}")
+        for kind, ref in weights:
+            if kind not in MODEL_KINDS:
+                raise ConfigError(f"{w}weights: unknown model {short_repr(kind)}; expected "
+                                  f"some of {list(MODEL_KINDS)}")
+            if kind not in models:
+                raise ConfigError(f"{w}weights.{kind}: {kind} is not among models "
+                                  f"{list(models)}; add it there or remove these weights")
+            if not isinstance(ref, str) or not ref.strip():
+                raise ConfigError(f"{w}weights.{kind}: expected a weight file path or "
+                                  f"\"{BUILTIN_WEIGHTS}NAME\", got {short_repr(ref)}")
         shortest = TASK_MIN_SEQ_LEN.get(self.task, 1)
         if self.seq_len < shortest:
             raise ConfigError(f"{w}seq_len: {self.seq_len} is too short for task = "
@@ -211,12 +248,16 @@ class Config:
                               f"expected one of {FIELDS}")
         if "models" in changes:
             changes["models"] = tuple(changes["models"])
+            if "weights" not in changes:  # weights of a model no longer shown go with it
+                changes["weights"] = tuple((k, v) for k, v in self.weights
+                                           if k in changes["models"])
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for TOML; weight_scale None is written as the string "none"."""
         d: dict[str, Any] = {k: getattr(self, k) for k in FIELDS}
         d["models"] = list(self.models)
+        d["weights"] = dict(self.weights)
         if d["weight_scale"] is None:
             d["weight_scale"] = "none"
         if self.kind_options:
@@ -227,8 +268,14 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | None = None,
-                  base: Config | None = None) -> Config:
-        """Build from a (partial) mapping on top of `base`; unknown keys are errors."""
+                  base: Config | None = None, base_dir: str | os.PathLike | None = None
+                  ) -> Config:
+        """Build from a (partial) mapping on top of `base`; unknown keys are errors.
+
+        `weights` (a table kind -> file) replaces base's weights as a whole; a relative file
+        is resolved against `base_dir` (the folder of the file it came from; default: the
+        working directory). Changing `models` without `weights` keeps base's weights of the
+        models still shown."""
         w = _where(source)
         if not isinstance(data, dict):
             raise ConfigError(f"{w}expected a table of settings, got {type(data).__name__}")
@@ -252,12 +299,40 @@ class Config:
             v = values.get(key)
             if isinstance(v, int) and not isinstance(v, bool):
                 values[key] = float(v)
+        base = base or cls()
+        if "weights" in values:
+            values["weights"] = resolve_weights(values["weights"], base_dir, w)
+        elif "models" in values:
+            values["weights"] = tuple((k, v) for k, v in base.weights if k in values["models"])
         try:
-            return dataclasses.replace(base or cls(), **values)
+            return dataclasses.replace(base, **values)
         except ConfigError as exc:
             if source and not str(exc).startswith(w):
                 raise ConfigError(f"{w}{exc}") from None
             raise
+
+
+def resolve_weights(table: Any, base_dir: str | os.PathLike | None, w: str = ""
+                    ) -> tuple[tuple[str, str], ...]:
+    """A `weights` table as written (kind -> file) -> sorted (kind, absolute path or
+    builtin:NAME) pairs; relative paths are taken from `base_dir` (else the working folder)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{w}weights: expected a table of model = \"weight file\" (e.g. "
+                          f"{{ lstm = \"models/adding_lstm.npz\" }}), got {short_repr(table)}")
+    pairs = []
+    for kind, ref in table.items():
+        if isinstance(ref, str) and ref.strip() and not ref.startswith(BUILTIN_WEIGHTS):
+            if "\x00" in ref:
+                raise ConfigError(f"{w}weights.{kind}: a path cannot hold a NUL character")
+            path = Path(os.path.expanduser(ref))
+            if not path.is_absolute():
+                path = Path(base_dir or os.getcwd()) / path
+            ref = os.path.abspath(path)
+        pairs.append((kind, ref))
+    try:
+        return tuple(sorted(pairs))
+    except TypeError:
+        return tuple(pairs)
 
 
 #: Bytes the computed runs need, measured with tracemalloc (peak over compute_runs with
@@ -422,19 +497,36 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     path = Path(path)
     data = read_toml(path, ConfigError)
     if "settings" in data and isinstance(data["settings"], dict):
-        extra = {k: v for k, v in data.items() if k != "settings"}
+        extra = {k: v for k, v in data.items() if k not in ("settings", "weights")}
         if extra:
             raise ConfigError(f"{path}: {short_text(next(iter(extra)))}: unknown key next to "
                               "[settings]")
-        data = data["settings"]
-    config = Config.from_dict(data, source=str(path))
+        if "weights" in data["settings"] and "weights" in data:
+            raise ConfigError(f"{path}: weights: given twice (in [settings] and as [weights])")
+        data = {**data["settings"], **({"weights": data["weights"]} if "weights" in data
+                                       else {})}
+    config = Config.from_dict(data, source=str(path), base_dir=path.parent)
+    if config.weights:
+        from lstmviz.named_weights import adopt_hidden_size
+
+        config = adopt_hidden_size(config, str(path), keep="hidden_size" in data)
     check_memory(config, str(path))
     return config
 
 
 def save_config(path: str | os.PathLike[str], config: Config) -> None:
-    """Write the configuration as TOML, atomically."""
-    text = "# lstmviz configuration\n" + tomli_w.dumps({"settings": config.to_dict()})
+    """Write the configuration as TOML, atomically; `weights` as a [weights] table, paths
+    relative to the file's folder where they are inside it."""
+    settings = config.to_dict()
+    weights = settings.pop("weights")
+    text = "# lstmviz configuration\n" + tomli_w.dumps({"settings": settings})
+    if weights:
+        folder = Path(os.path.abspath(Path(path).parent))
+        for kind, ref in weights.items():
+            p = Path(ref)
+            if not ref.startswith(BUILTIN_WEIGHTS) and p.is_relative_to(folder):
+                weights[kind] = p.relative_to(folder).as_posix()
+        text += "\n[weights]\n" + tomli_w.dumps(weights)
     try:
         atomic_write_bytes(path, text.encode("utf-8"))
     except OSError as exc:

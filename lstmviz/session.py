@@ -17,6 +17,7 @@ import numpy as np
 from lstmviz import engine
 from lstmviz.config import Config, ConfigError, check_memory
 from lstmviz.engine.readout import log10_loss
+from lstmviz.named_weights import named_weights
 
 FORWARD, LOSS, BACKWARD = "forward", "loss", "backward"
 
@@ -190,10 +191,13 @@ def compute_runs(config: Config, weights: Weights | None = None, *,
     Pure and thread-safe: the app calls it off the GUI thread for large settings. Models
     are computed on two threads when there are several (NumPy's LAPACK calls release the
     GIL, and the Jacobian norms are most of the work).
-    `weights` maps a kind to an imported (model, readout) that replaces the built one.
+    `weights` maps a kind to an imported (model, readout) that replaces the built one; the
+    weights `config` names (lstmviz.named_weights, cached) take precedence over those (a
+    lecture step naming weights shows them), and an import drops its kind from
+    config.weights (`Session.with_weights`).
     """
     check_memory(config)  # refuse, with a message, what would not fit in memory
-    weights = weights or {}
+    weights = {**(weights or {}), **named_weights(config)}
     task = engine.make_task(config.task, config.seq_len, config.batch_size, seed=config.seed)
     kinds = list(config.models)
     if len(kinds) == 1 or config.seq_len * config.hidden_size ** 2 < 50 * 16 ** 2:
@@ -278,16 +282,31 @@ class Session:
 
     def set_weights(self, kind: str, model: engine.Model, readout: engine.Readout | None) -> None:
         """Use imported weights for `kind` (adds the model to the config if missing)."""
-        weights = dict(self.weights)
-        weights[kind] = (model, readout)
-        config = self.config
-        if kind not in config.models:
-            config = config.replace(models=(*config.models, kind))
-        if model.hidden_size != config.hidden_size:
-            config = config.replace(hidden_size=model.hidden_size)
+        config, weights = self.with_weights(kind, model, readout)
         runs = compute_runs(config, weights)
         self.weights = weights
         self.apply(config, runs)
+
+    def with_weights(self, kind: str, model: engine.Model, readout: engine.Readout | None
+                     ) -> tuple[Config, dict[str, tuple[engine.Model, engine.Readout | None]]]:
+        """(config, weights) that show imported weights for `kind`: the kind added to the
+        models if missing and dropped from config.weights, hidden_size the model's, and
+        weights the config named for other models kept only if they have that size."""
+        weights = dict(self.weights)
+        weights[kind] = (model, readout)
+        config = self.config
+        if kind in config.weight_files:  # the import replaces the file the config named
+            config = config.replace(weights=tuple(p for p in config.weights if p[0] != kind))
+        if kind not in config.models:
+            config = config.replace(models=(*config.models, kind))
+        if model.hidden_size != config.hidden_size:
+            named = tuple((k, ref) for k, ref in config.weights if k != kind)
+            config = config.replace(hidden_size=model.hidden_size, weights=named)
+            try:
+                named_weights(config)
+            except ConfigError:  # the config's other named weights have another size
+                config = config.replace(weights=())
+        return config, weights
 
     def clear_weights(self) -> None:
         self.weights = {}

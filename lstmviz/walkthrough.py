@@ -124,6 +124,8 @@ QUANTITIES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "state_max": ("largest |h_t| entry over all steps and units", ALL, "magnitude"),
     "mean_forget": ("mean forget gate f_t over all steps and units",
                     Kinds(_keep_named("forget")), "number"),
+    "max_forget": ("largest mean forget gate of one unit (f_t averaged over steps and batch)",
+                   Kinds(_keep_named("forget")), "number"),
     "mean_update": ("mean update gate z_t over all steps and units",
                     Kinds(_keep_named("update")), "number"),
     "mean_keep": ("mean keep factor over all steps and units (each kind's: LSTM f, GRU z, "
@@ -150,6 +152,7 @@ PHRASES: dict[str, str] = {
     "param_grad_norm": "||dL/dθ||",
     "state_max": "largest |h_t|",
     "mean_forget": "mean forget gate f_t",
+    "max_forget": "largest unit's mean forget gate f_t",
     "mean_update": "mean update gate z_t",
     "mean_keep": "mean keep factor",
     "jac_prod": "||dh_T/dh_{t}||",
@@ -319,9 +322,10 @@ def _type_name(value: Any) -> str:
 class _Ctx:
     """Builds messages 'file: step k: key: problem'."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, base_dir: Path | None = None) -> None:
         self.source = source
         self.step: int | None = None
+        self.base_dir = base_dir  # relative setup.weights files are taken from here
 
     def error(self, key: str | None, problem: str) -> WalkthroughError:
         parts = [self.source]
@@ -457,11 +461,12 @@ def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
         if key not in FIELDS:
             raise ctx.error(f"setup.{key}", f"unknown setting; expected one of {', '.join(FIELDS)}")
     try:
-        config = Config.from_dict(dict(setup), base=base)
+        config = Config.from_dict(dict(setup), base=base, base_dir=ctx.base_dir)
     except ConfigError as exc:
         raise ctx.error(None, f"setup.{exc}") from None
     except (TypeError, ValueError) as exc:  # e.g. an unhashable value in a list
         raise ctx.error("setup", f"invalid settings ({exc})") from None
+    config = _step_weights(ctx, setup, config)
 
     docks = None
     if "docks" in raw:
@@ -551,10 +556,25 @@ def _parse_y_range(ctx: _Ctx, raw: Any) -> tuple[float, float]:
     return lo, hi
 
 
+def _step_weights(ctx: _Ctx, setup: Mapping[str, Any], config: Config) -> Config:
+    """A step naming `setup.weights`: each file read (lstmviz.named_weights, cached) and
+    checked now, so a lecture with a missing or wrong file does not open; hidden_size comes
+    from the files unless the step sets it. Errors: 'file: step k: setup.weights.lstm: …'."""
+    if "weights" not in setup or not config.weights:
+        return config
+    from lstmviz.named_weights import adopt_hidden_size
+
+    try:
+        return adopt_hidden_size(config, keep="hidden_size" in setup)
+    except ConfigError as exc:
+        raise ctx.error(None, f"setup.{exc}") from None
+
+
 def parse_walkthrough(data: Any, source: str = "<walkthrough>", path: Path | None = None,
                       base: Config | None = None) -> Walkthrough:
-    """Validate a decoded TOML document; `base` is the config the first step builds on."""
-    ctx = _Ctx(source)
+    """Validate a decoded TOML document; `base` is the config the first step builds on.
+    Relative `setup.weights` files are taken from `path`'s folder (else the working one)."""
+    ctx = _Ctx(source, path.parent if path is not None else None)
     ctx.expect("document", data, dict, "a table")
     ctx.unknown(data, TOP_KEYS)
     if "title" not in data:
@@ -675,6 +695,9 @@ def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
             lg = _log10_norm(run.grads.params.values())
         elif quantity == "state_max":
             lg = _log10(np.max(np.abs(run.trace.h)))
+        elif quantity == "max_forget":
+            f = run.trace.gates[run.model.cell.keep.gate]
+            return Measured(float(np.max(np.mean(f, axis=tuple(range(f.ndim - 1))))))
         elif quantity in ("mean_forget", "mean_update", "mean_keep"):
             keep = run.model.cell.keep  # mean_forget / mean_update: kinds whose keep it is
             gate = run.trace.gates[keep.gate]

@@ -7,8 +7,8 @@ value is a kind name ("rnn", "lstm", "gru", "indrnn", "mingru", "minlstm", "lru"
 may appear in the package only under lstmviz/engine/cells/ (the kind modules and the
 registry) and lstmviz/resources/ (lectures, docs: data files, not code), plus the lines in
 ALLOWED: data, not branches — the app's default comparison (Config.models), the trainer's
-default kind, the sweep's default kinds, the theme's colour tables (keyed by the cells'
-colour keys), and weights_io's shape-to-kind inference (issue 13 rewrites that file). Words
+default kind, the sweep's default kinds and the theme's colour tables (keyed by the cells'
+colour keys). Words
 inside longer strings ("the LSTM's forget gate", a column description) are text, not kind
 literals, and are not counted. Any other literal (a comparison, a table keyed by kind, a
 default in a signature) fails the test.
@@ -33,7 +33,6 @@ ALLOWED: dict[tuple[str, str], int] = {
     ("config.py", 'models: tuple[str, ...] = ("rnn", "lstm")'): 2,
     ("engine/training.py", 'kind: str = "lstm"'): 1,
     ("engine/sweep.py", 'kinds: Sequence[str] = ("rnn", "lstm"),'): 2,
-    ("engine/weights_io.py", 'inferred = {1: "rnn", 3: "gru", 4: "lstm"}.get('): 3,
 }
 #: Files whose every kind literal is a colour-table key (checked: inside model_colors=).
 COLOUR_TABLES = ("ui/theme.py",)

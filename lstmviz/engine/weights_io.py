@@ -1,14 +1,24 @@
-"""Save and load one layer's weights as .npz with PyTorch state_dict keys.
+"""Save and load one layer's weights, with PyTorch state_dict keys, as .npz or .safetensors.
 
-Files hold "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", metadata "__kind__" and
-"__activation__" (0-d string arrays), and optionally "readout.weight" / "readout.bias".
-Loading also accepts the keys without "_l0" (and ignores a leading "rnn." style prefix-free file).
+Files hold "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0" (whatever the kind's
+`param_shapes` names), metadata "__kind__" and "__activation__" (0-d string arrays in an .npz,
+the safetensors header's "__metadata__" in a .safetensors), and optionally "readout.weight" /
+"readout.bias". Loading also accepts the keys without "_l0".
+
+Reading is header-first in both formats: every shape and dtype is checked (and the total size
+bounded) before an array is allocated. `split_layers` is the one parser of the `_l<k>` and
+`_reverse` suffixes; the kind is inferred by matching every registered kind's `param_shapes`
+(engine.cells), so a new kind needs no table here. A .pt/.pth file is never unpickled: its
+message gives the two-line conversion (TORCH_RECIPE, also in the README).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
+import struct
 import zipfile
 import zlib
 from pathlib import Path
@@ -18,11 +28,16 @@ from numpy.lib import format as npformat
 
 from lstmviz.numfmt import format_bytes
 
+from . import cells
 from .activations import ACTIVATIONS
 from .errors import EngineError, WeightFileError
-from .files import atomic_write
-from .model import CELLS, KINDS, PARAM_NAMES, Model, check_choice, param_shapes
+from .files import atomic_write, atomic_write_bytes
+from .model import CELLS, PARAM_NAMES, Model, param_shapes
 from .readout import Readout
+
+#: The kinds these files can hold for now: the registry's kinds with the four stacked
+#: tensors of PARAM_NAMES (rnn, lstm, gru, slstm); issue 13 extends it.
+KINDS = tuple(CELLS)
 
 
 def save_weights(path: str | os.PathLike, model: Model, readout: Readout | None = None) -> None:
@@ -30,11 +45,18 @@ def save_weights(path: str | os.PathLike, model: Model, readout: Readout | None 
     os.replace, so a crash never leaves a half-written file."""
     path = Path(path)
     arrays: dict[str, np.ndarray] = {f"{k}_l0": np.asarray(model.params[k]) for k in PARAM_NAMES}
-    arrays["__kind__"] = np.array(model.kind)
-    arrays["__activation__"] = np.array(model.activation)
     if readout is not None:
         arrays["readout.weight"] = readout.weight
         arrays["readout.bias"] = readout.bias
+    if path.suffix.lower() == ".safetensors":
+        from safetensors.numpy import save
+
+        tensors = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()}
+        meta = {"__kind__": model.kind, "__activation__": model.activation}
+        atomic_write_bytes(path, save(tensors, metadata=meta))
+        return
+    arrays["__kind__"] = np.array(model.kind)
+    arrays["__activation__"] = np.array(model.activation)
     atomic_savez(path, arrays)
 
 
@@ -66,6 +88,8 @@ def _header(path: Path, key: str, fh) -> tuple[tuple[int, ...], np.dtype]:
         raise WeightFileError(f"{path}: {key}: unsupported .npy format version {version}")
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
         raise WeightFileError(f"{path}: {key}: expected an array of numbers, got dtype {dtype}")
+    if dtype == np.float16 or (dtype.kind == "V" and dtype.itemsize == 2):
+        raise WeightFileError(f"{path}: {key}: {_half(dtype)}")
     if dtype.kind == "c":
         raise WeightFileError(
             f"{path}: {key}: expected real numbers, got complex dtype {dtype}")
@@ -74,10 +98,31 @@ def _header(path: Path, key: str, fh) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
+def _half(dtype) -> str:
+    name = "float16" if dtype == np.float16 or str(dtype).upper() == "F16" else "bfloat16"
+    return (f"{name} tensors are not supported: save the weights as float32 or float64 "
+            "(e.g. {k: v.float() for k, v in state_dict.items()})")
+
+
+#: How to turn a PyTorch .pt/.pth file into one this app reads (README: "Weights").
+TORCH_RECIPE = (
+    'sd = torch.load("model.pt", map_location="cpu")  # or: sd = model.rnn.state_dict()\n'
+    'numpy.savez("model.npz", **{k: v.double().numpy() for k, v in sd.items()})'
+)
+
+
 def _read(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an .npz, each header checked (shape, dtype, size) before reading."""
+    """Every array of a weight file (.npz, or .safetensors by extension), each header checked
+    (shape, dtype, size) before reading. A .pt/.pth file is refused with TORCH_RECIPE."""
+    if path.suffix.lower() in (".pt", ".pth", ".ckpt", ".bin"):
+        raise WeightFileError(
+            f"{path}: a PyTorch pickle ({path.suffix}); it is never unpickled here (unpickling "
+            "runs code). Convert it once, in Python with torch:\n" + TORCH_RECIPE
+            + "\nthen open model.npz (or save a .safetensors with safetensors.torch.save_file)")
     if not path.is_file():
         raise WeightFileError(f"{path}: weight file not found")
+    if path.suffix.lower() == ".safetensors":
+        return _read_safetensors(path)
     try:
         with open(path, "rb") as fh:
             magic = fh.read(len(_NPY_MAGIC))
@@ -93,6 +138,11 @@ def _read(path: Path) -> dict[str, np.ndarray]:
             f"{path}: not a readable .npz weight file (not a zip archive: {exc})") from None
     arrays: dict[str, np.ndarray] = {}
     with archive:
+        names = archive.namelist()
+        if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names[:1000]):
+            raise WeightFileError(
+                f"{path}: a PyTorch zip pickle (torch.save), not an .npz; it is never unpickled "
+                "here. Convert it once, in Python with torch:\n" + TORCH_RECIPE)
         members = [m for m in archive.infolist() if m.filename.endswith(".npy")]
         if len(members) > MAX_WEIGHT_ARRAYS:
             raise WeightFileError(f"{path}: holds {len(members)} arrays; a weight file has at "
@@ -124,6 +174,177 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+#: Largest safetensors JSON header read (64 arrays need a few kB).
+MAX_SAFETENSORS_HEADER = 1 << 20
+#: safetensors dtype names -> NumPy dtypes this app accepts.
+_ST_DTYPES = {"F64": np.float64, "F32": np.float32, "I64": np.int64, "I32": np.int32,
+              "I16": np.int16, "I8": np.int8, "U64": np.uint64, "U32": np.uint32,
+              "U16": np.uint16, "U8": np.uint8, "BOOL": np.bool_}
+
+
+def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """Every tensor of a .safetensors file: the JSON header is read and checked (dtypes,
+    shapes, offsets, total size) before `safetensors.numpy.load_file` allocates anything.
+    Its "__metadata__" strings "__kind__" / "__activation__" become 0-d string arrays."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise WeightFileError(f"{path}: not a .safetensors file ({size} bytes, too "
+                                      "short for its 8-byte header length)")
+            (n,) = struct.unpack("<Q", head)
+            if n > MAX_SAFETENSORS_HEADER or n + 8 > size:
+                raise WeightFileError(
+                    f"{path}: not a readable .safetensors file (header length {n:,} bytes; "
+                    f"the file has {size:,} bytes, a header at most "
+                    f"{format_bytes(MAX_SAFETENSORS_HEADER)})")
+            raw = fh.read(n)
+    except OSError as exc:
+        raise WeightFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise WeightFileError(f"{path}: not a readable .safetensors file (its header is not "
+                              f"JSON: {str(exc)[:80]})") from None
+    if not isinstance(header, dict):
+        raise WeightFileError(f"{path}: not a readable .safetensors file (its header is not a "
+                              "JSON object)")
+    meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict):
+        raise WeightFileError(f"{path}: __metadata__: expected a table of strings")
+    if len(header) > MAX_WEIGHT_ARRAYS:
+        raise WeightFileError(f"{path}: holds {len(header)} arrays; a weight file has at "
+                              f"most {MAX_WEIGHT_ARRAYS}")
+    total = 0
+    for key, entry in header.items():
+        if not isinstance(entry, dict):
+            raise WeightFileError(f"{path}: {key[:60]}: a broken header entry")
+        dtype, shape = entry.get("dtype"), entry.get("shape")
+        if dtype in ("F16", "BF16"):
+            raise WeightFileError(f"{path}: {key}: {_half(dtype)}")
+        if dtype not in _ST_DTYPES:
+            raise WeightFileError(f"{path}: {key}: expected real numbers (F64, F32 or "
+                                  f"integers), got dtype {short(dtype)}")
+        if (not isinstance(shape, list) or len(shape) > 8
+                or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d
+                           for d in shape)):
+            raise WeightFileError(f"{path}: {key}: a broken shape {short(shape)}")
+        nbytes = math.prod(shape) * np.dtype(_ST_DTYPES[dtype]).itemsize
+        total += nbytes
+        if total > MAX_WEIGHT_BYTES or total > size:
+            raise WeightFileError(
+                f"{path}: {key}: declares {tuple(shape)} {dtype} ({format_bytes(nbytes)}); "
+                f"a weight file holds at most {format_bytes(min(MAX_WEIGHT_BYTES, size))} "
+                "in all")
+    from safetensors.numpy import load_file
+
+    try:
+        arrays = dict(load_file(str(path)))
+    except Exception as exc:  # the package's own SafetensorError, OSError, ...
+        detail = f"{type(exc).__name__}: {exc}"[:120]
+        raise WeightFileError(f"{path}: not a readable .safetensors file ({detail})") from None
+    for key in ("__kind__", "__activation__"):
+        if key in meta:
+            arrays[key] = np.array(str(meta[key]))
+    return arrays
+
+
+def short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+_LAYER_KEY = re.compile(r"^(?P<name>.+?)_l(?P<layer>\d+)(?P<reverse>_reverse)?$")
+_META_KEYS = ("__kind__", "__activation__")
+
+
+def split_layers(path: Path, arrays: dict[str, np.ndarray]) -> list[dict[str, str]]:
+    """The parameter keys of each layer: [{parameter name: key in the file}, ...], bottom
+    layer first. The one parser of PyTorch's suffixes: "weight_ih_l0" (layer 0), a bare
+    "weight_ih" (a single layer), "_reverse" (bidirectional: one clear error). A gap in the
+    layers (l0 and l2 but no l1) or a parameter missing from some layers is an error naming
+    it. "readout.*" and the metadata keys are not layer parameters."""
+    layers: dict[int, dict[str, str]] = {}
+    bare: dict[str, str] = {}
+    reverse = []
+    for key in arrays:
+        if key.startswith("readout.") or key in _META_KEYS:
+            continue
+        m = _LAYER_KEY.match(key)
+        if m is None:
+            bare[key] = key
+        elif m["reverse"]:
+            reverse.append(key)
+        else:
+            layers.setdefault(int(m["layer"]), {})[m["name"]] = key
+    if reverse:
+        raise WeightFileError(
+            f"{path}: {reverse[0]}: a bidirectional model (bidirectional=True: "
+            f"{len(reverse)} _reverse key{'s' if len(reverse) > 1 else ''}); bidirectional "
+            "models are not supported yet: save the forward direction's keys only")
+    if not layers:
+        return [bare]
+    if bare:
+        layers.setdefault(0, {})
+        for name, key in bare.items():
+            layers[0].setdefault(name, key)
+    top = max(layers)
+    for l in range(top + 1):
+        if l not in layers:
+            raise WeightFileError(
+                f"{path}: missing layer {l}: the file has keys for layers "
+                f"{sorted(layers)} (e.g. {next(iter(layers[top].values()))}) but none ending "
+                f"_l{l}")
+    names = [n for n in layers[0]]
+    for l in range(1, top + 1):
+        for name in names:
+            if name not in layers[l] and name not in bare:
+                raise WeightFileError(f"{path}: missing key {name}_l{l}: layer {l} lacks a "
+                                      f"parameter layer 0 has")
+    return [layers[l] for l in range(top + 1)]
+
+
+def infer_kinds(params: dict[str, np.ndarray]
+                ) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+    """(exact, partial): every registered kind (course order) whose `param_shapes(I, H)`
+    equals the shapes of `params` for some I, H taken from the arrays' own sizes, as
+    [(kind, I, H), ...]; and the kinds whose matrices (2-D parameters) all match, so that a
+    message can name the one vector of the wrong shape."""
+    got = {k: tuple(a.shape) for k, a in params.items()}
+    sizes = sorted({d for shape in got.values() for d in shape})
+    # H may be a fraction of a stacked dimension (4H rows for an LSTM): try divisors too
+    hidden = sorted({d // g for d in sizes for g in range(1, 9) if d % g == 0} | {0})
+    exact, partial = [], []
+    for kind in cells.kinds():
+        shapes_of = cells.get(kind).param_shapes
+        if set(shapes_of(1, 1)) != set(got):
+            continue
+        for H in hidden:
+            for I in sizes:
+                want = shapes_of(I, H)
+                if want == got:
+                    exact.append((kind, I, H))
+                elif all(want[k] == s for k, s in got.items() if 2 in (len(want[k]), len(s))):
+                    partial.append((kind, I, H))
+    return _first_per_kind(exact), _first_per_kind(partial)
+
+
+def _first_per_kind(found: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    seen: dict[str, tuple[str, int, int]] = {}
+    for match in found:
+        seen.setdefault(match[0], match)
+    return list(seen.values())
+
+
+def _closest_kind(names: set[str]) -> str:
+    """The registered kind whose parameter names overlap `names` most (course order on ties):
+    the kind a "missing key" message speaks of."""
+    best = max(cells.kinds(), key=lambda k: (len(set(cells.get(k).param_shapes(1, 1)) & names),
+                                             -cells.kinds().index(k)))
+    return best
+
+
 def _meta(path: Path, arrays: dict[str, np.ndarray], key: str) -> str | None:
     if key not in arrays:
         return None
@@ -151,33 +372,59 @@ def load_weights(
 ) -> tuple[Model, Readout | None]:
     """Read a weight file -> (Model, Readout or None).
 
-    kind comes from `kind`, else `model.kind`, else the file's "__kind__", else the ratio of
-    weight_hh's rows to its columns (H -> rnn, 3H -> gru, 4H -> lstm). With `model`, shapes must
-    match that model and its activation is kept unless the file names one.
+    kind comes from `kind`, else `model.kind`, else the file's "__kind__", else the first
+    registered kind (course order) whose `param_shapes(I, H)` the file's keys and shapes match
+    (rnn: weight_hh (H, H); gru (3H, H); lstm (4H, H); an sLSTM has an LSTM's shapes, so a
+    file without "__kind__" is read as the LSTM). With `model`, shapes must match that model
+    and its activation is kept unless the file names one. One layer, one direction: a stacked
+    or bidirectional file gets one message saying so (see split_layers).
     """
     path = Path(path)
     arrays = _read(path)
-    params: dict[str, np.ndarray] = {}
-    keys: dict[str, str] = {}  # parameter name -> the key it was found under
-    for name in PARAM_NAMES:
-        for key in (f"{name}_l0", name):
-            if key in arrays:
-                params[name] = arrays[key]
-                keys[name] = key
-                break
-        else:
-            raise WeightFileError(f"{path}: missing key {name}_l0 (or {name}); "
-                                  f"{_keys_found(arrays, name)}")
-    for key in arrays:
-        if key.endswith(("_l1", "_reverse")):
-            raise WeightFileError(
-                f"{path}: {key}: only single-layer, one-direction weights are supported"
-            )
+    layers = split_layers(path, arrays)
+    if len(layers) > 1:
+        second = layers[1].get("weight_ih", next(iter(layers[1].values())))
+        raise WeightFileError(
+            f"{path}: holds {len(layers)} layers ({second} …); stacked models "
+            "(num_layers > 1) are not supported yet: save one layer's keys (_l0)")
+    keys = layers[0]  # parameter name -> the key it was found under
+    params = {name: arrays[key] for name, key in keys.items()}
     for name, a in params.items():
         if a.dtype.kind not in "biuf":
             raise WeightFileError(
                 f"{path}: {keys[name]}: expected real numbers, got dtype {a.dtype}")
     file_kind = _meta(path, arrays, "__kind__")
+    for source, value in (("kind", kind), ("model", model and model.kind), ("__kind__", file_kind)):
+        if value is not None:
+            try:
+                cells.get(value)
+            except EngineError as exc:
+                raise WeightFileError(f"{path}: {source}: {exc}") from None
+    given = kind or (model.kind if model is not None else None) or file_kind
+    matches, partial = infer_kinds(params)
+    if given is None and not matches:
+        closest = _closest_kind(set(params))
+        for name in cells.get(closest).param_shapes(1, 1):
+            if name not in params:
+                raise WeightFileError(f"{path}: missing key {name}_l0 (or {name}); "
+                                      f"{_keys_found(arrays, name)}")
+        extra = sorted(set(params) - set(cells.get(closest).param_shapes(1, 1)))
+        if extra:
+            raise WeightFileError(
+                f"{path}: {keys[extra[0]]}: unexpected key (not a parameter of any kind: "
+                f"{', '.join(cells.kinds())}); {_keys_found(arrays, extra[0])}")
+    inferred = (matches[0][0] if matches
+                else next((k for k, _, _ in partial if k in KINDS), None))
+    want = given or inferred
+    if want is not None and want not in KINDS:
+        raise WeightFileError(
+            f"{path}: holds a {want} model ("
+            + ("its keys and shapes match its parameters" if given is None else "as named")
+            + f"); only {', '.join(KINDS)} models can be loaded yet")
+    for name in PARAM_NAMES:
+        if name not in params:
+            raise WeightFileError(f"{path}: missing key {name}_l0 (or {name}); "
+                                  f"{_keys_found(arrays, name)}")
     activation = _meta(path, arrays, "__activation__")
     whh = params["weight_hh"]
     if whh.ndim != 2 or whh.shape[1] < 1:
@@ -185,20 +432,11 @@ def load_weights(
             f"{path}: weight_hh: expected shape (G*H, H) with G in 1, 3, 4, got {whh.shape}"
         )
     H = whh.shape[1]
-    inferred = {1: "rnn", 3: "gru", 4: "lstm"}.get(
-        whh.shape[0] // H if whh.shape[0] % H == 0 else 0
-    )
-    for source, value in (("kind", kind), ("model", model and model.kind), ("__kind__", file_kind)):
-        if value is not None:
-            try:
-                check_choice("kind", value, KINDS)
-            except ValueError as exc:
-                raise WeightFileError(f"{path}: {source}: {exc}") from exc
-    want = kind or (model.kind if model is not None else None) or file_kind or inferred
     if want is None:
         raise WeightFileError(
             f"{path}: weight_hh: cannot infer the kind from shape {whh.shape} "
-            "(expected (H, H), (3H, H) or (4H, H))"
+            f"(no registered kind's parameters have these shapes; for rnn, gru, lstm "
+            "expected (H, H), (3H, H) or (4H, H))"
         )
     if file_kind is not None and file_kind != want:
         raise WeightFileError(f"{path}: __kind__: file holds a {file_kind} model, expected {want}")

@@ -315,7 +315,7 @@ class MainWindow(QMainWindow):
             "Save the current settings as TOML")
         file.addSeparator()
         act(file, "&Import weights…", self.import_weights_dialog, "Ctrl+I",
-            "Load a model's weights from .npz (PyTorch names)")
+            "Load a model's weights from .npz or .safetensors (PyTorch names)")
         act(file, "&Forget imported weights", self.clear_weights, None,
             "Go back to the initialised weights")
         file.addSeparator()
@@ -505,14 +505,21 @@ class MainWindow(QMainWindow):
         return True
 
     def import_weights(self, path: str | Path) -> bool:
+        """Read a weight file (header-first: fast) and recompute with it like every other
+        change: in the background when large (busy indicator; a later change or closing the
+        window cancels it), so the window never freezes. False if the file is refused."""
         try:
             model, readout = engine.load_weights(path)
-            self.session.set_weights(model.kind, model, readout)
+            config, weights = self.session.with_weights(model.kind, model, readout)
         except (ValueError, OSError) as exc:
             self.show_error(str(exc))
             QMessageBox.warning(self, "Cannot import weights", str(exc))
             return False
-        self.statusBar().showMessage(f"Imported {model.kind.upper()} weights from {path}", 5000)
+        self.controls.set_config(config)
+        self.recomputer.request(config, weights)
+        self.statusBar().showMessage(f"Importing {model.kind.upper()} weights from {path}…"
+                                     if self.recomputer.busy else
+                                     f"Imported {model.kind.upper()} weights from {path}", 5000)
         return True
 
     def clear_weights(self) -> None:
@@ -532,8 +539,10 @@ class MainWindow(QMainWindow):
             self.save_config(path)
 
     def import_weights_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import weights", "",
-                                              "NumPy weights (*.npz)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import weights", "",
+            "Weights (*.npz *.safetensors *.pt *.pth);;NumPy (*.npz);;safetensors "
+            "(*.safetensors);;All files (*)")
         if path:
             self.import_weights(path)
 

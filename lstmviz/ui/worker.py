@@ -128,7 +128,8 @@ class Recomputer(QObject):
         self._poll_timer.setInterval(POLL_MS)
         self._poll_timer.timeout.connect(self.poll)
         self._running = False
-        self._pending: Config | None = None
+        #: (config, weights or None) requested while a job runs: the latest wins
+        self._pending: tuple[Config, dict | None] | None = None
         self.last_seconds = 0.0
         self._per_unit = 0.0
 
@@ -136,30 +137,38 @@ class Recomputer(QObject):
     def busy(self) -> bool:
         return self._running
 
-    def request(self, config: Config) -> None:
+    def request(self, config: Config, weights: dict | None = None) -> None:
+        """Compute `config`'s runs (with `weights`, imported weights that replace the
+        session's once computed; default: the session's) and install them."""
         if self._running:
-            self._pending = config
+            if weights is None and self._pending is not None:
+                weights = self._pending[1]
+            self._pending = (config, weights)
             return
         if self.predict_seconds(config) <= FRAME_SECONDS:
             start = time.perf_counter()
             try:
-                runs = compute_runs(config, self.session.weights, jacobians=False)
+                runs = compute_runs(config, self.session.weights if weights is None
+                                    else weights, jacobians=False)
             except Exception as exc:  # noqa: BLE001
                 self.failed.emit(str(exc))
                 return
             self._measured(config, time.perf_counter() - start)
+            if weights is not None:
+                self.session.weights = dict(weights)
             self.session.apply(config, runs)
             self.applied.emit()
             self.complete_jacobians()
             return
         self._running = True
         self.busyChanged.emit(True)
-        weights = dict(self.session.weights)
+        new_weights = weights
+        weights = dict(self.session.weights if weights is None else weights)
 
         def work(job: _Job):
             start = time.perf_counter()
             runs = compute_runs(config, weights, jacobians=False)
-            return config, runs, time.perf_counter() - start
+            return config, runs, time.perf_counter() - start, new_weights
 
         self._start("recompute", work)
 
@@ -240,12 +249,14 @@ class Recomputer(QObject):
             self._running = False
             self.busyChanged.emit(False)
 
-    def _finished(self, config: Config, runs, seconds: float) -> None:
+    def _finished(self, config: Config, runs, seconds: float, weights: dict | None) -> None:
         self._measured(config, seconds)
         self._running = False
+        if weights is not None:  # imported weights computed fine: they are the session's now
+            self.session.weights = dict(weights)
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            self.request(pending)
+            self.request(*pending)
             if self._running:
                 return
         else:
@@ -259,6 +270,6 @@ class Recomputer(QObject):
         self.failed.emit(message)
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            self.request(pending)
+            self.request(*pending)
         if not self._running:
             self.busyChanged.emit(False)

@@ -85,7 +85,7 @@ def test_errors_name_file_key_and_shapes(tmp_path):
     with pytest.raises(WeightFileError, match=r"d.npz: weight_hh: cannot infer the kind"):
         load_weights(p)
     p = _write(tmp_path / "e.npz", **{**good, "weight_ih_l1": np.zeros((16, 4))})
-    with pytest.raises(WeightFileError, match="e.npz: weight_ih_l1: only single-layer"):
+    with pytest.raises(WeightFileError, match="e.npz: missing key weight_hh_l1: layer 1 lacks"):
         load_weights(p)
     (tmp_path / "f.npz").write_text("not a zip")
     with pytest.raises(WeightFileError, match="f.npz: not a readable .npz"):

@@ -382,6 +382,16 @@ def input_only_init(G: int, I: int, H: int, rng: np.random.Generator, init: str)
     return {"weight_ih": rng.uniform(-a, a, size=(G * H, I)), "bias_ih": np.zeros(G * H)}
 
 
+def sigmoid_pair(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sigma(x), sigma(-x), exp(-|x|)) from one exp: the same values as activations.sigmoid
+    of x and of -x (so 1 - sigma is never formed by subtraction), at half the cost."""
+    e = np.exp(-np.abs(x))
+    s = 1.0 / (1.0 + e)
+    es = e * s
+    pos = x >= 0
+    return np.where(pos, s, es), np.where(pos, es, s), e
+
+
 def log_sigmoid(x: np.ndarray) -> np.ndarray:
     """log sigma(x) = min(x, 0) - log1p(exp(-|x|)), finite for every finite x."""
     return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))

@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..activations import sigmoid
 from .base import (
     CellKind,
     Gate,
@@ -27,6 +26,7 @@ from .base import (
     init_option,
     input_only_init,
     projection_grads,
+    sigmoid_pair,
 )
 from .scan import Scan, linear_scan, reverse_scan
 
@@ -63,7 +63,7 @@ def step(p, o, x, state, xproj=None):
     if xproj is None:
         xproj = x @ p["weight_ih"].T + p["bias_ih"]
     pz, ht = xproj[:, :H], xproj[:, H:]
-    z, keep = sigmoid(pz), sigmoid(-pz)
+    z, keep, _ = sigmoid_pair(pz)
     h = keep * h_prev + z * ht
     return (h,), Cache(x, h_prev, z, keep, ht)
 
@@ -78,7 +78,7 @@ def step_back(p, o, dstate, cache):
 def _scan_forward(p, o, xs, xproj, state0):
     H = xproj.shape[2] // 2
     pz, ht = xproj[..., :H], xproj[..., H:]
-    z, keep = sigmoid(pz), sigmoid(-pz)
+    z, keep, _ = sigmoid_pair(pz)
     h = linear_scan(keep, z * ht, state0[0])
     return (h,), {"z": z, "keep": keep, "ht": np.ascontiguousarray(ht)}
 

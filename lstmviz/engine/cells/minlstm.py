@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..activations import sigmoid
 from .base import (
     FORGET_BIAS,
     CellKind,
@@ -28,8 +27,8 @@ from .base import (
     check_options,
     init_option,
     input_only_init,
-    log_sigmoid,
     projection_grads,
+    sigmoid_pair,
 )
 from .scan import Scan, linear_scan, reverse_scan
 
@@ -69,8 +68,12 @@ def resolve(options: dict) -> dict:
 
 def _gates(xproj, H):
     pf, pi, ht = xproj[..., :H], xproj[..., H : 2 * H], xproj[..., 2 * H :]
-    d = log_sigmoid(pf) - log_sigmoid(pi)
-    return sigmoid(pf), sigmoid(pi), sigmoid(d), sigmoid(-d), ht, sigmoid(-pf), sigmoid(-pi)
+    f, nf, ef = sigmoid_pair(pf)
+    i, ni, ei = sigmoid_pair(pi)
+    # log sigma(x) = min(x, 0) - log1p(exp(-|x|)) (base.log_sigmoid) from the same exps
+    d = (np.minimum(pf, 0.0) - np.log1p(ef)) - (np.minimum(pi, 0.0) - np.log1p(ei))
+    fp, ip, _ = sigmoid_pair(d)
+    return f, i, fp, ip, ht, nf, ni
 
 
 def step(p, o, x, state, xproj=None):

@@ -1,0 +1,111 @@
+"""Weights named in a configuration or a lecture step: the one place they are loaded.
+
+`Config.weights` maps a kind to a weight file: an absolute path (the config loader resolved
+it against the config file's folder) or `builtin:NAME`, a trained model shipped in
+lstmviz/resources/models (listed, with the command that made it, in its manifest.json).
+`named_weights(config)` returns {kind: (Model, Readout or None)} for `session.compute_runs`;
+files are read once and cached by (path, modification time, size), so a recompute (a new
+seed, a longer sequence) never reads them again, while an edited file is read afresh.
+Every problem is a ConfigError naming `weights.<kind>` and the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import lstmviz
+from lstmviz import engine
+from lstmviz.config import BUILTIN_WEIGHTS, Config, ConfigError
+
+MODELS_DIR = lstmviz.RESOURCES / "models"
+MANIFEST = MODELS_DIR / "manifest.json"
+
+Loaded = tuple[engine.Model, engine.Readout | None]
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, int, int], Loaded] = {}
+#: Most files kept in the cache (a lecture names a handful).
+CACHE_SIZE = 16
+
+
+def builtin_models() -> dict[str, dict]:
+    """The shipped models: name -> manifest entry (file, kind, command, eval_mse, ...)."""
+    with open(MANIFEST, encoding="utf-8") as fh:
+        return json.load(fh)["models"]
+
+
+def weight_path(ref: str) -> Path:
+    """The file a `weights` value names (builtin:NAME -> its file in MODELS_DIR)."""
+    if ref.startswith(BUILTIN_WEIGHTS):
+        name = ref[len(BUILTIN_WEIGHTS):]
+        models = builtin_models()
+        if name not in models:
+            raise engine.WeightFileError(
+                f"{ref}: no such built-in model; the built-in models are "
+                + ", ".join(BUILTIN_WEIGHTS + n for n in models))
+        return MODELS_DIR / models[name]["file"]
+    return Path(ref)
+
+
+def load_file(ref: str, kind: str) -> Loaded:
+    """(Model, Readout or None) of one weight file as `kind`, cached by (path, mtime, size)."""
+    path = weight_path(ref)
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is None:  # let the loader write its message (not found, a folder, ...)
+        return engine.load_weights(path, kind)
+    key = (f"{kind}:{os.path.abspath(path)}", st.st_mtime_ns, st.st_size)
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    loaded = engine.load_weights(path, kind)
+    with _lock:
+        if len(_cache) >= CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+        _cache[key] = loaded
+    return loaded
+
+
+def named_weights(config: Config, source: str | None = None) -> dict[str, Loaded]:
+    """{kind: (Model, Readout or None)} for every model `config.weights` names.
+
+    A file that cannot be read, holds another kind, or a model whose hidden size is not
+    config.hidden_size, is a ConfigError naming `weights.<kind>` (and `source`)."""
+    where = f"{source}: " if source else ""
+    out: dict[str, Loaded] = {}
+    for kind, ref in config.weights:
+        try:
+            model, readout = load_file(ref, kind)
+        except engine.WeightFileError as exc:
+            raise ConfigError(f"{where}weights.{kind}: {exc}") from None
+        if model.hidden_size != config.hidden_size:
+            raise ConfigError(
+                f"{where}weights.{kind}: {ref} holds a model with hidden size "
+                f"{model.hidden_size}, but hidden_size = {config.hidden_size}; set "
+                f"hidden_size = {model.hidden_size} (or leave it out to take the file's)")
+        out[kind] = (model, readout)
+    return out
+
+
+def adopt_hidden_size(config: Config, source: str | None = None, *, keep: bool = False
+                      ) -> Config:
+    """`config` with hidden_size taken from its named weights (unless `keep`: the file set
+    hidden_size itself), each file checked (named_weights' errors)."""
+    if not keep:
+        sizes = set()
+        for kind, ref in config.weights:
+            try:
+                sizes.add(load_file(ref, kind)[0].hidden_size)
+            except engine.WeightFileError as exc:
+                where = f"{source}: " if source else ""
+                raise ConfigError(f"{where}weights.{kind}: {exc}") from None
+        if len(sizes) == 1:
+            config = config.replace(hidden_size=sizes.pop())
+    named_weights(config, source)
+    return config
