@@ -677,14 +677,14 @@ def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
     with np.errstate(all="ignore"):
         if quantity == "bound_ratio":
             lg = (len(d.log10_grad_h) - (i + 1)) * _log10(d.rnn_bound)
+        elif quantity == "jac_prod":
+            lg = float(d.log10_jac_prod[i])
         elif quantity in STEP_QUANTITIES:
             series = {"grad_c_ratio": d.log10_grad_c, "whh_ratio": d.log10_whh}
             logs = np.asarray(series.get(quantity, d.log10_grad_h), dtype=np.float64)
             lg = float(logs[i]) if quantity == "grad_norm" else float(logs[i] - logs[-1])
         elif quantity == "jac_step_max":
             lg = float(np.max(d.log10_jac_step))
-        elif quantity == "jac_prod":
-            lg = float(d.log10_jac_prod[i])
         elif quantity == "sigma_max":
             lg = _log10(d.sigma_max)
         elif quantity == "rnn_bound":

@@ -185,3 +185,21 @@ def test_a_registered_kind_runs_through_every_layer(leaky, qapp, tmp_path):
     trainer = Trainer(TrainConfig(kind="leaky", length=5, hidden_size=3, batch_size=4))
     metrics = trainer.step()
     assert np.isfinite(metrics.loss) and trainer.iteration == 1
+
+
+def test_the_new_quantities_measure_what_they_say():
+    from lstmviz.config import Config
+    from lstmviz.session import Session
+    from lstmviz.walkthrough import QUANTITIES, measure_quantity
+
+    s = Session(Config(models=("mingru", "lru", "lstm"), seq_len=10, hidden_size=4))
+    for kind in ("mingru", "lru", "lstm"):
+        d = s.runs[kind].diagnostics
+        for t in (1, 4):
+            got = measure_quantity(kind, "jac_prod", s.runs, t).log10
+            assert got == float(d.log10_jac_prod[t - 1])
+    keep = s.runs["mingru"].trace.gates["keep"]
+    assert float(measure_quantity("mingru", "mean_keep", s.runs)) == float(np.mean(keep))
+    assert "mingru" not in QUANTITIES["sigma_max"][1] and "lru" in QUANTITIES["sigma_max"][1]
+    assert "mingru" not in QUANTITIES["whh_ratio"][1]
+    assert list(QUANTITIES["mean_forget"][1]) == ["lstm", "slstm"]

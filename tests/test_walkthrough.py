@@ -31,7 +31,7 @@ from lstmviz.walkthrough import (
 
 BUILTIN_FILES = sorted(BUILTIN_DIR.glob("*.toml"))
 COURSE = ["01_bptt", "02_vanishing", "03_exploding", "04_lstm", "05_compare", "06_limits",
-          "08_after_training"]
+          "07_modern", "08_after_training"]
 
 GOOD = """
 title = "A lecture"
