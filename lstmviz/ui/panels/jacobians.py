@@ -166,9 +166,11 @@ class JacobianPanel(Panel):
         self.cell_note.setText("" if cell_vals else
                                f"no cell path c_t−1 → c_t shown: only {', '.join(with_path)} "
                                "has one")
-        no_whh = [run.diagnostics.whh_note for run in runs.values()
-                  if run.diagnostics.whh_note]
-        self.whh_note.setText("\n".join(no_whh))
+        no_whh = [run.label for run in runs.values() if run.diagnostics.whh_note]
+        self.whh_note.setText(f"no ∂L/∂W_hh for {', '.join(no_whh)}: no recurrent matrix"
+                              if no_whh else "")
+        self.whh_note.setToolTip("\n".join(run.diagnostics.whh_note for run in runs.values()
+                                            if run.diagnostics.whh_note))
         # reference line at 1 (10⁰) in the product plot
         ref_pen = pg.mkPen(theme.muted, width=1, style=Qt.PenStyle.DotLine)
         self.pooled(self.plots[0], lambda: pg.InfiniteLine(
