@@ -88,13 +88,12 @@ class Run:
     imported: bool = False
     #: log10 of the loss, exact where the float `loss` overflows (None: not computed)
     loss_log10: float | None = None
+    #: settings that did not apply to this kind and what was used instead (for people)
+    notes: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
-        name = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[self.kind]
-        if self.kind == "rnn":
-            name += f" ({self.model.activation})"
-        return name
+        return model_label(self.model)
 
     def completed(self) -> Run:
         """This run with its exact Jacobian norms computed (itself if they already are)."""
@@ -125,8 +124,18 @@ def targets_for(task: engine.Task, where: str) -> np.ndarray:
 Weights = Mapping[str, tuple[engine.Model, engine.Readout | None]]
 
 
-#: Seed offset of each kind: a model's weights do not depend on which others are shown.
-SEED_OFFSET = {"rnn": 1000, "lstm": 2000, "gru": 3000}
+def model_label(model: engine.Model) -> str:
+    """The kind's label, with the activation for kinds that have one ("RNN (tanh)")."""
+    name = model.cell.label
+    if any(o.name == "activation" for o in model.cell.options):
+        name += f" ({model.activation})"
+    return name
+
+
+def seed_offset(kind: str) -> int:
+    """Seed offset of each kind, 1000 x its place in course order (rnn 1000, lstm 2000,
+    gru 3000, indrnn 4000 ...): a model's weights do not depend on which others are shown."""
+    return 1000 * (engine.cells.kinds().index(engine.cells.get(kind).name) + 1)
 
 
 def compute_run(config: Config, task: engine.Task, kind: str,
@@ -143,16 +152,7 @@ def compute_run(config: Config, task: engine.Task, kind: str,
                 f"{config.task!r}, which feeds {task.input_size} input(s)"
             )
     else:
-        model = engine.build_model(
-            kind,
-            task.input_size,
-            config.hidden_size,
-            seed=config.seed + SEED_OFFSET[kind],
-            activation=config.activation,
-            init=config.init,
-            weight_scale=config.weight_scale,
-            forget_bias=config.forget_bias,
-        )
+        model, notes = build_for(config, task.input_size, kind)
         readout = None
     if readout is None or readout.weight.shape != (task.output_size, model.hidden_size):
         readout = engine.build_readout(model.hidden_size, task.output_size,
@@ -168,7 +168,20 @@ def compute_run(config: Config, task: engine.Task, kind: str,
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where)
     return Run(kind, model, readout, task, trace, grads, float(loss), dh, diagnostics,
-               imported is not None, loss_log10)
+               imported is not None, loss_log10, tuple(notes) if imported is None else ())
+
+
+def build_for(config: Config, input_size: int, kind: str) -> tuple[engine.Model, list[str]]:
+    """The model of `kind` the config describes: the shared settings that apply to the kind
+    (engine.options_for) plus the config's per-kind options; -> (model, notes)."""
+    opts, notes = engine.options_for(kind, activation=config.activation, init=config.init,
+                                     weight_scale=config.weight_scale,
+                                     forget_bias=config.forget_bias)
+    opts.update(config.options_of(kind))
+    act = opts.pop("activation", None)
+    model = engine.build_model(kind, input_size, config.hidden_size,
+                               seed=config.seed + seed_offset(kind), activation=act, **opts)
+    return model, notes
 
 
 def compute_runs(config: Config, weights: Weights | None = None, *,

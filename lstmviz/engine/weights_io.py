@@ -32,8 +32,12 @@ from . import cells
 from .activations import ACTIVATIONS
 from .errors import EngineError, WeightFileError
 from .files import atomic_write, atomic_write_bytes
-from .model import CELLS, KINDS, PARAM_NAMES, Model, param_shapes
+from .model import CELLS, PARAM_NAMES, Model, param_shapes
 from .readout import Readout
+
+#: The kinds these files can hold for now: the registry's kinds with the four stacked
+#: tensors of PARAM_NAMES (rnn, lstm, gru, slstm); issue 13 extends it.
+KINDS = tuple(CELLS)
 
 
 def save_weights(path: str | os.PathLike, model: Model, readout: Readout | None = None) -> None:

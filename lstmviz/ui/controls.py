@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSpinBox,
@@ -15,7 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lstmviz.config import ACTIVATIONS, HELP, INITS, MODEL_KINDS, RANGES, Config, ConfigError
+from lstmviz.config import ACTIVATIONS, HELP, RANGES, Config, ConfigError, inits, model_kinds
+from lstmviz.engine import cells
 from lstmviz.ui.wheel import guard_wheel
 
 TASK_LABELS = {
@@ -26,8 +28,20 @@ TASK_LABELS = {
     "recall": "First-symbol recall",
 }
 INIT_LABELS = {"pytorch": "PyTorch default", "xavier": "Xavier / Glorot",
-               "orthogonal": "Orthogonal"}
-MODEL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+               "orthogonal": "Orthogonal", "identity": "Identity (IRNN)",
+               "ring": "Eigenvalue ring (LRU)"}
+#: Model checkboxes per row of the Settings dock (8 kinds in four rows fit its width at
+#: 1280 x 720).
+MODEL_COLUMNS = 2
+
+
+def applies(option: str, kinds: tuple[str, ...]) -> bool:
+    """Whether any of `kinds` declares `option` (an init or equation option)."""
+    for k in kinds:
+        spec = cells.get(k)
+        if any(o.name == option for o in (*spec.init_options, *spec.options)):
+            return True
+    return False
 
 GUIDE = (
     "<b>How to read it</b><br>"
@@ -57,16 +71,20 @@ class ControlsPanel(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
 
-        models_row = QHBoxLayout()
+        models_row = QGridLayout()
+        models_row.setContentsMargins(0, 0, 0, 0)
+        models_row.setHorizontalSpacing(8)
+        models_row.setVerticalSpacing(2)
         self.model_boxes: dict[str, QCheckBox] = {}
-        for kind in MODEL_KINDS:
-            box = QCheckBox(MODEL_LABELS[kind])
+        for n, kind in enumerate(model_kinds()):
+            spec = cells.get(kind)
+            box = QCheckBox(spec.label)
             box.setObjectName(f"model-{kind}")
-            box.setToolTip(HELP["models"])
+            box.setToolTip(f"{spec.label}: {spec.summary}\n{HELP['models']}")
             box.toggled.connect(self._emit)
-            models_row.addWidget(box)
+            models_row.addWidget(box, n // MODEL_COLUMNS, n % MODEL_COLUMNS)
             self.model_boxes[kind] = box
-        models_row.addStretch(1)
+        models_row.setColumnStretch(MODEL_COLUMNS, 1)
         form.addRow("Models", models_row)
 
         self.hidden = self._spin("hidden_size", form, "Hidden size H")
@@ -75,8 +93,8 @@ class ControlsPanel(QWidget):
         self.loss_where = self._combo("loss_where", {"last": "Last step only",
                                                      "every": "Every step"}, form, "Loss at")
         self.activation = self._combo("activation", {a: a for a in ACTIVATIONS}, form,
-                                      "RNN activation φ")
-        self.init = self._combo("init", {i: INIT_LABELS[i] for i in INITS}, form,
+                                      "Activation φ")
+        self.init = self._combo("init", {i: INIT_LABELS.get(i, i) for i in inits()}, form,
                                 "Initialisation")
 
         scale_row = QHBoxLayout()
@@ -173,8 +191,7 @@ class ControlsPanel(QWidget):
                 self.scale.setValue(config.weight_scale)
             self.forget_bias.setValue(config.forget_bias)
             self.seed.setValue(config.seed)
-            self.activation.setEnabled("rnn" in config.models)
-            self.forget_bias.setEnabled("lstm" in config.models)
+            self._enable(config)
         finally:
             self._updating = False
         self.config = config
@@ -195,6 +212,12 @@ class ControlsPanel(QWidget):
             seed=self.seed.value(),
         )
 
+    def _enable(self, config: Config) -> None:
+        """Enable the settings some selected kind uses (engine.cells options)."""
+        self.activation.setEnabled(applies("activation", config.models))
+        self.forget_bias.setEnabled(applies("forget_bias", config.models))
+        self.scale_on.setEnabled(applies("weight_scale", config.models))
+
     def show_sigma(self, text: str) -> None:
         self.sigma_label.setText(text)
 
@@ -209,7 +232,6 @@ class ControlsPanel(QWidget):
             self.error.show()
             return
         self.error.hide()
-        self.activation.setEnabled("rnn" in config.models)
-        self.forget_bias.setEnabled("lstm" in config.models)
+        self._enable(config)
         self.config = config
         self.configRequested.emit(config)

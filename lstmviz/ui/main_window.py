@@ -376,7 +376,8 @@ class MainWindow(QMainWindow):
         parts = []
         for kind, run in self.session.runs.items():
             s = run.diagnostics.sigma_max
-            text = f"{run.label}: σ_max(W_hh) = {format_norm(s)}"
+            text = (f"{run.label}: σ_max(W_hh) = {format_norm(s)}" if s == s
+                    else f"{run.label}: no W_hh")  # NaN: the kind has no recurrent matrix
             if run.diagnostics.rnn_bound is not None:
                 text += f", σ_max·γ = {format_norm(run.diagnostics.rnn_bound)}"
                 if run.diagnostics.rnn_bound < 1:

@@ -38,6 +38,8 @@ from lstmviz.ui.theme import LIGHT, Theme
 
 CELL_W, CELL_H, GAP = 30.0, 42.0, 18.0
 PITCH = CELL_W + GAP
+#: Offset of the two extra parallel lanes of a diagonal recurrence's h arrow (pixels).
+DIAG_LANE = 4.0
 ROW_H = 136.0
 #: Smallest zoom "Fit sequence" goes to: rows stay readable (cells 9 px, rows 41 px).
 FIT_MIN_ZOOM = 0.3
@@ -131,7 +133,10 @@ class RowItem(QGraphicsObject):
         self.frame: Frame | None = None
         self.selected_t: int | None = None
         self.T = run.trace.h.shape[0]
-        self.is_lstm = run.kind == "lstm"
+        # a cell state c (LSTM, sLSTM) is drawn as a highway along the top
+        self.is_lstm = run.model.has_cell
+        # no W_hh mixing (IndRNN's u, minGRU, minLSTM, the LRU): per-unit arrows h -> h
+        self.diagonal = run.model.cell.recurrent != "dense"
         h0 = np.asarray(run.trace.h[:, 0, :])
         self.image = hidden_image(h0)
         x = np.asarray(run.task.xs[:, 0, :])
@@ -197,7 +202,7 @@ class RowItem(QGraphicsObject):
             painter.setPen(QPen(muted, 1.0, Qt.PenStyle.DotLine))
             painter.drawLine(QPointF(cell_x(t0) - GAP, y), QPointF(cell_x(t1) + CELL_W, y))
             if fwd >= t0:
-                painter.setPen(QPen(QColor(th.model_colors["lstm"]), 2.5))
+                painter.setPen(QPen(th.model_color(self.run.kind), 2.5))
                 painter.drawLine(QPointF(cell_x(t0) - GAP, y),
                                  QPointF(cell_x(min(fwd, t1)) + CELL_W, y))
         for t in range(t0, t1 + 1):
@@ -231,6 +236,10 @@ class RowItem(QGraphicsObject):
             if t < self.T:
                 y = r.center().y()
                 a, b = QPointF(r.right(), y), QPointF(r.right() + GAP, y)
+                if self.diagonal:  # unit j feeds only unit j: parallel lanes, no crossing
+                    painter.setPen(pen_arrow if t < fwd else pen_dotted)
+                    for dy in (-DIAG_LANE, DIAG_LANE):
+                        painter.drawLine(a + QPointF(0, dy), b + QPointF(-2, dy))
                 if t < fwd:
                     self._arrow(painter, a, b, pen_arrow, 5)
                 else:
@@ -567,6 +576,10 @@ class RowLabels(QWidget):
                 painter.setPen(QColor(view.theme.muted))
                 y = view.mapFromScene(QPointF(0, row.y() + 16)).y()
                 painter.drawText(QPointF(6, y - 4), "cell state c")
+            if row.diagonal:
+                painter.setFont(small)
+                painter.setPen(QColor(view.theme.muted))
+                painter.drawText(QPointF(6, mid + height / 2 + 10), "⇉ per unit, no W_hh mixing")
         painter.end()
 
 

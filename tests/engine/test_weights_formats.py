@@ -12,7 +12,6 @@ import pytest
 from safetensors.numpy import save_file
 
 from lstmviz.engine import (
-    KINDS,
     WeightFileError,
     build_model,
     build_readout,
@@ -21,6 +20,10 @@ from lstmviz.engine import (
     weights_io,
 )
 from lstmviz.engine.cells import get
+
+#: The kinds a plain state dict names by its shapes (weights_io loads these until issue 13
+#: covers every kind; the sLSTM's tensors look like the LSTM's, so it needs __kind__).
+KINDS = ["rnn", "lstm", "gru"]
 
 
 def state_dict(kind="lstm", I=3, H=4, dtype=np.float32, suffix="_l0"):

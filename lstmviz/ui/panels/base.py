@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lstmviz.engine import cells
 from lstmviz.session import Frame, Run
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.theme import LIGHT, Theme
@@ -519,7 +520,11 @@ def floor_to(logs: list[np.ndarray], bottom: float) -> None:
 
 AXIS_WIDTH = 42
 #: What this panel shows for each kind: (gate key, symbol, plot title).
-MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def label(kind: str) -> str:
+    """The kind's name for people (the cell registry's)."""
+    return cells.get(kind).label
 #: The cursor over a heatmap: the theme's highlight is yellow, which vanishes on viridis
 #: near 1 (a forget gate held open), so heatmaps use a magenta no colour map contains.
 HEATMAP_CURSOR = "#ff2e88"

@@ -15,6 +15,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
+from lstmviz.engine import cells
 from lstmviz.numfmt import format_magnitude
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defined here)
@@ -37,6 +38,12 @@ from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defi
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 BOUND_LABEL = "RNN bound (σγ)^(T−t)"
+
+
+#: Width (pixels) the notes are measured at before the panel is first shown.
+NOTES_WIDTH = 400
+#: With more models than this, the ratio notes run on in one paragraph (eight kinds fit).
+COMPACT_NOTES = 3
 
 
 class NotesBox(QWidget):
@@ -84,6 +91,8 @@ class NotesBox(QWidget):
 
     def _fit(self) -> None:
         width = max(1, self.width() - 8)
+        if not self.isVisible():  # not laid out yet: a default width, not one word per line
+            width = max(width, NOTES_WIDTH)  # (the window would open taller than asked)
         if not self._worst:
             height = 0
         else:
@@ -162,7 +171,7 @@ class GradientPanel(Panel):
         loss_last = self.adapter.session.config.loss_where == "last"
         return tuple(
             (kind, run.label, run.trace.h.shape, run.diagnostics.grad_c_norm is not None,
-             loss_last and kind == "rnn" and run.diagnostics.rnn_bound is not None)
+             loss_last and cells.get(kind).bound_applies and run.diagnostics.rnn_bound is not None)
             for kind, run in runs.items())
 
     def rebuild(self, runs: dict[str, Run]) -> None:
@@ -177,6 +186,10 @@ class GradientPanel(Panel):
         self.overflow.setColor(theme.foreground)
         self.overflow.fill = pg.mkBrush(theme.background + "c0")
         self.series, self.bound, self.sigma_gamma = {}, None, None
+        self.sigma_label = ""
+        self.no_bound = [k for k in runs if not cells.get(k).bound_applies]
+        self.notes.setToolTip("\n".join(f"{cells.get(k).label}: {cells.get(k).bound_note}"
+                                         for k in self.no_bound))
         self._ratio_logs = {}
         T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
         x = np.arange(1, T + 1, dtype=float)
@@ -203,8 +216,10 @@ class GradientPanel(Panel):
                 self._columns[f"{kind} log10 ||dL/dc_t||"] = np.asarray(
                     d.log10_grad_c, dtype=float)
                 logs.append(yc)
-            if kind == "rnn" and d.rnn_bound is not None:
+            if cells.get(kind).bound_applies and d.rnn_bound is not None \
+                    and self.sigma_gamma is None:
                 self.sigma_gamma = float(d.rnn_bound)
+                self.sigma_label = run.label.split(" (")[0]
                 if self.adapter.session.config.loss_where == "last":
                     self._add_bound(x, run, yh)
         self._auto_range = y_range(*logs)
@@ -265,8 +280,8 @@ class GradientPanel(Panel):
         yb[np.isnan(yb) | (yb == np.inf)] = np.nan
         self.bound = _Series(item, x, yb)
         with np.errstate(all="ignore"):
-            self._columns["rnn bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = 10.0 ** yb
-        self._columns["rnn log10 bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = yb
+            self._columns[f"{run.kind} bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = 10.0 ** yb
+        self._columns[f"{run.kind} log10 bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = yb
 
     # -- cursor moved ---------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
@@ -282,26 +297,44 @@ class GradientPanel(Panel):
         self.notes.set_html(self._notes_html(t))
         set_html(self.overflow, overflow_html(self.runs.values(), frame))
 
+    def _no_bound_line(self) -> str:
+        """Where the σ_max·γ bound does not exist, say so (each kind's reason: the tooltip)."""
+        if not self.no_bound or self.sigma_gamma is None:
+            return ""
+        names = ", ".join(cells.get(k).label for k in self.no_bound)
+        return f"no σ_max·γ bound for {names} (hover: why)"
+
     def _notes_html(self, t: int) -> str:
         lines = []
         if self.sigma_gamma is not None:
             verdict = " &lt; 1: must vanish" if self.sigma_gamma < 1 else ""
-            lines.append(f"<span style='color:{self.theme.muted}'>RNN σ_max·γ = "
+            lines.append(f"<span style='color:{self.theme.muted}'>{self.sigma_label} σ_max·γ = "
                          f"{self.sigma_gamma:.2f}{verdict}</span>")
+        if self._no_bound_line():
+            lines.append(f"<span style='color:{self.theme.muted}'>{self._no_bound_line()}"
+                         "</span>")
         T = self.adapter.session.seq_len
         if t < T:
             sub = str(t).translate(SUBSCRIPT)
+            compact = len(self._ratio_logs) > COMPACT_NOTES
+            entries = []
             for kind, y in self._ratio_logs.items():
                 run = self.runs[kind]
                 if not np.isfinite(y[-1]):
                     continue
                 value = format_magnitude(self.ratio_log10(kind, t))
                 color = self.theme.model_color(kind).name()
-                text = f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}"
+                text = (f"{run.label} {value}" if compact
+                        else f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}")
                 if run.diagnostics.log10_grad_c is not None:
-                    text += (f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = "
-                             f"{format_magnitude(self.ratio_log10(kind, t, 'c'))}")
-                lines.append(f"<span style='color:{color}'>{text}</span>")
+                    c = format_magnitude(self.ratio_log10(kind, t, "c"))
+                    text += (f" (c: {c})" if compact
+                             else f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = {c}")
+                entries.append(f"<span style='color:{color}'>{text}</span>")
+            if compact and entries:
+                lines.append(f"‖dL/dh{sub}‖ / ‖dL/dh_T‖: " + " · ".join(entries))
+            else:
+                lines += entries
         return "<br>".join(lines)
 
     def ratio_log10(self, kind: str, t: int, of: str = "h") -> float:
@@ -315,15 +348,25 @@ class GradientPanel(Panel):
         """The notes at their longest (widest step number and value), as plain text."""
         lines = []
         if self.sigma_gamma is not None:
-            lines.append(f"RNN σ_max·γ = {self.sigma_gamma:.2f} < 1: must vanish")
+            lines.append(f"{self.sigma_label} σ_max·γ = {self.sigma_gamma:.2f} < 1: must vanish")
+        if self._no_bound_line():
+            lines.append(self._no_bound_line())
         sub = str(max(T - 1, 1)).translate(SUBSCRIPT)
+        compact = len(self._ratio_logs) > COMPACT_NOTES
+        entries = []
         for kind, y in self._ratio_logs.items():
             if np.isfinite(y[-1]):
                 run = self.runs[kind]
-                text = f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = 8.8 × 10⁻⁸⁸⁸⁸"
+                text = (f"{run.label} 8.8 × 10⁻⁸⁸⁸⁸" if compact
+                        else f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = 8.8 × 10⁻⁸⁸⁸⁸")
                 if run.diagnostics.log10_grad_c is not None:
-                    text += f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = 8.8 × 10⁻⁸⁸⁸⁸"
-                lines.append(text)
+                    text += (" (c: 8.8 × 10⁻⁸⁸⁸⁸)" if compact
+                             else f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = 8.8 × 10⁻⁸⁸⁸⁸")
+                entries.append(text)
+        if compact and entries:
+            lines.append(f"‖dL/dh{sub}‖ / ‖dL/dh_T‖: " + " · ".join(entries))
+        else:
+            lines += entries
         return "\n".join(lines)
 
     def data_columns(self) -> dict[str, np.ndarray]:
