@@ -139,7 +139,8 @@ def test_an_unknown_kind_is_an_error_in_every_layer():
 def test_a_registered_kind_runs_through_every_layer(leaky, qapp, tmp_path):
     from lstmviz.config import Config
     from lstmviz.engine.training import TrainConfig, Trainer
-    from lstmviz.export import ExportRequest, export, read_csv
+    from lstmviz.export import ExportRequest, read_csv
+    from lstmviz.ui.export.writer import run_export
     from lstmviz.session import Session, seed_offset
     from lstmviz.ui.adapter import SessionAdapter
     from lstmviz.ui.panels.cellstate import CellStatePanel
@@ -175,8 +176,8 @@ def test_a_registered_kind_runs_through_every_layer(leaky, qapp, tmp_path):
     adapter.select("leaky", 3)
     inspector.follow.setChecked(False)
     assert any(k.startswith("leaky ") for k in inspector.data_columns())
-    export(config, ExportRequest(out_dir=tmp_path, formats=("csv",),
-                                 names=("gradients", "jacobians")), session=session)
+    run_export(config, ExportRequest(out_dir=tmp_path, formats=("csv",),
+                                     names=("gradients", "jacobians")), session=session)
     csv = read_csv(tmp_path / "gradients.csv")
     np.testing.assert_array_equal(csv["leaky log10 ||dL/dh_t||"], d.log10_grad_h)
     holds, measured = check_claim(Claim("leaky", "grad_ratio", "<", 10.0), session.runs)
