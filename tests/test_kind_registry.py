@@ -140,9 +140,9 @@ def test_a_registered_kind_runs_through_every_layer(leaky, qapp, tmp_path):
     from lstmviz.config import Config
     from lstmviz.engine.training import TrainConfig, Trainer
     from lstmviz.export import ExportRequest, read_csv
-    from lstmviz.ui.export.writer import run_export
     from lstmviz.session import Session, seed_offset
     from lstmviz.ui.adapter import SessionAdapter
+    from lstmviz.ui.export.writer import run_export
     from lstmviz.ui.panels.cellstate import CellStatePanel
     from lstmviz.ui.panels.forget import ForgetPanel
     from lstmviz.ui.panels.gates import GatesPanel
