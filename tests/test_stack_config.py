@@ -75,3 +75,21 @@ def test_gradients_csv_has_one_column_per_layer(tmp_path):
         np.testing.assert_allclose(cols[f"{kind} ||dL/dh_t||"],
                                    cols[f"{kind} layer 2 ||dL/dh_t||"], rtol=1e-12)
     assert "layer 1" in (tmp_path / "o" / "columns.md").read_text()
+
+
+def test_config_weights_naming_a_stacked_file(tmp_path):
+    from lstmviz.engine import save_weights
+    from lstmviz.engine.stack import build_stack, stack_backward, stack_forward
+
+    stack = build_stack("lstm", 1, 5, num_layers=2, seed=11)
+    save_weights(tmp_path / "two.npz", stack)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[settings]\nmodels = ["lstm"]\nseq_len = 7\n\n[weights]\nlstm = "two.npz"\n')
+    config = load_config(cfg)
+    assert config.hidden_size == 5
+    run = compute_runs(config)["lstm"]
+    assert run.num_layers == 2 and run.imported
+    st = stack_forward(stack, run.task.xs)
+    np.testing.assert_array_equal(run.trace.h, st.h)
+    g = stack_backward(stack, st, run.dh_loss)
+    np.testing.assert_array_equal(run.log10_h_layers, g.log10_h_layers)
