@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import EngineError
+from .linalg import LOG10_2, log10_frobenius_per_step
 from .model import Model, build_model
 from .unroll import Grads, Trace, backward, forward
 
@@ -185,6 +186,24 @@ class StackGrads:
     def log10_h_layers(self) -> np.ndarray:
         """(L, T) exact log10 ||dL/dh^(l)_t||_F over the batch, bottom layer first."""
         out = np.stack([g.log10_h for g in self.layers])
+        out.setflags(write=False)
+        return out
+
+    @cached_property
+    def log10_x_layers(self) -> np.ndarray:
+        """(L, T) exact log10 ||dL/dx^(l)_t||_F, the gradient at layer l's input: for l > 0
+        what passes down through depth into h^(l-1)_t (the backward arrows down), for l = 0
+        dL/dx_t of the input sequence. Exact beyond float64 (from the rescaled pass)."""
+        rows = []
+        for g in self.layers:
+            scaled = g.x if g.x_scaled is None else g.x_scaled
+            with np.errstate(all="ignore"):
+                v = log10_frobenius_per_step(np.abs(scaled) if np.iscomplexobj(scaled)
+                                             else scaled)
+                if g.x_scaled is not None and g.scale_exp is not None:
+                    v = v + g.scale_exp * LOG10_2
+            rows.append(v)
+        out = np.stack(rows)
         out.setflags(write=False)
         return out
 

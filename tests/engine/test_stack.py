@@ -71,6 +71,9 @@ def test_stack_gradients_match_finite_differences(kind, L):
         # (the LRU's log10_h is of its whole complex ds_t, see unroll.Grads; its Re is num)
         want = np.log10(np.linalg.norm(np.abs(full).reshape(T, -1), axis=1))
         np.testing.assert_allclose(g.log10_h_layers[l], want, atol=1e-5)
+        # the gradient passed down into layer l's h (or the input's, l = 0)
+        np.testing.assert_allclose(g.log10_x_layers[l], np.log10(np.linalg.norm(
+            np.abs(g.layers[l].x).reshape(T, -1), axis=1)), atol=1e-9)
     num_x = numeric_grad(lambda v: _loss_fn(stack, v, w), xs).reshape(xs.shape)
     assert rel_error(g.x, num_x) < 1e-6
 
@@ -140,6 +143,8 @@ def test_per_layer_logs_stay_exact_beyond_float64():
     g0 = (np.zeros(2), -np.inf)
     for t in range(Tl - 1, -1, -1):
         np.testing.assert_allclose(logs[1, t], g1[1], atol=1e-9)
+        np.testing.assert_allclose(g.log10_x_layers[1, t], norm(g1[0] @ wih1, g1[1])[1],
+                                   atol=1e-9)
         g0 = add(norm(g1[0] @ wih1, g1[1]), g0)
         np.testing.assert_allclose(logs[0, t], g0[1], atol=1e-9)
         g1 = norm(g1[0] @ whh1, g1[1])
