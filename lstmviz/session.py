@@ -114,6 +114,20 @@ class Run:
             return self.grads.log10_h[None]
         return self.stack[2].log10_h_layers
 
+    def layer_view(self, layer: int) -> Run:
+        """This run as seen at layer `layer` (0-based, bottom first) of its stack: model,
+        trace, grads and diagnostics of that layer (Jacobian norms left for later, see
+        engine.compute_diagnostics), for views that show one layer (the inspector). The
+        top layer (or a one-layer run) is the run itself."""
+        if self.stack is None or layer == self.num_layers - 1:
+            return self
+        if not 0 <= layer < self.num_layers:
+            raise IndexError(f"layer {layer} is out of range 0..{self.num_layers - 1}")
+        model, trace, grads = (self.stack[0].layers[layer], self.stack[1].layers[layer],
+                               self.stack[2].layers[layer])
+        return replace(self, model=model, trace=trace, grads=grads, diagnostics=(
+            engine.compute_diagnostics(model, trace, grads, jacobians=False)))
+
     @property
     def grad_h_norm_layers(self) -> np.ndarray:
         """(L, T) ||dL/dh^(l)_t|| as float64 (0 / inf only beyond float64; the logs above
