@@ -1,6 +1,7 @@
 """The inspector picks a layer of a stacked model (top layer by default)."""
 
 import numpy as np
+import pytest
 
 from lstmviz.config import Config
 from lstmviz.numfmt import format_magnitude
@@ -9,10 +10,19 @@ from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.panels.inspector import InspectorPanel
 
 
-def test_inspector_layer_box(qtbot):
+@pytest.fixture
+def held():
+    """Strong references until the widgets are closed (qtbot holds only weak ones)."""
+    refs = []
+    yield refs
+    refs.clear()
+
+
+def test_inspector_layer_box(qtbot, held):
     session = Session(Config(models=("lstm",), seq_len=8, hidden_size=5, num_layers=3))
     panel = InspectorPanel(SessionAdapter(session))
     qtbot.addWidget(panel)
+    held.append(panel)
     panel.show()
     session.seek_to(BACKWARD, 4)
     assert panel.layer_box.isVisible() and panel.layer_box.count() == 3
@@ -32,10 +42,11 @@ def test_inspector_layer_box(qtbot):
     assert want in panel.grad_label.text()
 
 
-def test_no_layer_box_for_one_layer(qtbot):
+def test_no_layer_box_for_one_layer(qtbot, held):
     session = Session(Config(models=("rnn",), seq_len=5, hidden_size=3))
     panel = InspectorPanel(SessionAdapter(session))
     qtbot.addWidget(panel)
+    held.append(panel)
     panel.show()
     session.seek(3)
     assert not panel.layer_box.isVisible()

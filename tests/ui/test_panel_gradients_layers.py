@@ -2,6 +2,7 @@
 looks as before (no heatmap, one curve per model and quantity)."""
 
 import numpy as np
+import pytest
 
 from lstmviz.config import Config
 from lstmviz.session import Session
@@ -11,10 +12,19 @@ from lstmviz.ui.panels.gradients import GradientPanel
 T = 12
 
 
-def _panel(qtbot, **kw):
+@pytest.fixture
+def held():
+    """Strong references until the widgets are closed (qtbot holds only weak ones)."""
+    refs = []
+    yield refs
+    refs.clear()
+
+
+def _panel(qtbot, held, **kw):
     session = Session(Config(models=("rnn", "lstm"), seq_len=T, hidden_size=4, **kw))
     p = GradientPanel(SessionAdapter(session))
     qtbot.addWidget(p)
+    held.append(p)
     p.resize(700, 500)
     p.show()
     qtbot.waitExposed(p)
@@ -25,8 +35,8 @@ def _curves(panel, kind):
     return [np.asarray(s.item.getData()[1]) for s in panel.series[kind]]
 
 
-def test_three_layers_give_three_h_curves_and_the_heatmap(qtbot):
-    session, panel = _panel(qtbot, num_layers=3)
+def test_three_layers_give_three_h_curves_and_the_heatmap(qtbot, held):
+    session, panel = _panel(qtbot, held, num_layers=3)
     session.to_end()  # backward pass done: everything revealed
     for kind, run in session.runs.items():
         logs = run.log10_h_layers
@@ -51,8 +61,8 @@ def test_three_layers_give_three_h_curves_and_the_heatmap(qtbot):
     assert np.isnan(img[:, : T - 4]).all() and np.isfinite(img[:, T - 4:]).all()
 
 
-def test_one_layer_panel_is_unchanged(qtbot):
-    session, panel = _panel(qtbot)
+def test_one_layer_panel_is_unchanged(qtbot, held):
+    session, panel = _panel(qtbot, held)
     session.to_end()
     assert not panel.depth.widget.isVisible()
     assert len(panel.series["rnn"]) == 1 and len(panel.series["lstm"]) == 2

@@ -2,6 +2,7 @@
 arrows run left through time and down through depth on one log scale."""
 
 import numpy as np
+import pytest
 
 from lstmviz.config import Config
 from lstmviz.session import Session
@@ -9,9 +10,19 @@ from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.unrolled import ROW_H, UnrolledView
 
 
-def test_grid_rows_per_layer_and_depth_arrows(qtbot):
+@pytest.fixture
+def held():
+    """Strong references until the widgets are closed (qtbot holds only weak ones; a view
+    and its adapter form a cycle the garbage collector could free mid-paint)."""
+    refs = []
+    yield refs
+    refs.clear()
+
+
+def test_grid_rows_per_layer_and_depth_arrows(qtbot, held):
     session = Session(Config(models=("rnn", "gru"), seq_len=9, hidden_size=4, num_layers=3))
     view = UnrolledView(SessionAdapter(session))
+    held.append(view)
     qtbot.addWidget(view)
     view.resize(900, 700)
     view.show()
@@ -40,9 +51,10 @@ def test_grid_rows_per_layer_and_depth_arrows(qtbot):
     view.grab()  # paints every row through the backward pass without error
 
 
-def test_one_layer_has_no_grid_rows(qtbot):
+def test_one_layer_has_no_grid_rows(qtbot, held):
     session = Session(Config(models=("rnn", "lstm"), seq_len=6, hidden_size=3))
     view = UnrolledView(SessionAdapter(session))
+    held.append(view)
     qtbot.addWidget(view)
     assert view.layer_rows == []
     assert all(r.show_inputs and r.has_loss and r.depth_log is None for r in view.rows.values())
