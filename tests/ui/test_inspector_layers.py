@@ -1,21 +1,12 @@
 """The inspector picks a layer of a stacked model (top layer by default)."""
 
 import numpy as np
-import pytest
 
 from lstmviz.config import Config
 from lstmviz.numfmt import format_magnitude
 from lstmviz.session import BACKWARD, Session
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.panels.inspector import InspectorPanel
-
-
-@pytest.fixture
-def held():
-    """Strong references until the widgets are closed (qtbot holds only weak ones)."""
-    refs = []
-    yield refs
-    refs.clear()
 
 
 def test_inspector_layer_box(qtbot, held):

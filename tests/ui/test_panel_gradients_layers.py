@@ -2,7 +2,6 @@
 looks as before (no heatmap, one curve per model and quantity)."""
 
 import numpy as np
-import pytest
 
 from lstmviz.config import Config
 from lstmviz.session import Session
@@ -10,14 +9,6 @@ from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.panels.gradients import GradientPanel
 
 T = 12
-
-
-@pytest.fixture
-def held():
-    """Strong references until the widgets are closed (qtbot holds only weak ones)."""
-    refs = []
-    yield refs
-    refs.clear()
 
 
 def _panel(qtbot, held, **kw):

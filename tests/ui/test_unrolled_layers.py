@@ -2,21 +2,11 @@
 arrows run left through time and down through depth on one log scale."""
 
 import numpy as np
-import pytest
 
 from lstmviz.config import Config
 from lstmviz.session import Session
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.unrolled import ROW_H, UnrolledView
-
-
-@pytest.fixture
-def held():
-    """Strong references until the widgets are closed (qtbot holds only weak ones; a view
-    and its adapter form a cycle the garbage collector could free mid-paint)."""
-    refs = []
-    yield refs
-    refs.clear()
 
 
 def test_grid_rows_per_layer_and_depth_arrows(qtbot, held):
