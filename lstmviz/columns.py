@@ -2,7 +2,7 @@
 puts beside its CSVs and the docs page docs/DATA.md (`python -m lstmviz.columns > docs/DATA.md`).
 
 Pure (no Qt). A column name pattern may hold <kind> (a cell kind: engine.cells.kinds()),
-<u> (a unit, 0-based),
+<u> (a unit, 0-based), <l> (a layer of a stacked model, 1 = bottom),
 <symbol> (a gate or state symbol such as f or h_t), <name> and <t> (a step, 1-based).
 """
 
@@ -20,15 +20,15 @@ COLUMNS_FILE = "columns.md"
 @dataclass(frozen=True)
 class Column:
     file: str  # e.g. "gradients.csv"
-    name: str  # the header, with <kind> / <u> / <symbol> / <name> / <t> placeholders
+    name: str  # the header, with <kind> / <u> / <l> / <symbol> / <name> / <t> placeholders
     meaning: str  # what it is (formula)
     norm: str  # which norm ("-" for none)
     batch: str  # "whole batch" or "batch element 0"
 
     def regex(self) -> re.Pattern[str]:
-        parts = re.split(r"(<kind>|<u>|<symbol>|<name>|<t>)", self.name)
-        sub = {"<kind>": r"[a-z]+", "<u>": r"\d+", "<symbol>": r"[A-Za-z_]+", "<t>": r"\d+",
-               "<name>": r".+?"}
+        parts = re.split(r"(<kind>|<u>|<l>|<symbol>|<name>|<t>)", self.name)
+        sub = {"<kind>": r"[a-z]+", "<u>": r"\d+", "<l>": r"\d+", "<symbol>": r"[A-Za-z_]+",
+               "<t>": r"\d+", "<name>": r".+?"}
         return re.compile("".join(sub.get(p, re.escape(p)) for p in parts) + r"\Z")
 
 
@@ -53,6 +53,14 @@ COLUMNS: tuple[Column, ...] = (
            "Frobenius over the B x H matrix", "whole batch"),
     Column("gradients.csv", "<kind> log10 ||dL/dc_t||", _LOG, "Frobenius over B x H",
            "whole batch"),
+    Column("gradients.csv", "<kind> layer <l> ||dL/dh_t||",
+           "stacked models (num_layers > 1) only, one column per layer l = 1 (bottom) .. L "
+           "(top): the total gradient dL/dh^(l)_t at that layer's output at step t (what "
+           "comes from layer l+1 through its input, from t+1 through time and, for the top "
+           "layer, from the loss; layer L equals <kind> ||dL/dh_t||, whose columns are the "
+           "top layer's); " + _FLOAT, "Frobenius over the B x H matrix", "whole batch"),
+    Column("gradients.csv", "<kind> layer <l> log10 ||dL/dh_t||", _LOG,
+           "Frobenius over B x H", "whole batch"),
     Column("gradients.csv", "<kind> bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||",
            "kinds where the bound applies (the vanilla RNN: rnn): the bound ||dL/dh_T|| "
            "(sigma_max(W_hh) gamma)^(T-t), gamma = "
@@ -165,7 +173,8 @@ def data_markdown() -> str:
              "`python -m lstmviz.columns > docs/DATA.md`).", "", "## Conventions", "",
              *(f"- {n}" for n in NOTES), "",
              "Placeholders: `<kind>` a cell kind (" + ", ".join(cells.kinds())
-             + "); `<u>` a unit (0-based); `<symbol>` a "
+             + "); `<u>` a unit (0-based); `<l>` a layer of a stacked model (1 = bottom); "
+             "`<symbol>` a "
              "gate or state symbol; `<name>` a quantity; `<t>` a step (1-based)."]
     files = list(dict.fromkeys(c.file for c in COLUMNS))
     for file in files:

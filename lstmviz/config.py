@@ -51,6 +51,7 @@ LOSS_WHERE = ("last", "every")
 #: Inclusive ranges of the numeric settings: (low, high).
 RANGES: dict[str, tuple[float, float]] = {
     "hidden_size": (1, 512),
+    "num_layers": (1, 4),
     "seq_len": (1, 1000),
     "batch_size": (1, 256),
     "seed": (0, 2**31 - 1),
@@ -66,6 +67,10 @@ TASK_MIN_SEQ_LEN: dict[str, int] = {"adding": 2}
 HELP: dict[str, str] = {
     "models": "Which networks to unroll on the same input (several = compare mode).",
     "hidden_size": "Number of hidden units H of every model.",
+    "num_layers": (
+        "Stacked recurrent layers of every model, 1 to 4 (PyTorch's num_layers: layer l's "
+        "outputs are layer l+1's inputs, no dropout; the readout sees the top layer)."
+    ),
     "seq_len": "Sequence length T: how many timesteps the network is unrolled over.",
     "batch_size": "Sequences per batch; plots show the batch as a whole.",
     "task": "The input sequence and target the loss is computed against.",
@@ -147,6 +152,8 @@ class Config:
     #: (kind, weight file) pairs, sorted by kind: an absolute path or "builtin:NAME". Set as
     #: a mapping ({"lstm": "models/x.npz"}); from_dict resolves relative paths.
     weights: tuple[tuple[str, str], ...] = ()
+    #: stacked layers per model (engine.stack), 1 to 4
+    num_layers: int = 1
     # Not part of equality-relevant numerics, but kept with the config file.
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -193,7 +200,7 @@ class Config:
             if value not in options:
                 raise ConfigError(f"{w}{key}: expected one of {list(options)}, "
                                   f"got {short_repr(value)}")
-        for key in ("hidden_size", "seq_len", "batch_size", "seed"):
+        for key in ("hidden_size", "seq_len", "batch_size", "seed", "num_layers"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{w}{key}: expected an integer, got {short_repr(value)}")
@@ -348,8 +355,9 @@ MEMORY_SHARE = 0.8
 def estimate_bytes(config: Config) -> int:
     """Peak memory of computing `config`'s runs (an upper estimate; see BYTES_PER_STATE)."""
     T, B, H = config.seq_len, config.batch_size, config.hidden_size
-    return len(config.models) * (BYTES_PER_STATE * T * B * H
-                                 + BYTES_PER_JACOBIAN * T * H * H) + BYTES_BASE
+    return len(config.models) * config.num_layers * (BYTES_PER_STATE * T * B * H
+                                                     + BYTES_PER_JACOBIAN * T * H * H) \
+        + BYTES_BASE
 
 
 def available_memory() -> int | None:

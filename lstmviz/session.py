@@ -17,6 +17,14 @@ import numpy as np
 from lstmviz import engine
 from lstmviz.config import Config, ConfigError, check_memory
 from lstmviz.engine.readout import log10_loss
+from lstmviz.engine.stack import (
+    StackedModel,
+    StackGrads,
+    StackTrace,
+    build_stack,
+    stack_backward,
+    stack_forward,
+)
 from lstmviz.named_weights import named_weights
 
 FORWARD, LOSS, BACKWARD = "forward", "loss", "backward"
@@ -90,6 +98,43 @@ class Run:
     loss_log10: float | None = None
     #: settings that did not apply to this kind and what was used instead (for people)
     notes: tuple[str, ...] = ()
+    #: the whole stack when the model has several layers (engine.stack): model, trace and
+    #: grads above are then its TOP layer's (what the readout sees; every view shows it)
+    stack: tuple[StackedModel, StackTrace, StackGrads] | None = None
+
+    @property
+    def num_layers(self) -> int:
+        return 1 if self.stack is None else self.stack[0].num_layers
+
+    @property
+    def log10_h_layers(self) -> np.ndarray:
+        """(L, T) exact log10 ||dL/dh^(l)_t|| per layer, bottom first (L = 1: the model's
+        grads.log10_h)."""
+        if self.stack is None:
+            return self.grads.log10_h[None]
+        return self.stack[2].log10_h_layers
+
+    def layer_view(self, layer: int) -> Run:
+        """This run as seen at layer `layer` (0-based, bottom first) of its stack: model,
+        trace, grads and diagnostics of that layer (Jacobian norms left for later, see
+        engine.compute_diagnostics), for views that show one layer (the inspector). The
+        top layer (or a one-layer run) is the run itself."""
+        if self.stack is None or layer == self.num_layers - 1:
+            return self
+        if not 0 <= layer < self.num_layers:
+            raise IndexError(f"layer {layer} is out of range 0..{self.num_layers - 1}")
+        model, trace, grads = (self.stack[0].layers[layer], self.stack[1].layers[layer],
+                               self.stack[2].layers[layer])
+        return replace(self, model=model, trace=trace, grads=grads, diagnostics=(
+            engine.compute_diagnostics(model, trace, grads, jacobians=False)))
+
+    @property
+    def grad_h_norm_layers(self) -> np.ndarray:
+        """(L, T) ||dL/dh^(l)_t|| as float64 (0 / inf only beyond float64; the logs above
+        are exact)."""
+        from lstmviz.engine.linalg import pow10
+
+        return pow10(self.log10_h_layers)
 
     @property
     def label(self) -> str:
@@ -157,18 +202,29 @@ def compute_run(config: Config, task: engine.Task, kind: str,
     if readout is None or readout.weight.shape != (task.output_size, model.hidden_size):
         readout = engine.build_readout(model.hidden_size, task.output_size,
                                        seed=config.seed + 7)
-    trace = engine.forward(model, task.xs)
+    stack = None
+    if isinstance(model, StackedModel):
+        s_trace = stack_forward(model, task.xs)
+        trace = s_trace.top
+    else:
+        trace = engine.forward(model, task.xs)
     loss, dh, _ = engine.loss_and_grad(
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where,
     )
-    grads = engine.backward(model, trace, dh)
+    if isinstance(model, StackedModel):
+        s_grads = stack_backward(model, s_trace, dh)
+        stack = (model, s_trace, s_grads)
+        model, grads = model.top, s_grads.top
+    else:
+        grads = engine.backward(model, trace, dh)
     diagnostics = engine.compute_diagnostics(model, trace, grads, jacobians=jacobians)
     loss_log10 = float(np.log10(loss)) if 0 < loss < np.inf else log10_loss(
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where)
     return Run(kind, model, readout, task, trace, grads, float(loss), dh, diagnostics,
-               imported is not None, loss_log10, tuple(notes) if imported is None else ())
+               imported is not None, loss_log10, tuple(notes) if imported is None else (),
+               stack)
 
 
 def build_for(config: Config, input_size: int, kind: str) -> tuple[engine.Model, list[str]]:
@@ -179,6 +235,11 @@ def build_for(config: Config, input_size: int, kind: str) -> tuple[engine.Model,
                                      forget_bias=config.forget_bias)
     opts.update(config.options_of(kind))
     act = opts.pop("activation", None)
+    if config.num_layers > 1:  # layer 0 is the one-layer model; layer l from seed + l
+        model = build_stack(kind, input_size, config.hidden_size,
+                            num_layers=config.num_layers, seed=config.seed + seed_offset(kind),
+                            activation=act, **opts)
+        return model, notes
     model = engine.build_model(kind, input_size, config.hidden_size,
                                seed=config.seed + seed_offset(kind), activation=act, **opts)
     return model, notes

@@ -156,6 +156,9 @@ class Grads:
     states: tuple[np.ndarray, ...] = ()
     state0: tuple[np.ndarray, ...] = ()
     recurrent: str | None = "dense"
+    # dL/dx_t as carried: x[t] = ldexp(x_scaled[t], scale_exp[t]) (engine.stack feeds it,
+    # with its exponents, to the layer below so per-layer norms stay exact)
+    x_scaled: np.ndarray | None = field(default=None, repr=False)
 
     def _log10_norms(self, scaled: np.ndarray | None, plain: np.ndarray) -> np.ndarray:
         if scaled is None or self.scale_exp is None:
@@ -338,7 +341,7 @@ def _rescaled(arrs: tuple, e: int) -> tuple[tuple, int]:
     return tuple(_ldexp(a, -k) for a in arrs), e + k
 
 
-def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
+def backward(model: Model, trace: Trace, dh, dc=None, *, dh_exp=None) -> Grads:
     """Backpropagation through time from the loss gradients dh = dL/dh_t (T, B, H) or (T, H).
 
     dc (kinds with a "c" state, optional): direct loss gradients dL/dc_t, same shape. One
@@ -346,6 +349,8 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
     domain (exact norms far beyond float64); parameter gradients are formed after the loop
     by the kind's param_grads. For the LRU, dh is dL/d(Re s_t) (h = Re s) and the gradient
     carried is the complex ds = dL/d(Re s) + i dL/d(Im s).
+    dh_exp (engine.stack): optional (T,) integer exponents, the true dh[t] being
+    ldexp(dh[t], dh_exp[t]) (a gradient from the layer above, exact beyond float64).
     """
     if not isinstance(model, Model):
         raise EngineError(f"model: expected a Model, got {type(model).__name__}")
@@ -389,6 +394,10 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         inj_max = np.abs(inj).reshape(T, -1).max(axis=1)
         inj_exp = np.frexp(inj_max)[1]
         inj_any = inj_max != 0  # NaN counts as injected
+    if dh_exp is not None:
+        dh_exp = np.asarray(dh_exp, dtype=np.int64).reshape(T)
+        inj_exp = inj_exp + dh_exp
+        dh_exp = dh_exp.tolist()
     exps = [0] * T
     inj_any = inj_any.tolist()
     inj_exp = inj_exp.tolist()
@@ -399,13 +408,14 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         for t in range(T - 1, -1, -1):
             if not inj_any[t]:
                 cur = run
-            elif e == 0:
+            elif e == 0 and (dh_exp is None or dh_exp[t] == 0):
                 cur = tuple(r if lt is None else lt[t] + r for lt, r in zip(loss, run, strict=True))
             else:  # join at the larger of the two scales (the smaller part may underflow)
                 s_run = max(float(np.abs(a).max()) for a in run)
                 k_run = e + math.frexp(s_run)[1] if 0.0 < s_run < math.inf else None
                 E = inj_exp[t] if k_run is None else max(inj_exp[t], k_run)
-                cur = tuple(_ldexp(r, e - E) if lt is None else np.ldexp(lt[t], -E)
+                le = 0 if dh_exp is None else dh_exp[t]
+                cur = tuple(_ldexp(r, e - E) if lt is None else np.ldexp(lt[t], le - E)
                             + _ldexp(r, e - E) for lt, r in zip(loss, run, strict=True))
                 e = E
             exps[t] = e
@@ -451,12 +461,13 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         dparams = kind.param_grads(p, trace.xs, prev, dgi_f, dgh_f, other_f)
         w, _ = kind.input_weights(p)
         dx = dgi_f @ w
+        dx_scaled = dgi_all @ w if scaled else dx
     h_prev = trace.h_prev()
     if trace.overflow_step is not None:
         # a non-finite forward state: every gradient depends on it (through the loss at T),
         # so every one is NaN, never a silent 0 (e.g. relu cutting a NaN)
         nan = np.nan
-        for a in (*dparams.values(), *totals, *totals_scaled, dx, *dprev):
+        for a in (*dparams.values(), *totals, *totals_scaled, dx, dx_scaled, *dprev):
             a[...] = nan
         if dgh_scaled is not None:
             dgh_scaled = np.full_like(dgh_scaled, nan)
@@ -467,7 +478,8 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         if ob is not None and (overflow is None or ob > overflow):
             overflow = ob
     c_idx = names.index("c") if kind.has_cell else None
-    for a in (*dparams.values(), *totals, *totals_scaled, dx, dgh_scaled, *dprev, exps):
+    for a in (*dparams.values(), *totals, *totals_scaled, dx, dx_scaled, dgh_scaled, *dprev,
+              exps):
         if a is not None:
             _ro(a)
     return Grads(
@@ -486,4 +498,5 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         states=tuple(totals),
         state0=dprev,
         recurrent=kind.recurrent,
+        x_scaled=dx_scaled,
     )

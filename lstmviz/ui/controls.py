@@ -88,6 +88,7 @@ class ControlsPanel(QWidget):
         form.addRow("Models", models_row)
 
         self.hidden = self._spin("hidden_size", form, "Hidden size H")
+        self.num_layers = self._spin("num_layers", form, "Layers")
         self.seq_len = self._spin("seq_len", form, "Sequence length T")
         self.task = self._combo("task", TASK_LABELS, form, "Task")
         self.loss_where = self._combo("loss_where", {"last": "Last step only",
@@ -181,6 +182,7 @@ class ControlsPanel(QWidget):
             for kind, box in self.model_boxes.items():
                 box.setChecked(kind in config.models)
             self.hidden.setValue(config.hidden_size)
+            self.num_layers.setValue(config.num_layers)
             self.seq_len.setValue(config.seq_len)
             for combo, value in ((self.task, config.task), (self.loss_where, config.loss_where),
                                  (self.activation, config.activation), (self.init, config.init)):
@@ -202,6 +204,7 @@ class ControlsPanel(QWidget):
         return self.config.replace(
             models=models,
             hidden_size=self.hidden.value(),
+            num_layers=self.num_layers.value(),
             seq_len=self.seq_len.value(),
             task=self.task.currentData(),
             loss_where=self.loss_where.currentData(),

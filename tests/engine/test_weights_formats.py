@@ -138,8 +138,10 @@ def test_wrong_shapes_missing_layer_and_more_layers(tmp_path):
     two = {**sd, **{k.replace("_l0", "_l1"): v for k, v in sd.items()}}
     save_file(two, str(tmp_path / "two.safetensors"))
     msg = _one_message(lambda: load_weights(tmp_path / "two.safetensors"))
-    assert msg.endswith("two.safetensors: holds 2 layers (weight_ih_l1 …); stacked models "
-                        "(num_layers > 1) are not supported yet: save one layer's keys (_l0)")
+    # a stacked file loads (issue 13); a layer above that does not read the H outputs of the
+    # layer below is one message naming its key
+    assert msg.endswith("two.safetensors: weight_ih_l1: expected shape (16, 4) (layer 1 reads "
+                        "the 4 outputs of layer 0), got (16, 3)")
     gap = {**sd, **{k.replace("_l0", "_l2"): v for k, v in sd.items()}}
     np.savez(tmp_path / "gap.npz", **gap)
     assert "gap.npz: missing layer 1" in _one_message(lambda: load_weights(tmp_path / "gap.npz"))

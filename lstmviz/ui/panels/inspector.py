@@ -246,6 +246,14 @@ class InspectorPanel(Panel):
         self.model_box.setToolTip("Which model's cell to inspect.")
         self.model_box.activated.connect(self._on_model_chosen)
         top.addWidget(self.model_box)
+        # stacked models: which layer's cell (shown only when the model has several)
+        self.layer_box = QComboBox()
+        self.layer_box.setObjectName("inspector-layer")
+        self.layer_box.setToolTip("Which layer of the stacked model to inspect (layer 1 reads "
+                                  "the input, the top layer feeds the readout).")
+        self.layer_box.activated.connect(self._refresh)
+        self.layer_box.hide()
+        top.addWidget(self.layer_box)
         self.follow = QCheckBox("follow cursor")
         self.follow.setToolTip("Inspect the cell at the cursor's step as it moves; a click "
                                "on a cell in the unrolled network pins that cell.")
@@ -280,6 +288,7 @@ class InspectorPanel(Panel):
         self._key: tuple | None = None
         self._selecting = False
         self._values: dict[str, np.ndarray] = {}
+        self._layer_views: dict[tuple[str, int], Run] = {}
         self._style()
 
     def _page(self, kind: str, run: Run) -> None:
@@ -375,21 +384,48 @@ class InspectorPanel(Panel):
         for kind, run in runs.items():
             self.model_box.addItem(run.label, kind)
         self.model_box.blockSignals(False)
+        self._layer_views: dict[tuple[str, int], Run] = {}
         for kind, run in runs.items():
             self._page(kind, run)
-            tr = run.trace
-            H = tr.h.shape[2]
-            for bp, (key, _title, y_range) in zip(self.gate_plots[kind], gate_bars(kind),
-                                                  strict=True):
-                bp.set_units(H, y_range or finite_range(tr.gates[key]))
-            cell = run.model.has_cell
-            path_range = finite_range(tr.c if cell else tr.h, np.ones(1) if cell else None)
-            self.path_plots[kind].set_units(H, path_range, show=PATH_UNITS)
-            self.grad_plots[kind].set_units(H, (-1.0, 1.0))
-            if kind in self.eig_plots:
-                lam = run.model.cell.eigenvalues(run.model.params)
-                self.eig_plots[kind][1].setData(lam.real, lam.imag)
+            self._set_units(kind, run)
         self._key = None
+
+    def _set_units(self, kind: str, run: Run) -> None:
+        """Bar ranges of `kind`'s page from `run` (a layer's view for a stacked model)."""
+        tr = run.trace
+        H = tr.h.shape[2]
+        for bp, (key, _title, y_range) in zip(self.gate_plots[kind], gate_bars(kind),
+                                              strict=True):
+            bp.set_units(H, y_range or finite_range(tr.gates[key]))
+        cell = run.model.has_cell
+        path_range = finite_range(tr.c if cell else tr.h, np.ones(1) if cell else None)
+        self.path_plots[kind].set_units(H, path_range, show=PATH_UNITS)
+        self.grad_plots[kind].set_units(H, (-1.0, 1.0))
+        if kind in self.eig_plots:
+            lam = run.model.cell.eigenvalues(run.model.params)
+            self.eig_plots[kind][1].setData(lam.real, lam.imag)
+
+    def _layer_run(self, kind: str) -> tuple[Run, int | None]:
+        """The run of `kind` at the layer chosen (the top one unless the box says other):
+        -> (run, layer or None for a one-layer model)."""
+        run = self.runs[kind]
+        L = run.num_layers
+        if L == 1:
+            self.layer_box.hide()
+            return run, None
+        if self.layer_box.count() != L:
+            self.layer_box.blockSignals(True)
+            self.layer_box.clear()
+            for l in range(L - 1, -1, -1):
+                self.layer_box.addItem(f"layer {l + 1}" + (" (top)" if l == L - 1 else ""), l)
+            self.layer_box.blockSignals(False)
+        self.layer_box.show()
+        layer = self.layer_box.currentData()
+        layer = L - 1 if layer is None else int(layer)
+        key = (kind, layer)
+        if key not in self._layer_views:  # a layer's diagnostics, once per run
+            self._layer_views[key] = run.layer_view(layer)
+        return self._layer_views[key], layer
 
     # -- frames ---------------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
@@ -398,11 +434,13 @@ class InspectorPanel(Panel):
         kind, t = self.cell(frame)
         computed = t <= frame.fwd_t
         grad_known = t >= frame.bwd_t
-        key = (kind, t, computed, grad_known, frame.phase)
+        run, layer = self._layer_run(kind)
+        key = (kind, t, computed, grad_known, frame.phase, layer)
         if key == self._key:
             return
+        if self._key is None or self._key[0] != kind or self._key[-1] != layer:
+            self._set_units(kind, run)
         self._key = key
-        run = self.runs[kind]
         if kind != self.kind:
             self.kind = kind
             self.stack.setCurrentWidget(self.pages[kind])
@@ -410,7 +448,8 @@ class InspectorPanel(Panel):
         i = self.model_box.findData(kind)
         if i != self.model_box.currentIndex():
             self.model_box.setCurrentIndex(i)
-        self.header.setText(f"<b>{run.label}</b> · t = {t} · {frame.phase}")
+        where = "" if layer is None else f" · layer {layer + 1}/{run.num_layers}"
+        self.header.setText(f"<b>{run.label}</b>{where} · t = {t} · {frame.phase}")
         self._show_values(run, t, computed)
         self._show_grad(run, t, computed and grad_known, frame)
 
