@@ -16,7 +16,7 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
 from lstmviz.engine import cells
-from lstmviz.numfmt import format_magnitude
+from lstmviz.numfmt import format_log10, format_magnitude
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defined here)
     CURVE_WIDTH,
