@@ -1,7 +1,8 @@
 """What every exported CSV column is: ONE table, which writes both the `columns.md` an export
 puts beside its CSVs and the docs page docs/DATA.md (`python -m lstmviz.columns > docs/DATA.md`).
 
-Pure (no Qt). A column name pattern may hold <kind> (rnn, lstm, gru), <u> (a unit, 0-based),
+Pure (no Qt). A column name pattern may hold <kind> (a cell kind: engine.cells.kinds()),
+<u> (a unit, 0-based), <l> (a layer of a stacked model, 1 = bottom),
 <symbol> (a gate or state symbol such as f or h_t), <name> and <t> (a step, 1-based).
 """
 
@@ -11,21 +12,23 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from lstmviz.engine import cells
+
 COLUMNS_FILE = "columns.md"
 
 
 @dataclass(frozen=True)
 class Column:
     file: str  # e.g. "gradients.csv"
-    name: str  # the header, with <kind> / <u> / <symbol> / <name> / <t> placeholders
+    name: str  # the header, with <kind> / <u> / <l> / <symbol> / <name> / <t> placeholders
     meaning: str  # what it is (formula)
     norm: str  # which norm ("-" for none)
     batch: str  # "whole batch" or "batch element 0"
 
     def regex(self) -> re.Pattern[str]:
-        parts = re.split(r"(<kind>|<u>|<symbol>|<name>|<t>)", self.name)
-        sub = {"<kind>": r"[a-z]+", "<u>": r"\d+", "<symbol>": r"[A-Za-z_]+", "<t>": r"\d+",
-               "<name>": r".+?"}
+        parts = re.split(r"(<kind>|<u>|<l>|<symbol>|<name>|<t>)", self.name)
+        sub = {"<kind>": r"[a-z]+", "<u>": r"\d+", "<l>": r"\d+", "<symbol>": r"[A-Za-z_]+",
+               "<t>": r"\d+", "<name>": r".+?"}
         return re.compile("".join(sub.get(p, re.escape(p)) for p in parts) + r"\Z")
 
 
@@ -45,15 +48,25 @@ COLUMNS: tuple[Column, ...] = (
     Column("gradients.csv", "<kind> log10 ||dL/dh_t||", _LOG, "Frobenius over B x H",
            "whole batch"),
     Column("gradients.csv", "<kind> ||dL/dc_t||",
-           "LSTM: total dL/dc_t, including the path through h_t = o tanh(c_t); " + _FLOAT,
+           "kinds with a cell state c (LSTM; sLSTM: its stabilised c): total dL/dc_t, "
+           "including the path through h_t; " + _FLOAT,
            "Frobenius over the B x H matrix", "whole batch"),
     Column("gradients.csv", "<kind> log10 ||dL/dc_t||", _LOG, "Frobenius over B x H",
            "whole batch"),
-    Column("gradients.csv", "rnn bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||",
-           "the vanilla RNN's bound ||dL/dh_T|| (sigma_max(W_hh) gamma)^(T-t), gamma = "
+    Column("gradients.csv", "<kind> layer <l> ||dL/dh_t||",
+           "stacked models (num_layers > 1) only, one column per layer l = 1 (bottom) .. L "
+           "(top): the total gradient dL/dh^(l)_t at that layer's output at step t (what "
+           "comes from layer l+1 through its input, from t+1 through time and, for the top "
+           "layer, from the loss; layer L equals <kind> ||dL/dh_t||, whose columns are the "
+           "top layer's); " + _FLOAT, "Frobenius over the B x H matrix", "whole batch"),
+    Column("gradients.csv", "<kind> layer <l> log10 ||dL/dh_t||", _LOG,
+           "Frobenius over B x H", "whole batch"),
+    Column("gradients.csv", "<kind> bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||",
+           "kinds where the bound applies (the vanilla RNN: rnn): the bound ||dL/dh_T|| "
+           "(sigma_max(W_hh) gamma)^(T-t), gamma = "
            "sup|phi'| (1 tanh, 1 relu, 1/4 sigmoid); written only when the loss is at the "
            "last step; " + _FLOAT, "spectral (sigma_max)", "whole batch"),
-    Column("gradients.csv", "rnn log10 bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||",
+    Column("gradients.csv", "<kind> log10 bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||",
            "exact log10 of the bound: log10 ||dL/dh_T|| + (T - t) log10(sigma_max gamma)",
            "spectral (sigma_max)", "whole batch"),
     # jacobians.csv
@@ -84,10 +97,13 @@ COLUMNS: tuple[Column, ...] = (
            "spectral (2-norm)", "batch element 0"),
     # gates.csv, forget.csv, cellstate.csv, inspector.csv
     Column("gates.csv", "<kind> <symbol>_t[unit <u>]",
-           "a gate's activation of unit u at step t (lstm i, f, g, o; gru r, z, n; rnn the "
-           "pre-activation and phi')", "-", "batch element 0"),
+           "a gate's activation of unit u at step t (each kind's gates in [0, 1]: lstm i, f, "
+           "o; gru r, z; mingru z, keep; minlstm f, i, fp, ip; slstm ip, fp, o)", "-",
+           "batch element 0"),
     Column("forget.csv", "<kind> mean <symbol>_t",
-           "the forget gate f (lstm) or update gate z (gru) averaged over the H units",
+           "the kind's keep factor averaged over the H units: forget gate f (lstm), update "
+           "gate z (gru), keep = 1 - z (mingru), normalised f' fp (minlstm, slstm), |lambda| "
+           "modulus (lru)",
            "-", "batch element 0"),
     Column("forget.csv", "<kind> <symbol>_t[unit <u>]", "the gate of unit u at step t", "-",
            "batch element 0"),
@@ -97,7 +113,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("inspector.csv", "unit", "hidden unit index, 0-based", "-", "-"),
     Column("inspector.csv", "<kind> <name> (t=<t>)",
            "per-unit values of the cell inspected at step t: its gates, the state path "
-           "(c_prev, f*c_prev, i*g, c; gru h_prev, z*h_prev, (1-z)*n, h) and dL/dh", "-",
+           "(c_prev, f*c_prev, i*g, c; gru h_prev, z*h_prev, (1-z)*n, h; each kind its own: "
+           "engine.cells CellKind.state_path) and dL/dh", "-",
            "batch element 0"),
 )
 
@@ -155,7 +172,9 @@ def data_markdown() -> str:
              "the same table (`lstmviz/columns.py`; regenerate with "
              "`python -m lstmviz.columns > docs/DATA.md`).", "", "## Conventions", "",
              *(f"- {n}" for n in NOTES), "",
-             "Placeholders: `<kind>` rnn, lstm or gru; `<u>` a unit (0-based); `<symbol>` a "
+             "Placeholders: `<kind>` a cell kind (" + ", ".join(cells.kinds())
+             + "); `<u>` a unit (0-based); `<l>` a layer of a stacked model (1 = bottom); "
+             "`<symbol>` a "
              "gate or state symbol; `<name>` a quantity; `<t>` a step (1-based)."]
     files = list(dict.fromkeys(c.file for c in COLUMNS))
     for file in files:

@@ -16,17 +16,42 @@ from typing import Any
 
 import tomli_w
 
+from lstmviz.engine import cells
+from lstmviz.engine.activations import ACTIVATIONS
+from lstmviz.engine.errors import EngineError
 from lstmviz.engine.files import atomic_write_bytes  # noqa: F401  (re-exported: one writer)
 
-MODEL_KINDS = ("rnn", "lstm", "gru")
-ACTIVATIONS = ("tanh", "relu", "sigmoid")
-INITS = ("pytorch", "xavier", "orthogonal")
+
+def model_kinds() -> tuple[str, ...]:
+    """Every model kind a configuration may name: the cell registry, in course order."""
+    return cells.kinds()
+
+
+def inits() -> tuple[str, ...]:
+    """Every initialisation scheme some kind offers, in course order (a kind without the
+    chosen one uses its own default, and the app says so: engine.options_for)."""
+    out: list[str] = []
+    for k in cells.kinds():
+        out.extend(i for i in cells.get(k).inits if i not in out)
+    return tuple(out)
+
+
+def __getattr__(name: str):
+    """MODEL_KINDS and INITS are read from the registry when asked (registered kinds too)."""
+    if name == "MODEL_KINDS":
+        return model_kinds()
+    if name == "INITS":
+        return inits()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 TASKS = ("impulse", "noise", "sine", "adding", "recall")
 LOSS_WHERE = ("last", "every")
 
 #: Inclusive ranges of the numeric settings: (low, high).
 RANGES: dict[str, tuple[float, float]] = {
     "hidden_size": (1, 512),
+    "num_layers": (1, 4),
     "seq_len": (1, 1000),
     "batch_size": (1, 256),
     "seed": (0, 2**31 - 1),
@@ -42,16 +67,27 @@ TASK_MIN_SEQ_LEN: dict[str, int] = {"adding": 2}
 HELP: dict[str, str] = {
     "models": "Which networks to unroll on the same input (several = compare mode).",
     "hidden_size": "Number of hidden units H of every model.",
+    "num_layers": (
+        "Stacked recurrent layers of every model, 1 to 4 (PyTorch's num_layers: layer l's "
+        "outputs are layer l+1's inputs, no dropout; the readout sees the top layer)."
+    ),
     "seq_len": "Sequence length T: how many timesteps the network is unrolled over.",
     "batch_size": "Sequences per batch; plots show the batch as a whole.",
     "task": "The input sequence and target the loss is computed against.",
-    "activation": "Nonlinearity phi of the vanilla RNN.",
-    "init": "Weight initialisation scheme.",
+    "activation": "Nonlinearity phi of the kinds that have one (RNN; IndRNN: relu or tanh).",
+    "init": "Weight initialisation scheme (a kind without it uses its own default).",
     "weight_scale": (
-        "Largest singular value of each recurrent weight block; below 1 the RNN's "
-        "gradient must vanish, well above 1 it can explode. Empty: as initialised."
+        "Largest singular value of each recurrent weight block (IndRNN: max |u|); below 1 "
+        "the RNN's gradient must vanish, well above 1 it can explode. Empty: as "
+        "initialised. Kinds without recurrent weights ignore it."
     ),
-    "forget_bias": "Bias of the LSTM forget gate; large values keep f near 1.",
+    "forget_bias": "Bias of the forget gate (LSTM, minLSTM, sLSTM); large values keep f "
+                   "near 1.",
+    "kind_options": (
+        "Per-kind options, a table per kind, e.g. [settings.kind_options.lru] r_min = 0.99 "
+        "or [settings.kind_options.slstm] forget_gate = \"exp\" (each kind's init and "
+        "equation options; they override the shared settings above for that kind)."
+    ),
     "seed": "Random seed of weights and input: the same seed gives the same lecture.",
     "loss_where": (
         "Loss at the last step only (the error must travel back T steps) or at every step."
@@ -111,9 +147,13 @@ class Config:
     forget_bias: float = 1.0
     seed: int = 0
     loss_where: str = "last"
+    #: kind -> {option: value} (a dict in, stored as sorted pairs so a Config stays hashable)
+    kind_options: Any = ()
     #: (kind, weight file) pairs, sorted by kind: an absolute path or "builtin:NAME". Set as
     #: a mapping ({"lstm": "models/x.npz"}); from_dict resolves relative paths.
     weights: tuple[tuple[str, str], ...] = ()
+    #: stacked layers per model (engine.stack), 1 to 4
+    num_layers: int = 1
     # Not part of equality-relevant numerics, but kept with the config file.
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -135,11 +175,13 @@ class Config:
         """Raise ConfigError naming the first bad key."""
         w = _where(source)
         models = self.models
+        MODEL_KINDS = model_kinds()  # noqa: N806  (the registry, read now)
         if isinstance(models, str) or not isinstance(models, tuple | list):
             raise ConfigError(f"{w}models: expected a list of {list(MODEL_KINDS)}, "
                               f"got {short_repr(models)}")
         if not models:
             raise ConfigError(f"{w}models: choose at least one of {list(MODEL_KINDS)}")
+        MODEL_KINDS = model_kinds()  # noqa: N806  (the registry, read now)
         for m in models:
             if m not in MODEL_KINDS:
                 raise ConfigError(
@@ -151,14 +193,14 @@ class Config:
         for key, options in (
             ("task", TASKS),
             ("activation", ACTIVATIONS),
-            ("init", INITS),
+            ("init", inits()),
             ("loss_where", LOSS_WHERE),
         ):
             value = getattr(self, key)
             if value not in options:
                 raise ConfigError(f"{w}{key}: expected one of {list(options)}, "
                                   f"got {short_repr(value)}")
-        for key in ("hidden_size", "seq_len", "batch_size", "seed"):
+        for key in ("hidden_size", "seq_len", "batch_size", "seed", "num_layers"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{w}{key}: expected an integer, got {short_repr(value)}")
@@ -172,6 +214,7 @@ class Config:
             if value != value:  # NaN
                 raise ConfigError(f"{w}{key}: expected a number, got nan")
             self._check_range(key, value, w)
+        object.__setattr__(self, "kind_options", _check_kind_options(self.kind_options, w))
         weights = self.weights
         if not isinstance(weights, tuple) or not all(
                 isinstance(p, tuple) and len(p) == 2 for p in weights):
@@ -199,6 +242,10 @@ class Config:
             raise ConfigError(
                 f"{w}{key}: {short_repr(value)} is out of range; expected {lo:g} to {hi:g}")
 
+    def options_of(self, kind: str) -> dict[str, Any]:
+        """The kind_options table of `kind` ({} when it has none)."""
+        return dict(dict(self.kind_options).get(kind, ()))
+
     # -- conversion -----------------------------------------------------------------
     def replace(self, **changes: Any) -> Config:
         """A validated copy with `changes` applied (unknown keys are errors)."""
@@ -220,6 +267,10 @@ class Config:
         d["weights"] = dict(self.weights)
         if d["weight_scale"] is None:
             d["weight_scale"] = "none"
+        if self.kind_options:
+            d["kind_options"] = {k: dict(v) for k, v in self.kind_options}
+        else:
+            del d["kind_options"]
         return d
 
     @classmethod
@@ -248,7 +299,7 @@ class Config:
                 models = [models]
             if not isinstance(models, list | tuple):
                 raise ConfigError(
-                    f"{w}models: expected a list of {list(MODEL_KINDS)}, got {short_repr(models)}"
+                    f"{w}models: expected a list of {list(model_kinds())}, got {short_repr(models)}"
                 )
             values["models"] = tuple(models)
         for key in ("weight_scale", "forget_bias"):  # TOML integers are fine for floats
@@ -304,8 +355,9 @@ MEMORY_SHARE = 0.8
 def estimate_bytes(config: Config) -> int:
     """Peak memory of computing `config`'s runs (an upper estimate; see BYTES_PER_STATE)."""
     T, B, H = config.seq_len, config.batch_size, config.hidden_size
-    return len(config.models) * (BYTES_PER_STATE * T * B * H
-                                 + BYTES_PER_JACOBIAN * T * H * H) + BYTES_BASE
+    return len(config.models) * config.num_layers * (BYTES_PER_STATE * T * B * H
+                                                     + BYTES_PER_JACOBIAN * T * H * H) \
+        + BYTES_BASE
 
 
 def available_memory() -> int | None:
@@ -341,6 +393,38 @@ def check_memory(config: Config, source: str | None = None,
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config) if f.name != "extra")
+
+
+def _check_kind_options(value: Any, w: str) -> tuple:
+    """kind_options as sorted ((kind, ((name, value), ...)), ...), each option validated by
+    the kind (engine.cells Option); ConfigError naming kind_options.KIND.NAME otherwise."""
+    if isinstance(value, tuple) and all(isinstance(v, tuple) for v in value):
+        value = {k: dict(v) for k, v in value}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{w}kind_options: expected a table of kinds, got {short_repr(value)}")
+    out = []
+    for kind, table in value.items():
+        if kind not in model_kinds():
+            raise ConfigError(f"{w}kind_options: unknown model {short_repr(kind)}; expected "
+                              f"one of {list(model_kinds())}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{w}kind_options.{kind}: expected a table of options, got "
+                              f"{short_repr(table)}")
+        spec = cells.get(kind)
+        specs = {o.name: o for o in (*spec.init_options, *spec.options)}
+        for name, v in table.items():
+            if name not in specs:
+                raise ConfigError(f"{w}kind_options.{kind}: {short_text(str(name))}: not an "
+                                  f"option of the {spec.label}; expected one of "
+                                  f"{sorted(specs) or 'none'}")
+            try:
+                specs[name].check(kind, float(v) if isinstance(v, int) and not
+                                  isinstance(v, bool) else v)
+            except EngineError as exc:
+                raise ConfigError(f"{w}kind_options.{kind}.{name}: "
+                                  f"{str(exc).split(': ', 2)[-1]}") from None
+        out.append((kind, tuple(sorted(table.items()))))
+    return tuple(sorted(out))
 
 
 #: Largest TOML file read (configurations and lectures are a few kB); refused beyond,
@@ -443,7 +527,7 @@ def save_config(path: str | os.PathLike[str], config: Config) -> None:
     relative to the file's folder where they are inside it."""
     settings = config.to_dict()
     weights = settings.pop("weights")
-    text = "# lstmviz configuration\n[settings]\n" + tomli_w.dumps(settings)
+    text = "# lstmviz configuration\n" + tomli_w.dumps({"settings": settings})
     if weights:
         folder = Path(os.path.abspath(Path(path).parent))
         for kind, ref in weights.items():

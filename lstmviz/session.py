@@ -17,6 +17,14 @@ import numpy as np
 from lstmviz import engine
 from lstmviz.config import Config, ConfigError, check_memory
 from lstmviz.engine.readout import log10_loss
+from lstmviz.engine.stack import (
+    StackedModel,
+    StackGrads,
+    StackTrace,
+    build_stack,
+    stack_backward,
+    stack_forward,
+)
 from lstmviz.named_weights import named_weights
 
 FORWARD, LOSS, BACKWARD = "forward", "loss", "backward"
@@ -88,13 +96,49 @@ class Run:
     imported: bool = False
     #: log10 of the loss, exact where the float `loss` overflows (None: not computed)
     loss_log10: float | None = None
+    #: settings that did not apply to this kind and what was used instead (for people)
+    notes: tuple[str, ...] = ()
+    #: the whole stack when the model has several layers (engine.stack): model, trace and
+    #: grads above are then its TOP layer's (what the readout sees; every view shows it)
+    stack: tuple[StackedModel, StackTrace, StackGrads] | None = None
+
+    @property
+    def num_layers(self) -> int:
+        return 1 if self.stack is None else self.stack[0].num_layers
+
+    @property
+    def log10_h_layers(self) -> np.ndarray:
+        """(L, T) exact log10 ||dL/dh^(l)_t|| per layer, bottom first (L = 1: the model's
+        grads.log10_h)."""
+        if self.stack is None:
+            return self.grads.log10_h[None]
+        return self.stack[2].log10_h_layers
+
+    def layer_view(self, layer: int) -> Run:
+        """This run as seen at layer `layer` (0-based, bottom first) of its stack: model,
+        trace, grads and diagnostics of that layer (Jacobian norms left for later, see
+        engine.compute_diagnostics), for views that show one layer (the inspector). The
+        top layer (or a one-layer run) is the run itself."""
+        if self.stack is None or layer == self.num_layers - 1:
+            return self
+        if not 0 <= layer < self.num_layers:
+            raise IndexError(f"layer {layer} is out of range 0..{self.num_layers - 1}")
+        model, trace, grads = (self.stack[0].layers[layer], self.stack[1].layers[layer],
+                               self.stack[2].layers[layer])
+        return replace(self, model=model, trace=trace, grads=grads, diagnostics=(
+            engine.compute_diagnostics(model, trace, grads, jacobians=False)))
+
+    @property
+    def grad_h_norm_layers(self) -> np.ndarray:
+        """(L, T) ||dL/dh^(l)_t|| as float64 (0 / inf only beyond float64; the logs above
+        are exact)."""
+        from lstmviz.engine.linalg import pow10
+
+        return pow10(self.log10_h_layers)
 
     @property
     def label(self) -> str:
-        name = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[self.kind]
-        if self.kind == "rnn":
-            name += f" ({self.model.activation})"
-        return name
+        return model_label(self.model)
 
     def completed(self) -> Run:
         """This run with its exact Jacobian norms computed (itself if they already are)."""
@@ -125,8 +169,18 @@ def targets_for(task: engine.Task, where: str) -> np.ndarray:
 Weights = Mapping[str, tuple[engine.Model, engine.Readout | None]]
 
 
-#: Seed offset of each kind: a model's weights do not depend on which others are shown.
-SEED_OFFSET = {"rnn": 1000, "lstm": 2000, "gru": 3000}
+def model_label(model: engine.Model) -> str:
+    """The kind's label, with the activation for kinds that have one ("RNN (tanh)")."""
+    name = model.cell.label
+    if any(o.name == "activation" for o in model.cell.options):
+        name += f" ({model.activation})"
+    return name
+
+
+def seed_offset(kind: str) -> int:
+    """Seed offset of each kind, 1000 x its place in course order (rnn 1000, lstm 2000,
+    gru 3000, indrnn 4000 ...): a model's weights do not depend on which others are shown."""
+    return 1000 * (engine.cells.kinds().index(engine.cells.get(kind).name) + 1)
 
 
 def compute_run(config: Config, task: engine.Task, kind: str,
@@ -143,32 +197,52 @@ def compute_run(config: Config, task: engine.Task, kind: str,
                 f"{config.task!r}, which feeds {task.input_size} input(s)"
             )
     else:
-        model = engine.build_model(
-            kind,
-            task.input_size,
-            config.hidden_size,
-            seed=config.seed + SEED_OFFSET[kind],
-            activation=config.activation,
-            init=config.init,
-            weight_scale=config.weight_scale,
-            forget_bias=config.forget_bias,
-        )
+        model, notes = build_for(config, task.input_size, kind)
         readout = None
     if readout is None or readout.weight.shape != (task.output_size, model.hidden_size):
         readout = engine.build_readout(model.hidden_size, task.output_size,
                                        seed=config.seed + 7)
-    trace = engine.forward(model, task.xs)
+    stack = None
+    if isinstance(model, StackedModel):
+        s_trace = stack_forward(model, task.xs)
+        trace = s_trace.top
+    else:
+        trace = engine.forward(model, task.xs)
     loss, dh, _ = engine.loss_and_grad(
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where,
     )
-    grads = engine.backward(model, trace, dh)
+    if isinstance(model, StackedModel):
+        s_grads = stack_backward(model, s_trace, dh)
+        stack = (model, s_trace, s_grads)
+        model, grads = model.top, s_grads.top
+    else:
+        grads = engine.backward(model, trace, dh)
     diagnostics = engine.compute_diagnostics(model, trace, grads, jacobians=jacobians)
     loss_log10 = float(np.log10(loss)) if 0 < loss < np.inf else log10_loss(
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where)
     return Run(kind, model, readout, task, trace, grads, float(loss), dh, diagnostics,
-               imported is not None, loss_log10)
+               imported is not None, loss_log10, tuple(notes) if imported is None else (),
+               stack)
+
+
+def build_for(config: Config, input_size: int, kind: str) -> tuple[engine.Model, list[str]]:
+    """The model of `kind` the config describes: the shared settings that apply to the kind
+    (engine.options_for) plus the config's per-kind options; -> (model, notes)."""
+    opts, notes = engine.options_for(kind, activation=config.activation, init=config.init,
+                                     weight_scale=config.weight_scale,
+                                     forget_bias=config.forget_bias)
+    opts.update(config.options_of(kind))
+    act = opts.pop("activation", None)
+    if config.num_layers > 1:  # layer 0 is the one-layer model; layer l from seed + l
+        model = build_stack(kind, input_size, config.hidden_size,
+                            num_layers=config.num_layers, seed=config.seed + seed_offset(kind),
+                            activation=act, **opts)
+        return model, notes
+    model = engine.build_model(kind, input_size, config.hidden_size,
+                               seed=config.seed + seed_offset(kind), activation=act, **opts)
+    return model, notes
 
 
 def compute_runs(config: Config, weights: Weights | None = None, *,

@@ -32,6 +32,7 @@ import time
 from collections import deque
 
 from lstmviz.cli import UsageError
+from lstmviz.engine import cells
 from lstmviz.engine.errors import EngineError
 from lstmviz.engine.history import HistoryWriter, Recorder
 from lstmviz.engine.training import (
@@ -81,13 +82,14 @@ def parser() -> argparse.ArgumentParser:
     d = DEFAULTS
     p = _Parser(
         prog="lstmviz train",
-        description="Train an RNN, LSTM or GRU on a long-memory task and report whether it "
+        description="Train a recurrent model (any kind of the cell registry) on a long-memory "
+        "task and report whether it "
         "solved it (adding: eval MSE < 0.01; recall: eval accuracy >= 0.95).",
     )
     p.add_argument("--task", choices=TRAIN_TASKS, default=d.task)
     p.add_argument("--length", type=_positive_int, default=d.length,
                    help="adding: sequence length T; recall: lag L (T = L + 1)")
-    p.add_argument("--model", choices=["rnn", "lstm", "gru"], default=d.kind)
+    p.add_argument("--model", choices=list(cells.kinds()), default=d.kind)
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--seconds", type=_positive_float,
                         help="training-time budget (default 60 if no --iterations)")

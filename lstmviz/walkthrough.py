@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 import lstmviz
-from lstmviz.config import FIELDS, MODEL_KINDS, Config, ConfigError, read_toml
+from lstmviz.config import FIELDS, Config, ConfigError, model_kinds, read_toml
+from lstmviz.engine import cells
 from lstmviz.numfmt import format_count, format_log10, format_magnitude, format_number
 
 BUILTIN_DIR = lstmviz.RESOURCES / "walkthroughs"
@@ -35,9 +36,55 @@ PHASES = ("forward", "loss", "backward")
 #: Dock names a step may show; the others are hidden (the walkthrough dock always stays).
 DOCKS = ("settings", "gradients", "jacobians", "forget", "gates", "cellstate", "inspector",
          "walkthrough", "training")
-#: Gate names per model (the engine's `trace.gates` keys).
-GATES = {"lstm": ("input", "forget", "cell", "output"), "gru": ("reset", "update", "new")}
-ALL_GATES = tuple(dict.fromkeys(g for gates in GATES.values() for g in gates))
+
+
+class Kinds:
+    """The model kinds a quantity applies to, read from the cell registry when asked (so a
+    kind registered later counts): iterable, `in`, len, like the tuple it replaces."""
+
+    def __init__(self, applies) -> None:
+        self.applies = applies
+
+    def _kinds(self) -> tuple[str, ...]:
+        return tuple(k for k in model_kinds() if self.applies(cells.get(k)))
+
+    def __iter__(self):
+        return iter(self._kinds())
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._kinds()
+
+    def __len__(self) -> int:
+        return len(self._kinds())
+
+    def __getitem__(self, index):
+        return self._kinds()[index]
+
+    def __repr__(self) -> str:
+        return repr(self._kinds())
+
+
+def gates(kind: str) -> tuple[str, ...]:
+    """Gate names of a kind (the engine's `trace.gates` keys)."""
+    return tuple(g.name for g in cells.get(kind).gates)
+
+
+def all_gates() -> tuple[str, ...]:
+    """Every gate name some kind has (what highlight.gate may name)."""
+    return tuple(dict.fromkeys(g for k in model_kinds() for g in gates(k)))
+
+
+def _has_sigma(spec: cells.CellKind) -> bool:
+    """Whether the kind has a sigma_max (a recurrent matrix, u or lambda)."""
+    p = spec.init_params(1, 1, np.random.default_rng(0))
+    return spec.sigma_max(p) is not None
+
+
+def _keep_named(name: str):
+    return lambda s: s.keep is not None and s.keep.gate == name
+
+
+ALL = Kinds(lambda s: True)
 
 TOP_KEYS = ("title", "description", "step")
 STEP_KEYS = ("title", "narration", "setup", "docks", "cursor", "play", "highlight", "claims",
@@ -54,33 +101,41 @@ CLAIM_KEYS = ("model", "quantity", "op", "value", "t")
 #: beyond float64: 10^-777 is a value like any other); "number": a float64; "count": an
 #: integer; "bool": true or false.
 QUANTITIES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "grad_ratio": ("||dL/dh_t|| / ||dL/dh_T|| (t = 1 unless given)", MODEL_KINDS, "magnitude"),
-    "grad_c_ratio": ("||dL/dc_t|| / ||dL/dc_T|| (t = 1 unless given)", ("lstm",),
-                     "magnitude"),
-    "grad_norm": ("||dL/dh_t|| (t = 1 unless given)", MODEL_KINDS, "magnitude"),
+    "grad_ratio": ("||dL/dh_t|| / ||dL/dh_T|| (t = 1 unless given)", ALL, "magnitude"),
+    "grad_c_ratio": ("||dL/dc_t|| / ||dL/dc_T|| (t = 1 unless given)",
+                     Kinds(lambda s: s.has_cell), "magnitude"),
+    "grad_norm": ("||dL/dh_t|| (t = 1 unless given)", ALL, "magnitude"),
     "whh_ratio": ("step t's contribution to dL/dW_hh / step T's (t = 1 unless given)",
-                  MODEL_KINDS, "magnitude"),
-    "jac_step_max": ("largest per-step Jacobian norm ||dh_t/dh_{t-1}||_2 over t", MODEL_KINDS,
+                  Kinds(lambda s: s.recurrent is not None), "magnitude"),
+    "jac_step_max": ("largest per-step Jacobian norm ||dh_t/dh_{t-1}||_2 over t", ALL,
                      "magnitude"),
-    "sigma_max": ("largest singular value of W_hh (of its largest gate block)", MODEL_KINDS,
-                  "magnitude"),
-    "rnn_bound": ("sigma_max(W_hh) * gamma, gamma = sup |phi'|", ("rnn",), "magnitude"),
-    "gamma": ("sup |phi'| of the RNN's nonlinearity (1 tanh, relu; 1/4 sigmoid)", ("rnn",),
-              "magnitude"),
+    "jac_prod": ("||dh_T/dh_t||_2, the product of the step Jacobians (t = 1 unless given)",
+                 ALL, "magnitude"),
+    "sigma_max": ("largest singular value of W_hh (of its largest gate block; IndRNN max |u|, "
+                  "LRU max |lambda|)", Kinds(_has_sigma), "magnitude"),
+    "rnn_bound": ("sigma_max(W_hh) * gamma, gamma = sup |phi'|",
+                  Kinds(lambda s: s.bound_applies), "magnitude"),
+    "gamma": ("sup |phi'| of the RNN's nonlinearity (1 tanh, relu; 1/4 sigmoid)",
+              Kinds(lambda s: s.bound_applies), "magnitude"),
     "bound_ratio": ("(sigma_max * gamma)^(T-t), the bound on grad_ratio at t (t = 1 unless "
-                    "given; loss at T only)", ("rnn",), "magnitude"),
+                    "given; loss at T only)", Kinds(lambda s: s.bound_applies), "magnitude"),
     "param_grad_norm": ("||dL/dθ||, the norm of the gradient of all the cell's parameters "
-                        "(what clipping by norm rescales)", MODEL_KINDS, "magnitude"),
-    "state_max": ("largest |h_t| entry over all steps and units", MODEL_KINDS, "magnitude"),
-    "mean_forget": ("mean forget gate f_t over all steps and units", ("lstm",), "number"),
+                        "(what clipping by norm rescales)", ALL, "magnitude"),
+    "state_max": ("largest |h_t| entry over all steps and units", ALL, "magnitude"),
+    "mean_forget": ("mean forget gate f_t over all steps and units",
+                    Kinds(_keep_named("forget")), "number"),
     "max_forget": ("largest mean forget gate of one unit (f_t averaged over steps and batch)",
-                   ("lstm",), "number"),
-    "mean_update": ("mean update gate z_t over all steps and units", ("gru",), "number"),
-    "loss": ("the loss of the run", MODEL_KINDS, "number"),
-    "param_count": ("number of parameters of the cell", MODEL_KINDS, "count"),
-    "param_ratio": ("parameters / parameters of a vanilla RNN of the same size", MODEL_KINDS,
+                   Kinds(_keep_named("forget")), "number"),
+    "mean_update": ("mean update gate z_t over all steps and units",
+                    Kinds(_keep_named("update")), "number"),
+    "mean_keep": ("mean keep factor over all steps and units (each kind's: LSTM f, GRU z, "
+                  "minGRU 1 - z, minLSTM f', LRU |lambda|, sLSTM f')",
+                  Kinds(lambda s: s.keep is not None), "number"),
+    "loss": ("the loss of the run", ALL, "number"),
+    "param_count": ("number of parameters of the cell", ALL, "count"),
+    "param_ratio": ("parameters / parameters of a vanilla RNN of the same size", ALL,
                     "number"),
-    "overflow": ("numbers stopped being finite somewhere in the run", MODEL_KINDS, "bool"),
+    "overflow": ("numbers stopped being finite somewhere in the run", ALL, "bool"),
 }
 #: How a claim sentence names each quantity (plain-text math, converted for the screen by
 #: `narration_markdown`); {t} is the claim's step.
@@ -99,15 +154,17 @@ PHRASES: dict[str, str] = {
     "mean_forget": "mean forget gate f_t",
     "max_forget": "largest unit's mean forget gate f_t",
     "mean_update": "mean update gate z_t",
+    "mean_keep": "mean keep factor",
+    "jac_prod": "||dh_T/dh_{t}||",
     "loss": "loss L",
     "param_count": "parameters",
     "param_ratio": "parameters / a vanilla RNN's",
     "overflow": "a value stops being finite (overflow)",
 }
-STEP_QUANTITIES = ("grad_ratio", "grad_c_ratio", "grad_norm", "whh_ratio", "bound_ratio")
+STEP_QUANTITIES = ("grad_ratio", "grad_c_ratio", "grad_norm", "whh_ratio", "bound_ratio",
+                   "jac_prod")
 NUMBER_OPS = ("<", "<=", ">", ">=", "between")
 BOOL_OPS = ("==",)
-GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 class WalkthroughError(ValueError):
@@ -319,9 +376,9 @@ def _parse_claim(ctx: _Ctx, key: str, raw: Any, config: Config) -> Claim:
         if k not in raw:
             raise ctx.error(f"{key}.{k}", "missing")
     model = ctx.expect(f"{key}.model", raw["model"], str, "a model name")
-    if model not in MODEL_KINDS:
+    if model not in model_kinds():
         raise ctx.error(f"{key}.model", f"unknown model {model!r}; expected one of "
-                                        f"{', '.join(MODEL_KINDS)}")
+                                        f"{', '.join(model_kinds())}")
     if model not in config.models:
         raise ctx.error(f"{key}.model", f"{model!r} is not among this step's models "
                                         f"{list(config.models)}; add it with setup.models")
@@ -452,18 +509,18 @@ def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
             if "model" not in c or "t" not in c:
                 raise ctx.error("highlight.cell", "expected both model and t")
             model = ctx.expect("highlight.cell.model", c["model"], str, "a model name")
-            if model not in MODEL_KINDS:
+            if model not in model_kinds():
                 raise ctx.error("highlight.cell.model", f"unknown model {model!r}; expected one "
-                                                        f"of {', '.join(MODEL_KINDS)}")
+                                                        f"of {', '.join(model_kinds())}")
             if model not in config.models:
                 raise ctx.error("highlight.cell.model", f"{model!r} is not among this step's "
                                                         f"models {list(config.models)}")
             cell = (model, _resolve_t(ctx, "highlight.cell.t", c["t"], config.seq_len))
         if "gate" in hl:
             gate = ctx.expect("highlight.gate", hl["gate"], str, "a gate name")
-            if gate not in ALL_GATES:
+            if gate not in all_gates():
                 raise ctx.error("highlight.gate", f"unknown gate {gate!r}; expected one of "
-                                                  f"{', '.join(ALL_GATES)}")
+                                                  f"{', '.join(all_gates())}")
         if "steps" in hl:
             s = ctx.expect("highlight.steps", hl["steps"], list, "a list [first, last]")
             if len(s) != 2:
@@ -620,6 +677,8 @@ def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
     with np.errstate(all="ignore"):
         if quantity == "bound_ratio":
             lg = (len(d.log10_grad_h) - (i + 1)) * _log10(d.rnn_bound)
+        elif quantity == "jac_prod":
+            lg = float(d.log10_jac_prod[i])
         elif quantity in STEP_QUANTITIES:
             series = {"grad_c_ratio": d.log10_grad_c, "whh_ratio": d.log10_whh}
             logs = np.asarray(series.get(quantity, d.log10_grad_h), dtype=np.float64)
@@ -636,13 +695,13 @@ def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
             lg = _log10_norm(run.grads.params.values())
         elif quantity == "state_max":
             lg = _log10(np.max(np.abs(run.trace.h)))
-        elif quantity == "mean_forget":
-            return Measured(float(np.mean(run.trace.gates["forget"])))
         elif quantity == "max_forget":
-            f = run.trace.gates["forget"]
+            f = run.trace.gates[run.model.cell.keep.gate]
             return Measured(float(np.max(np.mean(f, axis=tuple(range(f.ndim - 1))))))
-        elif quantity == "mean_update":
-            return Measured(float(np.mean(run.trace.gates["update"])))
+        elif quantity in ("mean_forget", "mean_update", "mean_keep"):
+            keep = run.model.cell.keep  # mean_forget / mean_update: kinds whose keep it is
+            gate = run.trace.gates[keep.gate]
+            return Measured(float(np.mean(1.0 - gate if keep.complement else gate)))
         elif quantity == "loss":
             return Measured(float(run.loss))
         elif quantity == "param_count":
@@ -736,9 +795,9 @@ def _parse_placeholder(ctx: _Ctx, m: re.Match, config: Config) -> Placeholder:
             raise ctx.error(where, f"unknown setting {key!r}; expected one of "
                                    f"{', '.join(FIELDS)}")
         return Placeholder(m.group(0), model, key)
-    if model not in MODEL_KINDS:
+    if model not in model_kinds():
         raise ctx.error(where, f"unknown model {model!r}; expected one of "
-                               f"{', '.join(MODEL_KINDS)}, or setup for a setting")
+                               f"{', '.join(model_kinds())}, or setup for a setting")
     if model not in config.models:
         raise ctx.error(where, f"{model!r} is not among this step's models "
                                f"{list(config.models)}; add it with setup.models")

@@ -70,8 +70,12 @@ def engine_fb(kind: str, H: int, T: int, B: int):
     return run, run_diag
 
 
+#: The kinds PyTorch has a module for (the others get "-" in the torch columns).
+TORCH = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
 def torch_fb(kind: str, H: int, T: int, B: int):
-    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    cls = getattr(torch.nn, TORCH[kind])
     net = cls(I, H).double()
     xs = torch.from_numpy(np.random.default_rng(0).standard_normal((T, B, I)))
     dh = torch.from_numpy(np.random.default_rng(1).standard_normal((T, B, H)))
@@ -124,7 +128,7 @@ def main() -> None:
             work = H * H * T * B
             repeats = 7 if work < 5e6 else 3 if work < 1e8 else 2
             run, _ = engine_fb(kind, H, T, B)
-            if have_torch:
+            if have_torch and kind in TORCH:
                 t_eng, t_torch = best_times([run, torch_fb(kind, H, T, B)], repeats)
                 extra = f"{t_torch:9.2f} {t_torch / t_eng:6.2f}"
             else:

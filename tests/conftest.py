@@ -10,6 +10,15 @@ import lstmviz  # noqa: E402,F401  (sets single-threaded BLAS before NumPy loads
 
 
 @pytest.fixture
+def held():
+    """Strong references to widgets until qtbot has closed them (qtbot holds only weak
+    ones; a view and its adapter form a cycle the garbage collector could free mid-paint)."""
+    refs = []
+    yield refs
+    refs.clear()
+
+
+@pytest.fixture
 def settings(tmp_path):
     """A QSettings in a temporary INI file, so tests never touch the user's settings."""
     from PySide6.QtCore import QSettings

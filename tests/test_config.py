@@ -64,3 +64,29 @@ def test_missing_file_and_unwritable_folder(tmp_path):
         load_config(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match="cannot write"):
         save_config(tmp_path / "no" / "such" / "dir.toml", Config())
+
+
+def test_kind_options_are_validated_per_kind_and_round_trip(tmp_path):
+    from lstmviz.config import Config, ConfigError, load_config, save_config
+    from lstmviz.session import Session
+
+    c = Config(models=("lru", "slstm"), seq_len=5, hidden_size=3,
+               kind_options={"lru": {"r_min": 0.99, "r_max": 0.999},
+                             "slstm": {"forget_gate": "exp"}})
+    assert c.options_of("lru") == {"r_max": 0.999, "r_min": 0.99}
+    assert c.options_of("gru") == {}
+    hash(c)  # stays hashable
+    path = tmp_path / "c.toml"
+    save_config(path, c)
+    assert load_config(path) == c
+    s = Session(c)
+    lam = s.runs["lru"].model.cell.eigenvalues(s.runs["lru"].model.params)
+    assert abs(lam).min() >= 0.99 - 1e-12
+    assert s.runs["slstm"].model.options == {"forget_gate": "exp"}
+    with pytest.raises(ConfigError, match=r"kind_options\.slstm\.forget_gate: expected one of"):
+        Config(kind_options={"slstm": {"forget_gate": "tanh"}})
+    with pytest.raises(ConfigError, match=r"kind_options\.gru: r_min: not an option of the GRU"):
+        Config(kind_options={"gru": {"r_min": 0.5}})
+    with pytest.raises(ConfigError, match="kind_options: unknown model 'transformer'"):
+        Config(kind_options={"transformer": {}})
+    assert "kind_options" not in Config().to_dict()  # files without it are unchanged

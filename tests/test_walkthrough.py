@@ -31,7 +31,7 @@ from lstmviz.walkthrough import (
 
 BUILTIN_FILES = sorted(BUILTIN_DIR.glob("*.toml"))
 COURSE = ["01_bptt", "02_vanishing", "03_exploding", "04_lstm", "05_compare", "06_limits",
-          "08_after_training"]
+          "07_modern", "08_after_training"]
 
 GOOD = """
 title = "A lecture"
@@ -482,7 +482,7 @@ BAD_PLACEHOLDERS = [
     ("{tcn.grad_ratio}", r"narration: \{tcn\.grad_ratio\}: unknown model 'tcn'"),
     ("{rnn.grad_rato}", r"narration: \{rnn\.grad_rato\}: unknown quantity 'grad_rato'"),
     ("{lstm.grad_ratio}", r"narration: \{lstm\.grad_ratio\}: 'lstm' is not among this step"),
-    ("{rnn.grad_c_ratio}", r"grad_c_ratio applies to lstm only, not rnn"),
+    ("{rnn.grad_c_ratio}", r"grad_c_ratio applies to lstm, slstm only, not rnn"),
     ("{rnn.loss@t=3}", r"narration: \{rnn\.loss@t=3\}: loss has no step"),
     ("{rnn.grad_ratio@t=99}", r"narration: \{rnn\.grad_ratio@t=99\}: 99 is out of range"),
     ("{rnn.grad_ratio@5}", r"narration: \{rnn\.grad_ratio@5\}: expected \{model\.quantity\}"),

@@ -1,4 +1,5 @@
-"""Pure-NumPy engine: RNN/LSTM/GRU cells, unrolling, BPTT, losses, tasks, diagnostics, weights.
+"""Pure-NumPy engine: recurrent cells of every registered kind, unrolling, BPTT, losses, tasks,
+diagnostics, weights.
 
 `cells` is the cell zoo (one module per kind and the registry, `cells.get(kind)`).
 
@@ -17,7 +18,7 @@ from .diagnostics import (
 from .errors import EngineError, WeightFileError
 from .init import INITS
 from .linalg import spectral_norm
-from .model import KINDS, Model, build_model
+from .model import Model, build_model, options_for
 from .readout import Readout, build_readout, loss_and_grad
 from .tasks import TASKS, Task, make_task
 from .unroll import Grads, Trace, backward, forward
@@ -46,8 +47,16 @@ __all__ = [
     "load_weights",
     "loss_and_grad",
     "make_task",
+    "options_for",
     "rnn_bound",
     "save_weights",
     "sigma_max",
     "spectral_norm",
 ]
+
+
+def __getattr__(name: str):
+    """KINDS: every registered kind in course order (cells.kinds(), read when asked)."""
+    if name == "KINDS":
+        return cells.kinds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,19 +1,20 @@
 """What the app plots about gradient flow, from one forward Trace and its backward Grads.
 
 All per-step series have length T, index t-1 for step t, and use batch element 0 for the
-Jacobians. Jacobian conventions (state Jacobians of one step, 0-based index k = step k+1):
+Jacobians. Each kind's one-step state Jacobians come from its cell module
+(`cells.get(kind).jacobian`, conventions in engine/cells/base.py):
 
-- rnn: dh_t/dh_{t-1} = diag(phi'(pre_t)) W_hh.
-- gru: dh_t/dh_{t-1} through z, r and n: diag(z) + diag((1-z)(1-n^2)) [diag(r) W_hn +
-  diag(ghn r(1-r)) W_hr] + diag((h_{t-1} - n) z(1-z)) W_hz.
-- lstm: the state is (h, c); its one-step Jacobian is [[A_t, diag(o tanh'(c) f)],
-  [C_t, diag(f)]] with A_t = dh_t/dh_{t-1} (c_{t-1} held fixed, through all gates and c_t) and
-  C_t = dc_t/dh_{t-1}. jac_step_norm is ||A_t||_2; jac_prod_norm is ||dh_T/dh_t||_2 = the h->h
-  block of the product of full state Jacobians (so paths through the cell are included).
-- cell_direct = ||diag(f_t)||_2 = max_j f_t[j];
-  cell_indirect = ||C_t diag(o_{t-1} tanh'(c_{t-1}))||_2, the part of the total dc_t/dc_{t-1}
-  that goes through h_{t-1} and the gates. At t = 1 it is 0
-  because h_0 is an independent initial state.
+- dense kinds (rnn, lstm, gru, slstm): jac_step_norm is ||dh_t/dh_{t-1}||_2 with the other
+  state components held fixed; jac_prod_norm is ||dh_T/dh_t||_2, the h->h block of the
+  product of full state Jacobians (so paths through an LSTM's cell are included).
+- diagonal kinds (IndRNN diag(phi' u), minGRU diag(1 - z), minLSTM diag(f'), LRU diag(lambda)
+  on the complex state): products are elementwise, summed as logs per unit, exact.
+- cell_direct / cell_indirect (kinds with a cell path, the LSTM): ||diag(f_t)||_2 and
+  ||C_t diag(o_{t-1} tanh'(c_{t-1}))||_2, the part of dc_t/dc_{t-1} through h_{t-1} and the
+  gates (0 at t = 1: h_0 is an independent initial state).
+
+Where a quantity does not exist for a kind it is NaN (or None) and a note says why
+(Diagnostics.bound_note, whh_note, sigma_note).
 """
 
 from __future__ import annotations
@@ -69,18 +70,41 @@ class Diagnostics:
     log10_bound_line: np.ndarray | None = None
     #: (T,) log10 ||h_t||_F of the forward states over the batch (the status bar's figure).
     log10_h_norm: np.ndarray | None = None
+    #: Why a quantity does not exist for this kind ("" where it does): the RNN bound, the
+    #: dL/dW_hh series (NaN then), sigma_max (NaN then); jacobian_note: what jac_* mean here.
+    bound_note: str = ""
+    whh_note: str = ""
+    sigma_note: str = ""
+    jacobian_note: str = ""
 
 
 def sigma_max(model: Model) -> float:
-    """sigma_max of W_hh (rnn) or the largest over its H x H gate blocks (lstm, gru)."""
-    H = model.hidden_size
-    w = model.params["weight_hh"]
-    return float(np.max(spectral_norms(w.reshape(model.n_gates, H, H))))
+    """The kind's sigma_max (engine.cells): of W_hh (rnn), the largest over its H x H gate
+    blocks (lstm, gru, slstm), max |u| (IndRNN), max |lambda| (LRU); NaN for kinds without a
+    recurrent matrix (minGRU, minLSTM), with `sigma_note` saying so."""
+    v = model.cell.sigma_max(model.params)
+    return math.nan if v is None else float(v)
+
+
+def sigma_note(model: Model) -> str:
+    """Why sigma_max is NaN for this model's kind, else ""."""
+    if model.cell.sigma_max(model.params) is not None:
+        return ""
+    return f"{model.cell.label} has no recurrent matrix, so there is no sigma_max"
+
+
+def whh_note(model: Model) -> str:
+    """Why the dL/dW_hh series is NaN for this model's kind, else ""."""
+    if model.cell.recurrent is not None:
+        return ""
+    return (f"{model.cell.label} has no recurrent weight matrix W_hh (its recurrence is "
+            "elementwise), so there is no dL/dW_hh term")
 
 
 def rnn_bound(model: Model) -> float | None:
-    """sigma_max(W_hh) * sup|phi'| for a vanilla RNN (below 1: vanishing guaranteed), else None."""
-    if model.kind != "rnn":
+    """sigma_max(W_hh) * sup|phi'| for kinds where it bounds the Jacobian (the vanilla RNN:
+    below 1, vanishing is guaranteed), else None (cells.get(kind).bound_note says why)."""
+    if not model.cell.bound_applies:
         return None
     return sigma_max(model) * GAMMA[model.activation]
 
@@ -91,116 +115,86 @@ def _chunks(T: int, per_step: int) -> Iterator[slice]:
         yield slice(lo, min(T, lo + n))
 
 
-def _blocks(model: Model) -> list[np.ndarray]:
-    H = model.hidden_size
-    w = model.params["weight_hh"]
-    return [w[k * H : (k + 1) * H] for k in range(model.n_gates)]
-
-
-def _rnn_jac(model: Model, trace: Trace, sl: slice) -> np.ndarray:
-    d = trace.gates["dphi"][sl, 0]  # (n, H)
-    return d[:, :, None] * model.params["weight_hh"][None]
-
-
-def _gru_jac(model: Model, trace: Trace, sl: slice) -> np.ndarray:
-    w_r, w_z, w_n = _blocks(model)
-    ex = trace.extras
-    r, z, n, ghn = (ex[k][sl, 0] for k in ("r", "z", "n", "ghn"))
-    h_prev = trace.h_prev()[sl, 0] if sl.start == 0 else trace.h[sl.start - 1 : sl.stop - 1, 0]
-    a = (1 - z) * (1 - n * n)
-    jac = (a * r)[:, :, None] * w_n + (a * ghn * r * (1 - r))[:, :, None] * w_r
-    jac += ((h_prev - n) * z * (1 - z))[:, :, None] * w_z
-    idx = np.arange(z.shape[1])
-    jac[:, idx, idx] += z
-    return jac
-
-
-def _lstm_jac(model: Model, trace: Trace, sl: slice):
-    """(A, C, d1, f) for the steps in sl: A = dh_t/dh_{t-1}, C = dc_t/dh_{t-1} (n, H, H)."""
-    w_i, w_f, w_g, w_o = _blocks(model)
-    ex = trace.extras
-    i, f, g, o, tc = (ex[k][sl, 0] for k in ("i", "f", "g", "o", "tc"))
-    c_prev = (
-        np.concatenate((trace.c0[None, 0], trace.c[sl.start : sl.stop - 1, 0]))
-        if sl.start == 0
-        else trace.c[sl.start - 1 : sl.stop - 1, 0]
-    )
-    cmat = (c_prev * f * (1 - f))[:, :, None] * w_f
-    cmat += (g * i * (1 - i))[:, :, None] * w_i
-    cmat += (i * (1 - g * g))[:, :, None] * w_g
-    dtc = o * (1 - tc * tc)  # dh_t/dc_t
-    amat = (tc * o * (1 - o))[:, :, None] * w_o + dtc[:, :, None] * cmat
-    return amat, cmat, dtc * f, f
-
-
 def _log10_unscale(norms: np.ndarray, logs: np.ndarray) -> np.ndarray:
     """log10(norms * exp(logs)), exact at any size (logs: natural log scales)."""
     with np.errstate(all="ignore"):
         return np.log10(norms) + logs / np.log(10.0)
 
 
-def _jacobian_series(model: Model, trace: Trace):
-    """(jac_step, log10 jac_prod, cell_indirect) for one run: the spectral norms, most of the
-    cost. The product norms are returned as exact log10 values (they pass 10^+-308 easily)."""
+def _diagonal_series(model: Model, trace: Trace):
+    """Diagonal Jacobians (minGRU, minLSTM, LRU, IndRNN): products are elementwise, so
+    log |prod| = sum of log |entries| per unit, exact at any size; the norm of a diagonal
+    matrix is its largest |entry|."""
+    kind = model.cell
     T, _, H = trace.h.shape
-    lstm = model.kind == "lstm"
+    with np.errstate(all="ignore"):
+        jac = kind.jacobian(model.params, model.o, trace.caches(slice(None)))
+        step = np.abs(jac.step)
+        jac_step = step.max(axis=1)
+        jac_step[np.isnan(step).any(axis=1)] = np.nan
+        full = np.abs(jac.full)
+        if kind.prod_block == "h":
+            full = full[:, :H]
+        logs = np.log(full)
+        rc = np.cumsum(logs[::-1], axis=0)[::-1]
+        prod = np.zeros_like(logs)
+        prod[:-1] = rc[1:]
+        jac_prod = prod.max(axis=1) / np.log(10.0)
+        jac_prod[np.isnan(prod).any(axis=1)] = np.nan
+    return jac_step, jac_prod, None, None
+
+
+def _jacobian_series(model: Model, trace: Trace):
+    """(jac_step, log10 jac_prod, cell_direct, cell_indirect) for one run: the spectral norms,
+    most of the cost. The product norms are returned as exact log10 values (they pass
+    10^+-308 easily). Dense kinds: the running product R = dh_T/d(state_t) (H x S, the h rows
+    of the product of full state Jacobians; all S rows when prod_block is "state")."""
+    kind = model.cell
+    T, _, H = trace.h.shape
+    p, o = model.params, model.o
+    with np.errstate(all="ignore"):
+        if trace.T and kind.jacobian(p, o, trace.caches(slice(0, 1))).diagonal:
+            return _diagonal_series(model, trace)
+    path = kind.cell_path is not None
     jac_step = np.empty(T)
     jac_prod = np.empty(T)
-    indirect = np.empty(T) if lstm else None
+    direct = np.empty(T) if path else None
+    indirect = np.empty(T) if path else None
     with np.errstate(all="ignore"):
         # Walk chunks from the end so the running product R = dh_T/d(state_t) can be reused.
         # R is kept scaled to max |entry| = 1 with its log scale apart, so products that vanish
         # to 1e-200 or explode to 1e200 are still reported (NaN once R is non-finite).
-        rh = np.eye(H)
-        rc = np.zeros((H, H)) if lstm else None
+        r = None
         log_r = 0.0
-        chunks = list(_chunks(T, H * H * (2 if lstm else 1)))
-        for sl in reversed(chunks):
+        S = None
+        for sl in reversed(list(_chunks(T, H * H * len(kind.state)))):
             n = sl.stop - sl.start
-            prods = np.empty((n, H, H))
+            jac = kind.jacobian(p, o, trace.caches(sl))
+            full = jac.full
+            if r is None:
+                S = full.shape[1]
+                r = np.eye(S)[:H] if kind.prod_block == "h" else np.eye(S)
+            jac_step[sl] = spectral_norms(jac.step)
+            if path:
+                direct[sl], ind = kind.cell_path(p, o, trace.run, sl, jac)
+                indirect[sl] = spectral_norms(ind)
+            block = H if kind.prod_block == "h" else S
+            prods = np.empty((n, r.shape[0], block))
             logs = np.empty(n)
-            if lstm:
-                amat, cmat, d1, f = _lstm_jac(model, trace, sl)
-                jac_step[sl] = spectral_norms(amat)
-                if sl.start == 0:
-                    dtc_prev = np.zeros((n, H))
-                    dtc_prev[1:] = (trace.gates["output"][0 : n - 1, 0]) * (
-                        1 - trace.extras["tc"][0 : n - 1, 0] ** 2
-                    )
-                else:
-                    o_p = trace.gates["output"][sl.start - 1 : sl.stop - 1, 0]
-                    dtc_prev = o_p * (1 - trace.extras["tc"][sl.start - 1 : sl.stop - 1, 0] ** 2)
-                indirect[sl] = spectral_norms(cmat * dtc_prev[:, None, :])
-                for k in range(n - 1, -1, -1):
-                    prods[k] = rh
-                    logs[k] = log_r
-                    # R_{k-1} = R_k J_k with J_k = [[A, diag(d1)], [C, diag(f)]]
-                    rh, rc = rh @ amat[k] + rc @ cmat[k], rh * d1[k] + rc * f[k]
-                    s = max(np.abs(rh).max(), np.abs(rc).max())
-                    if 0 < s < np.inf:
-                        rh /= s
-                        rc /= s
-                        log_r += np.log(s)
-            else:
-                jac = (
-                    _rnn_jac(model, trace, sl)
-                    if model.kind == "rnn"
-                    else _gru_jac(model, trace, sl)
-                )
-                jac_step[sl] = spectral_norms(jac)
-                for k in range(n - 1, -1, -1):
-                    prods[k] = rh
-                    logs[k] = log_r
-                    rh = rh @ jac[k]
-                    s = np.abs(rh).max()
-                    if 0 < s < np.inf:
-                        rh /= s
-                        log_r += np.log(s)
-            pn = product_norms(prods)
+            for k in range(n - 1, -1, -1):
+                prods[k] = r[:, :block]
+                logs[k] = log_r
+                r = r @ full[k]
+                s = np.abs(r).max()
+                if 0 < s < np.inf:
+                    r /= s
+                    log_r += np.log(s)
+            pn = product_norms(prods) if prods.shape[1] == prods.shape[2] else \
+                spectral_norms(prods)
             if sl.stop == T:
                 pn[-1] = 1.0  # dh_T/dh_T = I
             jac_prod[sl] = _log10_unscale(pn, logs)
-    return jac_step, jac_prod, indirect
+    return jac_step, jac_prod, direct, indirect
 
 
 def _check(model: Model, trace: Trace, grads: Grads) -> None:
@@ -223,25 +217,26 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
     """
     _check(model, trace, grads)
     T = trace.h.shape[0]
-    lstm = model.kind == "lstm"
+    kind = model.cell
+    cell = kind.has_cell
+    path = kind.cell_path is not None
     if jacobians:
-        jac_step, log_prod, indirect = _jacobian_series(model, trace)
+        jac_step, log_prod, direct, indirect = _jacobian_series(model, trace)
     else:
         jac_step, log_prod = np.full(T, np.nan), np.full(T, np.nan)
-        indirect = np.full(T, np.nan) if lstm else None
+        indirect = np.full(T, np.nan) if path else None
+        direct = _cell_direct(model, trace) if path else None
     log_h = _logs(grads.log10_h, grads.h)
-    log_c = _logs(grads.log10_c, grads.c) if lstm else None
-    with np.errstate(all="ignore"):
-        cell_direct = trace.gates["forget"][:, 0].max(axis=1) if lstm else None
+    log_c = _logs(grads.log10_c, grads.c) if cell else None
     overflow = trace.overflow_step if trace.overflow_step is not None else grads.overflow_step
     bound = rnn_bound(model)
     out = Diagnostics(
         grad_h_norm=pow10(log_h),
-        grad_c_norm=pow10(log_c) if lstm else None,
+        grad_c_norm=pow10(log_c) if cell else None,
         jac_step_norm=jac_step,
         jac_prod_norm=pow10(log_prod),
         whh_contrib=np.array(grads.whh_contrib),
-        cell_direct=cell_direct,
+        cell_direct=direct,
         cell_indirect=indirect,
         rnn_bound=bound,
         sigma_max=sigma_max(model),
@@ -254,9 +249,24 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
         log10_jac_prod=log_prod,
         log10_bound_line=None if bound is None else bound_line(log_h, bound),
         log10_h_norm=log10_frobenius_per_step(trace.h),
+        bound_note="" if kind.bound_applies else kind.bound_note,
+        whh_note=whh_note(model),
+        sigma_note=sigma_note(model),
+        jacobian_note=kind.jacobian_note,
     )
     _freeze(out)
     return out
+
+
+def _cell_direct(model: Model, trace: Trace) -> np.ndarray:
+    """cell_direct without the Jacobians (cheap): the kind's cell path on the whole run."""
+    T = trace.T
+    direct = np.empty(T)
+    with np.errstate(all="ignore"):
+        for sl in _chunks(T, trace.h.shape[2] ** 2 * 4):
+            jac = model.cell.jacobian(model.params, model.o, trace.caches(sl))
+            direct[sl] = model.cell.cell_path(model.params, model.o, trace.run, sl, jac)[0]
+    return direct
 
 
 def _logs(logs: np.ndarray | None, values: np.ndarray) -> np.ndarray:
@@ -294,7 +304,7 @@ def complete_diagnostics(model: Model, trace: Trace, diagnostics: Diagnostics) -
     """`diagnostics` with the Jacobian norms computed (a no-op when they already are)."""
     if diagnostics.jacobians_ready:
         return diagnostics
-    jac_step, log_prod, indirect = _jacobian_series(model, trace)
+    jac_step, log_prod, _, indirect = _jacobian_series(model, trace)
     out = replace(diagnostics, jac_step_norm=jac_step, jac_prod_norm=pow10(log_prod),
                   cell_indirect=indirect, jacobians_ready=True,
                   log10_jac_step=_log10(jac_step), log10_jac_prod=log_prod)

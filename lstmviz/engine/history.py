@@ -3,7 +3,8 @@
 Each `Snapshot` holds the weights after `iteration` updates and, on one fixed probe sequence
 of the task (`probe_task`, the same for every snapshot), what the panels show: log10
 ||dL/dh_t|| (and log10 ||dL/dc_t|| for the LSTM), each (T,), and the keep-gate mean per unit
-(H,) (LSTM forget gate, GRU update gate z; None for the RNN). Also the training loss (mean
+(H,) (the kind's Keep factor: LSTM forget gate, GRU update gate z, minGRU 1 - z ...;
+None for kinds without one, the RNN). Also the training loss (mean
 minibatch loss since the previous snapshot; NaN at iteration 0, before any minibatch) and,
 every `EVAL_EVERY` snapshots and at the last one, the evaluation score on fresh sequences.
 
@@ -30,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cells
 from .diagnostics import compute_diagnostics
 from .errors import EngineError
-from .model import KINDS, PARAM_NAMES
 from .readout import Readout, loss_and_grad
 from .tasks import Task, make_task
 from .training import ADDING_SOLVED_MSE, RECALL_SOLVED_ACCURACY, TrainConfig, Trainer
@@ -49,12 +50,19 @@ MAX_SNAPSHOTS = 200
 EVAL_EVERY = 5
 #: Sequences per evaluation of the history (fewer than the final verdict's EVAL_SIZE).
 HISTORY_EVAL_SIZE = 500
-#: The gate that keeps the state: h or c carried over when it is 1.
-KEEP_GATE = {"lstm": "forget", "gru": "update"}
 #: adding: the MSE of always answering the mean, Var(U1 + U2) = 1/12 + 1/12.
 ADDING_CHANCE_MSE = 1.0 / 6.0
 HISTORY_FORMAT = 1
 _SNAP = re.compile(r"^snap-(\d+)\.npz$")
+
+
+def keep_factor(kind: str, gates: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The kind's keep factor (cells Keep) from a trace's gates, None without a keep gate."""
+    keep = cells.get(kind).keep
+    if keep is None:
+        return None
+    g = gates[keep.gate]
+    return 1.0 - g if keep.complement else g
 
 
 def chance_score(config: TrainConfig) -> float:
@@ -90,7 +98,7 @@ class Snapshot:
     def model_and_readout(self, config: TrainConfig):
         """(Model, Readout) of these weights (for the app's Inspect path)."""
         t = Trainer(config)
-        model = t.model.with_params({k: self.params[k] for k in PARAM_NAMES})
+        model = t.model.with_params({k: self.params[k] for k in t.model.params})
         return model, Readout(self.params["readout.weight"], self.params["readout.bias"])
 
     def log10_ratio(self) -> float:
@@ -112,8 +120,8 @@ def take_snapshot(trainer: Trainer, loss: float, evaluate: bool) -> Snapshot:
                                           where="last")
         grads = backward(model, trace, dh)
         diag = compute_diagnostics(model, trace, grads, jacobians=False)
-        gate = KEEP_GATE.get(cfg.kind)
-        keep = None if gate is None else np.mean(trace.gates[gate], axis=(0, 1))
+        keep = keep_factor(cfg.kind, trace.gates)
+        keep = None if keep is None else np.mean(keep, axis=(0, 1))
     mse = acc = None
     if evaluate:
         ev = trainer.evaluate(HISTORY_EVAL_SIZE)
@@ -309,11 +317,11 @@ def read_kind(folder: str | os.PathLike) -> History:
 
 
 def read_history(root: str | os.PathLike) -> dict[str, History]:
-    """Every kind's history under DIR (in KINDS order); EngineError if there is none."""
+    """Every kind's history under DIR (in cells.kinds() order); EngineError if there is none."""
     root = Path(root)
     if not root.is_dir():
         raise EngineError(f"--history: {root} is not a folder")
-    found = {k: read_kind(root / k) for k in KINDS if (root / k / "history.json").is_file()}
+    found = {k: read_kind(root / k) for k in cells.kinds() if (root / k / "history.json").is_file()}
     if not found:
         raise EngineError(f"--history: {root} holds no training history "
                           "(written by `lstmviz train --history DIR`)")

@@ -1,26 +1,41 @@
-"""Model: one RNN/LSTM/GRU layer's parameters plus its single-step forward and backward.
+"""Model: one recurrent layer of any registered cell kind (engine.cells) plus its single step.
 
-`build_model` validates options and initialises; `Model.step` / `Model.step_back` are the
-units the app animates and that `forward` / `backward` are built from.
+`build_model` validates options and initialises through the kind (`CellKind.init_params`);
+`Model.step` / `Model.step_back` are the units the app animates and that `forward` /
+`backward` are built from. Nothing here knows a kind by name: everything comes from
+`cells.get(kind)`, and an unknown kind is an EngineError.
 """
 
 from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, field
-from types import ModuleType
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from . import gru, lstm, rnn
-from .activations import ACTIVATIONS, act_and_grad
+from . import cells
+from .activations import ACTIVATIONS
+from .cells.base import CellKind, check_params
 from .errors import EngineError
-from .init import INITS, init_params, rescale_recurrent
 
-KINDS = ("rnn", "lstm", "gru")
-CELLS: dict[str, ModuleType] = {"rnn": rnn, "lstm": lstm, "gru": gru}
+#: The parameter names of the classic cells (weight files, training snapshots of them).
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+#: Legacy view for engine.weights_io (issue 13 replaces it): N_GATES of the kinds that have a
+#: stacked (G*H, H) weight_hh.
+CELLS = MappingProxyType({
+    k: SimpleNamespace(N_GATES=cells.get(k).param_shapes(1, 1)["weight_hh"][0])
+    for k in cells.BUILTIN
+    if cells.get(k).recurrent == "dense"
+})
+
+
+def __getattr__(name: str):
+    """KINDS: every registered kind in course order (cells.kinds(), read when asked)."""
+    if name == "KINDS":
+        return cells.kinds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_choice(arg: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -47,27 +62,26 @@ def _check_number(arg: str, value: Any, *, positive: bool = False) -> float:
 
 
 def param_shapes(kind: str, input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
-    """PyTorch shapes of the four parameter tensors for this kind and size."""
-    gh = CELLS[kind].N_GATES * hidden_size
-    return {
-        "weight_ih": (gh, input_size),
-        "weight_hh": (gh, hidden_size),
-        "bias_ih": (gh,),
-        "bias_hh": (gh,),
-    }
+    """PyTorch-style shapes of the kind's parameter tensors for this size."""
+    return cells.get(kind).param_shapes(input_size, hidden_size)
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float64, copy=True)
-    a.setflags(write=False)
-    return a
+def option_names(kind: CellKind) -> set[str]:
+    return {o.name for o in kind.options}
+
+
+def init_option_names(kind: CellKind) -> set[str]:
+    return {o.name for o in kind.init_options}
 
 
 @dataclass(frozen=True, eq=False)
 class Model:
-    """One recurrent layer. params: weight_ih, weight_hh, bias_ih, bias_hh (read-only float64).
+    """One recurrent layer: params as the kind declares them (read-only float64).
 
-    state tuples are (h,) for rnn/gru and (h, c) for lstm, each (B, H).
+    activation: the kind's "activation" option where it has one (rnn, indrnn), else validated
+    against ACTIVATIONS and kept without effect (as for the LSTM before the registry).
+    options: the kind's other equation options (e.g. the sLSTM's forget_gate); defaults filled.
+    state tuples follow `cells.get(kind).state`, each (B, H).
     """
 
     kind: str
@@ -75,46 +89,43 @@ class Model:
     hidden_size: int
     activation: str
     params: dict[str, np.ndarray]
-    _cell: ModuleType = field(init=False, repr=False)
-    _act: Any = field(init=False, repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+    cell: CellKind = field(init=False, repr=False)
+    o: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        check_choice("kind", self.kind, KINDS)
-        check_choice("activation", self.activation, ACTIVATIONS)
+        spec = cells.get(self.kind)
+        check_choice("activation", self.activation, _activations(spec))
         check_size("input_size", self.input_size)
         check_size("hidden_size", self.hidden_size)
-        if not isinstance(self.params, dict):
-            raise EngineError(f"params: expected a dict, got {type(self.params).__name__}")
-        shapes = param_shapes(self.kind, self.input_size, self.hidden_size)
-        missing = [k for k in shapes if k not in self.params]
-        extra = [k for k in self.params if k not in shapes]
-        if missing or extra:
-            raise EngineError(
-                f"params: expected keys {list(shapes)}, got {list(self.params)}"
-                + (f" (missing {missing})" if missing else "")
-                + (f" (unexpected {extra})" if extra else "")
-            )
-        checked = {}
-        for k, shape in shapes.items():
-            a = np.asarray(self.params[k])
-            if a.dtype.kind not in "biuf":
-                raise EngineError(
-                    f"params[{k!r}]: expected a real numeric array, got dtype {a.dtype}"
-                )
-            if a.shape != shape:
-                raise EngineError(f"params[{k!r}]: expected shape {shape}, got {a.shape}")
-            checked[k] = a if (a.dtype == np.float64 and not a.flags.writeable) else _frozen(a)
-        object.__setattr__(self, "params", checked)
-        object.__setattr__(self, "_cell", CELLS[self.kind])
-        object.__setattr__(self, "_act", act_and_grad(self.activation))
+        opts = dict(self.options)
+        if "activation" in opts:
+            raise EngineError("options: pass the activation as Model.activation")
+        if "activation" in option_names(spec):
+            opts["activation"] = self.activation
+        checked = spec.check_options(opts)
+        checked.pop("activation", None)
+        object.__setattr__(self, "options", checked)
+        params = check_params(spec, self.params, self.input_size, self.hidden_size)
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "cell", spec)
+        object.__setattr__(self, "o", spec.make_opts(**self.equation_options))
 
     @property
-    def n_gates(self) -> int:
-        return self._cell.N_GATES
+    def equation_options(self) -> dict[str, Any]:
+        """Every equation option of the kind, activation included where it has one."""
+        out = dict(self.options)
+        if "activation" in option_names(self.cell):
+            out["activation"] = self.activation
+        return out
+
+    @property
+    def _cell(self) -> CellKind:  # the name tests used before the registry
+        return self.cell
 
     @property
     def has_cell(self) -> bool:
-        return self._cell.HAS_CELL
+        return self.cell.has_cell
 
     @property
     def n_params(self) -> int:
@@ -122,28 +133,31 @@ class Model:
 
     def with_params(self, params: dict[str, np.ndarray]) -> Model:
         """A validated copy of this model with other parameter values (same kind and sizes)."""
-        return Model(self.kind, self.input_size, self.hidden_size, self.activation, dict(params))
+        return Model(self.kind, self.input_size, self.hidden_size, self.activation, dict(params),
+                     dict(self.options))
 
     def zero_state(self, batch_size: int = 1) -> tuple[np.ndarray, ...]:
-        z = np.zeros((batch_size, self.hidden_size))
-        return (z, z.copy()) if self.has_cell else (z,)
+        return self.cell.zero_state(batch_size, self.hidden_size)
 
     def step(self, x_t: np.ndarray, state: tuple, xproj: np.ndarray | None = None):
-        """One step forward: x_t (B, I), state (h,) or (h, c) each (B, H) -> (state, cache).
-
-        xproj optionally holds x_t @ weight_ih.T + bias_ih (B, G*H), precomputed for all steps.
-        No validation here (hot loop); `forward` validates.
-        """
-        return self._cell.step(self.params, self._act, x_t, state, xproj)
+        """One step forward: x_t (B, I), state (one (B, H) array per kind.state name) ->
+        (state, cache). xproj optionally holds the input projection (kind.input_weights)
+        precomputed for all steps. No validation here (hot loop); `forward` validates."""
+        return self.cell.step(self.params, self.o, x_t, state, xproj)
 
     def step_back_pre(self, dstate: tuple, cache):
         """Backward through one step up to the projections, without parameter gradients.
 
-        Returns (dstate_prev, dgi, dgh, dc_total): dgi = dL/d(W_ih x + b_ih) and
-        dgh = dL/d(W_hh h_prev + b_hh), both (B, G*H); dc_total is the LSTM's total dL/dc_t
-        (None otherwise). `backward` uses this and forms parameter gradients in one product.
+        Returns (dstate_prev, dgi, dgh, dc_total): dgi = dL/d(input projection), dgh =
+        dL/d(recurrent pre-activation) or None; dc_total the total dL/dc_t for kinds with a
+        "c" state (None otherwise).
         """
-        return self._cell.step_back_pre(self.params, dstate, cache)
+        dprev, sg = self.cell.step_back(self.params, self.o, dstate, cache)
+        dc = None
+        if self.cell.has_cell:
+            total = dstate if sg.total is None else sg.total
+            dc = total[self.cell.state.index("c")]
+        return dprev, sg.dgi, sg.dgh, dc
 
     def step_back(self, dstate: tuple, cache):
         """One step backward: dstate = total dL/d(state_t) -> (dstate_prev, dx_t, dparams_t).
@@ -151,15 +165,14 @@ class Model:
         dparams_t holds this step's contribution to each parameter gradient (same shapes as
         params); summing over steps gives the BPTT gradient.
         """
-        dstate_prev, dgi, dgh, _ = self._cell.step_back_pre(self.params, dstate, cache)
-        p = self.params
-        dparams = {
-            "weight_ih": dgi.T @ cache.x,
-            "weight_hh": dgh.T @ cache.h_prev,
-            "bias_ih": dgi.sum(axis=0),
-            "bias_hh": dgh.sum(axis=0),
-        }
-        return dstate_prev, dgi @ p["weight_ih"], dparams
+        return self.cell.step_dparams(self.params, self.o, dstate, cache)
+
+
+def _activations(spec: CellKind) -> tuple[str, ...]:
+    for o in spec.options:
+        if o.name == "activation":
+            return tuple(o.choices)
+    return ACTIVATIONS
 
 
 def build_model(
@@ -168,34 +181,70 @@ def build_model(
     hidden_size: int,
     *,
     seed: int = 0,
-    activation: str = "tanh",
-    init: str = "pytorch",
-    weight_scale: float | None = None,
-    forget_bias: float = 0.0,
+    activation: str | None = None,
+    **options: Any,
 ) -> Model:
     """A freshly initialised model, reproducible from `seed` (np.random.default_rng(seed)).
 
-    weight_scale: if given, each gate's H x H block of weight_hh is rescaled to have largest
-    singular value exactly weight_scale. forget_bias (lstm only): effective forget-gate bias,
-    stored in bias_ih's forget rows with bias_hh's forget rows zeroed. activation only
-    affects the rnn (lstm and gru use their fixed sigma/tanh); it is validated and kept.
+    options: the kind's init options (`init`, `weight_scale`, `forget_bias`, the LRU's
+    `r_min` / `r_max` / `max_phase` ...: `cells.get(kind).init_options`) and equation options
+    (`cells.get(kind).options`, e.g. the sLSTM's `forget_gate`). activation: the kind's
+    default when None; for kinds without that option it is validated and kept.
+    Legacy keywords the classic callers pass to every kind are accepted where they mean
+    nothing: weight_scale=None and forget_bias=0.0.
+    Anything else a kind does not declare is an EngineError naming the kind.
     """
-    check_choice("kind", kind, KINDS)
-    check_choice("activation", activation, ACTIVATIONS)
-    check_choice("init", init, INITS)
+    spec = cells.get(kind)
     input_size = check_size("input_size", input_size)
     hidden_size = check_size("hidden_size", hidden_size)
-    if weight_scale is not None:
-        weight_scale = _check_number("weight_scale", weight_scale, positive=True)
-    forget_bias = _check_number("forget_bias", forget_bias)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise EngineError(f"seed: expected an integer >= 0, got {seed!r}")
-    G = CELLS[kind].N_GATES
-    params = init_params(init, G, input_size, hidden_size, np.random.default_rng(int(seed)))
-    if weight_scale is not None:
-        params["weight_hh"] = rescale_recurrent(params["weight_hh"], G, weight_scale)
-    if kind == "lstm":
-        H = hidden_size
-        params["bias_ih"][H : 2 * H] = forget_bias
-        params["bias_hh"][H : 2 * H] = 0.0
-    return Model(kind, input_size, hidden_size, activation, params)
+    acts = _activations(spec)
+    if activation is None:
+        activation = next((o.default for o in spec.options if o.name == "activation"), "tanh")
+    check_choice("activation", activation, acts)
+    init_names, eq_names = init_option_names(spec), option_names(spec)
+    init_opts, eq_opts = {}, {}
+    for name, value in options.items():
+        if name in init_names:
+            init_opts[name] = value
+        elif name in eq_names:
+            eq_opts[name] = value
+        elif (name, value) in (("weight_scale", None), ("forget_bias", 0.0)):
+            continue  # the classic default, meaning "nothing" for this kind
+        else:
+            valid = ", ".join(sorted(init_names | eq_names)) or "none"
+            raise EngineError(f"{name}: does not apply to the {spec.label} ({kind}); its "
+                              f"options: {valid}")
+    if init_opts.get("weight_scale") is not None:
+        init_opts["weight_scale"] = _check_number("weight_scale", init_opts["weight_scale"],
+                                                  positive=True)
+    if "forget_bias" in init_opts:
+        init_opts["forget_bias"] = _check_number("forget_bias", init_opts["forget_bias"])
+    params = spec.init_params(input_size, hidden_size, np.random.default_rng(int(seed)),
+                              **init_opts)
+    return Model(kind, input_size, hidden_size, activation, params, eq_opts)
+
+
+def options_for(kind: str, **common: Any) -> tuple[dict[str, Any], list[str]]:
+    """The build_model options for `kind` from settings shared by every model (the config's
+    activation, init, weight_scale, forget_bias, ...): -> (options, notes).
+
+    A setting the kind does not declare is left out (forget_bias for the GRU). A value the
+    kind does not accept (init "orthogonal" for minGRU, activation "sigmoid" for IndRNN) is
+    replaced by the kind's default, and a note for people says so. None values are left out.
+    """
+    spec = cells.get(kind)
+    specs = {o.name: o for o in (*spec.init_options, *spec.options)}
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    for name, value in common.items():
+        if value is None or name not in specs:
+            continue
+        o = specs[name]
+        if o.number is None and value not in o.choices:
+            notes.append(f"{name} {value!r} does not apply to the {spec.label}: its default "
+                         f"{o.default!r} is used")
+            continue
+        out[name] = value
+    return out, notes

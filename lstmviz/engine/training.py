@@ -42,8 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cells
 from .errors import EngineError, WeightFileError
-from .model import KINDS, PARAM_NAMES, Model, build_model, check_choice, check_size
+from .model import Model, build_model, check_choice, check_size, options_for
 from .optim import CLIP_MODES, OPTIMIZERS, clip_gradients, make_optimizer
 from .readout import Readout, build_readout, loss_and_grad
 from .tasks import Task, make_task
@@ -89,16 +90,16 @@ class TrainConfig:
     momentum: float = 0.9  # sgd only
     clip: float | None = 1.0
     clip_mode: str = "norm"
-    forget_bias: float = 1.0  # lstm only
-    activation: str = "tanh"  # rnn only
-    init: str = "pytorch"
+    forget_bias: float = 1.0  # kinds with a forget-bias option (lstm, minlstm, slstm)
+    activation: str = "tanh"  # kinds with an activation option (rnn, indrnn)
+    init: str = "pytorch"  # a scheme the kind lacks means its default (model.options_for)
     n_symbols: int = 4  # recall only
     noise: float = 0.0  # recall only: std of Gaussian distractors on the blank steps
     seed: int = 0
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TRAIN_TASKS)
-        check_choice("kind", self.kind, KINDS)
+        check_choice("kind", self.kind, cells.kinds())
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("clip_mode", self.clip_mode, CLIP_MODES)
         check_size("hidden_size", self.hidden_size)
@@ -210,14 +211,20 @@ def training_task(config: TrainConfig, batch_size: int, seed: int) -> Task:
 def gate_stats(
     kind: str, params: dict[str, np.ndarray], gate: np.ndarray | None
 ) -> tuple[float | None, float | None]:
-    """(mean gate activation, mean effective gate bias) of the lstm forget gate or the gru
-    update gate (the 2nd block of (i, f, g, o) / (r, z, n)); (None, None) for the rnn."""
-    if kind == "rnn" or gate is None:
+    """(mean keep factor, mean effective bias of the keep gate) for kinds with a keep gate
+    (cells Keep: the LSTM's forget gate, the GRU's update gate z, minGRU's 1 - z ...);
+    (None, None) without one; the bias is None where the keep factor has no bias block of
+    its own (the LRU's |lambda|). Keep.bias_block says which H rows of bias_ih (+ bias_hh)."""
+    spec = cells.get(kind)
+    if spec.keep is None or gate is None:
         return None, None
-    H = params["weight_hh"].shape[1]
-    rows = slice(H, 2 * H)
-    bias = float(np.mean(params["bias_ih"][rows] + params["bias_hh"][rows]))
-    return float(np.mean(gate)), bias
+    k = spec.keep.bias_block
+    if k is None:
+        return float(np.mean(gate)), None
+    H = gate.shape[-1]
+    rows = slice(k * H, (k + 1) * H)
+    bias = params["bias_ih"][rows] + (params["bias_hh"][rows] if "bias_hh" in params else 0.0)
+    return float(np.mean(gate)), float(spec.keep.bias_sign * np.mean(bias))
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -240,16 +247,11 @@ class Trainer:
         self.config = config
         probe = training_task(config, 1, 0)
         if model is None:
-            opts = {"forget_bias": config.forget_bias} if config.kind == "lstm" else {}
-            model = build_model(
-                config.kind,
-                probe.input_size,
-                config.hidden_size,
-                seed=config.seed,
-                activation=config.activation,
-                init=config.init,
-                **opts,
-            )
+            opts, _ = options_for(config.kind, forget_bias=config.forget_bias,
+                                  activation=config.activation, init=config.init)
+            act = opts.pop("activation", None)
+            model = build_model(config.kind, probe.input_size, config.hidden_size,
+                                seed=config.seed, activation=act, **opts)
         if model.kind != config.kind or model.input_size != probe.input_size:
             raise EngineError(
                 f"model: expected a {config.kind} with input size {probe.input_size} for task "
@@ -265,7 +267,7 @@ class Trainer:
                 f"got {readout.weight.shape}"
             )
         self._template = model
-        self.params: dict[str, np.ndarray] = {k: np.array(model.params[k]) for k in PARAM_NAMES}
+        self.params: dict[str, np.ndarray] = {k: np.array(v) for k, v in model.params.items()}
         self.params["readout.weight"] = np.array(readout.weight)
         self.params["readout.bias"] = np.array(readout.bias)
         opts = {"momentum": config.momentum} if config.optimizer == "sgd" else {}
@@ -276,7 +278,7 @@ class Trainer:
     # -- snapshots --------------------------------------------------------------------
     @property
     def model(self) -> Model:
-        return self._template.with_params({k: self.params[k] for k in PARAM_NAMES})
+        return self._template.with_params({k: self.params[k] for k in self._template.params})
 
     @property
     def readout(self) -> Readout:
@@ -302,8 +304,8 @@ class Trainer:
             return loss, dh[0], dread
 
         loss, res = loss_and_grads(
-            self.params, cfg.kind, self._template.activation, task.xs, last_step_loss
-        )
+            self.params, cfg.kind, self._template.activation, task.xs, last_step_loss,
+            self._template.options)
         g = dict(res.grads)
         g["readout.weight"] = np.array(res.extra["weight"])
         g["readout.bias"] = np.array(res.extra["bias"])

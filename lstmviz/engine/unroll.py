@@ -1,5 +1,6 @@
-"""Unrolling through time: `forward` (T calls of Model.step) and `backward` (BPTT, T calls of
-Model.step_back_pre), with the results frozen in `Trace` and `Grads`.
+"""Unrolling through time for any registered kind: `forward` (cells.run_forward: T calls of
+the kind's step, or its scan) and `backward` (BPTT, T calls of the kind's step_back with the
+running gradient kept in the log domain), with the results frozen in `Trace` and `Grads`.
 
 Speed: the input projections of all steps are one matmul before the loop, and the parameter
 gradients are one product over the stacked per-step projection gradients after it.
@@ -13,6 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
+from . import cells
+from .cells.run import Forward
 from .errors import EngineError
 from .linalg import LOG10_2, log10_frob_products, log10_frobenius_per_step, pow10
 from .model import Model
@@ -59,10 +62,12 @@ def first_bad(a: np.ndarray, *, last: bool = False) -> int | None:
 
 @dataclass(frozen=True, eq=False)
 class Trace:
-    """A forward run, read-only. h: h_1..h_T (T, B, H); c likewise for lstm (else None).
+    """A forward run, read-only. h: h_1..h_T (T, B, H), what the readout sees (the LRU's is
+    Re s_t); c likewise for kinds with a "c" state (else None).
 
-    gates: lstm "input", "forget", "cell", "output"; gru "reset", "update", "new";
-    rnn "pre" (pre-activation) and "dphi" (phi'(pre)); each (T, B, H).
+    states / state0: every state component (kind.state names, e.g. sLSTM h, c, n, m; the
+    LRU's complex s), (T, B, H) each and the initial (B, H) ones.
+    gates: the kind's per-step arrays (cells.get(kind).gates), each (T, B, H).
     extras: the stacked per-step cache fields `backward` needs (includes the gate arrays).
     """
 
@@ -75,6 +80,9 @@ class Trace:
     overflow_step: int | None
     extras: dict[str, np.ndarray]
     kind: str
+    states: tuple[np.ndarray, ...] = ()
+    state0: tuple[np.ndarray, ...] = ()
+    run: Forward | None = field(default=None, repr=False)
 
     @property
     def T(self) -> int:
@@ -85,20 +93,28 @@ class Trace:
         return self.h.shape[1]
 
     def state(self, t: int) -> tuple[np.ndarray, ...]:
-        """State after step t (1-based, t = 0 is the initial state): (h,) or (h, c)."""
+        """State after step t (1-based, t = 0 is the initial state), one array per name."""
         if t == 0:
-            return (self.h0,) if self.c0 is None else (self.h0, self.c0)
-        return (self.h[t - 1],) if self.c is None else (self.h[t - 1], self.c[t - 1])
+            return self.state0
+        return tuple(s[t - 1] for s in self.states)
+
+    def named(self, name: str) -> np.ndarray | None:
+        """The state component `name` (T, B, H), None if the kind has none of that name."""
+        names = cells.get(self.kind).state
+        return self.states[names.index(name)] if name in names else None
 
     def h_prev(self) -> np.ndarray:
         """h_0..h_{T-1} stacked (T, B, H)."""
         return np.concatenate((self.h0[None], self.h[:-1]), axis=0)
 
-    def cache(self, t: int, cell) -> tuple:
-        """The cache Model.step returned at 0-based time index t, rebuilt as views."""
-        ex = self.extras
-        prev = self.state(t)
-        return cell.Cache(self.xs[t], *prev, *(ex[k][t] for k in cell.EXTRAS))
+    def cache(self, t: int, cell=None) -> tuple:
+        """The cache the kind's step returned at 0-based time index t, rebuilt as views
+        (`cell` is accepted for old callers and ignored)."""
+        return self.run.cache(t)
+
+    def caches(self, sl: slice = slice(None), b: int = 0):
+        """The caches of steps sl for batch element b, each field stacked (n, ...)."""
+        return self.run.caches(sl, b)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +127,13 @@ class Grads:
     log10_h, log10_c: (T,) exact log10 ||dL/dh_t||_F, ||dL/dc_t||_F over the whole batch, from
     the rescaled backward pass (exact from 10^-10000 to 10^10000; NaN after a non-finite forward).
     overflow_step: largest t (0-based) whose float64 gradient is not finite, else None.
-    whh_contrib, log10_whh: (T,) Frobenius norm of each step's term of dL/dweight_hh (and its log).
+    whh_contrib, log10_whh: (T,) Frobenius norm of each step's term of dL/dweight_hh (and its log):
+    for the IndRNN's vector u the norm of sum_b dpre_t * h_{t-1}; NaN for kinds without a
+    recurrent weight (minGRU, minLSTM, LRU: `WHH_NOTE`).
+    states, state0: the total gradient of every state component (kind.state order; the LRU's
+    complex ds), (T, B, H) each, and dL/d(state_0). For the LRU, h is Re ds and log10_h /
+    grad_h_norm are of the whole complex ds_t (its modulus is what the Jacobian diag(lambda)
+    shrinks).
     """
 
     params: dict[str, np.ndarray]
@@ -131,16 +153,27 @@ class Grads:
     h_scaled: np.ndarray | None = field(default=None, repr=False)
     c_scaled: np.ndarray | None = field(default=None, repr=False)
     scale_exp: np.ndarray | None = field(default=None, repr=False)
+    states: tuple[np.ndarray, ...] = ()
+    state0: tuple[np.ndarray, ...] = ()
+    recurrent: str | None = "dense"
+    # dL/dx_t as carried: x[t] = ldexp(x_scaled[t], scale_exp[t]) (engine.stack feeds it,
+    # with its exponents, to the layer below so per-layer norms stay exact)
+    x_scaled: np.ndarray | None = field(default=None, repr=False)
 
     def _log10_norms(self, scaled: np.ndarray | None, plain: np.ndarray) -> np.ndarray:
         if scaled is None or self.scale_exp is None:
-            return _ro(log10_frobenius_per_step(plain))
+            return _ro(log10_frobenius_per_step(np.abs(plain) if np.iscomplexobj(plain)
+                                                else plain))
+        if np.iscomplexobj(scaled):
+            scaled = np.abs(scaled)  # ||ds||_F = || |ds| ||_F
         with np.errstate(all="ignore"):
             return _ro(log10_frobenius_per_step(scaled) + self.scale_exp * LOG10_2)
 
     @cached_property
     def log10_h(self) -> np.ndarray:
         """(T,) exact log10 ||dL/dh_t||_F over the batch (see the class docstring)."""
+        if self.h_scaled is None and self.states:
+            return self._log10_norms(None, self.states[0])
         return self._log10_norms(self.h_scaled, self.h)
 
     @cached_property
@@ -150,8 +183,23 @@ class Grads:
 
     @cached_property
     def log10_whh(self) -> np.ndarray:
-        """(T,) exact log10 of the Frobenius norm of each step's term of dL/dweight_hh."""
-        out = log10_frob_products(self.dgates_hh, self.h_prev)
+        """(T,) exact log10 of the Frobenius norm of each step's term of dL/dweight_hh (NaN
+        for kinds without a recurrent weight, see WHH_NOTE)."""
+        if self.recurrent is None or self.dgates_hh is None:
+            return _ro(np.full(self.h.shape[0], np.nan))
+        if self.recurrent == "diagonal":  # d/du of u * h_{t-1}: sum_b dpre_t * h_{t-1}
+            with np.errstate(all="ignore"):
+                u, v = self.dgates_hh, self.h_prev
+                su = np.abs(u).reshape(len(u), -1).max(axis=1)
+                sv = np.abs(v).reshape(len(v), -1).max(axis=1)
+                ok = (su > 0) & np.isfinite(su) & (sv > 0) & np.isfinite(sv)
+                su, sv = np.where(ok, su, 1.0), np.where(ok, sv, 1.0)
+                term = np.einsum("tbj,tbj->tj", u / su[:, None, None], v / sv[:, None, None])
+                out = (log10_frobenius_per_step(term) + np.log10(su) + np.log10(sv))
+                raw = np.einsum("tbj,tbj->tj", u, v)
+                out = np.where(ok, out, log10_frobenius_per_step(raw))
+        else:
+            out = log10_frob_products(self.dgates_hh, self.h_prev)
         if self.scale_exp is not None:
             out = out + self.scale_exp * LOG10_2
         return _ro(out)
@@ -161,6 +209,11 @@ class Grads:
         """(T,) Frobenius norm of each step's term dgates_t^T h_{t-1} of dL/dweight_hh (float64:
         0 where it underflows, inf where it overflows; `log10_whh` is exact)."""
         return _ro(pow10(self.log10_whh))
+
+
+#: Shown where a kind has no recurrent weight matrix (Grads.log10_whh is NaN for it).
+WHH_NOTE = "no recurrent weight: the recurrence is elementwise in the input-driven gates, so "\
+    "there is no dL/dW_hh"
 
 
 def _check_state(arg: str, value, B: int, H: int) -> np.ndarray:
@@ -173,70 +226,78 @@ def _check_state(arg: str, value, B: int, H: int) -> np.ndarray:
 
 
 def initial_state(model: Model, state0, B: int) -> tuple[np.ndarray, ...]:
-    """Validated initial state tuple; None means zeros. An array is accepted as h0 (rnn/gru)."""
+    """Validated initial state tuple (one array per kind.state name); None means zeros. A
+    single array is accepted as h0 for kinds whose state is h alone."""
     H = model.hidden_size
+    kind = model.cell
     if state0 is None:
         return model.zero_state(B)
     if not isinstance(state0, tuple | list):
         state0 = (state0,)
-    n = 2 if model.has_cell else 1
-    if len(state0) != n:
-        want = "(h0, c0)" if n == 2 else "(h0,)"
+    names = kind.state
+    if len(state0) != len(names):
+        want = "(" + ", ".join(f"{n}0" for n in names) + ("," if len(names) == 1 else "") + ")"
         raise EngineError(
             f"state0: expected a tuple {want} for {model.kind}, got {len(state0)} arrays"
         )
-    names = ("state0[0] (h0)", "state0[1] (c0)")
-    return tuple(_check_state(names[k], s, B, H) for k, s in enumerate(state0))
+    out = []
+    for k, (name, v) in enumerate(zip(names, state0, strict=True)):
+        arg = f"state0[{k}] ({name}0)"
+        if np.dtype(kind.state_dtype).kind == "c":
+            a = np.asarray(v)
+            if a.dtype.kind not in "biufc":
+                raise EngineError(f"{arg}: expected a numeric array, got dtype {a.dtype}")
+            a = np.broadcast_to(a, (B, H)) if a.shape == (H,) else a
+            if a.shape != (B, H):
+                raise EngineError(f"{arg}: expected shape ({B}, {H}) or ({H},), got {a.shape}")
+            out.append(np.array(a, dtype=kind.state_dtype))
+        else:
+            out.append(_check_state(arg, v, B, H))
+    return tuple(out)
 
 
 def forward(model: Model, xs, state0=None) -> Trace:
     """Run the model over xs (T, B, I) or (T, I) -> Trace (B axis always present).
 
     Never raises or warns on overflow: non-finite values propagate and overflow_step records
-    the first step whose h or c is not finite in float64.
+    the first step whose state (any component) is not finite in float64. Kinds with a scan
+    (cells.get(kind).scan) run it; the others loop over kind.step.
     """
     if not isinstance(model, Model):
         raise EngineError(f"model: expected a Model, got {type(model).__name__}")
     xs = np.array(check_sequence("xs", xs, model.input_size), dtype=np.float64)
-    T, B, _ = xs.shape
-    H = model.hidden_size
-    cell = model._cell
+    B = xs.shape[1]
+    kind = model.cell
     state = initial_state(model, state0, B)
-    p = model.params
-    h = np.empty((T, B, H))
-    c = np.empty((T, B, H)) if cell.HAS_CELL else None
-    extras = {k: np.empty((T, B, H)) for k in cell.EXTRAS}
-    bufs = [extras[k] for k in cell.EXTRAS]
-    n_lead = 3 if cell.HAS_CELL else 2  # cache fields before the extras: x, h_prev[, c_prev]
-    step = model.step
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        xproj = xs @ p["weight_ih"].T + p["bias_ih"]  # (T, B, G*H) all input projections at once
-        s = state
-        for t in range(T):
-            s, cache = step(xs[t], s, xproj[t])
-            h[t] = s[0]
-            if c is not None:
-                c[t] = s[1]
-            for buf, v in zip(bufs, cache[n_lead:], strict=True):
-                buf[t] = v
-    overflow = first_bad(h)
-    if c is not None:
-        oc = first_bad(c)
-        if oc is not None and (overflow is None or oc < overflow):
-            overflow = oc
-    for a in (xs, h, c, *state, *bufs):
-        _ro(a)
-    gates = {name: extras[field] for name, field in cell.GATES.items()}
+        run = cells.run_forward(kind, model.params, xs, state, opts=model.o)
+        h = np.ascontiguousarray(run.h)
+    overflow = None
+    for a in run.states:
+        o = first_bad(a)
+        if o is not None and (overflow is None or o < overflow):
+            overflow = o
+    extras = dict(run.extras)
+    for a in (xs, h, *state, *run.states, *extras.values()):
+        if a.flags.writeable or a.base is None:
+            _ro(a)
+    names = kind.state
+    c = run.states[names.index("c")] if kind.has_cell else None
+    c0 = state[names.index("c")] if kind.has_cell else None
+    h0 = kind.h_of(state)
     return Trace(
         xs=xs,
         h=h,
         c=c,
-        h0=state[0],
-        c0=state[1] if cell.HAS_CELL else None,
-        gates=gates,
+        h0=h0,
+        c0=c0,
+        gates=run.gates,
         overflow_step=overflow,
         extras=extras,
         kind=model.kind,
+        states=run.states,
+        state0=state,
+        run=run,
     )
 
 
@@ -262,6 +323,13 @@ _BAND = 800
 _SS_LO, _SS_HI = 2.0**-_BAND, 2.0**_BAND
 
 
+def _ldexp(a: np.ndarray, k) -> np.ndarray:
+    """a * 2**k exactly (np.ldexp), for real or complex a."""
+    if np.iscomplexobj(a):
+        return np.ldexp(a.real, k) + 1j * np.ldexp(a.imag, k)
+    return np.ldexp(a, k)
+
+
 def _rescaled(arrs: tuple, e: int) -> tuple[tuple, int]:
     """arrs divided by a power of two so their largest |entry| is in [0.5, 1); e updated.
 
@@ -270,14 +338,19 @@ def _rescaled(arrs: tuple, e: int) -> tuple[tuple, int]:
     if not (0.0 < s < math.inf):
         return arrs, e
     k = math.frexp(s)[1]
-    return tuple(np.ldexp(a, -k) for a in arrs), e + k
+    return tuple(_ldexp(a, -k) for a in arrs), e + k
 
 
-def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
+def backward(model: Model, trace: Trace, dh, dc=None, *, dh_exp=None) -> Grads:
     """Backpropagation through time from the loss gradients dh = dL/dh_t (T, B, H) or (T, H).
 
-    dc (lstm only, optional): direct loss gradients dL/dc_t, same shape. Built from
-    Model.step_back_pre; parameter gradients are formed after the loop in one product each.
+    dc (kinds with a "c" state, optional): direct loss gradients dL/dc_t, same shape. One
+    generic loop over the kind's step_back with the running gradient carried in the log
+    domain (exact norms far beyond float64); parameter gradients are formed after the loop
+    by the kind's param_grads. For the LRU, dh is dL/d(Re s_t) (h = Re s) and the gradient
+    carried is the complex ds = dL/d(Re s) + i dL/d(Im s).
+    dh_exp (engine.stack): optional (T,) integer exponents, the true dh[t] being
+    ldexp(dh[t], dh_exp[t]) (a gradient from the layer above, exact beyond float64).
     """
     if not isinstance(model, Model):
         raise EngineError(f"model: expected a Model, got {type(model).__name__}")
@@ -294,113 +367,136 @@ def backward(model: Model, trace: Trace, dh, dc=None) -> Grads:
         )
     T, B, H = trace.h.shape
     dh = _check_dseq("dh", dh, T, B, H)
-    cell = model._cell
+    kind = model.cell
+    names = kind.state
+    S = len(names)
     if dc is not None:
-        if not cell.HAS_CELL:
+        if not kind.has_cell:
             raise EngineError(f"dc: expected None for {model.kind} (no cell state), got an array")
         dc = _check_dseq("dc", dc, T, B, H)
-    p = model.params
-    GH = p["weight_hh"].shape[0]
-    gh_total = np.empty((T, B, H))
-    gc_total = np.empty((T, B, H)) if cell.HAS_CELL else None
-    dgi_all = np.empty((T, B, GH))
-    dgh_all = dgi_all if model.kind != "gru" else np.empty((T, B, GH))
-    back = model.step_back_pre
-    lstm = cell.HAS_CELL
-    # Backprop is linear in the gradient: the running (dh, dc) is carried as scaled * 2**e with
-    # the integer e kept apart (e = 0 while the plain values are safe, see _BAND), so its norm
-    # is exact far beyond float64 (10^-10000). Loss terms dh[t] join at a common scale.
+    loss: list[np.ndarray | None] = [dh] + [None] * (S - 1)
+    if dc is not None:
+        loss[names.index("c")] = dc
+    p, o = model.params, model.o
+    run_fwd = trace.run
+    sdt = np.dtype(kind.state_dtype)
+    totals = [np.empty((T, B, H), dtype=sdt if k == 0 else s.dtype)
+              for k, s in enumerate(trace.states)]
+    dgi_all = dgh_all = None
+    other: dict[str, np.ndarray] | None = None
+    back = kind.step_back
+    # Backprop is linear in the gradient: the running state gradient is carried as
+    # scaled * 2**e with the integer e kept apart (e = 0 while the plain values are safe, see
+    # _BAND), so its norm is exact far beyond float64 (10^-10000). Loss terms join at a common
+    # scale.
     with np.errstate(all="ignore"):
-        inj = dh if dc is None else np.concatenate((dh, dc), axis=2)
+        inj = np.concatenate([a for a in loss if a is not None], axis=2)
         inj_max = np.abs(inj).reshape(T, -1).max(axis=1)
         inj_exp = np.frexp(inj_max)[1]
         inj_any = inj_max != 0  # NaN counts as injected
+    if dh_exp is not None:
+        dh_exp = np.asarray(dh_exp, dtype=np.int64).reshape(T)
+        inj_exp = inj_exp + dh_exp
+        dh_exp = dh_exp.tolist()
     exps = [0] * T
     inj_any = inj_any.tolist()
     inj_exp = inj_exp.tolist()
     vdot = np.vdot
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        run = (np.zeros((B, H)), np.zeros((B, H))) if lstm else (np.zeros((B, H)),)
+        run = tuple(np.zeros((B, H), dtype=s.dtype) for s in trace.state0)
         e = 0
         for t in range(T - 1, -1, -1):
             if not inj_any[t]:
                 cur = run
-            elif e == 0:
-                cur = (dh[t] + run[0],) if not lstm else (
-                    dh[t] + run[0], run[1] if dc is None else dc[t] + run[1])
+            elif e == 0 and (dh_exp is None or dh_exp[t] == 0):
+                cur = tuple(r if lt is None else lt[t] + r for lt, r in zip(loss, run, strict=True))
             else:  # join at the larger of the two scales (the smaller part may underflow)
                 s_run = max(float(np.abs(a).max()) for a in run)
                 k_run = e + math.frexp(s_run)[1] if 0.0 < s_run < math.inf else None
                 E = inj_exp[t] if k_run is None else max(inj_exp[t], k_run)
-                loss = (dh[t],) if not lstm else (dh[t], np.zeros((B, H)) if dc is None else dc[t])
-                cur = tuple(np.ldexp(a, -E) + np.ldexp(r, e - E)
-                            for a, r in zip(loss, run, strict=True))
+                le = 0 if dh_exp is None else dh_exp[t]
+                cur = tuple(_ldexp(r, e - E) if lt is None else np.ldexp(lt[t], le - E)
+                            + _ldexp(r, e - E) for lt, r in zip(loss, run, strict=True))
                 e = E
             exps[t] = e
-            gh_total[t] = cur[0]
-            dprev, dgi, dgh, dct = back(cur, trace.cache(t, cell))
-            dgi_all[t] = dgi
-            if dgh_all is not dgi_all:
-                dgh_all[t] = dgh
-            if lstm:
-                gc_total[t] = dct
-                ss = float(vdot(dprev[0], dprev[0])) + float(vdot(dprev[1], dprev[1]))
+            dprev, sg = back(p, o, cur, run_fwd.cache(t))
+            if dgi_all is None:
+                dgi_all = np.empty((T, *sg.dgi.shape), dtype=sg.dgi.dtype)
+                if sg.dgh is not None:
+                    dgh_all = dgi_all if sg.dgh is sg.dgi else np.empty((T, *sg.dgh.shape))
+                if sg.other is not None:
+                    other = {k: np.empty((T, *v.shape), dtype=v.dtype)
+                             for k, v in sg.other.items()}
+            dgi_all[t] = sg.dgi
+            if dgh_all is not None and dgh_all is not dgi_all:
+                dgh_all[t] = sg.dgh
+            if other is not None:
+                for k, v in sg.other.items():
+                    other[k][t] = v
+            for buf, v in zip(totals, cur if sg.total is None else sg.total, strict=True):
+                buf[t] = v
+            if S == 1:
+                ss = float(vdot(dprev[0], dprev[0]).real)
             else:
-                ss = float(vdot(dprev[0], dprev[0]))
+                ss = sum(float(vdot(a, a).real) for a in dprev)
             if not _SS_LO <= ss <= _SS_HI:  # leaving the safe band (or zero, inf, NaN)
                 dprev, e = _rescaled(dprev, e)
             run = dprev
         exps = np.array(exps, dtype=np.int64)
         scaled = bool(exps.any()) or e != 0
-        gh_scaled, gc_scaled = gh_total, gc_total
+        totals_scaled = list(totals)
+        dgh_scaled = dgh_all
         if scaled:  # the float64 values (exact ldexp: 0 / inf only beyond float64)
             ex3 = exps[:, None, None]
-            dgh_scaled = dgh_all
-            gh_total = np.ldexp(gh_total, ex3)
-            if gc_total is not None:
-                gc_total = np.ldexp(gc_total, ex3)
-            dgi_all = np.ldexp(dgi_all, ex3)
-            dgh_all = dgi_all if model.kind != "gru" else np.ldexp(dgh_all, ex3)
-            dprev = tuple(np.ldexp(a, e) for a in run)
+            totals = [_ldexp(a, ex3) for a in totals]
+            dgi_f = np.ldexp(dgi_all, ex3)
+            dgh_f = None if dgh_all is None else (
+                dgi_f if dgh_all is dgi_all else np.ldexp(dgh_all, ex3))
+            other_f = None if other is None else {
+                k: _ldexp(v, exps.reshape((T,) + (1,) * (v.ndim - 1))) for k, v in other.items()}
+            dprev = tuple(_ldexp(a, e) for a in run)
         else:
-            dgh_scaled = dgh_all
-        h_prev = trace.h_prev()
-        flat_gi = dgi_all.reshape(T * B, GH)
-        flat_gh = dgh_all.reshape(T * B, GH)
-        dparams = {
-            "weight_ih": flat_gi.T @ trace.xs.reshape(T * B, -1),
-            "weight_hh": flat_gh.T @ h_prev.reshape(T * B, H),
-            "bias_ih": flat_gi.sum(axis=0),
-            "bias_hh": flat_gh.sum(axis=0),
-        }
-        dx = dgi_all @ p["weight_ih"]
+            dgi_f, dgh_f, other_f = dgi_all, dgh_all, other
+        prev = run_fwd.prev()
+        dparams = kind.param_grads(p, trace.xs, prev, dgi_f, dgh_f, other_f)
+        w, _ = kind.input_weights(p)
+        dx = dgi_f @ w
+        dx_scaled = dgi_all @ w if scaled else dx
+    h_prev = trace.h_prev()
     if trace.overflow_step is not None:
         # a non-finite forward state: every gradient depends on it (through the loss at T),
         # so every one is NaN, never a silent 0 (e.g. relu cutting a NaN)
         nan = np.nan
-        for a in (*dparams.values(), gh_total, gc_total, gh_scaled, gc_scaled, dx, *dprev):
-            if a is not None:
-                a[...] = nan
-        dgh_scaled = np.full_like(dgh_scaled, nan)
-    overflow = first_bad(gh_total, last=True)
-    if gc_total is not None:
-        oc = first_bad(gc_total, last=True)
-        if oc is not None and (overflow is None or oc > overflow):
-            overflow = oc
-    for a in (*dparams.values(), gh_total, gc_total, gh_scaled, gc_scaled, dx, dgh_scaled,
-              *dprev, exps):
-        _ro(a)
+        for a in (*dparams.values(), *totals, *totals_scaled, dx, dx_scaled, *dprev):
+            a[...] = nan
+        if dgh_scaled is not None:
+            dgh_scaled = np.full_like(dgh_scaled, nan)
+    gh = totals[0].real if np.iscomplexobj(totals[0]) else totals[0]
+    overflow = None
+    for a in totals:
+        ob = first_bad(a, last=True)
+        if ob is not None and (overflow is None or ob > overflow):
+            overflow = ob
+    c_idx = names.index("c") if kind.has_cell else None
+    for a in (*dparams.values(), *totals, *totals_scaled, dx, dx_scaled, dgh_scaled, *dprev,
+              exps):
+        if a is not None:
+            _ro(a)
     return Grads(
         params=dparams,
-        h=gh_total,
-        c=gc_total,
+        h=_ro(np.ascontiguousarray(gh)),
+        c=totals[c_idx] if c_idx is not None else None,
         x=dx,
-        h0=dprev[0],
-        c0=dprev[1] if cell.HAS_CELL else None,
+        h0=dprev[0].real if np.iscomplexobj(dprev[0]) else dprev[0],
+        c0=dprev[c_idx] if c_idx is not None else None,
         overflow_step=overflow,
         dgates_hh=dgh_scaled,
         h_prev=h_prev,
-        h_scaled=gh_scaled,
-        c_scaled=gc_scaled,
+        h_scaled=totals_scaled[0],
+        c_scaled=totals_scaled[c_idx] if c_idx is not None else None,
         scale_exp=exps,
+        states=tuple(totals),
+        state0=dprev,
+        recurrent=kind.recurrent,
+        x_scaled=dx_scaled,
     )

@@ -1,4 +1,5 @@
-"""Save and load one layer's weights, with PyTorch state_dict keys, as .npz or .safetensors.
+"""Save and load a model's weights (one layer or a stack, engine.stack), with PyTorch
+state_dict keys, as .npz or .safetensors.
 
 Files hold "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0" (whatever the kind's
 `param_shapes` names), metadata "__kind__" and "__activation__" (0-d string arrays in an .npz,
@@ -32,15 +33,23 @@ from . import cells
 from .activations import ACTIVATIONS
 from .errors import EngineError, WeightFileError
 from .files import atomic_write, atomic_write_bytes
-from .model import CELLS, KINDS, PARAM_NAMES, Model, param_shapes
+from .model import CELLS, PARAM_NAMES, Model, param_shapes
 from .readout import Readout
+from .stack import MAX_LAYERS, StackedModel
+
+#: The kinds these files can hold for now: the registry's kinds with the four stacked
+#: tensors of PARAM_NAMES (rnn, lstm, gru, slstm); issue 13 extends it.
+KINDS = tuple(CELLS)
 
 
-def save_weights(path: str | os.PathLike, model: Model, readout: Readout | None = None) -> None:
+def save_weights(path: str | os.PathLike, model: Model | StackedModel,
+                 readout: Readout | None = None) -> None:
     """Write model (and readout) to `path` atomically: a temp file in the same folder, then
     os.replace, so a crash never leaves a half-written file."""
     path = Path(path)
-    arrays: dict[str, np.ndarray] = {f"{k}_l0": np.asarray(model.params[k]) for k in PARAM_NAMES}
+    layers = model.layers if isinstance(model, StackedModel) else (model,)
+    arrays: dict[str, np.ndarray] = {f"{k}_l{l}": np.asarray(m.params[k])
+                                     for l, m in enumerate(layers) for k in PARAM_NAMES}
     if readout is not None:
         arrays["readout.weight"] = readout.weight
         arrays["readout.bias"] = readout.bias
@@ -364,26 +373,52 @@ def _keys_found(arrays: dict[str, np.ndarray], name: str) -> str:
 
 
 def load_weights(
-    path: str | os.PathLike, kind: str | None = None, *, model: Model | None = None
-) -> tuple[Model, Readout | None]:
+    path: str | os.PathLike, kind: str | None = None, *,
+    model: Model | StackedModel | None = None
+) -> tuple[Model | StackedModel, Readout | None]:
     """Read a weight file -> (Model, Readout or None).
 
     kind comes from `kind`, else `model.kind`, else the file's "__kind__", else the first
     registered kind (course order) whose `param_shapes(I, H)` the file's keys and shapes match
     (rnn: weight_hh (H, H); gru (3H, H); lstm (4H, H); an sLSTM has an LSTM's shapes, so a
     file without "__kind__" is read as the LSTM). With `model`, shapes must match that model
-    and its activation is kept unless the file names one. One layer, one direction: a stacked
-    or bidirectional file gets one message saying so (see split_layers).
+    and its activation is kept unless the file names one. Keys with _l0 … _l{L-1} (up to
+    MAX_LAYERS) give a StackedModel of L layers (one layer: a Model, as before); layer l > 0
+    must read the H outputs of the layer below. A bidirectional file gets one message saying
+    that is not supported yet (see split_layers).
     """
     path = Path(path)
     arrays = _read(path)
     layers = split_layers(path, arrays)
-    if len(layers) > 1:
-        second = layers[1].get("weight_ih", next(iter(layers[1].values())))
+    if len(layers) > MAX_LAYERS:
         raise WeightFileError(
-            f"{path}: holds {len(layers)} layers ({second} …); stacked models "
-            "(num_layers > 1) are not supported yet: save one layer's keys (_l0)")
-    keys = layers[0]  # parameter name -> the key it was found under
+            f"{path}: holds {len(layers)} layers (keys up to _l{len(layers) - 1}); at most "
+            f"{MAX_LAYERS} stacked layers are supported")
+    given_models = (model.layers if isinstance(model, StackedModel)
+                    else (model,) if model is not None else ())
+    if given_models and len(given_models) != len(layers):
+        raise WeightFileError(f"{path}: holds {len(layers)} layer(s), expected "
+                              f"{len(given_models)} (the model's num_layers)")
+    models = []
+    for l, keys in enumerate(layers):
+        m = _load_layer(path, arrays, keys, l, kind if l == 0 else models[0].kind,
+                        given_models[l] if given_models else None,
+                        None if l == 0 else models[0].hidden_size)
+        models.append(m)
+    readout = _readout(path, arrays, models[0].hidden_size)
+    if len(models) == 1:
+        return models[0], readout
+    return StackedModel(tuple(models)), readout
+
+
+def _load_layer(path: Path, arrays: dict[str, np.ndarray], keys: dict[str, str], layer: int,
+                kind: str | None, model: Model | None, below: int | None) -> Model:
+    """One layer's Model from its keys (parameter name -> key in the file). below: the
+    layer below's hidden size (this layer's input size), None for the bottom layer."""
+    sfx = f"_l{layer}"
+
+    def lbl(name: str) -> str:  # how a message names a parameter: the key above layer 0
+        return name if layer == 0 else keys.get(name, name + sfx)
     params = {name: arrays[key] for name, key in keys.items()}
     for name, a in params.items():
         if a.dtype.kind not in "biuf":
@@ -402,8 +437,9 @@ def load_weights(
         closest = _closest_kind(set(params))
         for name in cells.get(closest).param_shapes(1, 1):
             if name not in params:
-                raise WeightFileError(f"{path}: missing key {name}_l0 (or {name}); "
-                                      f"{_keys_found(arrays, name)}")
+                raise WeightFileError(f"{path}: missing key {name}{sfx}"
+                                      + (f" (or {name}); " if layer == 0 else "; ")
+                                      + _keys_found(arrays, name))
         extra = sorted(set(params) - set(cells.get(closest).param_shapes(1, 1)))
         if extra:
             raise WeightFileError(
@@ -419,18 +455,20 @@ def load_weights(
             + f"); only {', '.join(KINDS)} models can be loaded yet")
     for name in PARAM_NAMES:
         if name not in params:
-            raise WeightFileError(f"{path}: missing key {name}_l0 (or {name}); "
-                                  f"{_keys_found(arrays, name)}")
+            raise WeightFileError(f"{path}: missing key {name}{sfx}"
+                                  + (f" (or {name}); " if layer == 0 else "; ")
+                                  + _keys_found(arrays, name))
     activation = _meta(path, arrays, "__activation__")
     whh = params["weight_hh"]
     if whh.ndim != 2 or whh.shape[1] < 1:
         raise WeightFileError(
-            f"{path}: weight_hh: expected shape (G*H, H) with G in 1, 3, 4, got {whh.shape}"
+            f"{path}: {lbl('weight_hh')}: expected shape (G*H, H) with G in 1, 3, 4, got "
+            f"{whh.shape}"
         )
     H = whh.shape[1]
     if want is None:
         raise WeightFileError(
-            f"{path}: weight_hh: cannot infer the kind from shape {whh.shape} "
+            f"{path}: {lbl('weight_hh')}: cannot infer the kind from shape {whh.shape} "
             f"(no registered kind's parameters have these shapes; for rnn, gru, lstm "
             "expected (H, H), (3H, H) or (4H, H))"
         )
@@ -444,23 +482,36 @@ def load_weights(
         )
     wih = params["weight_ih"]
     if wih.ndim != 2:
-        raise WeightFileError(f"{path}: weight_ih: expected a 2-D array, got shape {wih.shape}")
+        raise WeightFileError(f"{path}: {lbl('weight_ih')}: expected a 2-D array, got shape "
+                              f"{wih.shape}")
     I = model.input_size if model is not None else wih.shape[1]
     if I < 1:
-        raise WeightFileError(f"{path}: weight_ih: expected shape (G*H, I) with I >= 1, "
+        raise WeightFileError(f"{path}: {lbl('weight_ih')}: expected shape (G*H, I) with I >= 1, "
                               f"got {wih.shape}")
     if model is not None and model.hidden_size != H:
         raise WeightFileError(
-            f"{path}: weight_hh: expected shape {model.params['weight_hh'].shape}, got {whh.shape}"
+            f"{path}: {lbl('weight_hh')}: expected shape {model.params['weight_hh'].shape}, "
+            f"got {whh.shape}"
         )
     G = CELLS[want].N_GATES
     for name, shape in param_shapes(want, I, H).items():
         got = params[name].shape
         if got != shape:
             raise WeightFileError(
-                f"{path}: {name}: expected shape {shape} for a {want} with H={H}, I={I}"
+                f"{path}: {lbl(name)}: expected shape {shape} for a {want} with H={H}, I={I}"
                 f" ({G} gate{'s' if G > 1 else ''}), got {got}"
             )
+    if below is not None and I != below:
+        raise WeightFileError(
+            f"{path}: {keys['weight_ih']}: expected shape ({wih.shape[0]}, {below}) (layer "
+            f"{layer} reads the {below} outputs of layer {layer - 1}), got {wih.shape}")
+    try:
+        return Model(want, I, H, activation, params)
+    except EngineError as exc:
+        raise WeightFileError(f"{path}: {exc}") from None
+
+
+def _readout(path: Path, arrays: dict[str, np.ndarray], H: int) -> Readout | None:
     readout = None
     if "readout.weight" in arrays or "readout.bias" in arrays:
         w = arrays.get("readout.weight")
@@ -481,7 +532,4 @@ def load_weights(
             readout = Readout(w.astype(np.float64), b.astype(np.float64))
         except EngineError as exc:
             raise WeightFileError(f"{path}: readout: {exc}") from None
-    try:
-        return Model(want, I, H, activation, params), readout
-    except EngineError as exc:
-        raise WeightFileError(f"{path}: {exc}") from None
+    return readout

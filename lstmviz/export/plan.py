@@ -418,21 +418,29 @@ def manifest_bytes(config: Config, request: ExportRequest, frame, files: list[di
 
 
 def model_scalars(session) -> dict[str, dict]:
-    """Per model: sigma_max of W_hh (rnn) or of its largest H x H gate block (lstm, gru),
-    gamma = sup|phi'| and the bound sigma_max * gamma (rnn only; null otherwise), overflow_t:
-    the 1-based step where a value first stops being finite in float64 (null: never)."""
+    """Per model: sigma_max of W_hh (rnn), of its largest H x H gate block (lstm, gru,
+    slstm), max |u| (indrnn) or max |lambda| (lru), null with sigma_note where there is none
+    (mingru, minlstm); gamma = sup|phi'| and the bound sigma_max * gamma where it applies
+    (cells bound_applies; null otherwise, bound_note says why), overflow_t: the 1-based step
+    where a value first stops being finite in float64 (null: never)."""
     from lstmviz.engine.activations import GAMMA
 
     out = {}
     for kind, run in session.runs.items():
         d = run.diagnostics
-        rnn = kind == "rnn"
+        spec = run.model.cell
+        bound = spec.bound_applies
+        of = ("W_hh" if bound else "the largest H x H gate block of W_hh"
+              if spec.recurrent == "dense" else "the largest |entry| of the diagonal recurrence")
+        sigma = float(d.sigma_max)
         out[kind] = {
             "label": run.label,
-            "sigma_max": float(d.sigma_max),
-            "sigma_max_of": "W_hh" if rnn else "the largest H x H gate block of W_hh",
-            "gamma": GAMMA[run.model.activation] if rnn else None,
+            "sigma_max": sigma if math.isfinite(sigma) else None,
+            "sigma_max_of": of if math.isfinite(sigma) else None,
+            "sigma_note": d.sigma_note or None,
+            "gamma": GAMMA[run.model.activation] if bound else None,
             "rnn_bound": None if d.rnn_bound is None else float(d.rnn_bound),
+            "bound_note": d.bound_note or None,
             "overflow_t": None if run.overflow_step is None else run.overflow_step + 1,
         }
     return out

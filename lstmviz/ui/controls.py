@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSpinBox,
@@ -15,7 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lstmviz.config import ACTIVATIONS, HELP, INITS, MODEL_KINDS, RANGES, Config, ConfigError
+from lstmviz.config import ACTIVATIONS, HELP, RANGES, Config, ConfigError, inits, model_kinds
+from lstmviz.engine import cells
 from lstmviz.ui.wheel import guard_wheel
 
 TASK_LABELS = {
@@ -26,8 +28,20 @@ TASK_LABELS = {
     "recall": "First-symbol recall",
 }
 INIT_LABELS = {"pytorch": "PyTorch default", "xavier": "Xavier / Glorot",
-               "orthogonal": "Orthogonal"}
-MODEL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+               "orthogonal": "Orthogonal", "identity": "Identity (IRNN)",
+               "ring": "Eigenvalue ring (LRU)"}
+#: Model checkboxes per row of the Settings dock (8 kinds in four rows fit its width at
+#: 1280 x 720).
+MODEL_COLUMNS = 2
+
+
+def applies(option: str, kinds: tuple[str, ...]) -> bool:
+    """Whether any of `kinds` declares `option` (an init or equation option)."""
+    for k in kinds:
+        spec = cells.get(k)
+        if any(o.name == option for o in (*spec.init_options, *spec.options)):
+            return True
+    return False
 
 GUIDE = (
     "<b>How to read it</b><br>"
@@ -57,26 +71,31 @@ class ControlsPanel(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
 
-        models_row = QHBoxLayout()
+        models_row = QGridLayout()
+        models_row.setContentsMargins(0, 0, 0, 0)
+        models_row.setHorizontalSpacing(8)
+        models_row.setVerticalSpacing(2)
         self.model_boxes: dict[str, QCheckBox] = {}
-        for kind in MODEL_KINDS:
-            box = QCheckBox(MODEL_LABELS[kind])
+        for n, kind in enumerate(model_kinds()):
+            spec = cells.get(kind)
+            box = QCheckBox(spec.label)
             box.setObjectName(f"model-{kind}")
-            box.setToolTip(HELP["models"])
+            box.setToolTip(f"{spec.label}: {spec.summary}\n{HELP['models']}")
             box.toggled.connect(self._emit)
-            models_row.addWidget(box)
+            models_row.addWidget(box, n // MODEL_COLUMNS, n % MODEL_COLUMNS)
             self.model_boxes[kind] = box
-        models_row.addStretch(1)
+        models_row.setColumnStretch(MODEL_COLUMNS, 1)
         form.addRow("Models", models_row)
 
         self.hidden = self._spin("hidden_size", form, "Hidden size H")
+        self.num_layers = self._spin("num_layers", form, "Layers")
         self.seq_len = self._spin("seq_len", form, "Sequence length T")
         self.task = self._combo("task", TASK_LABELS, form, "Task")
         self.loss_where = self._combo("loss_where", {"last": "Last step only",
                                                      "every": "Every step"}, form, "Loss at")
         self.activation = self._combo("activation", {a: a for a in ACTIVATIONS}, form,
-                                      "RNN activation φ")
-        self.init = self._combo("init", {i: INIT_LABELS[i] for i in INITS}, form,
+                                      "Activation φ")
+        self.init = self._combo("init", {i: INIT_LABELS.get(i, i) for i in inits()}, form,
                                 "Initialisation")
 
         scale_row = QHBoxLayout()
@@ -163,6 +182,7 @@ class ControlsPanel(QWidget):
             for kind, box in self.model_boxes.items():
                 box.setChecked(kind in config.models)
             self.hidden.setValue(config.hidden_size)
+            self.num_layers.setValue(config.num_layers)
             self.seq_len.setValue(config.seq_len)
             for combo, value in ((self.task, config.task), (self.loss_where, config.loss_where),
                                  (self.activation, config.activation), (self.init, config.init)):
@@ -173,8 +193,7 @@ class ControlsPanel(QWidget):
                 self.scale.setValue(config.weight_scale)
             self.forget_bias.setValue(config.forget_bias)
             self.seed.setValue(config.seed)
-            self.activation.setEnabled("rnn" in config.models)
-            self.forget_bias.setEnabled("lstm" in config.models)
+            self._enable(config)
         finally:
             self._updating = False
         self.config = config
@@ -185,6 +204,7 @@ class ControlsPanel(QWidget):
         return self.config.replace(
             models=models,
             hidden_size=self.hidden.value(),
+            num_layers=self.num_layers.value(),
             seq_len=self.seq_len.value(),
             task=self.task.currentData(),
             loss_where=self.loss_where.currentData(),
@@ -194,6 +214,12 @@ class ControlsPanel(QWidget):
             forget_bias=round(self.forget_bias.value(), 6),
             seed=self.seed.value(),
         )
+
+    def _enable(self, config: Config) -> None:
+        """Enable the settings some selected kind uses (engine.cells options)."""
+        self.activation.setEnabled(applies("activation", config.models))
+        self.forget_bias.setEnabled(applies("forget_bias", config.models))
+        self.scale_on.setEnabled(applies("weight_scale", config.models))
 
     def show_sigma(self, text: str) -> None:
         self.sigma_label.setText(text)
@@ -209,7 +235,6 @@ class ControlsPanel(QWidget):
             self.error.show()
             return
         self.error.hide()
-        self.activation.setEnabled("rnn" in config.models)
-        self.forget_bias.setEnabled("lstm" in config.models)
+        self._enable(config)
         self.config = config
         self.configRequested.emit(config)

@@ -4,7 +4,8 @@ Top: the minibatch loss (log axis) with the evaluation MSE on fresh sequences as
 the chance level dashed; below it, aligned on the same iteration axis, a heatmap iteration x
 timestep t coloured by log10 ||dL/dh_t|| (and one of log10 ||dL/dc_t|| for the LSTM) on the
 history's probe sequence, one colour scale for every model so a kind that never learns stays
-dark; at the bottom the keep-gate mean per unit (LSTM forget gate, GRU update gate). A
+dark; at the bottom the keep-factor mean per unit (each kind's Keep: LSTM forget gate, GRU
+update gate, minGRU 1 - z ...). A
 vertical line marks the replayed iteration. Draws what engine.history computed, nothing more.
 """
 
@@ -17,16 +18,16 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from lstmviz.engine.history import KEEP_GATE, History, chance_score, verdict
+from lstmviz.engine import cells
+from lstmviz.engine.history import History, chance_score, verdict
 from lstmviz.numfmt import format_number
-from lstmviz.ui.controls import MODEL_LABELS
 from lstmviz.ui.panels.base import PowerAxis
 from lstmviz.ui.theme import Theme
 
 
 def kind_label(kind: str) -> str:
-    """'LSTM' for 'lstm': the one name of a kind in the training views."""
-    return MODEL_LABELS.get(kind, kind.upper())
+    """'LSTM' for 'lstm': the one name of a kind in the training views (the registry's)."""
+    return cells.get(kind).label
 
 
 def _display(grid: np.ndarray) -> np.ndarray:
@@ -133,7 +134,7 @@ class HistoryView(QWidget):
             if h.snapshots[0].keep_mean is not None:
                 row += 1
                 p = self._plot(row, col)
-                p.setLabel("left", f"{KEEP_GATE[kind]} gate")
+                p.setLabel("left", f"keep ({cells.get(kind).keep.gate})")
                 p.setXLink(top)
                 p.setYRange(0, 1, padding=0.02)
                 H = len(h.snapshots[0].keep_mean)

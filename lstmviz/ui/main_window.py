@@ -95,6 +95,11 @@ def format_norm(value: float) -> str:
     return format_number(value)
 
 
+#: Below this window width (at first show) the default layout tabs the cell-state panel
+#: behind the forget and gates panels, so the gradient plot keeps a readable width.
+NARROW_WIDTH = 1600
+
+
 #: Tool docks closed at launch, made on first use (their import stays static).
 LAZY_TOOLS = ("training",)
 
@@ -297,12 +302,19 @@ class MainWindow(QMainWindow):
         if "training" in d:
             self.tabifyDockWidget(d["jacobians"], d["training"])
             d["training"].close()
+        narrow = self.width() < NARROW_WIDTH
+        if narrow:  # three plots side by side leave the gradient plot ~200 px at 1280 wide
+            self.tabifyDockWidget(d["gates"], d["cellstate"])
         d["gradients"].raise_()
         d["forget"].raise_()
         d["inspector"].raise_()
-        self.resizeDocks([d["settings"]], [300], Qt.Orientation.Horizontal)
-        self.resizeDocks([d["inspector"]], [330], Qt.Orientation.Horizontal)
+        self.resizeDocks([d["settings"]], [310 if narrow else 300], Qt.Orientation.Horizontal)
+        self.resizeDocks([d["inspector"]], [260 if narrow else 330], Qt.Orientation.Horizontal)
         self.resizeDocks([d["gradients"]], [420], Qt.Orientation.Vertical)
+        if narrow:
+            room = max(self.width() - 310 - 260, 400)
+            self.resizeDocks([d["gradients"], d["forget"]], [int(room * 0.58), int(room * 0.42)],
+                             Qt.Orientation.Horizontal)
 
     def restore_layout(self) -> bool:
         state = self.settings.value("window/state")
@@ -470,7 +482,8 @@ class MainWindow(QMainWindow):
         parts = []
         for kind, run in self.session.runs.items():
             s = run.diagnostics.sigma_max
-            text = f"{run.label}: σ_max(W_hh) = {format_norm(s)}"
+            text = (f"{run.label}: σ_max(W_hh) = {format_norm(s)}" if s == s
+                    else f"{run.label}: no W_hh")  # NaN: the kind has no recurrent matrix
             if run.diagnostics.rnn_bound is not None:
                 text += f", σ_max·γ = {format_norm(run.diagnostics.rnn_bound)}"
                 if run.diagnostics.rnn_bound < 1:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
+
+from lstmviz.engine import cells
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,17 @@ class Theme:
     colormap: str  # a pyqtgraph colormap name for heatmaps
 
     def model_color(self, kind: str) -> QColor:
-        return QColor(self.model_colors.get(kind, self.foreground))
+        """The colour of a model kind (its registry colour key) or of a named series
+        ("bound"). A registered kind whose key the theme lacks gets a hue from its name."""
+        key = kind
+        if kind in cells.kinds():
+            key = cells.get(kind).colour
+        if key in self.model_colors:
+            return QColor(self.model_colors[key])
+        if kind in cells.kinds():
+            hue = zlib.crc32(key.encode("utf-8")) % 360
+            return QColor.fromHsv(hue, 200, 200 if self.name == "dark" else 170)
+        return QColor(self.foreground)
 
     def pen(self, kind: str, width: float = 1.0, style=None) -> pg.QtGui.QPen:
         pen = pg.mkPen(self.model_color(kind), width=width)
@@ -37,8 +50,12 @@ LIGHT = Theme(
     grid_alpha=0.25,
     muted="#80868b",
     highlight="#f9ab00",
-    # Okabe-Ito colours: distinguishable for colour-blind students and on projectors.
-    model_colors={"rnn": "#d55e00", "lstm": "#0072b2", "gru": "#009e73", "bound": "#7f7f7f"},
+    # Okabe-Ito colours for the classic cells and IndRNN / minGRU, Paul Tol's muted ones for
+    # the rest: distinguishable for colour-blind students and on projectors. Keys are the
+    # cells' colour keys (engine.cells CellKind.colour).
+    model_colors={"rnn": "#d55e00", "lstm": "#0072b2", "gru": "#009e73", "indrnn": "#e69f00",
+                  "mingru": "#cc79a7", "minlstm": "#882255", "lru": "#999933",
+                  "slstm": "#332288", "bound": "#7f7f7f"},
     colormap="viridis",
 )
 DARK = Theme(
@@ -48,7 +65,9 @@ DARK = Theme(
     grid_alpha=0.3,
     muted="#9aa0a6",
     highlight="#fdd663",
-    model_colors={"rnn": "#ff8c42", "lstm": "#56b4e9", "gru": "#3ddc97", "bound": "#b0b0b0"},
+    model_colors={"rnn": "#ff8c42", "lstm": "#56b4e9", "gru": "#3ddc97", "indrnn": "#f0c24b",
+                  "mingru": "#e8a3c8", "minlstm": "#ee6677", "lru": "#cccc66",
+                  "slstm": "#a898f5", "bound": "#b0b0b0"},
     colormap="viridis",
 )
 THEMES = {"light": LIGHT, "dark": DARK}

@@ -36,7 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lstmviz.engine import KINDS
+from lstmviz.config import Config
+from lstmviz.engine import cells
 from lstmviz.engine import sweep as sweep_mod
 from lstmviz.engine.history import Snapshot, chance_score
 from lstmviz.engine.training import (
@@ -146,14 +147,16 @@ class TrainingPanel(SweepTab, ReplayTab, QWidget):
         self.length.setValue(d.length)
         self.length_label = QLabel("Length T")
         form.addRow(self.length_label, self.length)
-        models = QHBoxLayout()
+        models = QGridLayout()
+        models.setContentsMargins(0, 0, 0, 0)
         self.model_boxes: dict[str, QCheckBox] = {}
-        for kind in KINDS:
+        for n, kind in enumerate(cells.kinds()):
             box = QCheckBox(kind_label(kind))
-            box.setChecked(kind in ("rnn", "lstm"))
+            box.setObjectName(f"train-model-{kind}")
+            box.setChecked(kind in Config().models)  # the app's default comparison
             box.toggled.connect(self._update_buttons)
             self.model_boxes[kind] = box
-            models.addWidget(box)
+            models.addWidget(box, n // 4, n % 4)
         form.addRow("Models", models)
         self.optimizer = QComboBox()
         self.optimizer.addItem("Adam", "adam")
@@ -356,7 +359,9 @@ class TrainingPanel(SweepTab, ReplayTab, QWidget):
     def selected_kinds(self) -> list[str]:
         return [k for k, b in self.model_boxes.items() if b.isChecked()]
 
-    def train_config(self, kind: str = "lstm") -> TrainConfig:
+    def train_config(self, kind: str | None = None) -> TrainConfig:
+        """The dock's settings for `kind` (TrainConfig's default kind when None)."""
+        kind = TrainConfig.kind if kind is None else kind
         clip = self.clip.value()
         return TrainConfig(
             task=self.task.currentData(), length=self.length.value(), kind=kind,
@@ -507,8 +512,9 @@ class TrainingPanel(SweepTab, ReplayTab, QWidget):
             label = kind_label(kind)
             for plot, key in ((self.loss_plot, "loss"), (self.ratio_plot, "ratio"),
                               (self.bias_plot, "bias")):
-                if key == "bias" and kind == "rnn":
-                    continue
+                keep = cells.get(kind).keep
+                if key == "bias" and (keep is None or keep.bias_block is None):
+                    continue  # no keep gate with a bias of its own
                 item = plot.getPlotItem().plot([], [], pen=pen, name=label)
                 item.setDownsampling(auto=True, method="mean")
                 item.setClipToView(True)

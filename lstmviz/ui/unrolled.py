@@ -38,7 +38,11 @@ from lstmviz.ui.theme import LIGHT, Theme
 
 CELL_W, CELL_H, GAP = 30.0, 42.0, 18.0
 PITCH = CELL_W + GAP
+#: Offset of the two extra parallel lanes of a diagonal recurrence's h arrow (pixels).
+DIAG_LANE = 4.0
 ROW_H = 136.0
+#: How far a stacked model's row reaches into the layer row below it (the cell top there).
+DEPTH_REACH = 30.0
 #: Smallest zoom "Fit sequence" goes to: rows stay readable (cells 9 px, rows 41 px).
 FIT_MIN_ZOOM = 0.3
 X_SIZE = 14.0
@@ -123,16 +127,29 @@ def cell_x(t: int) -> float:
 class RowItem(QGraphicsObject):
     """One model's unrolled row; paints only the exposed cells."""
 
-    def __init__(self, run: Run, theme: Theme) -> None:
+    def __init__(self, run: Run, theme: Theme, layer: int | None = None) -> None:
         super().__init__()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.run = run
         self.theme = theme
         self.frame: Frame | None = None
         self.selected_t: int | None = None
-        self.T = run.trace.h.shape[0]
-        self.is_lstm = run.kind == "lstm"
-        h0 = np.asarray(run.trace.h[:, 0, :])
+        # a stacked model is a grid: one row per layer (layer None: the top one, the model's
+        # own row); rows above the bottom read the layer below (no x_t squares) and carry
+        # the gradient passed down through depth (an arrow down from each cell)
+        L = run.num_layers
+        self.layer = L - 1 if layer is None else layer
+        trace = run.trace if L == 1 else run.stack[1].layers[self.layer]
+        self.show_inputs = self.layer == 0
+        self.has_loss = self.layer == L - 1
+        self.depth_log = (np.asarray(run.stack[2].log10_x_layers[self.layer], dtype=float)
+                          if L > 1 and self.layer > 0 else None)
+        self.T = trace.h.shape[0]
+        # a cell state c (LSTM, sLSTM) is drawn as a highway along the top
+        self.is_lstm = run.model.has_cell
+        # no W_hh mixing (IndRNN's u, minGRU, minLSTM, the LRU): per-unit arrows h -> h
+        self.diagonal = run.model.cell.recurrent != "dense"
+        h0 = np.asarray(trace.h[:, 0, :])
         self.image = hidden_image(h0)
         x = np.asarray(run.task.xs[:, 0, :])
         with np.errstate(invalid="ignore"):
@@ -143,22 +160,28 @@ class RowItem(QGraphicsObject):
         self.grad_h_log = np.asarray(d.log10_grad_h, dtype=float)
         self.grad_c_log = (np.asarray(d.log10_grad_c, dtype=float)
                            if d.log10_grad_c is not None else None)
+        if not self.has_loss:  # a layer below the top: its own exact logs
+            g = run.stack[2].layers[self.layer]
+            self.grad_h_log = np.asarray(g.log10_h, dtype=float)
+            self.grad_c_log = None if g.log10_c is None else np.asarray(g.log10_c, dtype=float)
         # cells whose state is not finite in float64 say which (drawn black, labelled white)
         with np.errstate(invalid="ignore"):
-            states = [run.trace.h] + ([run.trace.c] if run.trace.c is not None else [])
+            states = [trace.h] + ([trace.c] if trace.c is not None else [])
             nan = np.any([np.isnan(a).reshape(self.T, -1).any(axis=1) for a in states], axis=0)
             bad = np.any([~np.isfinite(a).reshape(self.T, -1).all(axis=1) for a in states],
                          axis=0)
         self.bad_label = np.where(nan, "NaN", np.where(bad, "inf", ""))
         self.loss_every = False
-        self.overflow = run.overflow_step
+        self.overflow = run.overflow_step if L == 1 else trace.overflow_step
         self.font = QFont()
         self.font.setPointSizeF(8)
         self.grad_range = (GRAD_LO, GRAD_HI)
 
     # geometry --------------------------------------------------------------------
     def boundingRect(self) -> QRectF:  # noqa: N802
-        return QRectF(0, 0, LEFT + self.T * PITCH + LOSS_W + 20, ROW_H)
+        # a row above another layer reaches down into it (the arrows through depth)
+        below = 0.0 if self.show_inputs else DEPTH_REACH
+        return QRectF(0, 0, LEFT + self.T * PITCH + LOSS_W + 20, ROW_H + below)
 
     def cell_rect(self, t: int) -> QRectF:
         top = 38.0 if self.is_lstm else 30.0
@@ -197,7 +220,7 @@ class RowItem(QGraphicsObject):
             painter.setPen(QPen(muted, 1.0, Qt.PenStyle.DotLine))
             painter.drawLine(QPointF(cell_x(t0) - GAP, y), QPointF(cell_x(t1) + CELL_W, y))
             if fwd >= t0:
-                painter.setPen(QPen(QColor(th.model_colors["lstm"]), 2.5))
+                painter.setPen(QPen(th.model_color(self.run.kind), 2.5))
                 painter.drawLine(QPointF(cell_x(t0) - GAP, y),
                                  QPointF(cell_x(min(fwd, t1)) + CELL_W, y))
         for t in range(t0, t1 + 1):
@@ -205,12 +228,17 @@ class RowItem(QGraphicsObject):
             cx = r.center().x()
             # input x_t and its arrow
             xr = QRectF(cx - X_SIZE / 2, r.bottom() + 24, X_SIZE, X_SIZE)
-            lvl = float(self.x_level[t - 1])
-            idx = int(round((max(-1.0, min(1.0, lvl)) + 1) * 127.5))
-            painter.setPen(pen_muted)
-            painter.setBrush(QColor(*LUT[idx][:3]))
-            painter.drawRect(xr)
-            painter.drawLine(QPointF(cx, xr.top()), QPointF(cx, r.bottom() + 2))
+            if self.show_inputs:
+                lvl = float(self.x_level[t - 1])
+                idx = int(round((max(-1.0, min(1.0, lvl)) + 1) * 127.5))
+                painter.setPen(pen_muted)
+                painter.setBrush(QColor(*LUT[idx][:3]))
+                painter.drawRect(xr)
+                painter.drawLine(QPointF(cx, xr.top()), QPointF(cx, r.bottom() + 2))
+            else:  # the input is h_t of the layer below (up to its cell)
+                painter.setPen(pen_arrow if t <= fwd else pen_dotted)
+                painter.drawLine(QPointF(cx - 5, ROW_H + DEPTH_REACH), QPointF(cx - 5,
+                                                                            r.bottom() + 2))
             if t <= fwd:
                 if vector:  # SVG/PDF: one vector rectangle per unit, not a raster
                     self._paint_units(painter, r, t)
@@ -231,6 +259,10 @@ class RowItem(QGraphicsObject):
             if t < self.T:
                 y = r.center().y()
                 a, b = QPointF(r.right(), y), QPointF(r.right() + GAP, y)
+                if self.diagonal:  # unit j feeds only unit j: parallel lanes, no crossing
+                    painter.setPen(pen_arrow if t < fwd else pen_dotted)
+                    for dy in (-DIAG_LANE, DIAG_LANE):
+                        painter.drawLine(a + QPointF(0, dy), b + QPointF(-2, dy))
                 if t < fwd:
                     self._arrow(painter, a, b, pen_arrow, 5)
                 else:
@@ -242,6 +274,11 @@ class RowItem(QGraphicsObject):
                 y = r.bottom() + 11
                 self._arrow(painter, QPointF(r.right(), y), QPointF(r.left() - GAP + 2, y),
                             flat_pen(col, w), 3 + w)
+                if self.depth_log is not None:  # down through depth into the layer below
+                    w, col = grad_style(float(self.depth_log[t - 1]), *self.grad_range)
+                    self._arrow(painter, QPointF(cx + 5, r.bottom() + 14),
+                                QPointF(cx + 5, ROW_H + DEPTH_REACH - 2), flat_pen(col, w),
+                                3 + w)
                 if self.grad_c_log is not None:
                     w, col = grad_style(float(self.grad_c_log[t - 1]), *self.grad_range)
                     y = 16.0
@@ -249,7 +286,7 @@ class RowItem(QGraphicsObject):
                                 QPointF(r.left() - GAP + 2, y),
                                 flat_pen(col, w), 3 + w)
             # step number every few cells
-            if t == 1 or t % 5 == 0 or t == self.T:
+            if self.show_inputs and (t == 1 or t % 5 == 0 or t == self.T):
                 painter.setPen(pen_muted)
                 painter.drawText(QRectF(r.left() - 6, xr.bottom() + 2, CELL_W + 12, 14),
                                  Qt.AlignmentFlag.AlignCenter, str(t))
@@ -263,7 +300,7 @@ class RowItem(QGraphicsObject):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(self.cell_rect(frame.t).adjusted(-2, -2, 2, 2))
         # the loss node after the last cell
-        if t1 >= self.T:
+        if t1 >= self.T and self.has_loss:
             r = self.cell_rect(self.T)
             lr = QRectF(r.right() + GAP, r.top() + 6, LOSS_W - 10, CELL_H - 12)
             active = frame.phase != "forward"
@@ -329,6 +366,8 @@ class UnrolledView(QGraphicsView):
             "Click a cell to inspect it; Ctrl+wheel zooms."
         )
         self.rows: dict[str, RowItem] = {}
+        #: the rows of the layers below each stacked model's top row (not selectable)
+        self.layer_rows: list[RowItem] = []
         self._last_frame: Frame | None = None
         self.grad_range = (GRAD_LO, GRAD_HI)
         self.labels: list = []
@@ -350,6 +389,7 @@ class UnrolledView(QGraphicsView):
         self.rows.clear()
         session = self.adapter.session
         y = 0.0
+        self.layer_rows = []
         for kind, run in session.runs.items():
             row = RowItem(run, self.theme)
             row.setPos(0, y)
@@ -357,15 +397,21 @@ class UnrolledView(QGraphicsView):
             scene.addItem(row)
             self.rows[kind] = row
             y += ROW_H
+            for layer in range(run.num_layers - 2, -1, -1):  # the grid: layers below the top
+                lrow = RowItem(run, self.theme, layer)
+                lrow.setPos(0, y)
+                scene.addItem(lrow)
+                self.layer_rows.append(lrow)
+                y += ROW_H
         # one gradient scale for all rows spanning every finite log-magnitude (no saturation:
         # 10^-777 gets the thinnest arrow, not the same one as 10^-12)
-        logs = [v for row in self.rows.values()
-                for v in (row.grad_h_log, row.grad_c_log) if v is not None]
+        logs = [v for row in (*self.rows.values(), *self.layer_rows)
+                for v in (row.grad_h_log, row.grad_c_log, row.depth_log) if v is not None]
         finite = np.concatenate([v[np.isfinite(v)] for v in logs]) if logs else np.empty(0)
         hi = float(np.ceil(finite.max())) if finite.size else GRAD_HI
         lo = float(np.floor(finite.min())) if finite.size else GRAD_LO
         self.grad_range = (min(lo, hi - 1.0), hi)
-        for row in self.rows.values():
+        for row in (*self.rows.values(), *self.layer_rows):
             row.grad_range = self.grad_range
         self.legend.update()
         self.labels.update()
@@ -381,7 +427,7 @@ class UnrolledView(QGraphicsView):
         """Repaint only the cells whose look changed since the last frame."""
         frame = self.adapter.session.frame
         last, self._last_frame = self._last_frame, frame
-        for row in self.rows.values():
+        for row in (*self.rows.values(), *self.layer_rows):
             row.frame = frame
             if last is None or last.phase != frame.phase or abs(last.t - frame.t) > 2:
                 row.update()
@@ -389,7 +435,7 @@ class UnrolledView(QGraphicsView):
                 lo, hi = min(last.t, frame.t), max(last.t, frame.t)
                 left = cell_x(lo) - GAP - SLOP
                 right = cell_x(hi) + CELL_W + SLOP
-                row.update(QRectF(left, 0, right - left, ROW_H))
+                row.update(QRectF(left, 0, right - left, row.boundingRect().height()))
         if self.follow_cursor and frame.phase != LOSS:
             self.ensure_visible(frame.t)
         elif frame.phase == LOSS:
@@ -567,6 +613,28 @@ class RowLabels(QWidget):
                 painter.setPen(QColor(view.theme.muted))
                 y = view.mapFromScene(QPointF(0, row.y() + 16)).y()
                 painter.drawText(QPointF(6, y - 4), "cell state c")
+            if row.diagonal:
+                painter.setFont(small)
+                painter.setPen(QColor(view.theme.muted))
+                painter.drawText(QPointF(6, mid + height / 2 + 10), "⇉ per unit, no W_hh mixing")
+            if row.run.num_layers > 1:
+                painter.setFont(small)
+                painter.setPen(QColor(view.theme.muted))
+                painter.drawText(QPointF(6, mid + height / 2 + 22),
+                                 f"layer {row.layer + 1} (top)")
+        for row in view.layer_rows:  # the grid's lower layers
+            r = row.cell_rect(1)
+            mid = view.mapFromScene(QPointF(0, row.y() + r.center().y())).y()
+            painter.setFont(small)
+            text = f"{row.run.kind} layer {row.layer + 1}"
+            width = painter.fontMetrics().horizontalAdvance(text) + 10
+            height = painter.fontMetrics().height() + 4
+            box = QRectF(2, mid - height / 2, width, height)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(bg)
+            painter.drawRoundedRect(box, 4, 4)
+            painter.setPen(view.theme.model_color(row.run.kind))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         painter.end()
 
 

@@ -29,7 +29,7 @@ POLL_MS = 15
 
 def work_units(config: Config) -> int:
     return config.seq_len * config.batch_size * max(config.hidden_size, 8) ** 2 * len(
-        config.models)
+        config.models) * config.num_layers
 
 
 class Cancelled(BaseException):

@@ -19,24 +19,14 @@ def _ref_products(model, tr):
     """||dh_T/dh_t||_2 for t = 1..T by the plain recursion, kept scaled (scale in logs) and
     np.linalg.norm (SVD) for each product: independent of eigvalsh and of the fast path."""
     T, _, H = tr.h.shape
-    sl = slice(0, T)
     out = np.empty(T)
-    rh, log_r = np.eye(H), 0.0
-    if model.kind == "lstm":
-        a, c, d1, f = dg._lstm_jac(model, tr, sl)
-        rc = np.zeros((H, H))
-    else:
-        jac = dg._rnn_jac(model, tr, sl) if model.kind == "rnn" else dg._gru_jac(model, tr, sl)
+    full = model.cell.jacobian(model.params, model.o, tr.caches(slice(0, T))).full
+    r, log_r = np.eye(full.shape[1])[:H], 0.0  # the h rows of the product of state Jacobians
     for k in range(T - 1, -1, -1):
-        out[k] = np.exp(np.log(np.linalg.norm(rh, 2)) + log_r)
-        if model.kind == "lstm":
-            rh, rc = rh @ a[k] + rc @ c[k], rh * d1[k] + rc * f[k]
-            s = max(np.abs(rh).max(), np.abs(rc).max())
-            rh, rc = rh / s, rc / s
-        else:
-            rh = rh @ jac[k]
-            s = np.abs(rh).max()
-            rh = rh / s
+        out[k] = np.exp(np.log(np.linalg.norm(r[:, :H], 2)) + log_r)
+        r = r @ full[k]
+        s = np.abs(r).max()
+        r = r / s
         log_r += np.log(s)
     return out
 

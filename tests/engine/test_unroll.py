@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstmviz.engine import KINDS, EngineError, backward, build_model, forward
+from lstmviz.engine import KINDS, EngineError, backward, build_model, cells, forward
 
 from .helpers import numeric_grad, rel_error
 
@@ -21,6 +21,12 @@ CASES = [
     ("gru", "tanh", 1, 3, 1, 1),
     ("lstm", "tanh", 3, 1, 1, 3),
     ("gru", "tanh", 7, 1, 2, 2),
+    ("indrnn", "tanh", 5, 2, 3, 4),
+    ("mingru", "tanh", 5, 2, 3, 4),
+    ("minlstm", "tanh", 4, 3, 2, 3),
+    ("lru", "tanh", 5, 2, 3, 4),
+    ("slstm", "tanh", 5, 2, 3, 4),
+    ("slstm", "tanh", 1, 1, 1, 1),
 ]
 
 
@@ -28,15 +34,17 @@ def _setup(kind, act, T, B, I, H, seed):
     """Model, inputs and random linear loss weights; relu cases avoid the kink at 0."""
     for s in range(seed, seed + 200):
         rng = np.random.default_rng(s)
-        model = build_model(kind, I, H, seed=s, activation=act, init="pytorch")
+        takes_act = any(o.name == "activation" for o in cells.get(kind).options)
+        model = build_model(kind, I, H, seed=s, activation=act if takes_act else None)
         xs = rng.standard_normal((T, B, I))
-        h0 = rng.standard_normal((B, H)) * 0.5
-        c0 = rng.standard_normal((B, H)) * 0.5
-        state0 = (h0, c0) if kind == "lstm" else (h0,)
+        # a non-trivial initial state of every component: the state after a warm-up run
+        state0 = forward(model, rng.standard_normal((3, B, I))).state(3)
         tr = forward(model, xs, state0)
-        if act != "relu" or kind != "rnn" or np.abs(tr.gates["pre"]).min() > 1e-3:
+        if act != "relu" or "pre" not in tr.gates or np.abs(tr.gates["pre"]).min() > 1e-3:
             wh = rng.standard_normal((T, B, H))
-            wc = rng.standard_normal((T, B, H)) if kind == "lstm" else None
+            # a loss on c only for the LSTM: the sLSTM's "c" is the stabilised c exp(-m), not a
+            # smooth function of the parameters (m is a max), so only h is differentiable
+            wc = rng.standard_normal((T, B, H)) if model.cell.cell_path is not None else None
             return model, xs, state0, tr, wh, wc
     raise AssertionError("no kink-free seed found")
 
@@ -65,10 +73,19 @@ def test_backward_matches_finite_differences(kind, act, T, B, I, H, seed):
         assert rel_error(g.params[name], num) < 1e-6, name
     num_x = numeric_grad(lambda v: _loss(model, v, state0, wh, wc), xs).reshape(xs.shape)
     assert rel_error(g.x, num_x) < 1e-6
-    num_h0 = numeric_grad(lambda v: _loss(model, xs, (v, *state0[1:]), wh, wc), state0[0])
+    h0 = np.real(state0[0])  # the LRU: perturb Re s_0 (grads.h0 is Re ds_0)
+    im0 = state0[0] - h0
+
+    def f_h0(v):
+        return _loss(model, xs, (v + im0, *state0[1:]), wh, wc)
+
+    num_h0 = numeric_grad(f_h0, np.array(h0))
     assert rel_error(g.h0, num_h0.reshape(B, H)) < 1e-6
-    if kind == "lstm":
-        num_c0 = numeric_grad(lambda v: _loss(model, xs, (state0[0], v), wh, wc), state0[1])
+    if model.has_cell:
+        def f_c0(v):
+            return _loss(model, xs, (state0[0], v, *state0[2:]), wh, wc)
+
+        num_c0 = numeric_grad(f_c0, state0[1])
         assert rel_error(g.c0, num_c0.reshape(B, H)) < 1e-6
     else:
         assert g.c0 is None
@@ -83,8 +100,9 @@ def test_grads_h_is_total_gradient_wrt_h_t(kind):
     t = 1  # restart the run from the state after step t+1 (0-based index t)
 
     def f(v):
-        st = (v, tr.c[t]) if kind == "lstm" else (v,)
-        rest = forward(model, xs[t + 1 :], st)
+        st = list(tr.state(t + 1))  # every state component as after step t+1; h replaced
+        st[0] = v + 1j * st[0].imag if np.iscomplexobj(st[0]) else v  # the LRU's h = Re s
+        rest = forward(model, xs[t + 1 :], tuple(st))
         val = float(np.sum(wh[t] * v) + np.sum(wh[t + 1 :] * rest.h))
         if wc is not None:
             val += float(np.sum(wc[t + 1 :] * rest.c))
@@ -130,30 +148,30 @@ def test_step_loop_equals_forward_backward(kind, B):
     for t in range(T):
         state, cache = model.step(xs[t], state)
         caches.append(cache)
-        hs.append(state[0])
-        if kind == "lstm":
+        hs.append(model.cell.h_of(state))
+        if model.has_cell:
             cs.append(state[1])
     np.testing.assert_allclose(np.stack(hs), tr.h, rtol=1e-13, atol=1e-15)
-    if kind == "lstm":
+    if model.has_cell:
         np.testing.assert_allclose(np.stack(cs), tr.c, rtol=1e-13, atol=1e-15)
-    for name, field in model._cell.GATES.items():
+    for name, field in model.cell.gate_fields().items():
         np.testing.assert_allclose(
             np.stack([getattr(c, field) for c in caches]), tr.gates[name], rtol=1e-13, atol=1e-15
         )
 
-    dstate = tuple(np.zeros((B, H)) for _ in state)
+    dstate = tuple(np.zeros_like(s) for s in state)
     sums = {k: np.zeros_like(v) for k, v in model.params.items()}
     dxs, dhs = [None] * T, [None] * T
     for t in range(T - 1, -1, -1):
         dstate = (dstate[0] + dh[t], *dstate[1:])
-        dhs[t] = dstate[0]
+        dhs[t] = np.real(dstate[0])  # the LRU's grads.h is Re ds
         dstate, dx, dp = model.step_back(dstate, caches[t])
         dxs[t] = dx
         for k in sums:
             sums[k] += dp[k]
     np.testing.assert_allclose(np.stack(dhs), g.h, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(np.stack(dxs), g.x, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(dstate[0], g.h0, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(np.real(dstate[0]), g.h0, rtol=1e-13, atol=1e-15)
     for k in sums:
         np.testing.assert_allclose(sums[k], g.params[k], rtol=1e-12, atol=1e-14)
 

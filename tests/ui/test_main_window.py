@@ -64,6 +64,8 @@ def test_play_advances_and_stops_at_end(make_window, qtbot):
     [
         ("hidden_size", lambda w: w.setValue(9), lambda s: s.runs["rnn"].trace.h.shape[2] == 9),
         ("seq_len", lambda w: w.setValue(17), lambda s: s.runs["rnn"].trace.h.shape[0] == 17),
+        ("num_layers", lambda w: w.setValue(3),
+         lambda s: s.runs["rnn"].num_layers == 3 and s.runs["lstm"].log10_h_layers.shape[0] == 3),
         ("task", lambda w: w.setCurrentIndex(w.findData("adding")),
          lambda s: s.runs["rnn"].task.name == "adding" and s.runs["rnn"].trace.xs.shape[2] == 2),
         ("activation", lambda w: w.setCurrentIndex(w.findData("relu")),

@@ -4,7 +4,7 @@ print the same figure for the same step, read from the run's diagnostics (issue 
 import numpy as np
 
 from lstmviz.config import Config
-from lstmviz.numfmt import format_log10, format_magnitude
+from lstmviz.numfmt import format_magnitude
 from lstmviz.session import BACKWARD
 from lstmviz.ui.panels.gradients import GradientPanel
 from lstmviz.ui.panels.inspector import InspectorPanel
@@ -29,7 +29,7 @@ def test_views_agree_on_a_huge_gradient(make_window):
     assert f"‖dL/dh<sub>t</sub>‖ = {figure}" in inspector.grad_label.text()
     assert f"‖dL/dh<sub>1</sub>‖ = {figure}" in window.status_label.text()
     gradients = next(p for p in window.panels.values() if isinstance(p, GradientPanel))
-    ratio = format_log10(float(d.log10_grad_h[0] - d.log10_grad_h[-1]))
+    ratio = format_magnitude(float(d.log10_grad_h[0] - d.log10_grad_h[-1]))
     assert ratio in gradients.notes.toPlainText()
     row = window.unrolled.rows["rnn"]
     np.testing.assert_array_equal(row.grad_h_log, d.log10_grad_h)

@@ -34,7 +34,7 @@ def shown(panel, kind):
 def test_heatmaps_for_gated_models_and_note_for_rnn(panel):
     assert panel.kinds == ("lstm", "gru")
     assert not panel.note.isHidden()
-    assert "RNN" in panel.note.text() and "no gates" in panel.note.text()
+    assert "RNN" in panel.note.text() and "has no gate" in panel.note.text()
     assert "forget gate" in panel.heatmaps["lstm"].plot.titleLabel.text
     assert "update gate z" in panel.heatmaps["gru"].plot.titleLabel.text
     for kind in panel.kinds:
@@ -98,7 +98,7 @@ def test_rnn_only_shows_only_the_note(qtbot):
     qtbot.addWidget(panel)
     assert panel.kinds == ()
     assert panel.view.isHidden() and not panel.note.isHidden()
-    assert "no gates" in panel.note.text()
+    assert "has no gate" in panel.note.text()
     assert panel.data_columns() == {}
     assert panel.plot_items() == []
 
@@ -131,7 +131,7 @@ def test_exploding_rnn_does_not_raise(qtbot):
     qtbot.addWidget(panel)
     for i in range(0, session.n_frames, 7):
         session.seek(i)
-    assert "no gates" in panel.note.text()
+    assert "has no gate" in panel.note.text()
 
 
 def test_non_finite_gates_are_clipped_with_a_note(qtbot):

@@ -1,4 +1,4 @@
-"""GatesPanel: LSTM input/output and GRU reset/update gate heatmaps, revealed forward."""
+"""GatesPanel: LSTM input/forget/output and GRU reset/update gate heatmaps, revealed forward."""
 
 import dataclasses
 
@@ -9,11 +9,12 @@ from PySide6.QtWidgets import QApplication
 from lstmviz.config import Config
 from lstmviz.session import FORWARD, Session
 from lstmviz.ui.adapter import SessionAdapter
-from lstmviz.ui.panels.gates import GATES, GatesPanel
+from lstmviz.ui.panels.gates import GatesPanel, gates_of
 from lstmviz.ui.theme import DARK
 
 T, H = 30, 8
-SHOWN = [("lstm", "input"), ("lstm", "output"), ("gru", "reset"), ("gru", "update")]
+SHOWN = [("lstm", "input"), ("lstm", "forget"), ("lstm", "output"), ("gru", "reset"),
+         ("gru", "update")]
 
 
 @pytest.fixture
@@ -30,11 +31,11 @@ def panel(qtbot, session):
 
 def test_one_heatmap_per_gate_and_note_for_rnn(panel):
     assert panel.kinds == ("lstm", "gru")
-    assert [(k, key) for k in panel.kinds for key, _s, _t in GATES[k]] == SHOWN
-    assert len(panel.plot_items()) == 4
+    assert [(k, key) for k in panel.kinds for key, _s, _t in gates_of(k)] == SHOWN
+    assert len(panel.plot_items()) == 5
     assert "RNN" in panel.note.text() and not panel.note.isHidden()
     assert "LSTM" in panel.heatmaps["lstm", "input"].plot.titleLabel.text
-    assert "reset r" in panel.heatmaps["gru", "reset"].plot.titleLabel.text
+    assert "reset gate r" in panel.heatmaps["gru", "reset"].plot.titleLabel.text
     for key in SHOWN:
         img = panel.heatmaps[key].image
         assert img.image.shape == (H, T)
@@ -60,7 +61,7 @@ def test_reveal_follows_the_forward_pass(panel, session):
 
 def test_data_columns(panel, session):
     cols = panel.data_columns()
-    assert len(cols) == 1 + 4 * H
+    assert len(cols) == 1 + 5 * H
     assert {len(v) for v in cols.values()} == {T}
     np.testing.assert_array_equal(cols["lstm i_t[unit 2]"],
                                   session.runs["lstm"].trace.gates["input"][:, 0, 2])
@@ -79,7 +80,7 @@ def test_rnn_only_and_exploding(qtbot):
         session.seek(i)
     assert panel.kinds == ()
     assert panel.view.isHidden()
-    assert "no gates" in panel.note.text()
+    assert "no gates" in panel.note.text()  # the gates panel's note
     assert panel.data_columns() == {}
 
 
@@ -127,8 +128,8 @@ def test_narrow_panel_stacks_the_gates(panel, qtbot):
     assert panel.n_columns == 1
     layout = panel.view.ci
     rows = [layout.items[panel.heatmaps[key].plot][0] for key in SHOWN]
-    assert rows == [(0, 0), (1, 0), (2, 0), (3, 0)]
+    assert rows == [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0)]
     panel.resize(800, 500)
     QApplication.processEvents()
-    assert panel.n_columns == 2
+    assert panel.n_columns == 3  # the LSTM's three gates side by side, the GRU's below
     assert layout.items[panel.heatmaps["gru", "update"].plot][0] == (1, 1)

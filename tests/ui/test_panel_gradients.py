@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lstmviz.config import Config
-from lstmviz.numfmt import format_log10
+from lstmviz.numfmt import format_magnitude
 from lstmviz.session import BACKWARD, Session
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.panels.gradients import BOUND_LABEL, GradientPanel
@@ -77,9 +77,9 @@ def test_ratio_is_written_as_the_backward_pass_goes(panel, session):
     text = panel.notes.toPlainText()
     for run in session.runs.values():
         g = run.diagnostics.log10_grad_h
-        assert f"{run.label}: ‖dL/dh₁‖ / ‖dL/dh_T‖ = {format_log10(g[0] - g[-1])}" in text
+        assert f"{run.label}: ‖dL/dh₁‖ / ‖dL/dh_T‖ = {format_magnitude(g[0] - g[-1])}" in text
     c = session.runs["lstm"].diagnostics.log10_grad_c
-    assert f"‖dL/dc₁‖ / ‖dL/dc_T‖ = {format_log10(c[0] - c[-1])}" in text
+    assert f"‖dL/dc₁‖ / ‖dL/dc_T‖ = {format_magnitude(c[0] - c[-1])}" in text
 
 
 def test_fixed_ranges_cover_the_data(panel, session):
@@ -118,7 +118,7 @@ def test_overflow_note_and_no_exception(qtbot, kw, where):
         assert x.size == session.seq_len and np.all(np.isfinite(y))
         np.testing.assert_array_equal(y, run.diagnostics.log10_grad_h)
         assert y.max() > 308
-        assert format_log10(y[0] - y[-1]) in panel.notes.toPlainText()
+        assert format_magnitude(y[0] - y[-1]) in panel.notes.toPlainText()
     else:
         assert x.size == 0
     y0, y1 = panel.plot.viewRange()[1]
@@ -138,7 +138,7 @@ def test_no_clamp_far_below_float64(qtbot):
     assert y.min() < -400
     assert panel.plot.viewRange()[1][0] < y.min()
     ratio = d.log10_grad_h[0] - d.log10_grad_h[-1]
-    assert f"‖dL/dh₁‖ / ‖dL/dh_T‖ = {format_log10(ratio)}" in panel.notes.toPlainText()
+    assert f"‖dL/dh₁‖ / ‖dL/dh_T‖ = {format_magnitude(ratio)}" in panel.notes.toPlainText()
     assert panel.ratio_log10("rnn", 1) == ratio
     panel.set_y_range_exponents(-50.0, 2.0)
     assert panel.plot.viewRange()[1] == [-50.0, 2.0]

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from lstmviz.numfmt import format_log10
+from lstmviz.numfmt import format_magnitude
 from lstmviz.session import BACKWARD, Session
 from lstmviz.ui.adapter import SessionAdapter
-from lstmviz.ui.panels.gradients import GradientPanel
+from lstmviz.ui.panels.gradients import COMPACT_NOTES, GradientPanel
 from lstmviz.walkthrough import _builtin_paths, load_walkthrough, measure
 
 SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -40,7 +40,11 @@ def test_printed_ratio_is_the_claims_measurement(qtbot, step, claims):
         label = session.runs[claim.model].label
         text = panel.notes.toPlainText()
         sub = str(t).translate(SUB)
-        assert f"{label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {format_log10(exact)}" in text
+        if len(session.runs) > COMPACT_NOTES:  # many models: one paragraph, label and value
+            assert f"‖dL/dh{sub}‖ / ‖dL/dh_T‖: " in text
+            assert f"{label} {format_magnitude(exact)}" in text
+        else:
+            assert f"{label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {format_magnitude(exact)}" in text
         measured = float(measure(claim, session.runs))
         if measured > 0 and math.isfinite(measured):  # the claim's figure, as a float
             assert math.log10(measured) == pytest.approx(exact, abs=1e-9)

@@ -80,7 +80,7 @@ def test_cell_path_only_for_lstm(qtbot):
     panel = JacobianPanel(SessionAdapter(session))
     qtbot.addWidget(panel)
     assert panel.plots[1].listDataItems() == []
-    assert "no LSTM" in panel.cell_note.toPlainText()
+    assert "only LSTM" in panel.cell_note.toPlainText()
     session.set_config(session.config.replace(models=("lstm",)))
     assert len(panel.plots[1].listDataItems()) == 2
     assert panel.cell_note.toPlainText() == ""

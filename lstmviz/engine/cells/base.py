@@ -84,6 +84,8 @@ class Gate:
     field: str
     label: str
     role: str
+    #: fixed value range for views (e.g. (-1, 1) for a tanh candidate), None: the data's
+    bounds: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,16 @@ class Keep:
     """The factor the forget panel shows: keep = gate (complement False) or 1 - gate (True).
 
     text: one sentence for the panel, e.g. "GRU: keep = z (PyTorch's convention)".
+    bias_block: which H-row block of bias_ih (+ bias_hh) holds the keep gate's pre-activation
+    (the training dock's mean gate bias), None when it has none; bias_sign -1 when the keep
+    factor is sigma(-pre) (minGRU's 1 - z).
     """
 
     gate: str
     complement: bool
     text: str
+    bias_block: int | None = None
+    bias_sign: int = 1
 
 
 @dataclass(frozen=True)
@@ -186,10 +193,12 @@ class CellKind:
       matrix (None: no recurrent matrix); bound_applies with bound_note (why not).
     Views: gates (Gate per trace array), keep (the forget panel's factor, or None with
       keep_note saying why).
-      cell_path(p, o, caches, jac, dtc_prev) -> (direct (n,), indirect (n, H, H)) for kinds
-      with an LSTM-style cell path (the cell panel), else None.
+      cell_path(p, o, run, sl, jac) -> (direct (n,), indirect (n, H, H)) for the steps sl of
+      batch element 0 of a forward run (cells.Forward), for kinds with an LSTM-style cell
+      path (the cell panel), else None.
     Speed: scan (vectorised forward/backward over all T steps, see scan.py) or None;
       train_kernel (a lean last-step-loss kernel) or None.
+    Inspector: equations (HTML), path (the state update as bar series), eigenvalues.
     """
 
     name: str
@@ -227,6 +236,22 @@ class CellKind:
     cell_path: Callable | None = None
     train_kernel: Callable | None = None
     refs: tuple[str, ...] = field(default=())
+    #: the equations as HTML for the inspector ("" : `summary` is shown)
+    equations: str = ""
+    #: path(p, o, cache, state) -> (title, ((csv name, html label, (B, H) values), ...)):
+    #: how one step builds the state the inspector draws (default: h_{t-1} and h_t)
+    path: Callable | None = None
+    #: eigenvalues(p) -> (H,) complex, for kinds whose recurrence is diag(lambda) (the LRU):
+    #: the inspector draws them on the unit circle
+    eigenvalues: Callable | None = None
+
+    def state_path(self, p: Params, o: Any, cache, state: tuple) -> tuple[str, tuple]:
+        """The inspector's state path of one step (see `path`)."""
+        if self.path is not None:
+            return self.path(p, o, cache, state)
+        prev = self.h_of(tuple(cache[1 : 1 + len(self.state)]))
+        return "hidden state", (("h_prev", "h<sub>t−1</sub>", prev),
+                                ("h", "h<sub>t</sub>", self.h_of(state)))
 
     @property
     def has_cell(self) -> bool:
@@ -357,6 +382,65 @@ def input_only_init(G: int, I: int, H: int, rng: np.random.Generator, init: str)
     return {"weight_ih": rng.uniform(-a, a, size=(G * H, I)), "bias_ih": np.zeros(G * H)}
 
 
+def sigmoid_pair(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sigma(x), sigma(-x), exp(-|x|)) from one exp: the same values as activations.sigmoid
+    of x and of -x (so 1 - sigma is never formed by subtraction), at half the cost."""
+    e = np.exp(-np.abs(x))
+    s = 1.0 / (1.0 + e)
+    es = e * s
+    pos = x >= 0
+    return np.where(pos, s, es), np.where(pos, es, s), e
+
+
 def log_sigmoid(x: np.ndarray) -> np.ndarray:
     """log sigma(x) = min(x, 0) - log1p(exp(-|x|)), finite for every finite x."""
     return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))
+
+
+# --- lean training kernels (CellKind.train_kernel) share these ------------------------
+
+@dataclass(frozen=True, eq=False)
+class LastStep:
+    """A training step's result when the loss scores only h_T: loss, h_T (B, H), the
+    parameter gradients, ||dL/dh_1|| and ||dL/dh_T|| (total, over the batch), the keep factor
+    (T, B, H) of the kind's Keep gate (None without one) and loss_fn's extra."""
+
+    loss: float
+    h_last: np.ndarray
+    grads: dict[str, np.ndarray]
+    dh_first_norm: float
+    dh_last_norm: float
+    keep: np.ndarray | None
+    extra: Any
+
+
+def fast_tanh(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """tanh(x) = 2 / (1 + e^-2x) - 1 into out (exp is cheaper than np.tanh; +-inf safe)."""
+    np.multiply(x, -2.0, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    np.divide(2.0, out, out=out)
+    out -= 1.0
+    return out
+
+
+def fast_sigmoid(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x) into out."""
+    np.negative(x, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
+
+
+def kernel_param_grads(
+    da: np.ndarray, dgh: np.ndarray, xs: np.ndarray, h_prev: np.ndarray
+) -> dict[str, np.ndarray]:
+    T, B, G = da.shape
+    fa = da.reshape(T * B, G)
+    fh = dgh.reshape(T * B, G)
+    return {
+        "weight_ih": fa.T @ xs.reshape(T * B, -1),
+        "weight_hh": fh.T @ h_prev.reshape(T * B, -1),
+        "bias_ih": fa.sum(axis=0),
+        "bias_hh": fh.sum(axis=0),
+    }

@@ -98,6 +98,11 @@ def sigma_max(p) -> float:
     return float(np.abs(p["weight_hh"]).max())
 
 
+EQUATIONS = ("h<sub>t</sub> = φ(W<sub>ih</sub> x<sub>t</sub> + u ⊙ h<sub>t−1</sub> + b) "
+             "&nbsp;·&nbsp; ∂h<sub>t</sub>/∂h<sub>t−1</sub> = diag(φ′ ⊙ u): no mixing "
+             "between units")
+
+
 KIND = CellKind(
     name=NAME,
     label="IndRNN",
@@ -129,5 +134,6 @@ KIND = CellKind(
            Gate("dphi", "dphi", "phi'(pre)", "slope")),
     keep=None,
     keep_note="IndRNN has no gate: each unit keeps u_j phi'_j of its own past",
+    equations=EQUATIONS,
     refs=("Li, Li, Cook, Zhu & Gao 2018",),
 )

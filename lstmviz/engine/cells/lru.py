@@ -165,6 +165,22 @@ def jacobian(p, o, caches) -> StepJacobians:
     return StepJacobians(("s",), lam, lam, diagonal=True)
 
 
+EQUATIONS = ("s<sub>t</sub> = λ ⊙ s<sub>t−1</sub> + e<sup>γ</sup> ⊙ (B x<sub>t</sub>), "
+             "λ = exp(−e<sup>ν</sup> + i e<sup>θ</sup>) ∈ ℂ, h<sub>t</sub> = Re s<sub>t</sub> "
+             "&nbsp;·&nbsp; ∂s<sub>t</sub>/∂s<sub>t−1</sub> = diag(λ): |λ|<sup>T−t</sup> is "
+             "the whole vanishing story")
+
+
+def path(p, o, cache, state):
+    """Re s_{t-1} -> Re(lambda s_{t-1}) + Re(e^gamma B x) = Re s_t."""
+    lam_s = eigenvalues(p) * cache.s_prev
+    return "state path (real parts)", (
+        ("Re s_prev", "Re s<sub>t−1</sub>", cache.s_prev.real),
+        ("Re lam*s_prev", "Re λ⊙s<sub>t−1</sub>", lam_s.real),
+        ("Re input", "Re e<sup>γ</sup>⊙Bx", (np.exp(p["gamma_log"]) * cache.bx).real),
+        ("Re s", "Re s<sub>t</sub>", state[0].real))
+
+
 KIND = CellKind(
     name=NAME,
     label="LRU",
@@ -199,5 +215,8 @@ KIND = CellKind(
     h_of=lambda state: state[0].real,
     state_dtype=np.complex128,
     scan=Scan(_scan_forward, _scan_backward),
+    equations=EQUATIONS,
+    path=path,
+    eigenvalues=eigenvalues,
     refs=("Orvieto et al. 2023, arXiv:2303.06349",),
 )

@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..activations import sigmoid
 from .base import (
     CellKind,
     Gate,
@@ -27,6 +26,7 @@ from .base import (
     init_option,
     input_only_init,
     projection_grads,
+    sigmoid_pair,
 )
 from .scan import Scan, linear_scan, reverse_scan
 
@@ -63,7 +63,7 @@ def step(p, o, x, state, xproj=None):
     if xproj is None:
         xproj = x @ p["weight_ih"].T + p["bias_ih"]
     pz, ht = xproj[:, :H], xproj[:, H:]
-    z, keep = sigmoid(pz), sigmoid(-pz)
+    z, keep, _ = sigmoid_pair(pz)
     h = keep * h_prev + z * ht
     return (h,), Cache(x, h_prev, z, keep, ht)
 
@@ -78,7 +78,7 @@ def step_back(p, o, dstate, cache):
 def _scan_forward(p, o, xs, xproj, state0):
     H = xproj.shape[2] // 2
     pz, ht = xproj[..., :H], xproj[..., H:]
-    z, keep = sigmoid(pz), sigmoid(-pz)
+    z, keep, _ = sigmoid_pair(pz)
     h = linear_scan(keep, z * ht, state0[0])
     return (h,), {"z": z, "keep": keep, "ht": np.ascontiguousarray(ht)}
 
@@ -98,6 +98,20 @@ def param_grads(p, xs, prev, dgi, dgh, other=None):
 
 def jacobian(p, o, caches) -> StepJacobians:
     return StepJacobians(("h",), caches.keep, caches.keep, diagonal=True)
+
+
+EQUATIONS = ("h<sub>t</sub> = (1 − z<sub>t</sub>) ⊙ h<sub>t−1</sub> + z<sub>t</sub> ⊙ "
+             "h̃<sub>t</sub>, z and h̃ from x<sub>t</sub> only &nbsp;·&nbsp; "
+             "∂h<sub>t</sub>/∂h<sub>t−1</sub> = diag(1 − z<sub>t</sub>) (z is the opposite "
+             "of PyTorch's GRU z)")
+
+
+def path(p, o, cache, state):
+    """h_{t-1} -> (1 - z) h_{t-1} + z h~ = h_t."""
+    return "hidden path", (("h_prev", "h<sub>t−1</sub>", cache.h_prev),
+                           ("(1-z)*h_prev", "(1−z)⊙h<sub>t−1</sub>", cache.keep * cache.h_prev),
+                           ("z*ht", "z⊙h̃", cache.z * cache.ht),
+                           ("h", "h<sub>t</sub>", state[0]))
 
 
 KIND = CellKind(
@@ -129,7 +143,9 @@ KIND = CellKind(
            Gate("keep", "keep", "keep 1 - z", "keep"),
            Gate("candidate", "ht", "candidate h~", "candidate")),
     keep=Keep("keep", False, "minGRU: keep = 1 - z (the opposite of PyTorch's GRU, where "
-              "keep = z)"),
+              "keep = z)", 0, -1),
     scan=Scan(_scan_forward, _scan_backward),
+    equations=EQUATIONS,
+    path=path,
     refs=("Feng et al. 2024, arXiv:2410.01201",),
 )

@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..activations import sigmoid
 from .base import (
     FORGET_BIAS,
     CellKind,
@@ -28,8 +27,8 @@ from .base import (
     check_options,
     init_option,
     input_only_init,
-    log_sigmoid,
     projection_grads,
+    sigmoid_pair,
 )
 from .scan import Scan, linear_scan, reverse_scan
 
@@ -69,8 +68,12 @@ def resolve(options: dict) -> dict:
 
 def _gates(xproj, H):
     pf, pi, ht = xproj[..., :H], xproj[..., H : 2 * H], xproj[..., 2 * H :]
-    d = log_sigmoid(pf) - log_sigmoid(pi)
-    return sigmoid(pf), sigmoid(pi), sigmoid(d), sigmoid(-d), ht, sigmoid(-pf), sigmoid(-pi)
+    f, nf, ef = sigmoid_pair(pf)
+    i, ni, ei = sigmoid_pair(pi)
+    # log sigma(x) = min(x, 0) - log1p(exp(-|x|)) (base.log_sigmoid) from the same exps
+    d = (np.minimum(pf, 0.0) - np.log1p(ef)) - (np.minimum(pi, 0.0) - np.log1p(ei))
+    fp, ip, _ = sigmoid_pair(d)
+    return f, i, fp, ip, ht, nf, ni
 
 
 def step(p, o, x, state, xproj=None):
@@ -118,6 +121,19 @@ def jacobian(p, o, caches) -> StepJacobians:
     return StepJacobians(("h",), caches.fp, caches.fp, diagonal=True)
 
 
+EQUATIONS = ("h<sub>t</sub> = f′<sub>t</sub> ⊙ h<sub>t−1</sub> + i′<sub>t</sub> ⊙ "
+             "h̃<sub>t</sub>, f′ = f/(f + i), i′ = i/(f + i), gates from x<sub>t</sub> only "
+             "&nbsp;·&nbsp; ∂h<sub>t</sub>/∂h<sub>t−1</sub> = diag(f′<sub>t</sub>)")
+
+
+def path(p, o, cache, state):
+    """h_{t-1} -> f' h_{t-1} + i' h~ = h_t."""
+    return "hidden path", (("h_prev", "h<sub>t−1</sub>", cache.h_prev),
+                           ("f'*h_prev", "f′⊙h<sub>t−1</sub>", cache.fp * cache.h_prev),
+                           ("i'*ht", "i′⊙h̃", cache.ip * cache.ht),
+                           ("h", "h<sub>t</sub>", state[0]))
+
+
 KIND = CellKind(
     name=NAME,
     label="minLSTM",
@@ -148,7 +164,9 @@ KIND = CellKind(
            Gate("keep", "fp", "normalised forget f'", "keep"),
            Gate("write", "ip", "normalised input i'", "write"),
            Gate("candidate", "ht", "candidate h~", "candidate")),
-    keep=Keep("keep", False, "minLSTM: keep = f' = f / (f + i), the normalised forget gate"),
+    keep=Keep("keep", False, "minLSTM: keep = f' = f / (f + i), the normalised forget gate", 0),
     scan=Scan(_scan_forward, _scan_backward),
+    equations=EQUATIONS,
+    path=path,
     refs=("Feng et al. 2024, arXiv:2410.01201",),
 )

@@ -21,12 +21,16 @@ from .base import (
     WEIGHT_SCALE,
     CellKind,
     Gate,
+    LastStep,
     Option,
     StepGrad,
     StepJacobians,
     block_sigma_max,
     check_options,
+    fast_sigmoid,
+    fast_tanh,
     init_option,
+    kernel_param_grads,
     projection_grads,
     stacked_init,
 )
@@ -88,6 +92,49 @@ def jacobian(p, o, caches) -> StepJacobians:
     return StepJacobians(("h",), jac, jac, diagonal=False)
 
 
+def train_kernel(p, o, xs, loss_fn) -> LastStep:
+    """Lean forward + BPTT for a loss on h_T only (training): the numbers of the generic
+    runner, several times faster (one fused exp per step, factors computed after the loop)."""
+    activation = o["activation"]
+    T, B, _ = xs.shape
+    H = p["weight_hh"].shape[1]
+    W = p["weight_hh"].T
+    pre = xs @ p["weight_ih"].T + (p["bias_ih"] + p["bias_hh"])  # (T, B, H)
+    h = np.zeros((T + 1, B, H))
+    for t in range(T):
+        a = pre[t]
+        a += h[t] @ W
+        if activation == "tanh":
+            fast_tanh(a, h[t + 1])
+        elif activation == "relu":
+            np.maximum(a, 0.0, out=h[t + 1])
+        else:
+            fast_sigmoid(a, h[t + 1])
+    loss, dh_last, extra = loss_fn(h[T])
+    hs = h[1:]
+    if activation == "tanh":
+        dphi = 1.0 - hs * hs
+    elif activation == "relu":
+        dphi = (pre > 0).astype(np.float64)
+    else:
+        dphi = hs * (1.0 - hs)
+    dpre = np.empty((T, B, H))
+    Whh = p["weight_hh"]
+    dht = dh_last
+    last = float(np.linalg.norm(dht))
+    for t in range(T - 1, 0, -1):
+        np.multiply(dht, dphi[t], out=dpre[t])
+        dht = dpre[t] @ Whh
+    first = float(np.linalg.norm(dht))
+    np.multiply(dht, dphi[0], out=dpre[0])
+    grads = kernel_param_grads(dpre, dpre, xs, h[:-1])
+    return LastStep(float(loss), h[T], grads, first, last, None, extra)
+
+
+EQUATIONS = ("h<sub>t</sub> = φ(pre<sub>t</sub>) &nbsp;·&nbsp; ∂h<sub>t</sub>/∂h<sub>t−1</sub>"
+             " = diag(φ′(pre<sub>t</sub>)) W<sub>hh</sub>")
+
+
 KIND = CellKind(
     name=NAME,
     label="RNN",
@@ -117,5 +164,7 @@ KIND = CellKind(
            Gate("dphi", "dphi", "phi'(pre)", "slope")),
     keep=None,
     keep_note="a vanilla RNN has no gate: what it keeps is diag(phi') W_hh",
+    train_kernel=train_kernel,
+    equations=EQUATIONS,
     refs=("Elman 1990", "Le, Jaitly & Hinton 2015 (IRNN)"),
 )

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import CellKind
+from .base import CellKind, LastStep
 from .registry import get
 
 _QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
@@ -180,21 +180,6 @@ def _loop_backward(kind, p, o, fwd, loss):
         for buf, v in zip(totals, ds if sg.total is None else sg.total, strict=True):
             buf[t] = v
     return totals, dnext, dgi_all, dgh_all, other
-
-
-@dataclass(frozen=True, eq=False)
-class LastStep:
-    """A training step's result when the loss scores only h_T: loss, h_T (B, H), the
-    parameter gradients, ||dL/dh_1|| and ||dL/dh_T|| (total, over the batch), the keep factor
-    (T, B, H) of the kind's Keep gate (None without one) and loss_fn's extra."""
-
-    loss: float
-    h_last: np.ndarray
-    grads: dict[str, np.ndarray]
-    dh_first_norm: float
-    dh_last_norm: float
-    keep: np.ndarray | None
-    extra: Any
 
 
 def last_step_grads(kind: str | CellKind, params: dict, xs: np.ndarray, loss_fn, **options

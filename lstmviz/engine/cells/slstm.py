@@ -163,6 +163,21 @@ def jacobian(p, o, caches) -> StepJacobians:
     return StepJacobians(("h", "c", "n"), full, amat, diagonal=False)
 
 
+EQUATIONS = ("c<sub>t</sub> = f′<sub>t</sub> c<sub>t−1</sub> + i′<sub>t</sub> z<sub>t</sub>, "
+             "n<sub>t</sub> = f′<sub>t</sub> n<sub>t−1</sub> + i′<sub>t</sub>, h<sub>t</sub> = "
+             "o<sub>t</sub> ⊙ c<sub>t</sub>/n<sub>t</sub>; i = exp(ĩ), f′, i′ stabilised by "
+             "m<sub>t</sub> = max(log f + m<sub>t−1</sub>, log i) (without it exp overflows)")
+
+
+def path(p, o, cache, state):
+    """The stabilised cell path c_{t-1} -> f' c_{t-1} + i' z = c_t."""
+    return "cell path (stabilised)", (("c_prev", "c<sub>t−1</sub>", cache.c_prev),
+                                      ("f'*c_prev", "f′⊙c<sub>t−1</sub>",
+                                       cache.fp * cache.c_prev),
+                                      ("i'*z", "i′⊙z", cache.ip * cache.z),
+                                      ("c", "c<sub>t</sub>", state[1]))
+
+
 KIND = CellKind(
     name=NAME,
     label="sLSTM",
@@ -192,11 +207,13 @@ KIND = CellKind(
     "diag(phi') W_hh, so sigma_max(W_hh) * gamma bounds nothing",
     gates=(Gate("input", "ip", "input gate i' (stabilised)", "write"),
            Gate("forget", "fp", "forget gate f' (stabilised)", "keep"),
-           Gate("cell", "z", "cell input z", "candidate"),
+           Gate("cell", "z", "cell input z", "candidate", (-1.0, 1.0)),
            Gate("output", "o", "output gate o", "read"),
            Gate("log_input", "li", "log i = i~", "pre"),
            Gate("log_forget", "lf", "log f", "pre")),
     keep=Keep("forget", False, "sLSTM: keep = f' = exp(log f_t + m_{t-1} - m_t), the "
-              "stabilised forget gate (dc'_t/dc'_{t-1} = diag(f'))"),
+              "stabilised forget gate (dc'_t/dc'_{t-1} = diag(f'))", 1),
+    equations=EQUATIONS,
+    path=path,
     refs=("Beck et al. 2024, arXiv:2405.04517",),
 )

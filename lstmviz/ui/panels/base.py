@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lstmviz.engine import cells
 from lstmviz.session import Frame, Run
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.theme import LIGHT, Theme
@@ -355,6 +356,10 @@ class Panel(QWidget):
 
 
 # -- legends and presenter scaling ---------------------------------------------------------
+#: The largest share of a plot's height its legend may take; above it the legend hides.
+LEGEND_MAX_SHARE = 0.35
+
+
 def outside_legend(plot: pg.PlotItem, size: str = "9pt") -> pg.LegendItem:
     """A legend in a row above the plot's data (where a title would go), entries side by
     side: it never covers a curve. `plot.legend` is set, so exporters and presenter
@@ -379,7 +384,9 @@ def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
     view = plot.getViewWidget()
     if view is not None and view.width() > 0:  # (a legend too wide keeps the box wide)
         room = min(room, view.width() - 60)
-    widths = [sample.boundingRect().width() + label.boundingRect().width() + 18
+    # the text's own width: a LabelItem's rect is stretched to its column once laid out
+    widths = [sample.boundingRect().width() + 18
+              + getattr(label, "item", label).boundingRect().width()
               for sample, label in legend.items]
     columns = max(1, min(4, n))
     while columns > 1 and max(sum(widths[i:i + columns])
@@ -388,9 +395,28 @@ def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
     if legend.columnCount != columns:
         legend.setColumnCount(columns)
     legend.updateSize()
-    height = legend.boundingRect().height() if n else 0
-    plot.layout.setRowFixedHeight(0, height)
+    # its entries' own height (the item's rect is 0 while crowded out, below)
+    height = legend.layout.preferredHeight() if n else 0
+    # A legend that would take over the plot (many models in a narrow dock) steps aside:
+    # the coloured notes under the plot name every model with its figure.
+    total = view.height() if view is not None and view.height() > 0 else plot.height()
+    crowded = bool(n) and total > 0 and height > LEGEND_MAX_SHARE * total
+    state = (crowded, height, columns)
+    if getattr(legend, "_fit_state", None) == state:
+        return
+    legend._fit_state = state
+    legend.setVisible(not crowded)
+    legend.crowded = crowded
+    # (a hidden item still takes its minimum size in a QGraphicsGridLayout)
+    legend.setMaximumHeight(0 if crowded else 1e6)
+    plot.layout.setRowFixedHeight(0, 0 if crowded else height)
     plot.layout.invalidate()
+    if not getattr(legend, "_fitting", False):  # activate resizes, which calls us again
+        legend._fitting = True
+        try:
+            plot.layout.activate()
+        finally:
+            legend._fitting = False
 
 
 def _scaled_pen(obj, pen, factor: float):
@@ -578,7 +604,11 @@ def floor_to(logs: list[np.ndarray], bottom: float) -> None:
 
 AXIS_WIDTH = 42
 #: What this panel shows for each kind: (gate key, symbol, plot title).
-MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def label(kind: str) -> str:
+    """The kind's name for people (the cell registry's)."""
+    return cells.get(kind).label
 #: The cursor over a heatmap: the theme's highlight is yellow, which vanishes on viridis
 #: near 1 (a forget gate held open), so heatmaps use a magenta no colour map contains.
 HEATMAP_CURSOR = "#ff2e88"

@@ -16,6 +16,10 @@ from lstmviz.ui.panels.base import Panel, device_cached, overflow_html, pinned_t
 MODES = (("c", "cell c_t"), ("h", "hidden h_t"))
 
 
+#: Smallest height of one model's plot (pixels; Qt's default hint is 68).
+MIN_PLOT_HEIGHT = 36
+
+
 def state_of(run: Run, mode: str) -> tuple[np.ndarray, str]:
     """(T, H) trajectories of batch element 0 and their symbol: c_t when asked and present."""
     if mode == "c" and run.trace.c is not None:
@@ -168,6 +172,7 @@ class CellStatePanel(Panel):
         self.widgets, self.notes = {}, {}
         for i, kind in enumerate(kinds):
             w = self.make_plot(y_label="value")
+            w.setMinimumHeight(MIN_PLOT_HEIGHT)  # eight models still fit a 720-pixel window
             p = w.getPlotItem()
             p.disableAutoRange()
             # no "(x0.001)" on tanh units; pyqtgraph 0.14 keeps a scale it computed before

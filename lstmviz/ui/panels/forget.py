@@ -1,4 +1,6 @@
-"""Forget-gate panel: f_t of the LSTM (z_t of the GRU) as a units x time heatmap.
+"""Forget-gate panel: each kind's keep factor (engine.cells Keep: f_t of the LSTM, z_t of
+the GRU, 1 - z_t of minGRU, |lambda| of the LRU ...) as a units x time heatmap; kinds without
+one say why (their keep_note).
 
 Also holds `GateHeatmap`, the revealed units x time heatmap the gates panel reuses.
 A heatmap keeps the gate of batch element 0 as a (H, T) array and a preallocated display
@@ -11,40 +13,63 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from lstmviz.engine import cells
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defined here)
     AXIS_WIDTH,
     HEATMAP_CURSOR,
-    MODEL_NAMES,
     GateHeatmap,
     HoverImage,
     Panel,
     cache_axes,
     finite_prefix,
     gate_image,
+    label,
     make_colorbar,
     make_note,
     style_plot,
 )
 from lstmviz.ui.theme import Theme
 
-#: Width in pixels of every left axis, so stacked plots line up.
-FORGET_GATES = {
-    "lstm": ("forget", "f", "LSTM · forget gate f<sub>t</sub>"),
-    "gru": ("update", "z", "GRU · update gate z<sub>t</sub> (as f)"),
-}
+
+def keep_of(kind: str) -> tuple[str, str, str] | None:
+    """What this panel shows for `kind`: (gate key, symbol, plot title), None without a
+    keep factor. The symbol names the CSV columns ("lstm mean f_t", "gru mean z_t")."""
+    spec = cells.get(kind)
+    keep = spec.keep
+    if keep is None:
+        return None
+    gate = {g.name: g for g in spec.gates}[keep.gate]
+    symbol = f"1-{gate.field}" if keep.complement else gate.field
+    what = f"1 − {gate.label}" if keep.complement else gate.label
+    return keep.gate, symbol, f"{spec.label} · keep: {what}<sub>t</sub>"
+
+
+def keep_values(run: Run) -> np.ndarray:
+    """The keep factor of a run (T, B, H): the gate, or 1 - gate for a complement."""
+    spec = cells.get(run.kind)
+    gate = run.trace.gates[spec.keep.gate]
+    return 1.0 - gate if spec.keep.complement else gate
+
+
+def no_keep_note(kinds: list[str]) -> str:
+    """Why these kinds have no keep factor to show (each kind's keep_note)."""
+    return "; ".join(f"{label(k)}: {cells.get(k).keep_note}" for k in kinds)
+
+
 
 
 class ForgetPanel(Panel):
-    """LSTM forget gate (GRU update gate) per unit over time, and its mean over units."""
+    """Each kind's keep factor per unit over time, and its mean over units."""
 
     name = "forget"
     title = "Forget gate"
     tooltip = (
-        "The LSTM forget gate f_t (GRU: update gate z_t) of every hidden unit over time, "
-        "0 = forget, 1 = keep; z plays f's role since h_t = (1 − z)·n + z·h_{t−1}. Units "
-        "whose gate stays near 1 carry memory and gradient across many steps; the line below "
-        "is the mean over units."
+        "What each model keeps of its old state, per hidden unit over time, 0 = forget, "
+        "1 = keep: the LSTM forget gate f_t, the GRU update gate z_t (PyTorch's convention: "
+        "h_t = (1 − z)·n + z·h_{t−1}), minGRU's 1 − z_t (its z is the opposite), minLSTM's "
+        "normalised f', the LRU's |λ|, the sLSTM's stabilised f'. Units whose keep stays near "
+        "1 carry memory and gradient across many steps; the line below is the mean over units."
     )
 
     def build(self) -> None:
@@ -55,7 +80,7 @@ class ForgetPanel(Panel):
         self.view.ci.setContentsMargins(2, 2, 2, 2)
         self.view.ci.setSpacing(2)
         self.layout_.addWidget(self.view, 1)
-        self.heatmaps = {kind: GateHeatmap(self.theme) for kind in FORGET_GATES}
+        self.heatmaps: dict[str, GateHeatmap] = {}
         self.colorbar = make_colorbar(self.theme)
         self.mean = pg.PlotItem()
         self.mean.setMenuEnabled(False)
@@ -69,7 +94,7 @@ class ForgetPanel(Panel):
         self.mean.setMaximumHeight(130)
         self.mean.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         cache_axes(self.mean)
-        self.curves = {kind: pg.PlotDataItem() for kind in FORGET_GATES}
+        self.curves: dict[str, pg.PlotDataItem] = {}
         self._mean_shown: dict[str, int] = {}  # steps of each mean curve on screen
         self.mean_cursor = pg.InfiniteLine(angle=90, movable=False)
         self.mean.addItem(self.mean_cursor)
@@ -78,23 +103,31 @@ class ForgetPanel(Panel):
         self._style()
 
     # -- runs -----------------------------------------------------------------------
+    def _ensure(self, kind: str) -> None:
+        """The heatmap and mean curve of `kind`, made when first needed."""
+        if kind not in self.heatmaps:
+            self.heatmaps[kind] = GateHeatmap(self.theme)
+            self.curves[kind] = pg.PlotDataItem()
+            self.curves[kind].setPen(self.theme.pen(kind))
+
     def rebuild(self, runs: dict[str, Run]) -> None:
-        kinds = tuple(k for k in runs if k in FORGET_GATES)
+        kinds = tuple(k for k in runs if keep_of(k) is not None)
+        for kind in kinds:
+            self._ensure(kind)
         if kinds != self.kinds:
             self._relayout(kinds)
-        others = [MODEL_NAMES[k] for k in runs if k not in FORGET_GATES]
-        if others and kinds:
-            self.note.setText(f"{' and '.join(others)}: a vanilla RNN has no gates")
-        elif others:
-            self.note.setText("a vanilla RNN has no gates, so it has no forget gate to show")
+        others = [k for k in runs if keep_of(k) is None]
+        if others:
+            self.note.setText(no_keep_note(others))
+        self.note.setWordWrap(True)
         self.note.setVisible(bool(others))
         self.view.setVisible(bool(kinds))
         T = max((r.trace.h.shape[0] for r in runs.values()), default=1)
         self.t_axis = np.arange(1, T + 1, dtype=float)
         self.means = {}
         for kind in kinds:
-            key, symbol, title = FORGET_GATES[kind]
-            gate = runs[kind].trace.gates[key]
+            key, symbol, title = keep_of(kind)
+            gate = keep_values(runs[kind])
             self.heatmaps[kind].set_data(gate, title, symbol)
             with np.errstate(all="ignore"):
                 self.means[kind] = finite_prefix(np.mean(gate[:, 0, :], axis=1))
@@ -131,8 +164,8 @@ class ForgetPanel(Panel):
     def _legend(self) -> None:
         """The mean plot's title doubles as its legend: one coloured entry per model."""
         entries = [
-            f"<span style='color:{self.theme.model_colors.get(k, self.theme.foreground)}'>"
-            f"━ {MODEL_NAMES[k]} {FORGET_GATES[k][1]}</span>"
+            f"<span style='color:{self.theme.model_color(k).name()}'>"
+            f"━ {label(k)} {keep_of(k)[1]}</span>"
             for k in self.kinds
         ]
         self.mean.setTitle("mean &nbsp; " + " &nbsp; ".join(entries), size="8pt",
@@ -158,9 +191,9 @@ class ForgetPanel(Panel):
             return {}
         cols: dict[str, np.ndarray] = {"t": self.t_axis.copy()}
         for kind in self.kinds:
-            cols[f"{kind} mean {FORGET_GATES[kind][1]}_t"] = self.means[kind].copy()
+            cols[f"{kind} mean {keep_of(kind)[1]}_t"] = self.means[kind].copy()
         for kind in self.kinds:
-            symbol = FORGET_GATES[kind][1]
+            symbol = keep_of(kind)[1]
             for u, row in enumerate(self.heatmaps[kind].full):
                 cols[f"{kind} {symbol}_t[unit {u}]"] = row.copy()
         return cols

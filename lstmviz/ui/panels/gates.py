@@ -1,48 +1,54 @@
-"""Gates panel: the LSTM's input and output gates, the GRU's reset and update gates, as
-units x time heatmaps revealed with the forward pass (one row per model, one shared
-0..1 colour bar)."""
+"""Gates panel: every kind's gates in [0, 1] (engine.cells Gate roles write, read, reset,
+gate, keep): the LSTM's input, forget and output gates, the GRU's reset and update gates,
+minGRU's z and 1 - z, minLSTM's f, i, f' and i', the sLSTM's i', f' and o ..., as units x
+time heatmaps revealed with the forward pass (one row per model, one shared 0..1
+colour bar). Kinds without such gates are named in a note."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 
+from lstmviz.engine import cells
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (
-    MODEL_NAMES,
     GateHeatmap,
     Panel,
+    label,
     make_colorbar,
     make_note,
     style_plot,
 )
 from lstmviz.ui.theme import Theme
 
-#: Per kind, the gates shown side by side: (gate key, symbol, title).
-GATES = {
-    "lstm": (
-        ("input", "i", "LSTM · input i<sub>t</sub>"),
-        ("output", "o", "LSTM · output o<sub>t</sub>"),
-    ),
-    "gru": (
-        ("reset", "r", "GRU · reset r<sub>t</sub>"),
-        ("update", "z", "GRU · update z<sub>t</sub>"),
-    ),
-}
+#: The gate roles this panel shows (values in [0, 1]; not pre-activations, candidates,
+#: slopes or the LRU's constant decay).
+ROLES = ("write", "keep", "read", "reset", "gate")
+
+
+def gates_of(kind: str) -> tuple[tuple[str, str, str], ...]:
+    """The gates shown for `kind`, side by side: (gate key, symbol, title)."""
+    spec = cells.get(kind)
+    return tuple((g.name, g.field, f"{spec.label} · {g.label}<sub>t</sub>")
+                 for g in spec.gates if g.role in ROLES)
 
 
 #: Below this panel width (pixels) the gates are stacked in one column.
 NARROW = 440
+#: Most gates side by side in one row (minLSTM has four).
+MAX_COLUMNS = 4
 
 
 class GatesPanel(Panel):
-    """Input/output (LSTM) and reset/update (GRU) gates per unit over time."""
+    """Each kind's gates (other than its keep factor) per unit over time."""
 
     name = "gates"
     title = "Gates"
     tooltip = (
-        "The LSTM input and output gates and the GRU reset and update gates of every hidden "
-        "unit over time (0 = closed, 1 = open). Gates that saturate at 0 or 1 stop passing "
+        "The gates of every hidden unit over time (0 = closed, 1 = open): the LSTM input, "
+        "forget and output gates, the GRU reset and update gates, minGRU's z and 1 − z, "
+        "minLSTM's f, i and normalised f', i', the sLSTM's stabilised i', f' and o. Gates that "
+        "saturate at 0 or 1 stop passing "
         "gradient through their own sigmoid; look for units that stay open or shut."
     )
 
@@ -53,10 +59,7 @@ class GatesPanel(Panel):
         self.view.ci.setContentsMargins(2, 2, 2, 2)
         self.view.ci.setSpacing(2)
         self.layout_.addWidget(self.view, 1)
-        self.heatmaps = {
-            (kind, key): GateHeatmap(self.theme) for kind, gates in GATES.items()
-            for key, _s, _title in gates
-        }
+        self.heatmaps: dict[tuple[str, str], GateHeatmap] = {}
         self.colorbar = make_colorbar(self.theme)
         self.kinds: tuple[str, ...] = ()
         self.n_columns = 2
@@ -65,30 +68,40 @@ class GatesPanel(Panel):
 
     # -- runs -----------------------------------------------------------------------
     def rebuild(self, runs: dict[str, Run]) -> None:
-        kinds = tuple(k for k in runs if k in GATES)
+        kinds = tuple(k for k in runs if gates_of(k))
+        for kind in kinds:
+            for key, _s, _t in gates_of(kind):
+                if (kind, key) not in self.heatmaps:
+                    self.heatmaps[kind, key] = GateHeatmap(self.theme)
         if kinds != self.kinds:
             self._relayout(kinds)
-        others = [MODEL_NAMES[k] for k in runs if k not in GATES]
+        others = [label(k) for k in runs if not gates_of(k)]
         if others:
-            self.note.setText(f"{' and '.join(others)}: a vanilla RNN has no gates")
+            self.note.setText(f"{', '.join(others)}: no gates in [0, 1] to show (what each "
+                              "keeps is in the forget panel, or its note)")
+        self.note.setWordWrap(True)
         self.note.setVisible(bool(others))
         self.view.setVisible(bool(kinds))
         self.T = max((r.trace.h.shape[0] for r in runs.values()), default=1)
         for kind in kinds:
-            for key, symbol, title in GATES[kind]:
+            for key, symbol, title in gates_of(kind):
                 self.heatmaps[kind, key].set_data(runs[kind].trace.gates[key], title, symbol)
 
     def _relayout(self, kinds: tuple[str, ...]) -> None:
-        """One row per model with its two gates side by side (one gate per row when the
-        panel is narrow), the colour bar at the right."""
+        """One row per model with its gates side by side (one gate per row when the panel
+        is narrow), the colour bar at the right."""
         ci = self.view.ci
         ci.clear()
-        cols = self._columns()
-        cells = [(kind, key) for kind in kinds for key, _s, _t in GATES[kind]]
-        rows = (len(cells) + cols - 1) // cols
+        cols = self._columns(kinds)
+        items = [(kind, key) for kind in kinds for key, _s, _t in gates_of(kind)]
+        places, row = [], 0
+        for kind in kinds:  # each model starts a row; its gates wrap after `cols`
+            n = len(gates_of(kind))
+            places += [(row + j // cols, j % cols) for j in range(n)]
+            row += (n + cols - 1) // cols
+        rows = row
         first = None
-        for n, (kind, key) in enumerate(cells):
-            row, col = divmod(n, cols)
+        for (kind, key), (row, col) in zip(items, places, strict=True):
             last_row = row == rows - 1
             plot = self.heatmaps[kind, key].plot
             ci.addItem(plot, row=row, col=col)
@@ -106,12 +119,16 @@ class GatesPanel(Panel):
                 bottom.showLabel(False)
         if kinds:
             ci.addItem(self.colorbar, row=0, col=cols, rowspan=rows)
-            self.colorbar.setImageItem([self.heatmaps[c].image for c in cells])
+            self.colorbar.setImageItem([self.heatmaps[c].image for c in items])
         self.kinds = kinds
         self.n_columns = cols
 
-    def _columns(self) -> int:
-        return 2 if self.width() >= NARROW else 1
+    def _columns(self, kinds: tuple[str, ...] | None = None) -> int:
+        """Gates per row: one model's gates side by side (at most MAX_COLUMNS), one per row
+        when the panel is narrow."""
+        kinds = self.kinds if kinds is None else kinds
+        widest = max((len(gates_of(k)) for k in kinds), default=1)
+        return min(widest, MAX_COLUMNS) if self.width() >= NARROW else 1
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().resizeEvent(event)
@@ -121,13 +138,13 @@ class GatesPanel(Panel):
     # -- frames ---------------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
         for kind in self.kinds:
-            for key, _symbol, _title in GATES[kind]:
+            for key, _symbol, _title in gates_of(kind):
                 self.heatmaps[kind, key].show(frame.fwd_t, frame.t)
 
     # -- export and theme -----------------------------------------------------------
     def _shown(self):
         for kind in self.kinds:
-            for key, symbol, _title in GATES[kind]:
+            for key, symbol, _title in gates_of(kind):
                 yield kind, symbol, self.heatmaps[kind, key]
 
     def plot_items(self) -> list[pg.PlotItem]:

@@ -11,11 +11,12 @@ import re
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
-from lstmviz.numfmt import format_log10
+from lstmviz.engine import cells
+from lstmviz.numfmt import format_log10, format_magnitude
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defined here)
     CURVE_WIDTH,
@@ -37,6 +38,12 @@ from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defi
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 BOUND_LABEL = "RNN bound (σγ)^(T−t)"
+
+
+#: Width (pixels) the notes are measured at before the panel is first shown.
+NOTES_WIDTH = 400
+#: With more models than this, the ratio notes run on in one paragraph (eight kinds fit).
+COMPACT_NOTES = 3
 
 
 class NotesBox(QWidget):
@@ -84,6 +91,8 @@ class NotesBox(QWidget):
 
     def _fit(self) -> None:
         width = max(1, self.width() - 8)
+        if not self.isVisible():  # not laid out yet: a default width, not one word per line
+            width = max(width, NOTES_WIDTH)  # (the window would open taller than asked)
         if not self._worst:
             height = 0
         else:
@@ -130,6 +139,77 @@ class _Series:
             self.item.setData(self.x[start:], self.y[start:])
 
 
+class DepthHeatmap:
+    """log10 ||dL/dh^(l)_t|| as a (model, layer) x t heatmap under the curves, revealed with
+    the backward pass; one row per layer of every stacked model (top layer on top). Hidden
+    when no model has more than one layer (the single-layer panel is unchanged)."""
+
+    def __init__(self, panel: Panel) -> None:
+        self.widget = panel.make_plot(y_label="layer")
+        self.plot = self.widget.getPlotItem()
+        self.plot.disableAutoRange()
+        self.plot.showGrid(x=False, y=False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False,
+                                      pen=pg.mkPen(panel.theme.highlight))
+        self.plot.addItem(self.cursor)
+        self.theme = panel.theme
+        self.full = np.full((1, 1), np.nan)
+        self.rows: list[tuple[str, int]] = []
+        self.shown: int | None = None
+        self.widget.hide()
+
+    def set_runs(self, runs: dict[str, Run], y_range: tuple[float, float]) -> None:
+        stacked = [(k, r) for k, r in runs.items() if r.num_layers > 1]
+        self.shown = None
+        self.rows = []
+        if not stacked:
+            self.widget.hide()
+            return
+        lo, hi = y_range
+        rows, labels = [], []
+        for kind, run in stacked:  # bottom row: the first model's layer 1
+            for l, ylog in enumerate(run.log10_h_layers):
+                y = log_series(run, ylog)
+                rows.append(np.where(y == -np.inf, lo, y))  # an exact zero: the lowest colour
+                labels.append(f"{kind} l{l + 1}")
+                self.rows.append((kind, l))
+        self.full = np.array(rows, dtype=float)
+        R, T = self.full.shape
+        self.image.setColorMap(pg.colormap.get(self.theme.colormap))
+        self.image.setImage(np.full_like(self.full, np.nan), levels=(lo, hi), autoLevels=False,
+                            rect=QRectF(0.5, -0.5, T, R))
+        self.plot.getAxis("left").setTicks([list(enumerate(labels))])
+        self.plot.setTitle("‖dL/dh_t‖ per layer (dotted curves above)", size="9pt")
+        self.widget.setToolTip(
+            f"log10 ‖dL/dh⁽ˡ⁾_t‖ of every layer l (l1 bottom) of each stacked model, the "
+            f"total gradient at that layer's output at step t (from the layer above and "
+            f"from t+1): {format_log10(lo)} (dark) to {format_log10(hi)} (bright), the "
+            f"curves' scale")
+        vb = self.plot.getViewBox()
+        vb.setLimits(xMin=0.5, xMax=T + 0.5, yMin=-0.5, yMax=R - 0.5)
+        vb.setRange(xRange=(0.5, T + 0.5), yRange=(-0.5, R - 0.5), padding=0)
+        self.widget.show()
+
+    def show_from(self, t: int, cursor_t: int) -> None:
+        """Reveal steps t..T (1-based), the cursor at cursor_t."""
+        if not self.rows:
+            return
+        self.cursor.setPos(cursor_t)
+        start = min(max(t - 1, 0), self.full.shape[1])
+        if start == self.shown:
+            return
+        self.shown = start
+        buf = np.full_like(self.full, np.nan)
+        buf[:, start:] = self.full[:, start:]
+        self.image.setImage(buf, autoLevels=False)
+
+    def row_values(self) -> np.ndarray:
+        """The heatmap's (rows, T) log10 values as revealed (NaN: not yet reached)."""
+        return np.array(self.image.image) if self.image.image is not None else self.full
+
+
 class GradientPanel(Panel):
     name = "gradients"
     title = "Gradient magnitudes"
@@ -146,7 +226,10 @@ class GradientPanel(Panel):
         self.legend = outside_legend(self.plot)
         self._held: tuple[float, float] | None = None
         self._auto_range: tuple[float, float] = (-1.0, 1.0)
-        self.layout_.addWidget(self.plot_widget, 1)
+        self.layout_.addWidget(self.plot_widget, 3)
+        # below the curves, on the same t axis; shown only for stacked models (num_layers > 1)
+        self.depth = DepthHeatmap(self)
+        self.layout_.addWidget(self.depth.widget, 2)
         self.notes = NotesBox(self)
         self.layout_.addWidget(self.notes)
         self.overflow = pinned_text(self.plot, "bl", self.theme.foreground)
@@ -161,8 +244,9 @@ class GradientPanel(Panel):
     def structure_key(self, runs: dict[str, Run]) -> object:
         loss_last = self.adapter.session.config.loss_where == "last"
         return tuple(
-            (kind, run.label, run.trace.h.shape, run.diagnostics.grad_c_norm is not None,
-             loss_last and kind == "rnn" and run.diagnostics.rnn_bound is not None)
+            (kind, run.label, run.trace.h.shape, run.num_layers,
+             run.diagnostics.grad_c_norm is not None,
+             loss_last and cells.get(kind).bound_applies and run.diagnostics.rnn_bound is not None)
             for kind, run in runs.items())
 
     def rebuild(self, runs: dict[str, Run]) -> None:
@@ -177,6 +261,10 @@ class GradientPanel(Panel):
         self.overflow.setColor(theme.foreground)
         self.overflow.fill = pg.mkBrush(theme.background + "c0")
         self.series, self.bound, self.sigma_gamma = {}, None, None
+        self.sigma_label = ""
+        self.no_bound = [k for k in runs if not cells.get(k).bound_applies]
+        self.notes.setToolTip("\n".join(f"{cells.get(k).label}: {cells.get(k).bound_note}"
+                                         for k in self.no_bound))
         self._ratio_logs = {}
         T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
         x = np.arange(1, T + 1, dtype=float)
@@ -193,6 +281,22 @@ class GradientPanel(Panel):
             self._columns[f"{kind} ||dL/dh_t||"] = np.asarray(d.grad_h_norm, dtype=float)
             self._columns[f"{kind} log10 ||dL/dh_t||"] = np.asarray(d.log10_grad_h, dtype=float)
             logs.append(yh)
+            if run.num_layers > 1:  # the layers below the top: thinner dotted curves
+                norms = run.grad_h_norm_layers
+                for ylog in run.log10_h_layers[:-1]:
+                    yl = log_series(run, ylog)
+                    pen = pg.mkPen(color, width=max(CURVE_WIDTH - 1, 1),
+                                   style=Qt.PenStyle.DotLine)
+                    # not in the legend (it would crowd out the models): the heatmap
+                    # below names the layers
+                    item = self.pooled(self.plot, lambda p=pen: pg.PlotDataItem(pen=p))
+                    self.series[kind].append(_Series(item, x, yl))
+                    logs.append(yl)
+                for l in range(run.num_layers):
+                    self._columns[f"{kind} layer {l + 1} ||dL/dh_t||"] = np.asarray(
+                        norms[l], dtype=float)
+                    self._columns[f"{kind} layer {l + 1} log10 ||dL/dh_t||"] = np.asarray(
+                        run.log10_h_layers[l], dtype=float)
             if d.grad_c_norm is not None:
                 yc = log_series(run, d.log10_grad_c)
                 pen = pg.mkPen(color, width=CURVE_WIDTH, style=Qt.PenStyle.DashLine)
@@ -203,11 +307,14 @@ class GradientPanel(Panel):
                 self._columns[f"{kind} log10 ||dL/dc_t||"] = np.asarray(
                     d.log10_grad_c, dtype=float)
                 logs.append(yc)
-            if kind == "rnn" and d.rnn_bound is not None:
+            if cells.get(kind).bound_applies and d.rnn_bound is not None \
+                    and self.sigma_gamma is None:
                 self.sigma_gamma = float(d.rnn_bound)
+                self.sigma_label = run.label.split(" (")[0]
                 if self.adapter.session.config.loss_where == "last":
                     self._add_bound(x, run, yh)
         self._auto_range = y_range(*logs)
+        self.depth.set_runs(runs, self._auto_range)
         # a walkthrough holds the axis still over its steps
         self._apply_y_range(*(self._held or self._auto_range))
         self.plot.setXRange(1, T, padding=0.01)
@@ -265,8 +372,8 @@ class GradientPanel(Panel):
         yb[np.isnan(yb) | (yb == np.inf)] = np.nan
         self.bound = _Series(item, x, yb)
         with np.errstate(all="ignore"):
-            self._columns["rnn bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = 10.0 ** yb
-        self._columns["rnn log10 bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = yb
+            self._columns[f"{run.kind} bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = 10.0 ** yb
+        self._columns[f"{run.kind} log10 bound (sigma_max*gamma)^(T-t) * ||dL/dh_T||"] = yb
 
     # -- cursor moved ---------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
@@ -279,29 +386,48 @@ class GradientPanel(Panel):
             self.bound.show_from(t)
         if self.cursor is not None:
             self.cursor.setPos(frame.t)
+        self.depth.show_from(t, frame.t)
         self.notes.set_html(self._notes_html(t))
         set_html(self.overflow, overflow_html(self.runs.values(), frame))
+
+    def _no_bound_line(self) -> str:
+        """Where the σ_max·γ bound does not exist, say so (each kind's reason: the tooltip)."""
+        if not self.no_bound or self.sigma_gamma is None:
+            return ""
+        names = ", ".join(cells.get(k).label for k in self.no_bound)
+        return f"no σ_max·γ bound for {names} (hover: why)"
 
     def _notes_html(self, t: int) -> str:
         lines = []
         if self.sigma_gamma is not None:
             verdict = " &lt; 1: must vanish" if self.sigma_gamma < 1 else ""
-            lines.append(f"<span style='color:{self.theme.muted}'>RNN σ_max·γ = "
+            lines.append(f"<span style='color:{self.theme.muted}'>{self.sigma_label} σ_max·γ = "
                          f"{self.sigma_gamma:.2f}{verdict}</span>")
+        if self._no_bound_line():
+            lines.append(f"<span style='color:{self.theme.muted}'>{self._no_bound_line()}"
+                         "</span>")
         T = self.adapter.session.seq_len
         if t < T:
             sub = str(t).translate(SUBSCRIPT)
+            compact = len(self._ratio_logs) > COMPACT_NOTES
+            entries = []
             for kind, y in self._ratio_logs.items():
                 run = self.runs[kind]
                 if not np.isfinite(y[-1]):
                     continue
-                value = format_log10(self.ratio_log10(kind, t))
+                value = format_magnitude(self.ratio_log10(kind, t))
                 color = self.theme.model_color(kind).name()
-                text = f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}"
+                text = (f"{run.label} {value}" if compact
+                        else f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = {value}")
                 if run.diagnostics.log10_grad_c is not None:
-                    text += (f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = "
-                             f"{format_log10(self.ratio_log10(kind, t, 'c'))}")
-                lines.append(f"<span style='color:{color}'>{text}</span>")
+                    c = format_magnitude(self.ratio_log10(kind, t, "c"))
+                    text += (f" (c: {c})" if compact
+                             else f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = {c}")
+                entries.append(f"<span style='color:{color}'>{text}</span>")
+            if compact and entries:
+                lines.append(f"‖dL/dh{sub}‖ / ‖dL/dh_T‖: " + " · ".join(entries))
+            else:
+                lines += entries
         return "<br>".join(lines)
 
     def ratio_log10(self, kind: str, t: int, of: str = "h") -> float:
@@ -315,15 +441,25 @@ class GradientPanel(Panel):
         """The notes at their longest (widest step number and value), as plain text."""
         lines = []
         if self.sigma_gamma is not None:
-            lines.append(f"RNN σ_max·γ = {self.sigma_gamma:.2f} < 1: must vanish")
+            lines.append(f"{self.sigma_label} σ_max·γ = {self.sigma_gamma:.2f} < 1: must vanish")
+        if self._no_bound_line():
+            lines.append(self._no_bound_line())
         sub = str(max(T - 1, 1)).translate(SUBSCRIPT)
+        compact = len(self._ratio_logs) > COMPACT_NOTES
+        entries = []
         for kind, y in self._ratio_logs.items():
             if np.isfinite(y[-1]):
                 run = self.runs[kind]
-                text = f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = 8.8 × 10⁻⁸⁸⁸⁸"
+                text = (f"{run.label} 8.8 × 10⁻⁸⁸⁸⁸" if compact
+                        else f"{run.label}: ‖dL/dh{sub}‖ / ‖dL/dh_T‖ = 8.8 × 10⁻⁸⁸⁸⁸")
                 if run.diagnostics.log10_grad_c is not None:
-                    text += f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = 8.8 × 10⁻⁸⁸⁸⁸"
-                lines.append(text)
+                    text += (" (c: 8.8 × 10⁻⁸⁸⁸⁸)" if compact
+                             else f" · ‖dL/dc{sub}‖ / ‖dL/dc_T‖ = 8.8 × 10⁻⁸⁸⁸⁸")
+                entries.append(text)
+        if compact and entries:
+            lines.append(f"‖dL/dh{sub}‖ / ‖dL/dh_T‖: " + " · ".join(entries))
+        else:
+            lines += entries
         return "\n".join(lines)
 
     def data_columns(self) -> dict[str, np.ndarray]:

@@ -1,14 +1,16 @@
 """Cell inspector: the inside of one cell (model kind, step t) as bar charts over units.
 
-LSTM: gates i, f, g, o and the cell path c_{t-1} -> f ⊙ c_{t-1} + i ⊙ g = c_t;
-GRU: gates r, z, candidate n and the path h_{t-1} -> (1 - z) ⊙ n + z ⊙ h_{t-1} = h_t;
-RNN: pre-activation, phi'(pre) and h_{t-1} -> h_t. Below, dL/dh_t once the backward pass
-has reached t. The cell is the adapter's selection, or the cursor's step while
-"follow cursor" is on (the default; a click on a cell turns it off).
+Each kind's gates (engine.cells Gate) and its state path (CellKind.state_path: the LSTM's
+c_{t-1} -> f ⊙ c_{t-1} + i ⊙ g = c_t, the GRU's h_{t-1} -> z ⊙ h_{t-1} + (1 - z) ⊙ n = h_t,
+the RNN's h_{t-1} -> h_t ...); for kinds with eigenvalues (the LRU) the λ on the unit
+circle. Below, dL/dh_t once the backward pass has reached t. The cell is the adapter's
+selection, or the cursor's step while "follow cursor" is on (the default; a click on a
+cell turns it off).
 """
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -24,49 +26,33 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lstmviz.engine import cells
 from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, cache_axes, style_plot
 from lstmviz.ui.theme import Theme
 
-KINDS = ("lstm", "gru", "rnn")
+#: The fixed y range of a gate bar per role (None: the run's range; Gate.bounds wins).
+ROLE_RANGE = {"write": (0.0, 1.0), "keep": (0.0, 1.0), "read": (0.0, 1.0),
+              "reset": (0.0, 1.0), "gate": (0.0, 1.0), "decay": (0.0, 1.0),
+              "slope": (0.0, 1.05)}
 
-#: Per kind: the gate bars (gate key, title, fixed y range or None for the run's range).
-GATE_BARS = {
-    "lstm": (
-        ("input", "input gate i<sub>t</sub>", (0.0, 1.0)),
-        ("forget", "forget gate f<sub>t</sub>", (0.0, 1.0)),
-        ("cell", "candidate g<sub>t</sub>", (-1.0, 1.0)),
-        ("output", "output gate o<sub>t</sub>", (0.0, 1.0)),
-    ),
-    "gru": (
-        ("reset", "reset gate r<sub>t</sub>", (0.0, 1.0)),
-        ("update", "update gate z<sub>t</sub>", (0.0, 1.0)),
-        ("new", "candidate n<sub>t</sub>", (-1.0, 1.0)),
-    ),
-    "rnn": (
-        ("pre", "pre-activation", None),
-        ("dphi", "φ′(pre): gradient gain", (0.0, 1.05)),
-    ),
-}
 
-#: Per kind: the state path plot's title entries (series in bar-group order).
-PATH_SERIES = {
-    "lstm": ("c<sub>t−1</sub>", "f⊙c<sub>t−1</sub>", "i⊙g", "c<sub>t</sub>"),
-    "gru": ("h<sub>t−1</sub>", "z⊙h<sub>t−1</sub>", "(1−z)⊙n", "h<sub>t</sub>"),
-    "rnn": ("h<sub>t−1</sub>", "h<sub>t</sub>"),
-}
-PATH_TITLE = {"lstm": "cell path", "gru": "hidden path", "rnn": "hidden state"}
+def gate_bars(kind: str) -> tuple[tuple[str, str, tuple[float, float] | None], ...]:
+    """The gate bars of a kind (engine.cells gates): (gate key, title, fixed y range)."""
+    out = []
+    for g in cells.get(kind).gates:
+        title = "φ′(pre): gradient gain" if g.role == "slope" else f"{g.label}<sub>t</sub>"
+        out.append((g.name, title, g.bounds or ROLE_RANGE.get(g.role)))
+    return tuple(out)
 
-FORMULAS = {
-    "lstm": "c<sub>t</sub> = f<sub>t</sub> ⊙ c<sub>t−1</sub> + i<sub>t</sub> ⊙ g<sub>t</sub>"
-            " &nbsp;·&nbsp; h<sub>t</sub> = o<sub>t</sub> ⊙ tanh(c<sub>t</sub>)",
-    "gru": "h<sub>t</sub> = (1 − z<sub>t</sub>) ⊙ n<sub>t</sub> + z<sub>t</sub> ⊙ h<sub>t−1</sub>"
-           " &nbsp;·&nbsp; z plays the role of the LSTM's f",
-    "rnn": "h<sub>t</sub> = φ(pre<sub>t</sub>) &nbsp;·&nbsp; ∂h<sub>t</sub>/∂h<sub>t−1</sub>"
-           " = diag(φ′(pre<sub>t</sub>)) W<sub>hh</sub>",
-}
-MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+def formula(kind: str) -> str:
+    """The kind's equations for people (HTML; the summary where it has none)."""
+    spec = cells.get(kind)
+    return spec.equations or html.escape(spec.summary)
+
+
 #: Units in view of the grouped path plot; more would make its bars too thin to read.
 PATH_UNITS = 16
 
@@ -260,6 +246,14 @@ class InspectorPanel(Panel):
         self.model_box.setToolTip("Which model's cell to inspect.")
         self.model_box.activated.connect(self._on_model_chosen)
         top.addWidget(self.model_box)
+        # stacked models: which layer's cell (shown only when the model has several)
+        self.layer_box = QComboBox()
+        self.layer_box.setObjectName("inspector-layer")
+        self.layer_box.setToolTip("Which layer of the stacked model to inspect (layer 1 reads "
+                                  "the input, the top layer feeds the readout).")
+        self.layer_box.activated.connect(self._refresh)
+        self.layer_box.hide()
+        top.addWidget(self.layer_box)
         self.follow = QCheckBox("follow cursor")
         self.follow.setToolTip("Inspect the cell at the cursor's step as it moves; a click "
                                "on a cell in the unrolled network pins that cell.")
@@ -286,36 +280,67 @@ class InspectorPanel(Panel):
         self.gate_plots: dict[str, list[BarPlot]] = {}
         self.path_plots: dict[str, BarPlot] = {}
         self.grad_plots: dict[str, BarPlot] = {}
-        for kind in KINDS:
-            page = pg.GraphicsLayoutWidget()
-            page.ci.setContentsMargins(2, 2, 2, 2)
-            page.ci.setSpacing(2)
-            gates = [BarPlot(title) for _key, title, _r in GATE_BARS[kind]]
-            for j, bp in enumerate(gates):
-                span = 2 if (j == len(gates) - 1 and len(gates) % 2) else 1
-                page.ci.addItem(bp.plot, row=j // 2, col=j % 2, colspan=span)
-            row = (len(gates) + 1) // 2
-            path = BarPlot(PATH_TITLE[kind], n=len(PATH_SERIES[kind]), x_label="unit")
-            page.ci.addItem(path.plot, row=row, col=0, colspan=2)
-            grad = BarPlot("dL/dh<sub>t</sub> per unit", x_label="unit")
-            grad.plot.getAxis("left").setWidth(54)
-            page.ci.addItem(grad.plot, row=row + 1, col=0, colspan=2)
-            for r in range(row):
-                page.ci.layout.setRowStretchFactor(r, 2)
-            page.ci.layout.setRowStretchFactor(row, 3)
-            page.ci.layout.setRowStretchFactor(row + 1, 2)
-            self.stack.addWidget(page)
-            self.pages[kind] = page
-            self.gate_plots[kind] = gates
-            self.path_plots[kind] = path
-            self.grad_plots[kind] = grad
+        self.eig_plots: dict[str, tuple[pg.PlotItem, pg.ScatterPlotItem, pg.PlotDataItem]] = {}
+        self.path_titles: dict[str, tuple[str, tuple[str, ...]]] = {}
         adapter = self.adapter
         adapter.selectionChanged.connect(self._on_selection)
         self.kind = ""
         self._key: tuple | None = None
         self._selecting = False
         self._values: dict[str, np.ndarray] = {}
+        self._layer_views: dict[tuple[str, int], Run] = {}
         self._style()
+
+    def _page(self, kind: str, run: Run) -> None:
+        """The page of `kind` (gates, state path, gradient; eigenvalues), made when first
+        needed."""
+        if kind in self.pages:
+            return
+        page = pg.GraphicsLayoutWidget()
+        page.ci.setContentsMargins(2, 2, 2, 2)
+        page.ci.setSpacing(2)
+        gates = [BarPlot(title) for _key, title, _r in gate_bars(kind)]
+        spec = cells.get(kind)
+        cells_ = [bp.plot for bp in gates]
+        if spec.eigenvalues is not None:
+            eig = pg.PlotItem()
+            eig.setMenuEnabled(False)
+            eig.hideButtons()
+            eig.setAspectLocked(True)
+            eig.setTitle("λ on the unit circle", size="8pt")
+            theta = np.linspace(0.0, 2 * np.pi, 181)
+            circle = pg.PlotDataItem(np.cos(theta), np.sin(theta))
+            dots = pg.ScatterPlotItem(size=6)
+            eig.addItem(circle)
+            eig.addItem(dots)
+            eig.setRange(xRange=(-1.1, 1.1), yRange=(-1.1, 1.1), padding=0)
+            eig.setToolTip("The LRU's per-unit factors λ = exp(−e^ν + i e^θ): |λ| < 1 inside "
+                           "the circle; |λ|^(T−t) is how much of step t's gradient survives.")
+            self.eig_plots[kind] = (eig, dots, circle)
+            cells_.append(eig)
+        for j, item in enumerate(cells_):
+            span = 2 if (j == len(cells_) - 1 and len(cells_) % 2) else 1
+            page.ci.addItem(item, row=j // 2, col=j % 2, colspan=span)
+        row = (len(cells_) + 1) // 2
+        cache = run.trace.cache(0)
+        title, entries = spec.state_path(run.model.params, run.model.o, cache,
+                                         run.trace.state(1))
+        self.path_titles[kind] = (title, tuple(label for _n, label, _v in entries))
+        path = BarPlot(title, n=len(entries), x_label="unit")
+        page.ci.addItem(path.plot, row=row, col=0, colspan=2)
+        grad = BarPlot("dL/dh<sub>t</sub> per unit", x_label="unit")
+        grad.plot.getAxis("left").setWidth(54)
+        page.ci.addItem(grad.plot, row=row + 1, col=0, colspan=2)
+        for r in range(row):
+            page.ci.layout.setRowStretchFactor(r, 2)
+        page.ci.layout.setRowStretchFactor(row, 3)
+        page.ci.layout.setRowStretchFactor(row + 1, 2)
+        self.stack.addWidget(page)
+        self.pages[kind] = page
+        self.gate_plots[kind] = gates
+        self.path_plots[kind] = path
+        self.grad_plots[kind] = grad
+        self._style_kind(kind)
 
     # -- which cell -----------------------------------------------------------------
     def cell(self, frame: Frame | None = None) -> tuple[str, int]:
@@ -359,17 +384,48 @@ class InspectorPanel(Panel):
         for kind, run in runs.items():
             self.model_box.addItem(run.label, kind)
         self.model_box.blockSignals(False)
+        self._layer_views: dict[tuple[str, int], Run] = {}
         for kind, run in runs.items():
-            tr = run.trace
-            H = tr.h.shape[2]
-            for bp, (key, _title, y_range) in zip(self.gate_plots[kind], GATE_BARS[kind],
-                                                  strict=True):
-                bp.set_units(H, y_range or finite_range(tr.gates[key]))
-            state = tr.c if kind == "lstm" else tr.h
-            path_range = finite_range(state, np.ones(1) if kind == "lstm" else None)
-            self.path_plots[kind].set_units(H, path_range, show=PATH_UNITS)
-            self.grad_plots[kind].set_units(H, (-1.0, 1.0))
+            self._page(kind, run)
+            self._set_units(kind, run)
         self._key = None
+
+    def _set_units(self, kind: str, run: Run) -> None:
+        """Bar ranges of `kind`'s page from `run` (a layer's view for a stacked model)."""
+        tr = run.trace
+        H = tr.h.shape[2]
+        for bp, (key, _title, y_range) in zip(self.gate_plots[kind], gate_bars(kind),
+                                              strict=True):
+            bp.set_units(H, y_range or finite_range(tr.gates[key]))
+        cell = run.model.has_cell
+        path_range = finite_range(tr.c if cell else tr.h, np.ones(1) if cell else None)
+        self.path_plots[kind].set_units(H, path_range, show=PATH_UNITS)
+        self.grad_plots[kind].set_units(H, (-1.0, 1.0))
+        if kind in self.eig_plots:
+            lam = run.model.cell.eigenvalues(run.model.params)
+            self.eig_plots[kind][1].setData(lam.real, lam.imag)
+
+    def _layer_run(self, kind: str) -> tuple[Run, int | None]:
+        """The run of `kind` at the layer chosen (the top one unless the box says other):
+        -> (run, layer or None for a one-layer model)."""
+        run = self.runs[kind]
+        L = run.num_layers
+        if L == 1:
+            self.layer_box.hide()
+            return run, None
+        if self.layer_box.count() != L:
+            self.layer_box.blockSignals(True)
+            self.layer_box.clear()
+            for l in range(L - 1, -1, -1):
+                self.layer_box.addItem(f"layer {l + 1}" + (" (top)" if l == L - 1 else ""), l)
+            self.layer_box.blockSignals(False)
+        self.layer_box.show()
+        layer = self.layer_box.currentData()
+        layer = L - 1 if layer is None else int(layer)
+        key = (kind, layer)
+        if key not in self._layer_views:  # a layer's diagnostics, once per run
+            self._layer_views[key] = run.layer_view(layer)
+        return self._layer_views[key], layer
 
     # -- frames ---------------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
@@ -378,19 +434,22 @@ class InspectorPanel(Panel):
         kind, t = self.cell(frame)
         computed = t <= frame.fwd_t
         grad_known = t >= frame.bwd_t
-        key = (kind, t, computed, grad_known, frame.phase)
+        run, layer = self._layer_run(kind)
+        key = (kind, t, computed, grad_known, frame.phase, layer)
         if key == self._key:
             return
+        if self._key is None or self._key[0] != kind or self._key[-1] != layer:
+            self._set_units(kind, run)
         self._key = key
-        run = self.runs[kind]
         if kind != self.kind:
             self.kind = kind
             self.stack.setCurrentWidget(self.pages[kind])
-            self.formula.setText(FORMULAS[kind])
+            self.formula.setText(formula(kind))
         i = self.model_box.findData(kind)
         if i != self.model_box.currentIndex():
             self.model_box.setCurrentIndex(i)
-        self.header.setText(f"<b>{run.label}</b> · t = {t} · {frame.phase}")
+        where = "" if layer is None else f" · layer {layer + 1}/{run.num_layers}"
+        self.header.setText(f"<b>{run.label}</b>{where} · t = {t} · {frame.phase}")
         self._show_values(run, t, computed)
         self._show_grad(run, t, computed and grad_known, frame)
 
@@ -413,26 +472,16 @@ class InspectorPanel(Panel):
         else:
             self.status.setVisible(False)
         tr, idx = run.trace, t - 1
-        values = {key: tr.gates[key][idx, 0] for key, _title, _r in GATE_BARS[kind]}
-        for bp, (key, _title, _r) in zip(gates, GATE_BARS[kind], strict=True):
+        bars = gate_bars(kind)
+        values = {key: tr.gates[key][idx, 0] for key, _title, _r in bars}
+        for bp, (key, _title, _r) in zip(gates, bars, strict=True):
             bp.set_heights(values[key])
         with np.errstate(all="ignore"):
-            if kind == "lstm":
-                prev = tr.c0[0] if t == 1 else tr.c[idx - 1, 0]
-                g = tr.gates
-                series = (prev, g["forget"][idx, 0] * prev, g["input"][idx, 0] * g["cell"][idx, 0],
-                          tr.c[idx, 0])
-            elif kind == "gru":
-                prev = tr.h0[0] if t == 1 else tr.h[idx - 1, 0]
-                z = tr.gates["update"][idx, 0]
-                series = (prev, z * prev, (1.0 - z) * tr.gates["new"][idx, 0], tr.h[idx, 0])
-            else:
-                prev = tr.h0[0] if t == 1 else tr.h[idx - 1, 0]
-                series = (prev, tr.h[idx, 0])
+            _title, entries = run.model.cell.state_path(
+                run.model.params, run.model.o, tr.cache(idx), tr.state(t))
+            series = tuple(np.asarray(v)[0] for _n, _l, v in entries)
         path.set_heights(*series)
-        names = [k for k, _t, _r in GATE_BARS[kind]]
-        names += {"lstm": ["c_prev", "f*c_prev", "i*g", "c"], "gru": ["h_prev", "z*h_prev",
-                  "(1-z)*n", "h"], "rnn": ["h_prev", "h"]}[kind]
+        names = [k for k, _t, _r in bars] + [n for n, _l, _v in entries]
         self._values = dict(zip(names, [values[k] for k in values] + list(series), strict=True))
 
     def _show_grad(self, run: Run, t: int, known: bool, frame: Frame) -> None:
@@ -497,20 +546,33 @@ class InspectorPanel(Panel):
     def _style(self) -> None:
         theme = self.theme
         fg, muted = theme.foreground, theme.muted
-        for kind in KINDS:
-            self.pages[kind].setBackground(theme.background)
-            colour = theme.model_colors.get(kind, fg)
-            for bp in self.gate_plots[kind]:
-                bp.style(theme, [colour])
-            brushes = ([muted, colour, theme.highlight, fg] if kind != "rnn" else [muted, colour])
-            entries = " ".join(f"<span style='color:{b}'>■ {s}</span>"
-                               for b, s in zip(brushes, PATH_SERIES[kind], strict=True))
-            self.path_plots[kind].style(theme, brushes, f"{PATH_TITLE[kind]} &nbsp; {entries}")
-            self.grad_plots[kind].style(theme, [colour])
+        for kind in self.pages:
+            self._style_kind(kind)
         self.header.setStyleSheet(f"color: {fg}; font-size: 11pt;")
         self.formula.setStyleSheet(f"color: {fg};")
         self.grad_label.setStyleSheet(f"color: {fg};")
         self.status.setStyleSheet(f"color: {muted}; font-style: italic;")
+
+    def _style_kind(self, kind: str) -> None:
+        theme = self.theme
+        fg, muted = theme.foreground, theme.muted
+        self.pages[kind].setBackground(theme.background)
+        colour = theme.model_color(kind).name()
+        for bp in self.gate_plots[kind]:
+            bp.style(theme, [colour])
+        title, labels = self.path_titles[kind]
+        brushes = [muted, colour, theme.highlight, fg] if len(labels) == 4 else \
+            [muted, colour, theme.highlight, fg][:len(labels) - 1] + [colour]
+        entries = " ".join(f"<span style='color:{b}'>■ {s}</span>"
+                           for b, s in zip(brushes, labels, strict=True))
+        self.path_plots[kind].style(theme, brushes, f"{title} &nbsp; {entries}")
+        self.grad_plots[kind].style(theme, [colour])
+        if kind in self.eig_plots:
+            eig, dots, circle = self.eig_plots[kind]
+            style_plot(eig, theme)
+            circle.setPen(pg.mkPen(muted, width=1))
+            dots.setBrush(pg.mkBrush(colour))
+            dots.setPen(pg.mkPen(None))
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme

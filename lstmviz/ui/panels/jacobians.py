@@ -13,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
+from lstmviz.engine import cells
 from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (
     Panel,
@@ -94,6 +95,7 @@ class JacobianPanel(Panel):
         # vanishing products fall to the lower left: the lower right stays free
         self.legend = self.plots[0].addLegend(offset=(-4, -4), colCount=3)
         self.cell_note = pinned_text(self.plots[1], "c", self.theme.muted)
+        self.whh_note = pinned_text(self.plots[2], "c", self.theme.muted)
         self.overflow_notes = [pinned_text(p, "tl", self.theme.foreground)
                                for p in (self.plots[0], self.plots[2])]
         self.curves: list[_Curve] = []
@@ -120,6 +122,7 @@ class JacobianPanel(Panel):
         for note in self.overflow_notes:
             note.setColor(theme.foreground)
         self.cell_note.setColor(theme.muted)
+        self.whh_note.setColor(theme.muted)
         self.curves = []
         T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
         x = np.arange(1, T + 1, dtype=float)
@@ -159,8 +162,15 @@ class JacobianPanel(Panel):
                     d.cell_direct, dtype=float)
                 self._columns[f"{kind} cell path indirect norm"] = np.asarray(
                     d.cell_indirect, dtype=float)
+        with_path = [cells.get(k).label for k in cells.kinds() if cells.get(k).cell_path]
         self.cell_note.setText("" if cell_vals else
-                               "no LSTM: only an LSTM has a cell path c_t−1 → c_t")
+                               f"no cell path c_t−1 → c_t shown: only {', '.join(with_path)} "
+                               "has one")
+        no_whh = [run.label for run in runs.values() if run.diagnostics.whh_note]
+        self.whh_note.setText(f"no ∂L/∂W_hh for {', '.join(no_whh)}: no recurrent matrix"
+                              if no_whh else "")
+        self.whh_note.setToolTip("\n".join(run.diagnostics.whh_note for run in runs.values()
+                                            if run.diagnostics.whh_note))
         # reference line at 1 (10⁰) in the product plot
         ref_pen = pg.mkPen(theme.muted, width=1, style=Qt.PenStyle.DotLine)
         self.pooled(self.plots[0], lambda: pg.InfiniteLine(

@@ -1,0 +1,60 @@
+"""GradientPanel with stacked models: a curve per layer and the layer x t heatmap; one layer
+looks as before (no heatmap, one curve per model and quantity)."""
+
+import numpy as np
+
+from lstmviz.config import Config
+from lstmviz.session import Session
+from lstmviz.ui.adapter import SessionAdapter
+from lstmviz.ui.panels.gradients import GradientPanel
+
+T = 12
+
+
+def _panel(qtbot, held, **kw):
+    session = Session(Config(models=("rnn", "lstm"), seq_len=T, hidden_size=4, **kw))
+    p = GradientPanel(SessionAdapter(session))
+    qtbot.addWidget(p)
+    held.append(p)
+    p.resize(700, 500)
+    p.show()
+    qtbot.waitExposed(p)
+    return session, p
+
+
+def _curves(panel, kind):
+    return [np.asarray(s.item.getData()[1]) for s in panel.series[kind]]
+
+
+def test_three_layers_give_three_h_curves_and_the_heatmap(qtbot, held):
+    session, panel = _panel(qtbot, held, num_layers=3)
+    session.to_end()  # backward pass done: everything revealed
+    for kind, run in session.runs.items():
+        logs = run.log10_h_layers
+        ys = _curves(panel, kind)
+        # top layer (as today), the LSTM's c curve, and the two layers below
+        n_c = 1 if run.diagnostics.grad_c_norm is not None else 0
+        assert len(ys) == 1 + 2 + n_c
+        np.testing.assert_allclose(ys[0], logs[2])
+        np.testing.assert_allclose(ys[1], logs[0])
+        np.testing.assert_allclose(ys[2], logs[1])
+    assert panel.depth.widget.isVisible()
+    assert panel.depth.rows == [("rnn", 0), ("rnn", 1), ("rnn", 2), ("lstm", 0), ("lstm", 1),
+                                ("lstm", 2)]
+    img = panel.depth.row_values()
+    want = np.concatenate([session.runs[k].log10_h_layers for k in ("rnn", "lstm")])
+    np.testing.assert_allclose(img, want)
+    cols = panel.data_columns()
+    assert {f"rnn layer {l} ||dL/dh_t||" for l in (1, 2, 3)} <= set(cols)
+    # the heatmap is revealed with the backward pass
+    session.seek_to("backward", T - 3)
+    img = panel.depth.row_values()
+    assert np.isnan(img[:, : T - 4]).all() and np.isfinite(img[:, T - 4:]).all()
+
+
+def test_one_layer_panel_is_unchanged(qtbot, held):
+    session, panel = _panel(qtbot, held)
+    session.to_end()
+    assert not panel.depth.widget.isVisible()
+    assert len(panel.series["rnn"]) == 1 and len(panel.series["lstm"]) == 2
+    assert not any("layer" in c for c in panel.data_columns())
