@@ -289,6 +289,18 @@ class MainWindow(QMainWindow):
             if self._restore_on_show:
                 self.restore_layout()
 
+    def paintEvent(self, event) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if not getattr(self, "_painted", False):
+            # first paint done: the panels not on screen are built in the next turn (their
+            # size hints then count in every layout a user or a lecture saves)
+            self._painted = True
+            QTimer.singleShot(0, self, self._build_hidden)
+
+    def _build_hidden(self) -> None:
+        for panel in self.panels.values():
+            panel.ensure_built()
+
     def _arrange_default(self) -> None:
         d = self.docks
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
