@@ -150,7 +150,7 @@ class Config:
     #: kind -> {option: value} (a dict in, stored as sorted pairs so a Config stays hashable)
     kind_options: Any = ()
     #: (kind, weight file) pairs, sorted by kind: an absolute path or "builtin:NAME". Set as
-    #: a mapping ({"lstm": "models/x.npz"}); from_dict resolves relative paths.
+    #: a mapping ({kind: "models/x.npz"}); from_dict resolves relative paths.
     weights: tuple[tuple[str, str], ...] = ()
     #: stacked layers per model (engine.stack), 1 to 4
     num_layers: int = 1

@@ -52,10 +52,10 @@ LIGHT = Theme(
     highlight="#f9ab00",
     # Okabe-Ito colours for the classic cells and IndRNN / minGRU, Paul Tol's muted ones for
     # the rest: distinguishable for colour-blind students and on projectors. Keys are the
-    # cells' colour keys (engine.cells CellKind.colour).
-    model_colors={"rnn": "#d55e00", "lstm": "#0072b2", "gru": "#009e73", "indrnn": "#e69f00",
-                  "mingru": "#cc79a7", "minlstm": "#882255", "lru": "#999933",
-                  "slstm": "#332288", "bound": "#7f7f7f"},
+    # palette names each cell module picks (engine.cells CellKind.colour), not kinds.
+    model_colors={"vermillion": "#d55e00", "blue": "#0072b2", "green": "#009e73",
+                  "orange": "#e69f00", "pink": "#cc79a7", "wine": "#882255",
+                  "olive": "#999933", "indigo": "#332288", "bound": "#7f7f7f"},
     colormap="viridis",
 )
 DARK = Theme(
@@ -65,9 +65,9 @@ DARK = Theme(
     grid_alpha=0.3,
     muted="#9aa0a6",
     highlight="#fdd663",
-    model_colors={"rnn": "#ff8c42", "lstm": "#56b4e9", "gru": "#3ddc97", "indrnn": "#f0c24b",
-                  "mingru": "#e8a3c8", "minlstm": "#ee6677", "lru": "#cccc66",
-                  "slstm": "#a898f5", "bound": "#b0b0b0"},
+    model_colors={"vermillion": "#ff8c42", "blue": "#56b4e9", "green": "#3ddc97",
+                  "orange": "#f0c24b", "pink": "#e8a3c8", "wine": "#ee6677",
+                  "olive": "#cccc66", "indigo": "#a898f5", "bound": "#b0b0b0"},
     colormap="viridis",
 )
 THEMES = {"light": LIGHT, "dark": DARK}

@@ -121,7 +121,7 @@ def test_set_theme_recolours(panel):
     for w in panel.widgets.values():
         assert w.backgroundBrush().color().name() == DARK.background
     pen = panel.curves[0].item.opts["pen"]
-    assert pen.color().name() == DARK.model_colors["rnn"]
+    assert pen.color().name() == DARK.model_color("rnn").name()
 
 
 def test_render_png(panel, session, qtbot):

@@ -166,7 +166,7 @@ def test_set_theme_recolours(panel):
     before = panel.view.backgroundBrush().color().name()
     panel.set_theme(DARK)
     assert panel.view.backgroundBrush().color().name() == DARK.background != before
-    assert panel.curves["lstm"].opts["pen"].color().name() == DARK.model_colors["lstm"]
+    assert panel.curves["lstm"].opts["pen"].color().name() == DARK.model_color("lstm").name()
     assert shown(panel, "lstm").shape == (H, T)
 
 

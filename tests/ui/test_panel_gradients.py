@@ -175,7 +175,7 @@ def test_set_theme_recolours(panel, session):
     panel.set_theme(DARK)
     assert panel.plot_widget.backgroundBrush().color().name() == DARK.background
     pen = panel.series["rnn"][0].item.opts["pen"]
-    assert pen.color().name() == DARK.model_colors["rnn"]
+    assert pen.color().name() == DARK.model_color("rnn").name()
     assert xy(panel.series["rnn"][0].item)[0].size == T
 
 

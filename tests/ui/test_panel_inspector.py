@@ -189,7 +189,7 @@ def test_set_theme_recolours(panel):
     panel.set_theme(DARK)
     assert panel.pages["lstm"].backgroundBrush().color().name() == DARK.background
     brush = panel.gate_plots["lstm"][0].bars[0].opts["brush"]
-    assert brush.color().name() == DARK.model_colors["lstm"]
+    assert brush.color().name() == DARK.model_color("lstm").name()
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])

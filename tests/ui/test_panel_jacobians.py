@@ -134,7 +134,7 @@ def test_set_theme_recolours(panel):
     panel.set_theme(DARK)
     for w in panel.widgets:
         assert w.backgroundBrush().color().name() == DARK.background
-    assert panel.curves[0].item.opts["pen"].color().name() == DARK.model_colors["rnn"]
+    assert panel.curves[0].item.opts["pen"].color().name() == DARK.model_color("rnn").name()
 
 
 def test_render_png(panel, session, qtbot):

@@ -188,7 +188,7 @@ def path(p, o, cache, state):
 KIND = CellKind(
     name=NAME,
     label="GRU",
-    colour="gru",
+    colour="green",
     summary="h_t = (1 - z) n + z h_{t-1}",
     param_shapes=param_shapes,
     init_params=init_params,

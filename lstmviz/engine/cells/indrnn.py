@@ -106,7 +106,7 @@ EQUATIONS = ("h<sub>t</sub> = φ(W<sub>ih</sub> x<sub>t</sub> + u ⊙ h<sub>t−
 KIND = CellKind(
     name=NAME,
     label="IndRNN",
-    colour="indrnn",
+    colour="orange",
     summary="h_t = phi(W_ih x_t + b_ih + u * h_{t-1} + b_hh)",
     param_shapes=param_shapes,
     init_params=init_params,

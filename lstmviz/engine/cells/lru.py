@@ -184,7 +184,7 @@ def path(p, o, cache, state):
 KIND = CellKind(
     name=NAME,
     label="LRU",
-    colour="lru",
+    colour="olive",
     summary="s_t = lambda s_{t-1} + exp(gamma) B x_t,  h_t = Re s_t",
     param_shapes=param_shapes,
     init_params=init_params,

@@ -231,7 +231,7 @@ def path(p, o, cache, state):
 KIND = CellKind(
     name=NAME,
     label="LSTM",
-    colour="lstm",
+    colour="blue",
     summary="c_t = f c_{t-1} + i g;  h_t = o tanh(c_t)",
     param_shapes=param_shapes,
     init_params=init_params,

@@ -117,7 +117,7 @@ def path(p, o, cache, state):
 KIND = CellKind(
     name=NAME,
     label="minGRU",
-    colour="mingru",
+    colour="pink",
     summary="h_t = (1 - z_t) h_{t-1} + z_t h~_t, gates from x_t only",
     param_shapes=param_shapes,
     init_params=init_params,

@@ -137,7 +137,7 @@ def path(p, o, cache, state):
 KIND = CellKind(
     name=NAME,
     label="minLSTM",
-    colour="minlstm",
+    colour="wine",
     summary="h_t = f'_t h_{t-1} + i'_t h~_t, f' = f / (f + i), gates from x_t only",
     param_shapes=param_shapes,
     init_params=init_params,

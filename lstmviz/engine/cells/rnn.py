@@ -138,7 +138,7 @@ EQUATIONS = ("h<sub>t</sub> = φ(pre<sub>t</sub>) &nbsp;·&nbsp; ∂h<sub>t</sub
 KIND = CellKind(
     name=NAME,
     label="RNN",
-    colour="rnn",
+    colour="vermillion",
     summary="h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)",
     param_shapes=param_shapes,
     init_params=init_params,

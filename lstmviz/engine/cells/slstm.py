@@ -181,7 +181,7 @@ def path(p, o, cache, state):
 KIND = CellKind(
     name=NAME,
     label="sLSTM",
-    colour="slstm",
+    colour="indigo",
     summary="c_t = f c_{t-1} + i z, n_t = f n_{t-1} + i, h_t = o c_t / n_t, i = exp(i~)",
     param_shapes=param_shapes,
     init_params=init_params,
