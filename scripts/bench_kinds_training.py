@@ -16,7 +16,7 @@ import json
 
 import lstmviz  # noqa: F401  (single-threaded BLAS before NumPy loads)
 from lstmviz.engine import cells
-from lstmviz.engine.training import TrainConfig, Trainer
+from lstmviz.engine.training.trainer import TrainConfig, Trainer
 
 
 def iterations_per_second(kind: str, length: int, seconds: float) -> float:

@@ -21,8 +21,8 @@ import platform
 import time
 
 import lstmviz  # noqa: F401  (single-threaded BLAS before NumPy loads)
-from lstmviz.engine import sweep
-from lstmviz.engine.training import TrainConfig, Trainer
+from lstmviz.engine.training import sweep
+from lstmviz.engine.training.trainer import TrainConfig, Trainer
 
 
 def iterations_per_second(kind: str, seconds: float) -> float:

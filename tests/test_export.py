@@ -37,7 +37,7 @@ def app(qapp):
 
 
 def run(tmp_path, config=SMALL, **kw):
-    from lstmviz.export_cli import _window_factory
+    from lstmviz.cli.export import _window_factory
     from lstmviz.ui.main_window import MainWindow
 
     kw.setdefault("names", ("gradients",))

@@ -293,7 +293,7 @@ def test_a_kill_during_a_deck_leaves_no_file_under_a_final_name(tmp_path):
 
 
 def test_progress_is_plain_lines_when_not_a_terminal():
-    from lstmviz.export_cli import _progress_line
+    from lstmviz.cli.export import _progress_line
 
     stream = io.StringIO()
     show = _progress_line(stream=stream)

@@ -31,8 +31,8 @@ EXEMPT_DIRS = ("engine/cells/", "resources/")
 #: (file, the stripped source line) -> how many kind literals that line may hold.
 ALLOWED: dict[tuple[str, str], int] = {
     ("config.py", 'models: tuple[str, ...] = ("rnn", "lstm")'): 2,
-    ("engine/training.py", 'kind: str = "lstm"'): 1,
-    ("engine/sweep.py", 'kinds: Sequence[str] = ("rnn", "lstm"),'): 2,
+    ("engine/training/trainer.py", 'kind: str = "lstm"'): 1,
+    ("engine/training/sweep.py", 'kinds: Sequence[str] = ("rnn", "lstm"),'): 2,
 }
 #: Files whose every kind literal is a colour-table key (checked: inside model_colors=).
 COLOUR_TABLES = ("ui/theme.py",)
@@ -120,8 +120,8 @@ def leaky():
 def test_an_unknown_kind_is_an_error_in_every_layer():
     from lstmviz.config import Config, ConfigError
     from lstmviz.engine import EngineError, build_model
-    from lstmviz.engine.train_kernels import loss_and_grads
-    from lstmviz.engine.training import TrainConfig
+    from lstmviz.engine.training.kernels import loss_and_grads
+    from lstmviz.engine.training.trainer import TrainConfig
     from lstmviz.session import seed_offset
 
     with pytest.raises(EngineError, match="kind: expected one of"):
@@ -138,7 +138,7 @@ def test_an_unknown_kind_is_an_error_in_every_layer():
 
 def test_a_registered_kind_runs_through_every_layer(leaky, qapp, tmp_path):
     from lstmviz.config import Config
-    from lstmviz.engine.training import TrainConfig, Trainer
+    from lstmviz.engine.training.trainer import TrainConfig, Trainer
     from lstmviz.export import ExportRequest, read_csv
     from lstmviz.session import Session, seed_offset
     from lstmviz.ui.adapter import SessionAdapter

@@ -5,7 +5,7 @@ window; sweep success against lag over both cores.
 This module is the view: the form, the run controls and the curves. Its History tab
 (replay) is ui.training_replay, its Sweep tab ui.training_sweep (mixins sharing the panel's
 state). The work runs in ui.training_workers (one spawned process per model, reporting a few
-times per second; the sweep over a process pool); the history (engine.history) arrives with
+times per second; the sweep over a process pool); the history (engine.training.history) arrives with
 the metrics and is drawn by ui.history_view.
 """
 
@@ -38,9 +38,9 @@ from PySide6.QtWidgets import (
 
 from lstmviz.config import Config
 from lstmviz.engine import cells
-from lstmviz.engine import sweep as sweep_mod
-from lstmviz.engine.history import Snapshot, chance_score
-from lstmviz.engine.training import (
+from lstmviz.engine.training import sweep as sweep_mod
+from lstmviz.engine.training.history import Snapshot, chance_score
+from lstmviz.engine.training.trainer import (
     ADDING_SOLVED_MSE,
     RECALL_SOLVED_ACCURACY,
     TrainConfig,

@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from lstmviz.engine.history import PROBE_SEED, History, verdict
+from lstmviz.engine.training.history import PROBE_SEED, History, verdict
 from lstmviz.ui.history_view import HistoryView, kind_label
 from lstmviz.ui.panels.base import safe_log10
 

@@ -1,6 +1,6 @@
 """The Training dock's sweep tab: success against lag, every checked model at every length
 over a process pool (ui.training_workers.SweepWorker), with chance and the success
-threshold drawn (adding on a log axis) and the verdict in words (engine.sweep.sweep_summary).
+threshold drawn (adding on a log axis) and the verdict in words (engine.training.sweep.sweep_summary).
 Cancel stops every worker within a minibatch; Run sweep after Cancel runs only the missing
 points, Reset starts fresh; only a complete sweep is saved as CSV.
 
@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lstmviz.engine import sweep as sweep_mod
-from lstmviz.engine.history import chance_score
-from lstmviz.engine.training import ADDING_SOLVED_MSE, RECALL_SOLVED_ACCURACY, TrainConfig
+from lstmviz.engine.training import sweep as sweep_mod
+from lstmviz.engine.training.history import chance_score
+from lstmviz.engine.training.trainer import ADDING_SOLVED_MSE, RECALL_SOLVED_ACCURACY, TrainConfig
 from lstmviz.numfmt import format_number
 from lstmviz.ui.history_view import kind_label
 from lstmviz.ui.panels.base import PowerAxis, safe_log10

@@ -17,9 +17,9 @@ from multiprocessing.connection import wait as mp_wait
 
 from PySide6.QtCore import QThread, Signal
 
-from lstmviz.engine import sweep as sweep_mod
-from lstmviz.engine.train_process import train_in_process
-from lstmviz.engine.training import TrainConfig
+from lstmviz.engine.training import sweep as sweep_mod
+from lstmviz.engine.training.process import train_in_process
+from lstmviz.engine.training.trainer import TrainConfig
 
 #: Seconds between metric batches sent to the GUI (a few per second, never per iteration).
 EMIT_EVERY = 0.25

@@ -132,7 +132,7 @@ def test_existing_file_without_force(tmp_path, config_file):
 
 
 def test_views_match_the_app():
-    from lstmviz.export_cli import VIEWS
+    from lstmviz.cli.export import VIEWS
     from lstmviz.ui.export.scene import target_names
 
     assert VIEWS == target_names()

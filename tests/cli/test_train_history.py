@@ -11,7 +11,7 @@ import pytest
 
 from lstmviz.cli import main
 from lstmviz.engine.errors import WeightFileError
-from lstmviz.engine.training import TrainConfig, Trainer, sidecar_path
+from lstmviz.engine.training.trainer import TrainConfig, Trainer, sidecar_path
 
 TINY = ["--length", "6", "--hidden", "6", "--batch", "8", "--iterations", "15", "--quiet"]
 
@@ -113,7 +113,7 @@ def test_huge_learning_rate_warns_nothing(capsys):
 def test_interrupted_save_resumes_from_the_complete_checkpoint(tmp_path, monkeypatch):
     """A kill between the two renames (checkpoint written, weights not): resume continues
     from the checkpoint's iteration with its weights, never a mix."""
-    import lstmviz.engine.training as training
+    import lstmviz.engine.training.trainer as training
 
     path = tmp_path / "w.npz"
     t = Trainer(TrainConfig(length=6, hidden_size=4, batch_size=8))
@@ -153,7 +153,7 @@ def test_resume_sidecar_missing_a_key_is_one_message(tmp_path, capsys):
 
 
 def test_resume_continues_the_history(tmp_path):
-    from lstmviz.engine.history import read_history
+    from lstmviz.engine.training.history import read_history
 
     h, w = str(tmp_path / "h"), str(tmp_path / "w.npz")
     base = ["--length", "6", "--hidden", "4", "--batch", "8", "--quiet", "--history", h]

@@ -1,4 +1,4 @@
-"""Training history (lstmviz.engine.history): schedule, disk round trip, a kill mid-run,
+"""Training history (lstmviz.engine.training.history): schedule, disk round trip, a kill mid-run,
 the verdict, and the story it must tell (the LSTM learns to carry the error back)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from lstmviz.engine import backward, compute_diagnostics, forward, loss_and_grad
 from lstmviz.engine.errors import EngineError
-from lstmviz.engine.history import (
+from lstmviz.engine.training.history import (
     ADDING_CHANCE_MSE,
     MAX_SNAPSHOTS,
     HistoryWriter,
@@ -27,7 +27,7 @@ from lstmviz.engine.history import (
     snapshot_every,
     verdict,
 )
-from lstmviz.engine.training import TrainConfig, Trainer
+from lstmviz.engine.training.trainer import TrainConfig, Trainer
 
 TINY = TrainConfig(task="adding", length=6, hidden_size=5, batch_size=8, kind="lstm")
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,7 +163,7 @@ def test_kill_during_history_leaves_a_readable_history(tmp_path):
 
 
 def test_sweep_summary_in_words():
-    from lstmviz.engine.sweep import SweepResult, sweep_summary
+    from lstmviz.engine.training.sweep import SweepResult, sweep_summary
 
     def r(kind, n, score):
         return SweepResult(kind, n, "adding", 0, score, score < 0.01, 10, 1.0, 1 / 6)

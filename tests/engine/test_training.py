@@ -1,4 +1,4 @@
-"""Optimisers, clipping and the training loop (lstmviz.engine.optim / training)."""
+"""Optimisers, clipping and the training loop (lstmviz.engine.training.optim / training)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from lstmviz.engine import EngineError, build_model
-from lstmviz.engine.optim import (
+from lstmviz.engine.readout import Readout
+from lstmviz.engine.training.optim import (
     SGD,
     Adam,
     clip_by_norm,
@@ -17,8 +18,7 @@ from lstmviz.engine.optim import (
     global_norm,
     make_optimizer,
 )
-from lstmviz.engine.readout import Readout
-from lstmviz.engine.training import (
+from lstmviz.engine.training.trainer import (
     TrainConfig,
     Trainer,
     sidecar_path,
@@ -164,7 +164,7 @@ def test_grad_ratio_is_dh1_over_dhT():
     trainer = Trainer(cfg)
     model, readout = trainer.model, trainer.readout
     m = trainer.step()
-    from lstmviz.engine.training import derived_seed
+    from lstmviz.engine.training.trainer import derived_seed
 
     task = training_task(cfg, cfg.batch_size, derived_seed(cfg.seed, 1, 0))
     trace = forward(model, task.xs)
@@ -247,7 +247,7 @@ def test_always_answering_one_scores_one_sixth():
 
 def test_evaluation_is_a_fresh_set_not_a_minibatch():
     cfg = TrainConfig(**TINY)
-    from lstmviz.engine.training import derived_seed
+    from lstmviz.engine.training.trainer import derived_seed
 
     trainer = Trainer(cfg)
     eval_seed = derived_seed(cfg.seed, 2)
@@ -307,7 +307,7 @@ def test_model_of_the_wrong_kind_is_rejected():
 )
 def test_training_kernel_matches_engine_bptt(kind, activation, T):
     from lstmviz.engine import backward, build_readout, forward, loss_and_grad, make_task
-    from lstmviz.engine.train_kernels import loss_and_grads
+    from lstmviz.engine.training.kernels import loss_and_grads
 
     model = build_model(kind, 2, 5, seed=1, activation=activation,
                         forget_bias=1.0 if kind == "lstm" else 0.0)
@@ -336,7 +336,7 @@ def test_training_kernel_matches_engine_bptt(kind, activation, T):
 
 # -- sweep --------------------------------------------------------------------------------
 def test_sweep_points_grid_longest_first():
-    from lstmviz.engine.sweep import sweep_points
+    from lstmviz.engine.training.sweep import sweep_points
 
     pts = sweep_points(kinds=("rnn", "lstm"), lengths=(5, 20, 10), seeds=(0, 1), iterations=7)
     assert [p.config.length for p in pts][:4] == [20, 20, 20, 20]
@@ -346,7 +346,7 @@ def test_sweep_points_grid_longest_first():
 
 
 def test_run_sweep_inline_reports_each_result_and_writes_csv(tmp_path):
-    from lstmviz.engine.sweep import SweepPoint, run_point, run_sweep, write_csv
+    from lstmviz.engine.training.sweep import SweepPoint, run_point, run_sweep, write_csv
 
     base = TrainConfig(task="recall", length=3, hidden_size=6, batch_size=8)
     pts = [SweepPoint(base.replace(kind=k), iterations=5, eval_size=50) for k in ("rnn", "gru")]
@@ -362,15 +362,15 @@ def test_run_sweep_inline_reports_each_result_and_writes_csv(tmp_path):
 
 
 def test_run_sweep_cancel_before_start_runs_nothing():
-    from lstmviz.engine import sweep
-    from lstmviz.engine.sweep import sweep_points
+    from lstmviz.engine.training import sweep
+    from lstmviz.engine.training.sweep import sweep_points
 
     pts = sweep_points(lengths=(3,), iterations=5)
     assert sweep.run_sweep(pts, workers=0, cancelled=lambda: True) == []
 
 
 def test_run_sweep_in_two_processes():
-    from lstmviz.engine.sweep import SweepPoint, run_point, run_sweep
+    from lstmviz.engine.training.sweep import SweepPoint, run_point, run_sweep
 
     base = TrainConfig(task="recall", length=3, hidden_size=4, batch_size=4)
     pts = [SweepPoint(base.replace(kind=k), iterations=3, eval_size=20) for k in ("rnn", "lstm")]
@@ -402,7 +402,7 @@ def drain(conn) -> list:
 def test_train_in_process_protocol_and_stop():
     import multiprocessing as mp
 
-    from lstmviz.engine.train_process import train_in_process
+    from lstmviz.engine.training.process import train_in_process
 
     cfg = TrainConfig(**TINY, kind="rnn")
     recv, send = mp.Pipe(duplex=False)

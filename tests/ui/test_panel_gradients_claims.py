@@ -11,7 +11,8 @@ from lstmviz.numfmt import format_magnitude
 from lstmviz.session import BACKWARD, Session
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.panels.gradients import COMPACT_NOTES, GradientPanel
-from lstmviz.walkthrough import _builtin_paths, load_walkthrough, measure
+from lstmviz.walkthrough import load_walkthrough, measure
+from lstmviz.walkthrough.library import _builtin_paths
 
 SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 

@@ -184,8 +184,9 @@ def test_sweep_cancel_stops_promptly(qtbot, panel):
     assert panel.sweep_cancel.isEnabled()
     start = time.perf_counter()
     panel.cancel_sweep()
-    qtbot.waitUntil(lambda: not panel.sweep_worker.isRunning(), timeout=3000)
-    assert time.perf_counter() - start < 3.0
+    # the uncancelled sweep runs for minutes; 10 s allows for a loaded shared machine
+    qtbot.waitUntil(lambda: not panel.sweep_worker.isRunning(), timeout=10000)
+    assert time.perf_counter() - start < 10.0
     qtbot.waitUntil(lambda: "Cancelled" in panel.sweep_status.text(), timeout=2000)
     assert len(panel.sweep_results) < 8
 
@@ -216,7 +217,7 @@ def test_compact_layout_in_a_narrow_dock(panel):
 
 
 def test_history_replay_shows_exactly_the_weights_of_that_iteration(qtbot, window, panel):
-    from lstmviz.engine.history import PROBE_SEED
+    from lstmviz.engine.training.history import PROBE_SEED
     from lstmviz.session import compute_runs
 
     panel.iterations.setValue(60)

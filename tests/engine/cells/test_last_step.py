@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lstmviz.engine.cells import PRESETS, get, kinds, last_step_grads, run_backward, run_forward
-from lstmviz.engine.train_kernels import loss_and_grads
+from lstmviz.engine.training.kernels import loss_and_grads
 
 
 def _mse(target):

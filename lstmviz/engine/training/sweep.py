@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 
 from .history import chance_score
-from .training import TrainConfig, Trainer
+from .trainer import TrainConfig, Trainer
 
 #: Defaults of the Training dock's sweep: the adding problem at T = 10..100 with the
 #: TrainConfig defaults and 1000 minibatches per point (a few seconds each on 2 cores).
@@ -61,7 +61,7 @@ class SweepResult:
     @property
     def at_chance(self) -> bool:
         """No better than chance: adding within 10% of the chance MSE, recall within 5
-        points of chance accuracy (as engine.history.at_chance)."""
+        points of chance accuracy (as engine.training.history.at_chance)."""
         if self.task == "adding":
             return not self.score < 0.9 * self.chance
         return not self.score > self.chance + 0.05

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import cells
+from .. import cells
 
 
 @dataclass(frozen=True)

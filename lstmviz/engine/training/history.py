@@ -31,14 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cells
-from .diagnostics import compute_diagnostics
-from .errors import EngineError
-from .readout import Readout, loss_and_grad
-from .tasks import Task, make_task
-from .training import ADDING_SOLVED_MSE, RECALL_SOLVED_ACCURACY, TrainConfig, Trainer
-from .unroll import backward, forward
-from .weights_io import atomic_savez
+from .. import cells
+from ..diagnostics import compute_diagnostics
+from ..errors import EngineError
+from ..readout import Readout, loss_and_grad
+from ..tasks import Task, make_task
+from ..unroll import backward, forward
+from ..weights_io import atomic_savez
+from .trainer import ADDING_SOLVED_MSE, RECALL_SOLVED_ACCURACY, TrainConfig, Trainer
 
 #: Seed of the probe sequence (the app's input seed when replaying).
 PROBE_SEED = 0

@@ -14,7 +14,7 @@ checkpoint (weights, optimiser state, iteration) written first; --resume continu
 (its settings win over the flags), so an interrupted save never resumes a mixed pair. The
 folder of --save is checked before training starts.
 
---history DIR keeps a training history in DIR/<model>/ (engine.history): a snapshot every 2%
+--history DIR keeps a training history in DIR/<model>/ (engine.training.history): a snapshot every 2%
 of the budget (at most 200) of the weights and of log10 ||dL/dh_t|| (and ||dL/dc_t||), the
 keep-gate mean per unit and the loss on a fixed probe sequence, with the evaluation MSE every
 5th snapshot; each file is written atomically, so a killed run leaves a readable history.
@@ -34,8 +34,8 @@ from collections import deque
 from lstmviz.cli import UsageError
 from lstmviz.engine import cells
 from lstmviz.engine.errors import EngineError
-from lstmviz.engine.history import HistoryWriter, Recorder
-from lstmviz.engine.training import (
+from lstmviz.engine.training.history import HistoryWriter, Recorder
+from lstmviz.engine.training.trainer import (
     EVAL_SIZE,
     TRAIN_TASKS,
     TrainConfig,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .errors import EngineError
+from ..errors import EngineError
 
 OPTIMIZERS = ("sgd", "adam")
 CLIP_MODES = ("norm", "value")

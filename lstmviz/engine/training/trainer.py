@@ -42,15 +42,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cells
-from .errors import EngineError, WeightFileError
-from .model import Model, build_model, check_choice, check_size, options_for
+from .. import cells
+from ..errors import EngineError, WeightFileError
+from ..model import Model, build_model, check_choice, check_size, options_for
+from ..readout import Readout, build_readout, loss_and_grad
+from ..tasks import Task, make_task
+from ..unroll import forward
+from ..weights_io import atomic_savez, load_weights, save_weights
+from .kernels import loss_and_grads
 from .optim import CLIP_MODES, OPTIMIZERS, clip_gradients, make_optimizer
-from .readout import Readout, build_readout, loss_and_grad
-from .tasks import Task, make_task
-from .train_kernels import loss_and_grads
-from .unroll import forward
-from .weights_io import atomic_savez, load_weights, save_weights
 
 TRAIN_TASKS = ("adding", "recall")
 EVAL_SIZE = 1000

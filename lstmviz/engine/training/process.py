@@ -14,7 +14,7 @@ import os
 import time
 
 from .history import Recorder
-from .training import Metrics, TrainConfig, Trainer
+from .trainer import Metrics, TrainConfig, Trainer
 
 #: Niceness of a training process: the GUI (and its playback) comes first on a busy machine.
 NICENESS = 10
@@ -26,7 +26,7 @@ def train_in_process(config: TrainConfig, iterations: int, conn, stop, running,
     """Train to `iterations` in all (continuing from `state`, a Trainer.state(), if given).
     `stop` / `running` are multiprocessing Events: stop is checked before every minibatch;
     while `running` is clear the loop waits (pause). With `history`, snapshots follow the
-    engine.history schedule for this budget (`snapshots_before` taken by earlier legs)."""
+    engine.training.history schedule for this budget (`snapshots_before` taken by earlier legs)."""
     try:
         if nice and hasattr(os, "nice"):
             os.nice(NICENESS)

@@ -287,10 +287,10 @@ def _export_deck(args, formats: tuple[str, ...], size) -> int:
 
 
 def _export_history(args) -> int:
-    """--history DIR: history.csv / history.png (lstmviz.history_export)."""
+    """--history DIR: history.csv / history.png (lstmviz.export.history)."""
     from lstmviz.engine.errors import EngineError
-    from lstmviz.engine.history import read_history
-    from lstmviz.history_export import export_history
+    from lstmviz.engine.training.history import read_history
+    from lstmviz.export.history import export_history
 
     try:
         formats = parse_formats(args.format)

@@ -1,4 +1,4 @@
-"""`lstmviz export --history DIR`: a training history (engine.history) as CSV and PNG.
+"""`lstmviz export --history DIR`: a training history (engine.training.history) as CSV and PNG.
 
 history.csv is long format, one row per (model, snapshot, t), columns:
   model, iteration, t, loss, eval_mse, [eval_accuracy,] then per model present
@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import math
 
-from lstmviz.engine.history import History
+from lstmviz.engine.training.history import History
 from lstmviz.export import _cell, _quote
 
 CSV_NAME = "history.csv"

@@ -81,21 +81,25 @@ def _walkthrough_args(name: str | None, step: int | None) -> str | None:
     return str(path)
 
 
-SUBCOMMANDS: dict[str, str] = {
-    "export": "lstmviz.export_cli",
-    "walkthroughs": "lstmviz.walkthrough_cli",
-    "train": "lstmviz.train_cli",
-}
+SUBCOMMANDS = ("export", "walkthroughs", "train")
+
+
+def _subcommand(name: str):
+    """The module that runs `lstmviz NAME` (imported on use: the app never loads them)."""
+    if name == "export":
+        from lstmviz.cli import export as module
+    elif name == "walkthroughs":
+        from lstmviz.cli import walkthroughs as module
+    else:
+        from lstmviz.cli import train as module
+    return module
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
-            import importlib
-
-            module = importlib.import_module(SUBCOMMANDS[argv[0]])
-            return int(module.main(argv[1:]) or 0)
+            return int(_subcommand(argv[0]).main(argv[1:]) or 0)
         return run_app(argv)
     except (UsageError, ConfigError, ValueError) as exc:
         print(f"lstmviz: error: {exc}", file=sys.stderr)

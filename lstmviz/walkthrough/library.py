@@ -1,0 +1,52 @@
+"""The built-in lectures (package data under lstmviz/resources/walkthroughs): list and find.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+
+import lstmviz
+from lstmviz.walkthrough.model import WalkthroughError
+
+BUILTIN_DIR = lstmviz.RESOURCES / "walkthroughs"
+
+
+# -- built-ins ----------------------------------------------------------------------------
+def _builtin_paths() -> list[Path]:
+    return sorted(BUILTIN_DIR.glob("*.toml")) if BUILTIN_DIR.is_dir() else []
+
+
+def _title_of(path: Path) -> str:
+    try:
+        title = tomllib.loads(path.read_text(encoding="utf-8")).get("title", path.stem)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return path.stem
+    return title if isinstance(title, str) else path.stem
+
+
+def list_builtin() -> list[tuple[str, str]]:
+    """(name, title) of every built-in walkthrough, in course order."""
+    return [(p.stem, _title_of(p)) for p in _builtin_paths() if p.stem != "example"]
+
+
+def find_walkthrough(name_or_path: str | os.PathLike[str]) -> Path:
+    """A built-in's name ("02_vanishing", or just "vanishing") or a file's path -> Path."""
+    text = os.fspath(name_or_path)
+    path = Path(text)
+    if path.is_file():
+        return path
+    looks_like_path = text.endswith(".toml") or os.sep in text or "/" in text
+    if not looks_like_path:
+        paths = {p.stem: p for p in _builtin_paths()}
+        if text in paths:
+            return paths[text]
+        matches = [p for stem, p in paths.items() if re.sub(r"^\d+_", "", stem) == text]
+        if len(matches) == 1:
+            return matches[0]
+        names = ", ".join(stem for stem, _ in list_builtin())
+        raise WalkthroughError(f"{text}: no such walkthrough; built-ins are {names} "
+                               "(or give a .toml file)")
+    raise WalkthroughError(f"{path.name or text}: file not found ({path})")
