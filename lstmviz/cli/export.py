@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from lstmviz import views
 from lstmviz.cli import UsageError
 from lstmviz.config import Config, load_config
 from lstmviz.export import (
@@ -25,9 +26,8 @@ from lstmviz.export import (
     parse_size,
 )
 
-#: Kept here (not imported from the ui package) so `--help` and usage errors stay fast.
-VIEWS = ["gradients", "jacobians", "forget", "gates", "cellstate", "inspector", "unrolled",
-         "window"]
+#: From lstmviz.views (not the ui package) so `--help` and usage errors stay fast.
+VIEWS = list(views.EXPORT_VIEWS)
 
 
 class _Parser(argparse.ArgumentParser):

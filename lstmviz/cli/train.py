@@ -14,8 +14,8 @@ checkpoint (weights, optimiser state, iteration) written first; --resume continu
 (its settings win over the flags), so an interrupted save never resumes a mixed pair. The
 folder of --save is checked before training starts.
 
---history DIR keeps a training history in DIR/<model>/ (engine.training.history): a snapshot every 2%
-of the budget (at most 200) of the weights and of log10 ||dL/dh_t|| (and ||dL/dc_t||), the
+--history DIR keeps a training history in DIR/<model>/ (engine.training.history): a snapshot
+every 2% of the budget (at most 200) of the weights and of log10 ||dL/dh_t|| (and ||dL/dc_t||), the
 keep-gate mean per unit and the loss on a fixed probe sequence, with the evaluation MSE every
 5th snapshot; each file is written atomically, so a killed run leaves a readable history.
 `lstmviz export --history DIR` draws and tabulates it.

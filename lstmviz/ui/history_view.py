@@ -6,7 +6,8 @@ timestep t coloured by log10 ||dL/dh_t|| (and one of log10 ||dL/dc_t|| for the L
 history's probe sequence, one colour scale for every model so a kind that never learns stays
 dark; at the bottom the keep-factor mean per unit (each kind's Keep: LSTM forget gate, GRU
 update gate, minGRU 1 - z ...). A
-vertical line marks the replayed iteration. Draws what engine.training.history computed, nothing more.
+vertical line marks the replayed iteration. Draws what engine.training.history computed,
+nothing more.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The Training dock's sweep tab: success against lag, every checked model at every length
 over a process pool (ui.training_workers.SweepWorker), with chance and the success
-threshold drawn (adding on a log axis) and the verdict in words (engine.training.sweep.sweep_summary).
+threshold drawn (adding on a log axis) and the verdict in words
+(engine.training.sweep.sweep_summary).
 Cancel stops every worker within a minibatch; Run sweep after Cancel runs only the missing
 points, Reset starts fresh; only a complete sweep is saved as CSV.
 

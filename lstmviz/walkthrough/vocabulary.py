@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from lstmviz import views
 from lstmviz.config import model_kinds
 from lstmviz.engine import cells
 
 PHASES = ("forward", "loss", "backward")
 #: Dock names a step may show; the others are hidden (the walkthrough dock always stays).
-DOCKS = ("settings", "gradients", "jacobians", "forget", "gates", "cellstate", "inspector",
-         "walkthrough", "training")
+DOCKS = views.DOCKS
 
 
 class Kinds:
