@@ -32,6 +32,28 @@ def work_units(config: Config) -> int:
         config.models) * config.num_layers
 
 
+#: Work units above which the window opens first and computes its runs in the background
+#: (about 20 ms of compute on a laptop core: the default settings open computed).
+START_INLINE_LIMIT = 50 * INLINE_LIMIT
+
+
+def starts_in_background(config: Config) -> bool:
+    """Whether a window opening on `config` shows first and computes after (progress in
+    the status bar) rather than computing before it appears."""
+    return work_units(config) > START_INLINE_LIMIT
+
+
+def placeholder(config: Config) -> Config:
+    """What a window shows for the moment it computes `config` in the background: the
+    same models at small settings without weight files (the default settings if those do
+    not validate)."""
+    try:
+        return config.replace(seq_len=min(config.seq_len, 40), batch_size=1, num_layers=1,
+                              hidden_size=min(config.hidden_size, 16), weights=())
+    except Exception:  # noqa: BLE001 - any setting the small copy cannot keep
+        return Config()
+
+
 class Cancelled(BaseException):
     """Raised inside a cancelled job's thread to stop it mid-computation."""
 
