@@ -83,8 +83,8 @@ def open_window(config: Config, *, frame: int | None = None, theme: str | None =
     """The interactive window on `config`, shown at once: large settings compute after it
     appears, in the background with the busy bar (never before the window, never on the
     GUI thread); the exact Jacobian norms always follow in the background."""
-    from lstmviz.named_weights import named_weights
     from lstmviz.config import check_memory
+    from lstmviz.named_weights import named_weights
     from lstmviz.session import Session, compute_runs
     from lstmviz.ui.main_window import MainWindow
     from lstmviz.ui.worker import placeholder, starts_in_background
