@@ -112,7 +112,8 @@ def open_window(config: Config, *, frame: int | None = None, theme: str | None =
             seek()
 
         window.recomputer.applied.connect(arrived)
-        window.apply_config(config)  # background: the window answers meanwhile
+        window.controls.set_config(config)
+        compute_after_first_build(window, config)
     else:
         seek()
     return window
@@ -129,3 +130,26 @@ def exit_now_if_jobs_run(status: int) -> int:
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+def compute_after_first_build(window, config: Config, limit_ms: int = 3000) -> None:
+    """Start computing `config` once the window has painted and built its panels (or after
+    `limit_ms`): the compute's threads then never compete for the two cores of a laptop
+    with the window's own first build (measured: 5 s event-loop gaps when they did)."""
+    from PySide6.QtCore import QElapsedTimer, QTimer
+
+    clock = QElapsedTimer()
+    clock.start()
+    timer = QTimer(window)
+    timer.setInterval(20)
+
+    def check() -> None:
+        built = getattr(window, "_painted", False) and all(
+            p.built for p in window.panels.values())
+        if built or clock.elapsed() > limit_ms:
+            timer.stop()
+            timer.deleteLater()
+            window.apply_config(config)  # background: the window answers meanwhile
+
+    timer.timeout.connect(check)
+    timer.start()

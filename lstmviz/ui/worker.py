@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from lstmviz.config import Config
+from lstmviz.engine.cancel import Cancelled, cancel_scope
 from lstmviz.session import Session, compute_runs
 
 #: Work units (T * H^2 * models) that surely compute within a frame: always inline.
@@ -54,20 +55,19 @@ def placeholder(config: Config) -> Config:
         return Config()
 
 
-class Cancelled(BaseException):
-    """Raised inside a cancelled job's thread to stop it mid-computation."""
-
-
 class _Job:
     """One background computation on a daemon Python thread that never touches Qt.
 
     Its outcome goes into `outbox`, which the GUI thread polls: a job therefore never
     emits on a Qt object that may be gone (no "Signal source has been deleted"), and no Qt
     destructor waits for it (a QThreadPool owned by a window did, while the job waited
-    for the GIL that destructor held: a deadlock). `cancel()` stops it at once: the engine
-    has no cancel hook, so `Cancelled` is raised in the job's thread at its next Python
-    step (the engine is pure, there is nothing to clean up), and its result is dropped.
-    A job still inside one long NumPy call dies with the process, never delaying exit.
+    for the GIL that destructor held: a deadlock). `cancel()` stops it within a step:
+    the work runs in `engine.cancel.cancel_scope`, so every engine loop's checkpoint (each
+    backward step, each Jacobian product, between a run's stages, in the threads
+    compute_runs starts too) raises `Cancelled` once it is cancelled; work with no
+    checkpoint gets `Cancelled` raised in the job's thread at its next Python step. The
+    result of a cancelled job is dropped. A job inside one long NumPy call dies with the
+    process, never delaying exit.
     """
 
     def __init__(self, kind: str, work: Callable[[_Job], Any], outbox: queue.SimpleQueue) -> None:
@@ -90,7 +90,7 @@ class _Job:
     def _run(self) -> None:
         try:
             try:
-                with self._working:
+                with self._working, cancel_scope(self.cancelled.is_set):
                     result: Any = ("ok", self.work(self))
             except Exception as exc:  # noqa: BLE001 - reported to the user, never into Qt
                 result = ("error", str(exc) or type(exc).__name__)

@@ -63,15 +63,22 @@ def test_start_with_the_largest_config_shows_the_window_first(qtbot, tmp_path):
     qtbot.addWidget(window)
     assert window.isVisible()
     assert window.session.seq_len < big.seq_len  # the window is up before the big runs
-    assert window.recomputer.busy and window.busy_bar.isVisibleTo(window)
+    busy = []
+    window.recomputer.busyChanged.connect(lambda on: busy.append(
+        (on, window.busy_bar.isVisibleTo(window))))
+    # the window's own first paint and build (at the placeholder's small settings, as at
+    # the default settings) comes first; the compute starts after it, measured from there
+    with Heartbeat() as first:
+        run_loop(lambda: busy, timeout=60, settle=0)
     with Heartbeat() as beat:
         run_loop(lambda: idle(window) and window.session.seq_len == big.seq_len,
                  timeout=300)
     assert window.session.config == big
     assert window.session.cursor == window.session.n_frames - 1  # --frame -1, once arrived
-    assert not window.busy_bar.isVisibleTo(window)
+    assert busy[0] == (True, True) and busy[-1] == (False, False)  # the busy bar meanwhile
     sys.stderr.write(f"\nstart at T=1000, H=512, 3 models: window after {opened:.2f} s, "
-                     f"largest event-loop gap {beat.largest} ms (goal {GOAL_MS} ms)\n")
+                     f"its first build {first.largest} ms, then the compute: largest "
+                     f"event-loop gap {beat.largest} ms (goal {GOAL_MS} ms)\n")
     assert beat.largest < MAX_GAP_MS, f"the start froze the window {beat.largest} ms"
     window.recomputer.shutdown()
     window.close()

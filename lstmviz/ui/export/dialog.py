@@ -18,7 +18,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPoint, Qt, QTimer, Signal
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
@@ -541,7 +542,9 @@ class ExportJob(QObject):
 
     def __init__(self, window, items: list[tuple[str, QWidget]], options: ExportOptions, *,
                  progress: bool = True) -> None:
-        super().__init__(window)
+        # no Qt parent: a window deleted while a step runs must not delete the job under
+        # it (the job then ends at that step's end, cancelled); _RUNNING holds it meanwhile
+        super().__init__()
         self.window_ = window
         self.request = request_for(window, items, options)
         if options.fmt == "csv":
@@ -582,6 +585,15 @@ class ExportJob(QObject):
         self.timer.setInterval(0)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
+        _RUNNING.add(self)
+        # closing the window or quitting cancels the export (nothing written, no wait)
+        window.installEventFilter(self)
+        QApplication.instance().aboutToQuit.connect(self.cancel)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() in (QEvent.Type.Close, QEvent.Type.DeferredDelete) and self.running:
+            self.cancel()
+        return False
 
     @property
     def running(self) -> bool:
@@ -625,19 +637,24 @@ class ExportJob(QObject):
 
     def _end(self, paths: list[Path], error: str | None) -> None:
         self.timer.stop()
-        self._theme.close()
+        _RUNNING.discard(self)
+        alive = shiboken6.isValid(self.window_)  # (it may have been deleted meanwhile)
+        if alive:
+            self._theme.close()
+            self.window_.removeEventFilter(self)
+        QApplication.instance().aboutToQuit.disconnect(self.cancel)
         self.error = error
         if error is None and not self.cancelled:
             self.result = list(paths)
-        if self.dialog is not None:
+        if self.dialog is not None and shiboken6.isValid(self.dialog):
             self.dialog.canceled.disconnect(self.cancel)
             self.dialog.reset()
             self.dialog.close()
             self.dialog.deleteLater()
-            self.dialog = None
+        self.dialog = None
         if error is not None:
-            QMessageBox.warning(self.window_, "Cannot export", error)
-        elif paths:
+            QMessageBox.warning(self.window_ if alive else None, "Cannot export", error)
+        elif paths and alive:
             self.window_.statusBar().showMessage(
                 f"Exported {', '.join(p.name for p in paths)} to {paths[0].parent}", 8000)
         self.finished.emit(list(paths) if self.result is not None else [])
@@ -651,6 +668,10 @@ class ExportJob(QObject):
             QApplication.processEvents()
             time.sleep(0.001)
         return self.result or []
+
+
+#: Export jobs running (they have no Qt parent: this holds them until they end).
+_RUNNING: set[ExportJob] = set()
 
 
 def start_export_job(window, items: list[tuple[str, QWidget]], options: ExportOptions, *,
