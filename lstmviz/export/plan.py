@@ -41,7 +41,7 @@ import numpy as np
 import lstmviz
 from lstmviz.columns import COLUMNS_FILE
 from lstmviz.config import Config
-from lstmviz.engine.files import temp_beside
+from lstmviz.engine.files import temp_beside, write_file
 from lstmviz.export.applies import GATE_ROLES, skip_reasons, subplot_skips  # noqa: F401
 from lstmviz.export.sizes import (  # noqa: F401
     CURVE_PT_ON_PAPER,
@@ -219,7 +219,7 @@ class Staging:
         return tmp
 
     def write(self, name: str, data: bytes) -> None:
-        self.path_for(name).write_bytes(data)
+        write_file(self.path_for(name), data, target=self.out_dir / name)
 
     def digest(self, name: str) -> str:
         """sha256 of the staged file that will become `name`."""
