@@ -57,6 +57,7 @@ from lstmviz.export.plan import (
 from lstmviz.ui.export.scene import HeadlessScene
 from lstmviz.ui.export.writer import animation_frames, export_steps, run_export
 from lstmviz.ui.render import qimage_to_pil, temporary_theme
+from lstmviz.ui.worker import pause_jobs, resume_jobs
 
 FORMATS = [("png", "PNG image"), ("svg", "SVG (vector)"), ("pdf", "PDF (vector)"),
            ("csv", "CSV (the plotted numbers)")]
@@ -586,6 +587,7 @@ class ExportJob(QObject):
         self.timer.timeout.connect(self._tick)
         self.timer.start()
         _RUNNING.add(self)
+        pause_jobs(self)  # the background jobs wait meanwhile: the cores are the export's
         # closing the window or quitting cancels the export (nothing written, no wait)
         window.installEventFilter(self)
         QApplication.instance().aboutToQuit.connect(self.cancel)
@@ -638,6 +640,7 @@ class ExportJob(QObject):
     def _end(self, paths: list[Path], error: str | None) -> None:
         self.timer.stop()
         _RUNNING.discard(self)
+        resume_jobs(self)
         alive = shiboken6.isValid(self.window_)  # (it may have been deleted meanwhile)
         if alive:
             self._theme.close()

@@ -10,7 +10,7 @@ network is zoomed so that its cells fill the figure, its legend small in a corne
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -93,6 +93,13 @@ class WrappedUnrolled(QWidget):
     Nothing scrolls: each strip shows its stretch whole."""
 
     def __init__(self, adapter, theme: Theme, logical: tuple[int, int]) -> None:
+        for _ in self.build_steps(adapter, theme, logical):
+            pass
+
+    def build_steps(self, adapter, theme: Theme, logical: tuple[int, int]) -> Iterator[None]:
+        """The constructor's work, yielding after each strip is made (one strip of a long
+        run is a fifth of a second): `HeadlessScene.add_steps` returns to the event loop
+        there. Call it on an instance made with `__new__`, or let __init__ drain it."""
         from PySide6.QtWidgets import QVBoxLayout
 
         from lstmviz.ui.unrolled import Legend
@@ -107,7 +114,12 @@ class WrappedUnrolled(QWidget):
         self.legend = Legend(self.views[0])
         self.legend.setParent(self)
         self.k, self.zoom = 1, 1.0
+        yield
         self.resize(*logical)
+        k, _zoom = self.choose(logical)
+        while len(self.views) < k:  # (relayout makes the strips it needs: one per step)
+            self.views.append(self._strip())
+            yield
         self.relayout()
 
     def _strip(self):
@@ -217,10 +229,18 @@ class WrappedUnrolled(QWidget):
 
 def layout_unrolled(view, logical: tuple[int, int]) -> None:
     """Lay the unrolled figure (a WrappedUnrolled) out at `logical` size."""
+    for _ in layout_unrolled_steps(view, logical):
+        pass
+
+
+def layout_unrolled_steps(view, logical: tuple[int, int]) -> Iterator[None]:
+    """`layout_unrolled`, yielding after each round of events (each paints the strips)."""
     view.resize(*logical)
     process_events(2)
+    yield
     view.relayout()
     process_events(2)
+    yield
     view.arrange()
     process_events(1)
 
@@ -257,22 +277,39 @@ class HeadlessScene:
             self.add(name, window)
 
     def add(self, name: str, window: QWidget | Callable | None = None) -> QWidget:
-        """Build view `name` (once) and lay it out for the destination: one view per call,
-        so that a caller on the GUI thread can return to its event loop in between."""
+        """Build view `name` (once) and lay it out for the destination."""
+        for _ in self.add_steps(name, window):
+            pass
+        return self.widgets[name]
+
+    def add_steps(self, name: str, window: QWidget | Callable | None = None
+                  ) -> Iterator[None]:
+        """`add` in steps: yields where a caller on the GUI thread may return to its event
+        loop (after the view is made, after each strip of the unrolled network, after
+        each round of layout and paint), so that no step is a long freeze."""
         if name in self.widgets:
-            return self.widgets[name]
+            return
         logical = self.destination.logical
         if name == "window":
             self._window(window, logical)
-            return self.widgets[name]
+            return
         # the export's theme on its own widgets only (the app's palette, and a window on
         # screen, stay as they are); pyqtgraph's defaults for new plots, while building
         saved = {k: pg.getConfigOption(k) for k in ("background", "foreground")}
+
+        def themed(steps: Iterator[None]) -> Iterator[None]:
+            for _ in steps:  # (the defaults are the app's again while the caller runs)
+                pg.setConfigOptions(**saved)
+                yield
+                pg.setConfigOptions(background=self.theme.background,
+                                    foreground=self.theme.foreground)
+
         pg.setConfigOptions(background=self.theme.background,
                             foreground=self.theme.foreground)
         try:
             if name == "unrolled":
-                widget = WrappedUnrolled(self.adapter, self.theme, logical)
+                widget = WrappedUnrolled.__new__(WrappedUnrolled)
+                yield from themed(widget.build_steps(self.adapter, self.theme, logical))
             else:
                 widget = panel_class_map()[name](self.adapter, self.theme)
             widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
@@ -280,16 +317,17 @@ class HeadlessScene:
             widget.resize(*logical)
             widget.show()
             self.widgets[name] = widget
+            yield from themed(iter([None]))
             process_events(3)
+            yield from themed(iter([None]))
             if name == "unrolled":
-                layout_unrolled(widget, logical)
+                yield from themed(layout_unrolled_steps(widget, logical))
             else:
                 fit_legends(widget)
             self._style()
             process_events(2)
         finally:
             pg.setConfigOptions(**saved)
-        return widget
 
     def _listeners(self) -> list[list]:
         s = self.session

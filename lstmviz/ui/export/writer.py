@@ -227,7 +227,8 @@ def export_steps(config: Config, request: ExportRequest, *, session=None,
         with Staging(out_dir) as staging:
             for name in build:
                 interrupt.check()
-                scene.add(name, window)
+                for _ in scene.add_steps(name, window):  # (a view is made in steps too)
+                    yield done, total
                 done += 1
                 yield done, total
             scene.seek(frame_index)
