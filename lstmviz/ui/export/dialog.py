@@ -752,11 +752,13 @@ class AnimationExport(QObject):
                 self._finish()
             return
         for _ in range(FRAMES_PER_TICK):
-            if self.done >= len(self.indices):
-                break
+            if self.done >= len(self.indices) or self.cancelled:
+                break  # (cancelled while a frame rendered: its window closed, say)
             _index, image = next(self._frames)
             self.images.append(image)
             self.done += 1
+        if self.cancelled:
+            return
         if self.dialog is not None:
             self.dialog.setValue(self.done)
         if self.done >= len(self.indices):
@@ -810,7 +812,7 @@ class AnimationExport(QObject):
         self._close("")
 
     def _close(self, path: str) -> None:
-        if self.dialog is not None:
+        if self.dialog is not None and shiboken6.isValid(self.dialog):
             self.dialog.canceled.disconnect(self.cancel)
             self.dialog.reset()
             self.dialog.close()

@@ -92,14 +92,8 @@ class WrappedUnrolled(QWidget):
     so that the cells come out as large as the figure allows, and one small legend below.
     Nothing scrolls: each strip shows its stretch whole."""
 
-    def __init__(self, adapter, theme: Theme, logical: tuple[int, int]) -> None:
-        for _ in self.build_steps(adapter, theme, logical):
-            pass
-
-    def build_steps(self, adapter, theme: Theme, logical: tuple[int, int]) -> Iterator[None]:
-        """The constructor's work, yielding after each strip is made (one strip of a long
-        run is a fifth of a second): `HeadlessScene.add_steps` returns to the event loop
-        there. Call it on an instance made with `__new__`, or let __init__ drain it."""
+    def __init__(self, adapter, theme: Theme, logical: tuple[int, int], *,
+                 grow: bool = True) -> None:
         from PySide6.QtWidgets import QVBoxLayout
 
         from lstmviz.ui.unrolled import Legend
@@ -114,7 +108,14 @@ class WrappedUnrolled(QWidget):
         self.legend = Legend(self.views[0])
         self.legend.setParent(self)
         self.k, self.zoom = 1, 1.0
-        yield
+        if grow:
+            for _ in self.grow_steps(logical):
+                pass
+
+    def grow_steps(self, logical: tuple[int, int]) -> Iterator[None]:
+        """Size the figure and make its strips, yielding after each (one strip of a long
+        run is a fifth of a second): `HeadlessScene.add_steps` returns to the event loop
+        there. (__init__ does it all at once unless grow=False.)"""
         self.resize(*logical)
         k, _zoom = self.choose(logical)
         while len(self.views) < k:  # (relayout makes the strips it needs: one per step)
@@ -308,8 +309,9 @@ class HeadlessScene:
                             foreground=self.theme.foreground)
         try:
             if name == "unrolled":
-                widget = WrappedUnrolled.__new__(WrappedUnrolled)
-                yield from themed(widget.build_steps(self.adapter, self.theme, logical))
+                widget = WrappedUnrolled(self.adapter, self.theme, logical, grow=False)
+                yield from themed(iter([None]))
+                yield from themed(widget.grow_steps(logical))
             else:
                 widget = panel_class_map()[name](self.adapter, self.theme)
             widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
