@@ -187,3 +187,18 @@ def test_a_kill_between_the_two_renames_is_detected_and_resumes(tmp_path):
         np.testing.assert_array_equal(back.params[k], t.params[k])
     back.save(w)
     assert pair_matches(w) and sidecar_path(w).exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--format", "gif", "--stride", "20"],
+    ["--walkthrough", "vanishing", "--all-steps", "--format", "pdf"],
+], ids=["gif", "deck"])
+def test_gif_and_deck_on_a_full_disk(tmp_path, full_disk, capsys, args):
+    from lstmviz import cli
+
+    disk = full_disk(2_000)
+    assert cli.main(["export", "--out", str(tmp_path), "--quiet", *args]) == 1
+    assert disk.failed
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device: '" + str(tmp_path) in err[0], err
+    assert ".tmp" not in err[0] and list(tmp_path.iterdir()) == []

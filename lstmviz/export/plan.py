@@ -364,16 +364,20 @@ def csv_note(name: str, frame_label: str) -> str:
 
 
 # -- GIF ----------------------------------------------------------------------------------
-def write_gif(frames: Iterable[Any], path: Path, fps: float) -> int:
-    """Save PIL images as a looping GIF at `fps`; returns the number of frames."""
+def write_gif(frames: Iterable[Any], path: Path, fps: float, *,
+              target: Path | None = None) -> int:
+    """Save PIL images as a looping GIF at `fps` (through the one writer; an error names
+    `target`, the final name of the temporary `path`); returns the number of frames."""
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
         raise ExportError("animation: no frames to write")
     rest = list(frames)
     duration = max(20, round(1000 / max(fps, 0.1)))
-    first.save(path, format="GIF", save_all=True, append_images=rest, duration=duration,
+    buf = io.BytesIO()
+    first.save(buf, format="GIF", save_all=True, append_images=rest, duration=duration,
                loop=0, optimize=False, disposal=1)
+    write_file(path, buf.getvalue(), target=target or path)
     return 1 + len(rest)
 
 

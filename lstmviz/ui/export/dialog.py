@@ -775,7 +775,7 @@ class AnimationExport(QObject):
 
     def _encode(self, tmp: Path, images) -> None:
         try:
-            write_gif(images, tmp, self.options.fps)
+            write_gif(images, tmp, self.options.fps, target=self.path)
         except BaseException as exc:  # noqa: BLE001 - reported on the GUI thread
             self._error = exc
 
