@@ -139,3 +139,12 @@ def test_one_layer_hides_the_picker(qtbot, held):
     assert adapter.layer is None and picker.currentData() == 1
     np.testing.assert_array_equal(panel.heatmaps["lstm"].full,
                                   session.runs["lstm"].trace.gates["forget"][:, 0, :].T)
+
+
+def test_a_lower_layers_columns_are_documented():
+    from lstmviz.columns import describe
+
+    col = describe("lstm layer 1 mean f_t", "forget.csv")
+    assert col is not None and col.meaning.startswith("layer 1 of a stacked model")
+    assert describe("gru layer 2 log10 ||dh_T/dh_t||_2", "jacobians.csv") is not None
+    assert describe("lstm layer 2 nonsense", "forget.csv") is None
