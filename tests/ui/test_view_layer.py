@@ -63,14 +63,14 @@ def test_choosing_a_layer_changes_what_the_forget_panel_plots(qtbot, held):
     np.testing.assert_array_equal(panel.heatmaps["lstm"].full, bottom.T)
     np.testing.assert_array_equal(panel.heatmaps["lstm"].buffer, bottom.T)  # on screen
     np.testing.assert_allclose(panel.curves["lstm"].getData()[1], bottom.mean(axis=1))
-    assert "layer 1/2" in panel.heatmaps["lstm"].plot.titleLabel.text
+    assert panel.heatmaps["lstm"].plot.getAxis("left").labelText == "layer 1/2 · unit"
     cols = panel.data_columns()  # named for the layer: the top keeps the plain names
     np.testing.assert_array_equal(cols["lstm layer 1 mean f_t"], bottom.mean(axis=1))
     assert not any(c.startswith("lstm mean") for c in cols)
     _choose(picker, 1)  # layer 2: the top one again
     assert adapter.layer is None
     np.testing.assert_array_equal(panel.heatmaps["lstm"].full, top.T)
-    assert "layer 2/2" in panel.heatmaps["lstm"].plot.titleLabel.text
+    assert panel.heatmaps["lstm"].plot.getAxis("left").labelText == "layer 2/2 · unit"
     assert "lstm mean f_t" in panel.data_columns()
 
 
@@ -130,7 +130,7 @@ def test_one_layer_hides_the_picker(qtbot, held):
     picker = _picker(qtbot, held, adapter)
     panel = _shown(qtbot, held, ForgetPanel(adapter))
     assert not picker.isEnabled() and picker.count() == 1
-    assert "layer" not in panel.heatmaps["lstm"].plot.titleLabel.text
+    assert panel.heatmaps["lstm"].plot.getAxis("left").labelText == "unit"
     # fewer layers after a recompute: back to the top, the picker follows
     session.set_config(session.config.replace(num_layers=3))
     assert picker.isEnabled() and picker.count() == 3

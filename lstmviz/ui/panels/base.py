@@ -632,6 +632,12 @@ def layer_suffix(run: Run) -> str:
     return f" · {run.layer_name}" if run.layer_name else ""
 
 
+def unit_axis_label(run: Run) -> str:
+    """The left axis of a units x time heatmap: 'unit', 'layer 1/2 · unit' for a stacked
+    model (the layer said where it costs no width: a longer title widens the plot)."""
+    return f"{run.layer_name} · unit" if run.layer_name else "unit"
+
+
 def layer_prefix(run: Run) -> str:
     """The kind as CSV columns name it: 'lstm', or 'lstm layer 1' for a layer below the top
     of a stacked model (the top layer keeps the plain names, as in gradients.csv)."""

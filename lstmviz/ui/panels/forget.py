@@ -26,10 +26,10 @@ from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defi
     gate_image,
     label,
     layer_prefix,
-    layer_suffix,
     make_colorbar,
     make_note,
     style_plot,
+    unit_axis_label,
 )
 from lstmviz.ui.theme import Theme
 
@@ -133,7 +133,8 @@ class ForgetPanel(Panel):
         for kind in kinds:
             key, symbol, title = keep_of(kind)
             gate = keep_values(runs[kind])
-            self.heatmaps[kind].set_data(gate, title + layer_suffix(runs[kind]), symbol)
+            self.heatmaps[kind].set_data(gate, title, symbol)
+            self.heatmaps[kind].plot.setLabel("left", unit_axis_label(runs[kind]))
             with np.errstate(all="ignore"):
                 self.means[kind] = finite_prefix(np.mean(gate[:, 0, :], axis=1))
             self.curves[kind].setData([], [])

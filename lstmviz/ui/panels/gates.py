@@ -16,10 +16,10 @@ from lstmviz.ui.panels.base import (
     Panel,
     label,
     layer_prefix,
-    layer_suffix,
     make_colorbar,
     make_note,
     style_plot,
+    unit_axis_label,
 )
 from lstmviz.ui.theme import Theme
 
@@ -90,8 +90,9 @@ class GatesPanel(Panel):
         self.prefixes = {kind: layer_prefix(runs[kind]) for kind in kinds}
         for kind in kinds:
             for key, symbol, title in gates_of(kind):
-                self.heatmaps[kind, key].set_data(runs[kind].trace.gates[key],
-                                                  title + layer_suffix(runs[kind]), symbol)
+                hm = self.heatmaps[kind, key]
+                hm.set_data(runs[kind].trace.gates[key], title, symbol)
+                hm.plot.setLabel("left", unit_axis_label(runs[kind]))
 
     def _relayout(self, kinds: tuple[str, ...]) -> None:
         """One row per model with its gates side by side (one gate per row when the panel
