@@ -173,6 +173,7 @@ class DepthHeatmap:
     def __init__(self, panel: Panel) -> None:
         self.widget = pg.GraphicsLayoutWidget()
         self.widget.setObjectName("gradients-depth")
+        self.widget.setMinimumWidth(DEPTH_MIN)
         self.widget.ci.setContentsMargins(0, 2, 2, 2)
         self.widget.ci.setSpacing(2)
         self.plot = pg.PlotItem()
@@ -254,12 +255,6 @@ class DepthHeatmap:
         buf = np.full_like(self.full, np.nan)
         buf[:, start:] = self.full[:, start:]
         self.image.setImage(buf, autoLevels=False)
-
-    def fit(self, width: int) -> None:
-        """Its width in a panel `width` pixels wide: 40 % of it at most, what the curves
-        leave beside their CURVES_MIN, at least DEPTH_MIN."""
-        self.widget.setFixedWidth(int(max(DEPTH_MIN, min(0.4 * width, width - CURVES_MIN))))
-        self._bar_ticks()
 
     def _bar_ticks(self) -> None:
         """The colour bar's ends labelled, and its middle where there is room."""
@@ -388,17 +383,14 @@ class GradientPanel(Panel):
         self.cursor = self.pooled(self.plot, lambda: pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
         self.notes.set_worst(self._worst_notes(T))
+        # the heatmap takes 2/5 of the width, what the curves' axis and one-column legend
+        # leave (CURVES_MIN), at least DEPTH_MIN (the layout's sizes: exports get them too)
+        self.plot_widget.setMinimumWidth(CURVES_MIN if self.depth.rows else 0)
         fit_legend(self.plot, self.legend)
-        self._fit_depth()
-
-    def _fit_depth(self) -> None:
-        """The heatmap beside the curves as wide as they leave."""
-        if self.depth.rows:
-            self.depth.fit(self.width())
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().resizeEvent(event)
-        self._fit_depth()
+        self.depth._bar_ticks()
 
     def set_y_range_exponents(self, lo: float | None, hi: float | None) -> None:
         """Hold the y axis at 10^lo .. 10^hi (log10 exponents) over every rebuild, until
