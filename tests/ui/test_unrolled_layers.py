@@ -51,6 +51,18 @@ def test_one_layer_has_no_grid_rows(qtbot, held):
     assert all(r.show_inputs and r.has_loss and r.depth_log is None for r in view.rows.values())
 
 
+def _shown_view(qtbot, held, size, **config):
+    session = Session(Config(**config))
+    adapter = SessionAdapter(session)
+    view = UnrolledView(adapter)
+    held.append(view)
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    return session, adapter, view
+
+
 def _names_stay_beside_the_cells(view, qtbot):
     """The row names: in the left margin, outside the scrolled viewport, apart."""
     vp = view.viewport().geometry()
@@ -70,14 +82,8 @@ def _names_stay_beside_the_cells(view, qtbot):
 
 
 def test_layer_names_in_a_margin_that_does_not_scroll(qtbot, held):
-    session = Session(Config(models=("lstm",), seq_len=200, hidden_size=4, num_layers=3))
-    adapter = SessionAdapter(session)
-    view = UnrolledView(adapter)
-    held.append(view)
-    qtbot.addWidget(view)
-    view.resize(900, 500)
-    view.show()
-    qtbot.waitExposed(view)
+    _session, adapter, view = _shown_view(qtbot, held, (900, 500), models=("lstm",),
+                                          seq_len=200, hidden_size=4, num_layers=3)
     names = _names_stay_beside_the_cells(view, qtbot)
     assert {"LSTM", "layer 3 (top)", "layer 2", "layer 1"} <= set(names)
     # bottom = 1: layer 1 is the lowest row of the grid
@@ -109,14 +115,8 @@ def test_layer_names_in_a_margin_that_does_not_scroll(qtbot, held):
 def test_a_click_on_a_layers_cell_shows_that_layer(qtbot, held):
     from PySide6.QtCore import Qt
 
-    session = Session(Config(models=("gru",), seq_len=8, hidden_size=3, num_layers=2))
-    adapter = SessionAdapter(session)
-    view = UnrolledView(adapter)
-    held.append(view)
-    qtbot.addWidget(view)
-    view.resize(900, 600)
-    view.show()
-    qtbot.waitExposed(view)
+    _session, adapter, view = _shown_view(qtbot, held, (900, 600), models=("gru",),
+                                          seq_len=8, hidden_size=3, num_layers=2)
     low = view.layer_rows[0]
     centre = low.mapToScene(low.cell_rect(4).center())
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
