@@ -148,3 +148,26 @@ def test_a_lower_layers_columns_are_documented():
     assert col is not None and col.meaning.startswith("layer 1 of a stacked model")
     assert describe("gru layer 2 log10 ||dh_T/dh_t||_2", "jacobians.csv") is not None
     assert describe("lstm layer 2 nonsense", "forget.csv") is None
+
+
+def test_the_windows_settings_pick_the_layer_for_every_panel(make_window, monkeypatch):
+    """In the window: the Settings dock's one picker; a layer change reaches the panels
+    through the stager (in stages for large runs, like new runs)."""
+    from lstmviz.ui import staging
+
+    window = make_window(Config(models=("lstm",), seq_len=T, hidden_size=H, num_layers=2))
+    picker = window.controls.layer_picker
+    assert picker.isVisibleTo(window.controls) and picker.count() == 2
+    forget = window.panels["forget"]
+    forget.ensure_built()
+    monkeypatch.setattr(staging, "STAGE_ELEMENTS", 0)  # stage even these small runs
+    _choose(picker, 0)
+    assert window.stager.pending  # queued, one panel per event-loop turn
+    window.stager.flush()
+    np.testing.assert_array_equal(forget.heatmaps["lstm"].full,
+                                  _engine_forget(window.session, 0).T)
+    assert window.adapter.layer == 0
+    window.request_config(window.session.config.replace(num_layers=1))
+    window.recomputer.wait(jacobians=False)
+    window.stager.flush()
+    assert not picker.isVisibleTo(window.controls) and window.adapter.layer is None

@@ -160,7 +160,7 @@ def end_ticks(lo: float, hi: float, n: int = 2) -> list[tuple[float, str]]:
 CURVES_MIN = 260
 #: Narrowest layer heatmap (its row names, some steps and the colour bar's ticks).
 DEPTH_MIN = 120
-#: Width of the heatmap's row names axis (pixels).
+#: Narrowest row names axis of the heatmap (pixels; wider for longer names).
 ROW_NAMES_WIDTH = 58
 
 
@@ -193,9 +193,6 @@ class DepthHeatmap:
         self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), interactive=False, width=9,
                                         colorMapMenu=False, orientation="horizontal")
         self.colorbar.getAxis("bottom").setLabel("‖dL/dh⁽ˡ⁾_t‖")
-        # room for the row names ("lstm l2"; an axis drops a label wider than itself)
-        self.plot.getAxis("left").setWidth(ROW_NAMES_WIDTH)
-        self.colorbar.getAxis("left").setWidth(ROW_NAMES_WIDTH)  # aligned with the heatmap
         self.colorbar.setImageItem(self.image)
         self.widget.ci.addItem(self.colorbar, row=1, col=0)
         self.full = np.full((1, 1), np.nan)
@@ -223,6 +220,11 @@ class DepthHeatmap:
         self.full = np.array(rows, dtype=float)
         R, T = self.full.shape
         self.plot.getAxis("left").setTicks([list(enumerate(labels))])
+        # room for the widest row name ("mingru l3"; an axis drops a label wider than itself)
+        font = self.plot.getAxis("left").style.get("tickFont") or QApplication.font()
+        names = max(QFontMetrics(font).horizontalAdvance(n) for n in labels) + 14
+        for plot in (self.plot, self.colorbar):  # (the bar aligned with the heatmap)
+            plot.getAxis("left").setWidth(max(ROW_NAMES_WIDTH, names))
         self.widget.setBackground(theme.background)
         style_plot(self.plot, theme)
         style_plot(self.colorbar, theme)
