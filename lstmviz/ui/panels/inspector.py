@@ -5,7 +5,8 @@ c_{t-1} -> f ⊙ c_{t-1} + i ⊙ g = c_t, the GRU's h_{t-1} -> z ⊙ h_{t-1} + (
 the RNN's h_{t-1} -> h_t ...); for kinds with eigenvalues (the LRU) the λ on the unit
 circle. Below, dL/dh_t once the backward pass has reached t. The cell is the adapter's
 selection, or the cursor's step while "follow cursor" is on (the default; a click on a
-cell turns it off).
+cell turns it off); for a stacked model, at the viewed layer (the Settings dock's one
+"Show layer", `SessionAdapter.layer`, as the other one-layer panels).
 """
 
 from __future__ import annotations
