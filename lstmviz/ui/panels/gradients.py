@@ -379,20 +379,16 @@ class GradientPanel(Panel):
                     self._add_bound(x, run, yh)
         self._auto_range = y_range(*logs)
         self.depth.set_runs(runs, self._auto_range, theme)
+        # the heatmap takes 2/5 of the width, what the curves' axis and one-column legend
+        # leave (CURVES_MIN), at least DEPTH_MIN (the layout's sizes: exports get them too)
+        self.plot_widget.setMinimumWidth(CURVES_MIN if self.depth.rows else 0)
         # a walkthrough holds the axis still over its steps
         self._apply_y_range(*(self._held or self._auto_range))
         self.plot.setXRange(1, T, padding=0.01)
         self.cursor = self.pooled(self.plot, lambda: pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
         self.notes.set_worst(self._worst_notes(T))
-        # the heatmap takes 2/5 of the width, what the curves' axis and one-column legend
-        # leave (CURVES_MIN), at least DEPTH_MIN (the layout's sizes: exports get them too)
-        self.plot_widget.setMinimumWidth(CURVES_MIN if self.depth.rows else 0)
         fit_legend(self.plot, self.legend)
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        super().resizeEvent(event)
-        self.depth._bar_ticks()
 
     def set_y_range_exponents(self, lo: float | None, hi: float | None) -> None:
         """Hold the y axis at 10^lo .. 10^hi (log10 exponents) over every rebuild, until
@@ -534,6 +530,10 @@ class GradientPanel(Panel):
         else:
             lines += entries
         return "\n".join(lines)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().resizeEvent(event)
+        self.depth._bar_ticks()
 
     def plot_items(self) -> list[pg.PlotItem]:
         """The curves, and the layer heatmap beside them when a model is stacked."""
