@@ -298,8 +298,11 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self, self._build_hidden)
 
     def _build_hidden(self) -> None:
-        for panel in self.panels.values():
-            panel.ensure_built()
+        """Queue the panels not yet built on the stager, one per turn like an install of
+        runs (at the Settings dock's largest values one panel's build and first picture
+        take a few hundred ms: all of them in one turn froze File > Open for seconds)."""
+        for name, panel in self.panels.items():
+            self.stager.build(name, panel)
 
     def _arrange_default(self) -> None:
         d = self.docks

@@ -30,7 +30,7 @@ window.show()
 app.processEvents()
 window.recomputer.complete_jacobians()
 time.sleep(0.2)
-assert live_jobs() == 1, live_jobs()
+assert live_jobs() >= 1, live_jobs()  # the Jacobian job (and perhaps a panel build)
 """
 
 
