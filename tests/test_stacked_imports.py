@@ -1,0 +1,80 @@
+"""Stacked weight files set num_layers (issue 13): File > Import weights (Session.with_weights),
+a configuration's [weights] and a lecture step's weights take the file's layer count, and
+show every layer of the file, not layer 0 only; a config that sets another num_layers is one
+message naming the key and the file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lstmviz import engine
+from lstmviz.config import Config, ConfigError, load_config
+from lstmviz.engine.stack import build_stack
+from lstmviz.session import Session, compute_runs
+from lstmviz.walkthrough import load_walkthrough
+
+
+@pytest.fixture
+def lstm2(tmp_path):
+    path = tmp_path / "models" / "lstm2.npz"
+    path.parent.mkdir()
+    stack = build_stack("lstm", 1, 5, num_layers=2, seed=21)
+    engine.save_weights(path, stack, engine.build_readout(5, 1, seed=3))
+    return path, stack
+
+
+def _same_stack(run, stack):
+    assert run.imported and run.num_layers == stack.num_layers
+    got = run.stack[0]
+    for k, v in stack.params.items():  # every layer, not layer 0 only
+        np.testing.assert_array_equal(got.params[k], v)
+
+
+def test_importing_a_two_layer_file_sets_num_layers(lstm2):
+    path, stack = lstm2
+    session = Session(Config(models=("rnn", "lstm"), seq_len=6, hidden_size=3))
+    model, readout = engine.load_weights(path)
+    config, weights = session.with_weights(model.kind, model, readout)
+    assert (config.num_layers, config.hidden_size) == (2, 5)
+    session.set_weights(model.kind, model, readout)
+    assert session.config.num_layers == 2
+    _same_stack(session.runs["lstm"], stack)
+    assert session.runs["rnn"].num_layers == 2  # the model compared beside it: two layers too
+    # and back: a one-layer file into the two-layer session makes it one layer again
+    one = engine.build_model("lstm", 1, 5, seed=2)
+    session.set_weights("lstm", one, None)
+    assert session.config.num_layers == 1 and session.runs["lstm"].num_layers == 1
+
+
+def test_a_config_naming_a_two_layer_file_takes_its_layer_count(tmp_path, lstm2):
+    path, stack = lstm2
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[settings]\nmodels = ["rnn", "lstm"]\nseq_len = 6\n'
+                   '[weights]\nlstm = "models/lstm2.npz"\n', encoding="utf-8")
+    config = load_config(cfg)
+    assert (config.num_layers, config.hidden_size) == (2, 5)
+    runs = compute_runs(config)
+    _same_stack(runs["lstm"], stack)
+    assert runs["rnn"].num_layers == 2
+    cfg.write_text('[settings]\nmodels = ["lstm"]\nseq_len = 6\nnum_layers = 3\n'
+                   '[weights]\nlstm = "models/lstm2.npz"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"c.toml: weights.lstm: .*lstm2.npz holds a model of "
+                                          r"2 layer\(s\), but num_layers = 3; set num_layers = 2"):
+        load_config(cfg)
+
+
+def test_a_lecture_step_naming_a_two_layer_file_takes_its_layer_count(tmp_path, lstm2):
+    path, stack = lstm2
+    lecture = tmp_path / "lec.toml"
+    lecture.write_text('''title = "t"
+[[step]]
+title = "untrained"
+setup = { models = ["lstm"], seq_len = 6 }
+[[step]]
+title = "trained, two layers"
+setup = { weights = { lstm = "models/lstm2.npz" } }
+''', encoding="utf-8")
+    wt = load_walkthrough(lecture)
+    assert [s.config.num_layers for s in wt.steps] == [1, 2]
+    _same_stack(compute_runs(wt.steps[1].config)["lstm"], stack)
