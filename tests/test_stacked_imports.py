@@ -78,3 +78,29 @@ setup = { weights = { lstm = "models/lstm2.npz" } }
     wt = load_walkthrough(lecture)
     assert [s.config.num_layers for s in wt.steps] == [1, 2]
     _same_stack(compute_runs(wt.steps[1].config)["lstm"], stack)
+
+
+def test_the_shipped_two_layer_lstm_and_its_lecture_steps():
+    """builtin:adding_lstm2 loads as two layers, solves the task as its manifest says, and
+    the lecture steps showing it (08_after_training) make its session two layers and have
+    claims that hold on the runs they compute (the walkthrough's own claim checks)."""
+    from lstmviz.named_weights import builtin_models, load_file
+    from lstmviz.walkthrough import check_claim, find_walkthrough
+
+    entry = builtin_models()["adding_lstm2"]
+    model, readout = load_file("builtin:adding_lstm2", "lstm")
+    assert model.num_layers == 2 and readout is not None
+    assert entry["solved"] and entry["eval_mse"] < 0.01 < 1 / 6
+    wt = load_walkthrough(find_walkthrough("08_after_training"))
+    steps = [s for s in wt.steps if s.config.num_layers == 2]
+    assert len(steps) == 2 and "builtin:adding_lstm2" in steps[1].config.weight_files.values()
+    for step in steps:
+        runs = compute_runs(step.config)
+        assert runs["lstm"].num_layers == 2
+        quantities = {c.quantity for c in step.claims}
+        assert {"grad_depth_ratio", "grad_bottom_ratio"} <= quantities
+        for claim in step.claims:
+            ok, actual = check_claim(claim, runs)
+            assert ok, f"{claim.describe()}: measured {actual.text()}"
+    assert runs["lstm"].imported and runs["lstm"].stack[0].params["weight_hh_l1"].shape == (
+        64, 16)

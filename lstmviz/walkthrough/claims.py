@@ -52,6 +52,11 @@ def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
             lg = (len(d.log10_grad_h) - (i + 1)) * _log10(d.rnn_bound)
         elif quantity == "jac_prod":
             lg = float(d.log10_jac_prod[i])
+        elif quantity in ("grad_depth_ratio", "grad_bottom_ratio"):  # (L, T) exact logs
+            layers = (np.asarray(d.log10_grad_h)[None] if run.stack is None
+                      else run.stack[2].log10_h_layers)
+            top = layers[-1][i] if quantity == "grad_depth_ratio" else layers[-1][-1]
+            lg = float(layers[0][i] - top)
         elif quantity in STEP_QUANTITIES:
             series = {"grad_c_ratio": d.log10_grad_c, "whh_ratio": d.log10_whh}
             logs = np.asarray(series.get(quantity, d.log10_grad_h), dtype=np.float64)
