@@ -104,3 +104,19 @@ def test_the_shipped_two_layer_lstm_and_its_lecture_steps():
             assert ok, f"{claim.describe()}: measured {actual.text()}"
     assert runs["lstm"].imported and runs["lstm"].stack[0].params["weight_hh_l1"].shape == (
         64, 16)
+
+
+def test_depth_quantities_on_one_layer_and_a_step_beyond_the_run():
+    """One layer: bottom = top, so grad_depth_ratio is 1 and grad_bottom_ratio is
+    grad_ratio; a t beyond the run (a step's claims against the runs still on screen) is
+    NaN, not an error."""
+    import math
+
+    from lstmviz.walkthrough import measure_quantity
+
+    runs = compute_runs(Config(models=("lstm",), seq_len=7, hidden_size=3))
+    assert measure_quantity("lstm", "grad_depth_ratio", runs).log10 == 0.0
+    assert (measure_quantity("lstm", "grad_bottom_ratio", runs, 2).log10
+            == measure_quantity("lstm", "grad_ratio", runs, 2).log10)
+    for q in ("grad_ratio", "grad_depth_ratio", "grad_bottom_ratio"):
+        assert math.isnan(measure_quantity("lstm", q, runs, 50).log10)
