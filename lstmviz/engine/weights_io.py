@@ -382,7 +382,7 @@ def _keys_found(arrays: dict[str, np.ndarray], name: str) -> str:
 
 def load_weights(
     path: str | os.PathLike, kind: str | None = None, *,
-    model: Model | StackedModel | None = None
+    model: Model | StackedModel | None = None, notes: list[str] | None = None
 ) -> tuple[Model | StackedModel, Readout | None]:
     """Read a weight file -> (Model, Readout or None), for every registered kind.
 
@@ -395,7 +395,8 @@ def load_weights(
     match that model and its activation is kept unless the file names one. Keys with _l0 …
     _l{L-1} (up to MAX_LAYERS) give a StackedModel of L layers (one layer: a Model, as
     before); layer l > 0 must read the H outputs of the layer below. A bidirectional file gets
-    one message saying that is not supported yet (see split_layers).
+    one message saying that is not supported yet (see split_layers). notes: a list that gets
+    one sentence for people when the kind was chosen among several that fit (no __kind__).
     """
     path = Path(path)
     arrays = _read(path)
@@ -413,7 +414,7 @@ def load_weights(
     for l, keys in enumerate(layers):
         m = _load_layer(path, arrays, keys, l, kind if l == 0 else models[0].kind,
                         given_models[l] if given_models else None,
-                        None if l == 0 else models[0].hidden_size)
+                        None if l == 0 else models[0].hidden_size, notes if l == 0 else None)
         models.append(m)
     readout = _readout(path, arrays, models[0].hidden_size)
     if len(models) == 1:
@@ -442,13 +443,21 @@ def _fit(want: str, params: dict[str, np.ndarray], I: int | None = None,
     return best[1], best[2]
 
 
-def _pick_kind(path: Path, matches: list[tuple[str, int, int]]) -> str:
+def _pick_kind(path: Path, matches: list[tuple[str, int, int]],
+               notes: list[str] | None = None) -> str:
     """The kind of a file without "__kind__" that several kinds' shapes fit: the one PyTorch
-    saves if exactly one of them is, else a message naming them all."""
+    saves if exactly one of them is (a sentence saying so into `notes`), else a message
+    naming them all."""
     if len(matches) == 1:
         return matches[0][0]
     native = [k for k, _, _ in matches if cells.get(k).pytorch]
     if len(native) == 1:
+        if notes is not None:
+            spec = cells.get(native[0])
+            others = ", ".join(cells.get(k).label for k, _, _ in matches if k != native[0])
+            notes.append(f"{path.name} has no __kind__: read as the {spec.label} "
+                         f"({spec.pytorch}'s keys and shapes, which the {others} shares); "
+                         "save it with __kind__ to say otherwise")
         return native[0]
     fits = ", ".join(f"{k} (H={h}, I={i})" for k, i, h in matches)
     raise WeightFileError(
@@ -458,7 +467,8 @@ def _pick_kind(path: Path, matches: list[tuple[str, int, int]]) -> str:
 
 
 def _load_layer(path: Path, arrays: dict[str, np.ndarray], keys: dict[str, str], layer: int,
-                kind: str | None, model: Model | None, below: int | None) -> Model:
+                kind: str | None, model: Model | None, below: int | None,
+                notes: list[str] | None = None) -> Model:
     """One layer's Model from its keys (parameter name -> key in the file). below: the
     layer below's hidden size (this layer's input size), None for the bottom layer."""
     sfx = f"_l{layer}"
@@ -505,7 +515,7 @@ def _load_layer(path: Path, arrays: dict[str, np.ndarray], keys: dict[str, str],
     if given is not None:
         want = given
     elif matches:
-        want = _pick_kind(path, matches)
+        want = _pick_kind(path, matches, notes)
     else:
         want = partial[0][0]
     if file_kind is not None and file_kind != want:

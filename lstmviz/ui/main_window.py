@@ -600,7 +600,8 @@ class MainWindow(QMainWindow):
         change: in the background when large (busy indicator; a later change or closing the
         window cancels it), so the window never freezes. False if the file is refused."""
         try:
-            model, readout = engine.load_weights(path)
+            notes: list[str] = []
+            model, readout = engine.load_weights(path, notes=notes)
             config, weights = self.session.with_weights(model.kind, model, readout)
         except (ValueError, OSError) as exc:
             self.show_error(str(exc))
@@ -609,6 +610,7 @@ class MainWindow(QMainWindow):
         L = config.num_layers
         layers = ("" if L == self.session.config.num_layers else
                   f" (num_layers set to {L}: the file has {L} layer{'s' if L > 1 else ''})")
+        layers += "".join(f"; {n}" for n in notes)
         self.controls.set_config(config)
         self.recomputer.request(config, weights)
         self.statusBar().showMessage(f"Importing {model.kind.upper()} weights from {path}…"

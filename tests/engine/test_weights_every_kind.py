@@ -152,3 +152,19 @@ def test_bad_options_metadata_is_one_message(tmp_path):
     np.savez(path, **{**arrays, "__options__": np.array('{"forget_gate": "cubic"}')})
     with pytest.raises(WeightFileError, match=r"s.npz: .*forget_gate: expected one of"):
         load_weights(path)
+
+
+def test_a_bare_lstm_file_reads_as_the_lstm_and_says_why(tmp_path):
+    """An nn.LSTM state_dict (no __kind__) also fits the sLSTM: it reads as the LSTM, and a
+    caller who asks gets the sentence saying so (the import's status bar shows it)."""
+    stack = build_stack("slstm", I, H, num_layers=1, seed=1)
+    np.savez(tmp_path / "sd.npz", **stack.params)
+    notes: list[str] = []
+    got, _ = load_weights(tmp_path / "sd.npz", notes=notes)
+    assert got.kind == "lstm"
+    assert notes == ["sd.npz has no __kind__: read as the LSTM (nn.LSTM's keys and shapes, "
+                     "which the sLSTM shares); save it with __kind__ to say otherwise"]
+    notes.clear()
+    save_weights(tmp_path / "named.npz", stack.layers[0])
+    assert load_weights(tmp_path / "named.npz", notes=notes)[0].kind == "slstm"
+    assert notes == []
