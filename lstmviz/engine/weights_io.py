@@ -425,10 +425,11 @@ def load_weights(
 def _fit(want: str, params: dict[str, np.ndarray], I: int | None = None,
          H: int | None = None) -> tuple[int, int]:
     """The (I, H) for which the kind's shapes fit `params` best (most parameters of the right
-    shape, then most matching dimensions, then the smaller H); I or H fixed when given."""
+    shape, then most matching dimensions, then the smaller H); I or H fixed when given. 0 is
+    a candidate, so that empty arrays get the message that says I or H must be >= 1."""
     got = {k: tuple(a.shape) for k, a in params.items()}
-    sizes = sorted({d for shape in got.values() for d in shape if d > 0}) or [1]
-    hidden = sorted({d // g for d in sizes for g in range(1, 9) if d % g == 0 and d >= g})
+    sizes = sorted({d for shape in got.values() for d in shape}) or [1]
+    hidden = sorted({d // g for d in sizes for g in range(1, 9) if d % g == 0} | {0})
     shapes_of = cells.get(want).param_shapes
     best = None
     for h in ([H] if H is not None else hidden):
@@ -494,6 +495,9 @@ def _load_layer(path: Path, arrays: dict[str, np.ndarray], keys: dict[str, str],
                 raise WeightFileError(f"{path}: {source}: {exc}") from None
     given = kind or (model.kind if model is not None else None) or file_kind
     matches, partial = infer_kinds(params)
+    empty = [m for m in matches if min(m[1:]) < 1]  # empty arrays fit I = 0 or H = 0:
+    matches = [m for m in matches if m not in empty]  # not a kind, a message below
+    partial = empty + partial
     if given is None and not matches:
         closest = _closest_kind(set(params))
         for name in cells.get(closest).param_shapes(1, 1):
@@ -507,7 +511,8 @@ def _load_layer(path: Path, arrays: dict[str, np.ndarray], keys: dict[str, str],
         if not partial:  # right names, no kind's shapes: name the one that fits least
             I, H = _fit(closest, params)
             want_shapes = cells.get(closest).param_shapes(I, H)
-            bad = next(k for k in want_shapes if tuple(params[k].shape) != want_shapes[k])
+            bad = next((k for k in want_shapes if tuple(params[k].shape) != want_shapes[k]),
+                       next(iter(want_shapes)))
             raise WeightFileError(
                 f"{path}: {lbl(bad)}: cannot infer the kind from shape {params[bad].shape} "
                 f"(no registered kind's parameters have these shapes; a {closest} with H={H}, "
@@ -533,6 +538,14 @@ def _load_layer(path: Path, arrays: dict[str, np.ndarray], keys: dict[str, str],
         I, H = model.input_size, model.hidden_size
     else:
         I, H = next(((i, h) for k, i, h in matches if k == want), None) or _fit(want, params)
+    if I < 1 or H < 1:  # empty arrays fit any kind with I = 0 or H = 0
+        dim = "I" if I < 1 else "H"
+        name = next(k for k in spec.param_shapes(1, 1)
+                    if spec.param_shapes(1, 1)[k] != (spec.param_shapes(2, 1) if dim == "I"
+                                                      else spec.param_shapes(1, 2))[k])
+        want = "shape (G*H, I) with I >= 1" if dim == "I" else "a hidden size H >= 1"
+        raise WeightFileError(f"{path}: {lbl(name)}: expected {want}, got shape "
+                              f"{params[name].shape}")
     want_shapes = spec.param_shapes(I, H)
     order = list(want_shapes)
     if model is not None:  # the hidden size must agree: the shapes without I name it first

@@ -168,3 +168,12 @@ def test_a_bare_lstm_file_reads_as_the_lstm_and_says_why(tmp_path):
     save_weights(tmp_path / "named.npz", stack.layers[0])
     assert load_weights(tmp_path / "named.npz", notes=notes)[0].kind == "slstm"
     assert notes == []
+
+
+def test_empty_arrays_say_the_size_must_be_at_least_one(tmp_path):
+    """Arrays of H = 0 fit every classic kind's shapes; that is one message, not a kind."""
+    np.savez(tmp_path / "h0.npz", weight_ih=np.zeros((0, 3)), weight_hh=np.zeros((0, 0)),
+             bias_ih=np.zeros(0), bias_hh=np.zeros(0))
+    with pytest.raises(WeightFileError, match=r"h0.npz: weight_ih: expected a hidden size "
+                                              r"H >= 1, got shape \(0, 3\)"):
+        load_weights(tmp_path / "h0.npz")
