@@ -22,6 +22,7 @@ from lstmviz.engine.stack import (
     StackGrads,
     StackTrace,
     build_stack,
+    num_layers_of,
     stack_backward,
     stack_forward,
 )
@@ -351,8 +352,9 @@ class Session:
     def with_weights(self, kind: str, model: engine.Model, readout: engine.Readout | None
                      ) -> tuple[Config, dict[str, tuple[engine.Model, engine.Readout | None]]]:
         """(config, weights) that show imported weights for `kind`: the kind added to the
-        models if missing and dropped from config.weights, hidden_size the model's, and
-        weights the config named for other models kept only if they have that size."""
+        models if missing and dropped from config.weights, hidden_size and num_layers the
+        model's (a two-layer file makes every model two layers), and weights the config
+        named for other models kept only if they have that size and layer count."""
         weights = dict(self.weights)
         weights[kind] = (model, readout)
         config = self.config
@@ -360,9 +362,11 @@ class Session:
             config = config.replace(weights=tuple(p for p in config.weights if p[0] != kind))
         if kind not in config.models:
             config = config.replace(models=(*config.models, kind))
-        if model.hidden_size != config.hidden_size:
+        layers = num_layers_of(model)
+        if model.hidden_size != config.hidden_size or layers != config.num_layers:
             named = tuple((k, ref) for k, ref in config.weights if k != kind)
-            config = config.replace(hidden_size=model.hidden_size, weights=named)
+            config = config.replace(hidden_size=model.hidden_size, num_layers=layers,
+                                    weights=named)
             try:
                 named_weights(config)
             except ConfigError:  # the config's other named weights have another size

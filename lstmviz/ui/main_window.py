@@ -603,17 +603,23 @@ class MainWindow(QMainWindow):
         change: in the background when large (busy indicator; a later change or closing the
         window cancels it), so the window never freezes. False if the file is refused."""
         try:
-            model, readout = engine.load_weights(path)
+            notes: list[str] = []
+            model, readout = engine.load_weights(path, notes=notes)
             config, weights = self.session.with_weights(model.kind, model, readout)
         except (ValueError, OSError) as exc:
             self.show_error(str(exc))
             QMessageBox.warning(self, "Cannot import weights", str(exc))
             return False
+        L = config.num_layers
+        layers = ("" if L == self.session.config.num_layers else
+                  f" (num_layers set to {L}: the file has {L} layer{'s' if L > 1 else ''})")
+        layers += "".join(f"; {n}" for n in notes)
         self.controls.set_config(config)
         self.recomputer.request(config, weights)
         self.statusBar().showMessage(f"Importing {model.kind.upper()} weights from {path}…"
-                                     if self.recomputer.busy else
-                                     f"Imported {model.kind.upper()} weights from {path}", 5000)
+                                     f"{layers}" if self.recomputer.busy else
+                                     f"Imported {model.kind.upper()} weights from {path}"
+                                     f"{layers}", 5000)
         return True
 
     def clear_weights(self) -> None:

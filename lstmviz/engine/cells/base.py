@@ -244,6 +244,10 @@ class CellKind:
     #: eigenvalues(p) -> (H,) complex, for kinds whose recurrence is diag(lambda) (the LRU):
     #: the inspector draws them on the unit circle
     eigenvalues: Callable | None = None
+    #: the torch.nn module whose state_dict holds exactly these parameters ("nn.LSTM"), None
+    #: if PyTorch has none: a weight file without "__kind__" whose keys and shapes fit several
+    #: kinds (an LSTM's fit the sLSTM) is read as the one PyTorch saves (engine.weights_io)
+    pytorch: str | None = None
 
     def state_path(self, p: Params, o: Any, cache, state: tuple) -> tuple[str, tuple]:
         """The inspector's state path of one step (see `path`)."""

@@ -186,6 +186,7 @@ def path(p, o, cache, state):
 
 
 KIND = CellKind(
+    pytorch="nn.GRU",
     name=NAME,
     label="GRU",
     colour="green",

@@ -229,6 +229,7 @@ def path(p, o, cache, state):
 
 
 KIND = CellKind(
+    pytorch="nn.LSTM",
     name=NAME,
     label="LSTM",
     colour="blue",

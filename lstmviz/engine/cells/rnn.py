@@ -136,6 +136,7 @@ EQUATIONS = ("h<sub>t</sub> = φ(pre<sub>t</sub>) &nbsp;·&nbsp; ∂h<sub>t</sub
 
 
 KIND = CellKind(
+    pytorch="nn.RNN",
     name=NAME,
     label="RNN",
     colour="vermillion",
