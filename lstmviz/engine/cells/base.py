@@ -195,7 +195,7 @@ class CellKind:
       keep_note saying why).
       cell_path(p, o, run, sl, jac) -> (direct (n,), indirect (n, H, H)) for the steps sl of
       batch element 0 of a forward run (cells.Forward), for kinds with an LSTM-style cell
-      path (the cell panel), else None.
+      path (the cell panel), else None; jac=None -> (direct, None) without the Jacobians.
     Speed: scan (vectorised forward/backward over all T steps, see scan.py) or None;
       train_kernel (a lean last-step-loss kernel) or None.
     Inspector: equations (HTML), path (the state update as bar series), eigenvalues.

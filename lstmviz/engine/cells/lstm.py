@@ -144,9 +144,11 @@ def cell_path(p, o, run, sl: slice, jac: StepJacobians):
 
     direct = ||diag(f_t)||_2 = max_j f_t[j]; indirect = C_t diag(o_{t-1} tanh'(c_{t-1})), the
     part through h_{t-1} and the gates (jac.full holds C_t). o_{t-1} tanh'(c_{t-1}) is zero at
-    t = 1 (h_0 is an independent initial state).
+    t = 1 (h_0 is an independent initial state). jac=None: (direct, None), no Jacobians.
     """
     f = run.extras["f"][sl, 0]
+    if jac is None:
+        return f.max(axis=1), None
     n, H = f.shape
     lo = sl.start or 0
     dtc_prev = np.zeros((n, H))
