@@ -141,12 +141,13 @@ class Run:
     def label(self) -> str:
         return model_label(self.model)
 
-    def completed(self) -> Run:
-        """This run with its exact Jacobian norms computed (itself if they already are)."""
+    def completed(self, progress: Callable[[int, int], None] | None = None) -> Run:
+        """This run with its exact Jacobian norms computed (itself if they already are);
+        progress(done, T) after each chunk of steps (engine.complete_diagnostics)."""
         if self.diagnostics.jacobians_ready:
             return self
         return replace(self, diagnostics=engine.complete_diagnostics(
-            self.model, self.trace, self.diagnostics))
+            self.model, self.trace, self.diagnostics, progress))
 
     @property
     def overflow_step(self) -> int | None:

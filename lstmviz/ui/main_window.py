@@ -186,6 +186,7 @@ class MainWindow(QMainWindow):
         self.recomputer.failed.connect(self.show_error)
         self.recomputer.busyChanged.connect(self._on_busy)
         self.recomputer.jacobiansPending.connect(self._on_jacobians_pending)
+        self.recomputer.jacobiansProgress.connect(self._on_jacobians_progress)
         self.adapter.runsChanged.connect(self._on_runs)
         self.adapter.frameChanged.connect(self._update_status)
 
@@ -490,6 +491,10 @@ class MainWindow(QMainWindow):
     def _on_jacobians_pending(self, pending: bool) -> None:
         dock = self.docks["jacobians"]
         dock.setWindowTitle("Jacobians (computing…)" if pending else self.panels["jacobians"].title)
+
+    def _on_jacobians_progress(self, fraction: float) -> None:
+        if fraction < 1:
+            self.docks["jacobians"].setWindowTitle(f"Jacobians (computing… {fraction:.0%})")
 
     def _on_runs(self) -> None:
         # keep the controls in step with what was computed (e.g. after a failed request)
