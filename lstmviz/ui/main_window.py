@@ -183,6 +183,7 @@ class MainWindow(QMainWindow):
 
         self.controls = ControlsPanel(self.session.config)
         self.controls.configRequested.connect(self.request_config)
+        self.controls.layer_picker.bind(self.adapter)  # the one layer picker (issue 13)
         self.recomputer.failed.connect(self.show_error)
         self.recomputer.busyChanged.connect(self._on_busy)
         self.recomputer.jacobiansPending.connect(self._on_jacobians_pending)

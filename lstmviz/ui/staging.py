@@ -46,8 +46,11 @@ class PanelStager(QObject):
         for panel in panels.values():
             adapter.runsChanged.disconnect(panel._on_runs)
             adapter.frameChanged.disconnect(panel._on_frame)
+            if panel.per_layer:  # another layer shown: a rebuild, staged like new runs
+                adapter.layerChanged.disconnect(panel._on_layer)
         adapter.runsChanged.connect(self._on_runs)
         adapter.frameChanged.connect(self._on_frame)
+        adapter.layerChanged.connect(self._on_layer)
 
     @property
     def pending(self) -> bool:
@@ -63,6 +66,16 @@ class PanelStager(QObject):
                 self.queue(name, "runs", lambda p=panel: (p._on_runs(), p._on_frame()))
             else:
                 panel._on_runs()
+
+    def _on_layer(self, *_args) -> None:
+        staged = self._large()
+        for name, panel in self.panels.items():
+            if not panel.per_layer:
+                continue
+            if staged or name in self._queue:
+                self.queue(name, "runs", lambda p=panel: (p._on_runs(), p._on_frame()))
+            else:
+                panel._on_layer()
 
     def _on_frame(self, *args) -> None:
         for name, panel in self.panels.items():

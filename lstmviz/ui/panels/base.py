@@ -118,6 +118,9 @@ class Panel(QWidget):
     name = "panel"
     title = "Panel"
     tooltip = ""
+    #: shows one layer of a stacked model: the adapter's viewed layer (`runs` are then
+    #: `SessionAdapter.viewed` runs, and a new layer rebuilds the panel)
+    per_layer = False
 
     def __init__(self, adapter: SessionAdapter, theme: Theme = LIGHT,
                  parent: QWidget | None = None, *, lazy: bool = False) -> None:
@@ -140,6 +143,8 @@ class Panel(QWidget):
         self.presenter_scale = 1.0  # presenter mode's scale of fonts and lines
         adapter.runsChanged.connect(self._on_runs)
         adapter.frameChanged.connect(self._on_frame)
+        if self.per_layer:
+            adapter.layerChanged.connect(self._on_layer)
         if not lazy:
             self.ensure_built()
 
@@ -250,12 +255,22 @@ class Panel(QWidget):
     # -- helpers --------------------------------------------------------------------
     @property
     def runs(self) -> dict[str, Run]:
-        return self.adapter.session.runs
+        """The session's runs; for a `per_layer` panel each at the viewed layer."""
+        runs = self.adapter.session.runs
+        if not self.per_layer:
+            return runs
+        viewed = self.adapter.viewed
+        return {kind: viewed(run) for kind, run in runs.items()}
+
+    def _on_layer(self, *_args) -> None:
+        """Another layer to show: the panel's items take that layer's arrays."""
+        self._on_runs()
+        self._on_frame()
 
     def _on_runs(self) -> None:
         if not self.built:
             return  # made from the session's runs when first built
-        runs = self.adapter.session.runs
+        runs = self.runs
         key = self.structure_key(runs)
         if key is not None:
             key = (self.theme.name, key)
@@ -609,6 +624,26 @@ AXIS_WIDTH = 42
 def label(kind: str) -> str:
     """The kind's name for people (the cell registry's)."""
     return cells.get(kind).label
+
+
+def layer_suffix(run: Run) -> str:
+    """' · layer l/L' for a stacked model's run (what a per-layer panel's titles add), ''
+    for one layer."""
+    return f" · {run.layer_name}" if run.layer_name else ""
+
+
+def unit_axis_label(run: Run) -> str:
+    """The left axis of a units x time heatmap: 'unit', 'layer 1/2 · unit' for a stacked
+    model (the layer said where it costs no width: a longer title widens the plot)."""
+    return f"{run.layer_name} · unit" if run.layer_name else "unit"
+
+
+def layer_prefix(run: Run) -> str:
+    """The kind as CSV columns name it: 'lstm', or 'lstm layer 1' for a layer below the top
+    of a stacked model (the top layer keeps the plain names, as in gradients.csv)."""
+    if run.num_layers == 1 or run.layer_index == run.num_layers - 1:
+        return run.kind
+    return f"{run.kind} layer {run.layer_index + 1}"
 #: The cursor over a heatmap: the theme's highlight is yellow, which vanishes on viridis
 #: near 1 (a forget gate held open), so heatmaps use a magenta no colour map contains.
 HEATMAP_CURSOR = "#ff2e88"

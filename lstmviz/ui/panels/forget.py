@@ -25,9 +25,11 @@ from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defi
     finite_prefix,
     gate_image,
     label,
+    layer_prefix,
     make_colorbar,
     make_note,
     style_plot,
+    unit_axis_label,
 )
 from lstmviz.ui.theme import Theme
 
@@ -64,6 +66,7 @@ class ForgetPanel(Panel):
 
     name = "forget"
     title = "Forget gate"
+    per_layer = True
     tooltip = (
         "What each model keeps of its old state, per hidden unit over time, 0 = forget, "
         "1 = keep: the LSTM forget gate f_t, the GRU update gate z_t (PyTorch's convention: "
@@ -100,6 +103,7 @@ class ForgetPanel(Panel):
         self.mean.addItem(self.mean_cursor)
         self.kinds: tuple[str, ...] = ()
         self.means: dict[str, np.ndarray] = {}
+        self.prefixes: dict[str, str] = {}  # kind -> its CSV name ("lstm layer 1")
         self._style()
 
     # -- runs -----------------------------------------------------------------------
@@ -125,10 +129,12 @@ class ForgetPanel(Panel):
         T = max((r.trace.h.shape[0] for r in runs.values()), default=1)
         self.t_axis = np.arange(1, T + 1, dtype=float)
         self.means = {}
+        self.prefixes = {kind: layer_prefix(runs[kind]) for kind in kinds}
         for kind in kinds:
             key, symbol, title = keep_of(kind)
             gate = keep_values(runs[kind])
             self.heatmaps[kind].set_data(gate, title, symbol)
+            self.heatmaps[kind].plot.setLabel("left", unit_axis_label(runs[kind]))
             with np.errstate(all="ignore"):
                 self.means[kind] = finite_prefix(np.mean(gate[:, 0, :], axis=1))
             self.curves[kind].setData([], [])
@@ -191,11 +197,11 @@ class ForgetPanel(Panel):
             return {}
         cols: dict[str, np.ndarray] = {"t": self.t_axis.copy()}
         for kind in self.kinds:
-            cols[f"{kind} mean {keep_of(kind)[1]}_t"] = self.means[kind].copy()
+            cols[f"{self.prefixes[kind]} mean {keep_of(kind)[1]}_t"] = self.means[kind].copy()
         for kind in self.kinds:
             symbol = keep_of(kind)[1]
             for u, row in enumerate(self.heatmaps[kind].full):
-                cols[f"{kind} {symbol}_t[unit {u}]"] = row.copy()
+                cols[f"{self.prefixes[kind]} {symbol}_t[unit {u}]"] = row.copy()
         return cols
 
     def _style(self) -> None:

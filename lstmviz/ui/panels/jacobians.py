@@ -19,6 +19,8 @@ from lstmviz.ui.panels.base import (
     Panel,
     clip_forward,
     floor_to,
+    layer_prefix,
+    layer_suffix,
     log_forward_series,
     log_series,
     overflow_html,
@@ -60,6 +62,7 @@ class _Curve:
 class JacobianPanel(Panel):
     name = "jacobians"
     title = "Jacobians"
+    per_layer = True
     tooltip = (
         "Top: ‖∂h_T/∂h_t‖ (solid) and each step's ‖∂h_t/∂h_t−1‖ (dashed). For the RNN and "
         "the GRU the solid line is the norm of a product of the per-step Jacobians, at most "
@@ -104,7 +107,7 @@ class JacobianPanel(Panel):
 
     # -- new runs -------------------------------------------------------------------
     def structure_key(self, runs: dict[str, Run]) -> object:
-        return tuple((kind, run.label, run.trace.h.shape,
+        return tuple((kind, run.label, run.layer_name, run.trace.h.shape,
                       run.diagnostics.cell_direct is not None
                       and run.diagnostics.cell_indirect is not None)
                      for kind, run in runs.items())
@@ -130,6 +133,7 @@ class JacobianPanel(Panel):
         prod_logs, whh_logs, cell_vals = [0.0 * x], [], []
         for kind, run in runs.items():
             d = run.diagnostics
+            name = layer_prefix(run)  # the CSV's name of the kind (and layer)
             color = theme.model_color(kind)
             solid = pg.mkPen(color, width=1)
             dashed = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
@@ -137,20 +141,20 @@ class JacobianPanel(Panel):
             y_prod = log_series(run, d.log10_jac_prod)
             y_step = log_forward_series(run, d.log10_jac_step)
             y_whh = log_series(run, d.log10_whh)
-            self._add(0, lambda p=solid, r=run: pg.PlotDataItem(pen=p, name=r.label),
-                      x, y_prod, True)
+            self._add(0, lambda p=solid, r=run: pg.PlotDataItem(
+                pen=p, name=r.label + layer_suffix(r)), x, y_prod, True)
             self._add(0, lambda p=dashed: pg.PlotDataItem(pen=p), x, y_step, False)
             self._add(2, lambda p=solid: pg.PlotDataItem(pen=p), x, y_whh, True)
             prod_logs += [y_prod, y_step]
             whh_logs.append(y_whh)
-            self._columns[f"{kind} ||dh_T/dh_t||_2"] = np.asarray(d.jac_prod_norm, dtype=float)
-            self._columns[f"{kind} ||dh_t/dh_t-1||_2"] = np.asarray(d.jac_step_norm, dtype=float)
-            self._columns[f"{kind} ||dL/dW_hh term t||"] = np.asarray(d.whh_contrib, dtype=float)
-            self._columns[f"{kind} log10 ||dh_T/dh_t||_2"] = np.asarray(
+            self._columns[f"{name} ||dh_T/dh_t||_2"] = np.asarray(d.jac_prod_norm, dtype=float)
+            self._columns[f"{name} ||dh_t/dh_t-1||_2"] = np.asarray(d.jac_step_norm, dtype=float)
+            self._columns[f"{name} ||dL/dW_hh term t||"] = np.asarray(d.whh_contrib, dtype=float)
+            self._columns[f"{name} log10 ||dh_T/dh_t||_2"] = np.asarray(
                 d.log10_jac_prod, dtype=float)
-            self._columns[f"{kind} log10 ||dh_t/dh_t-1||_2"] = np.asarray(
+            self._columns[f"{name} log10 ||dh_t/dh_t-1||_2"] = np.asarray(
                 d.log10_jac_step, dtype=float)
-            self._columns[f"{kind} log10 ||dL/dW_hh term t||"] = np.asarray(
+            self._columns[f"{name} log10 ||dL/dW_hh term t||"] = np.asarray(
                 d.log10_whh, dtype=float)
             if d.cell_direct is not None and d.cell_indirect is not None:
                 direct = clip_forward(run, d.cell_direct)
@@ -158,9 +162,9 @@ class JacobianPanel(Panel):
                 self._add(1, lambda p=solid: pg.PlotDataItem(pen=p), x, direct, False)
                 self._add(1, lambda p=dashed: pg.PlotDataItem(pen=p), x, indirect, False)
                 cell_vals += [direct, indirect]
-                self._columns[f"{kind} cell path direct ||diag(f_t)||"] = np.asarray(
+                self._columns[f"{name} cell path direct ||diag(f_t)||"] = np.asarray(
                     d.cell_direct, dtype=float)
-                self._columns[f"{kind} cell path indirect norm"] = np.asarray(
+                self._columns[f"{name} cell path indirect norm"] = np.asarray(
                     d.cell_indirect, dtype=float)
         with_path = [cells.get(k).label for k in cells.kinds() if cells.get(k).cell_path]
         self.cell_note.setText("" if cell_vals else
