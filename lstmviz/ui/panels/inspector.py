@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from lstmviz.engine import cells
 from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, cache_axes, style_plot
+from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, cache_axes, style_plot, wide_title
 from lstmviz.ui.theme import Theme
 
 #: The fixed y range of a gate bar per role (None: the run's range; Gate.bounds wins).
@@ -160,6 +160,7 @@ class BarPlot:
         self.plot.hideButtons()
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.plot.getAxis("left").setWidth(38)
+        wide_title(self.plot)  # (a long title never widens the column past the dock)
         cache_axes(self.plot)
         self.x_label = x_label
         if x_label:
