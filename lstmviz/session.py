@@ -16,6 +16,7 @@ import numpy as np
 
 from lstmviz import engine
 from lstmviz.config import Config, ConfigError, check_memory
+from lstmviz.engine.cancel import carried, checkpoint
 from lstmviz.engine.readout import log10_loss
 from lstmviz.engine.stack import (
     StackedModel,
@@ -247,6 +248,7 @@ def compute_run(config: Config, task: engine.Task, kind: str,
         trace = s_trace.top
     else:
         trace = engine.forward(model, task.xs)
+    checkpoint()  # a cancelled background job stops between the stages too
     loss, dh, _ = engine.loss_and_grad(
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where,
@@ -308,9 +310,9 @@ def compute_runs(config: Config, weights: Weights | None = None, *,
         results = [compute_run(config, task, k, weights.get(k), jacobians=jacobians)
                    for k in kinds]
     else:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            results = list(pool.map(
-                lambda k: compute_run(config, task, k, weights.get(k), jacobians=jacobians),
+        with ThreadPoolExecutor(max_workers=2) as pool:  # (a job's cancel hook carried)
+            results = list(pool.map(carried(
+                lambda k: compute_run(config, task, k, weights.get(k), jacobians=jacobians)),
                 kinds))
     return dict(zip(kinds, results, strict=True))
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .activations import GAMMA
+from .cancel import checkpoint
 from .errors import EngineError
 from .linalg import (
     log10_frobenius_per_step,
@@ -183,6 +184,7 @@ def _jacobian_series(model: Model, trace: Trace, progress: Progress | None = Non
         log_r = 0.0
         S = None
         for sl in reversed(list(_chunks(T, H * H * len(kind.state)))):
+            checkpoint()
             n = sl.stop - sl.start
             jac = kind.jacobian(p, o, trace.caches(sl))
             full = jac.full
@@ -197,6 +199,7 @@ def _jacobian_series(model: Model, trace: Trace, progress: Progress | None = Non
             prods = np.empty((n, r.shape[0], block))
             logs = np.empty(n)
             for k in range(n - 1, -1, -1):
+                checkpoint()  # a cancelled background job stops here
                 prods[k] = r[:, :block]
                 logs[k] = log_r
                 r = r @ full[k]

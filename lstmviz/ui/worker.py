@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from lstmviz.config import Config
+from lstmviz.engine.cancel import Cancelled, cancel_scope
 from lstmviz.session import Session, compute_runs
 
 #: Work units (T * H^2 * models) that surely compute within a frame: always inline.
@@ -32,8 +33,26 @@ def work_units(config: Config) -> int:
         config.models) * config.num_layers
 
 
-class Cancelled(BaseException):
-    """Raised inside a cancelled job's thread to stop it mid-computation."""
+#: Work units above which the window opens first and computes its runs in the background
+#: (about 20 ms of compute on a laptop core: the default settings open computed).
+START_INLINE_LIMIT = 50 * INLINE_LIMIT
+
+
+def starts_in_background(config: Config) -> bool:
+    """Whether a window opening on `config` shows first and computes after (progress in
+    the status bar) rather than computing before it appears."""
+    return work_units(config) > START_INLINE_LIMIT
+
+
+def placeholder(config: Config) -> Config:
+    """What a window shows for the moment it computes `config` in the background: the
+    same models at small settings without weight files (the default settings if those do
+    not validate)."""
+    try:
+        return config.replace(seq_len=min(config.seq_len, 40), batch_size=1, num_layers=1,
+                              hidden_size=min(config.hidden_size, 16), weights=())
+    except Exception:  # noqa: BLE001 - any setting the small copy cannot keep
+        return Config()
 
 
 class _Job:
@@ -42,10 +61,13 @@ class _Job:
     Its outcome goes into `outbox`, which the GUI thread polls: a job therefore never
     emits on a Qt object that may be gone (no "Signal source has been deleted"), and no Qt
     destructor waits for it (a QThreadPool owned by a window did, while the job waited
-    for the GIL that destructor held: a deadlock). `cancel()` stops it at once: the engine
-    has no cancel hook, so `Cancelled` is raised in the job's thread at its next Python
-    step (the engine is pure, there is nothing to clean up), and its result is dropped.
-    A job still inside one long NumPy call dies with the process, never delaying exit.
+    for the GIL that destructor held: a deadlock). `cancel()` stops it within a step:
+    the work runs in `engine.cancel.cancel_scope`, so every engine loop's checkpoint (each
+    backward step, each Jacobian product, between a run's stages, in the threads
+    compute_runs starts too) raises `Cancelled` once it is cancelled; work with no
+    checkpoint gets `Cancelled` raised in the job's thread at its next Python step. The
+    result of a cancelled job is dropped. A job inside one long NumPy call dies with the
+    process, never delaying exit.
     """
 
     def __init__(self, kind: str, work: Callable[[_Job], Any], outbox: queue.SimpleQueue) -> None:
@@ -73,7 +95,7 @@ class _Job:
     def _run(self) -> None:
         try:
             try:
-                with self._working:
+                with self._working, cancel_scope(self.cancelled.is_set):
                     result: Any = ("ok", self.work(self))
             except Exception as exc:  # noqa: BLE001 - reported to the user, never into Qt
                 result = ("error", str(exc) or type(exc).__name__)
