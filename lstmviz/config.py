@@ -517,7 +517,8 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     if config.weights:
         from lstmviz.named_weights import adopt_hidden_size
 
-        config = adopt_hidden_size(config, str(path), keep="hidden_size" in data)
+        config = adopt_hidden_size(config, str(path), keep="hidden_size" in data,
+                                   keep_layers="num_layers" in data)
     check_memory(config, str(path))
     return config
 

@@ -16,12 +16,14 @@ import numpy as np
 
 from lstmviz import engine
 from lstmviz.config import Config, ConfigError, check_memory
+from lstmviz.engine.cancel import carried, checkpoint
 from lstmviz.engine.readout import log10_loss
 from lstmviz.engine.stack import (
     StackedModel,
     StackGrads,
     StackTrace,
     build_stack,
+    num_layers_of,
     stack_backward,
     stack_forward,
 )
@@ -173,16 +175,17 @@ class Run:
     def label(self) -> str:
         return model_label(self.model)
 
-    def completed(self) -> Run:
+    def completed(self, progress: Callable[[int, int], None] | None = None) -> Run:
         """This run with the exact Jacobian norms of every layer computed (itself if they
-        already are)."""
+        already are); progress(done, T) after each chunk of the top layer's steps
+        (engine.complete_diagnostics)."""
         if self.jacobians_ready:
             return self
         layers = tuple(
             engine.complete_diagnostics(self.stack[0].layers[l], self.stack[1].layers[l], d)
             for l, d in enumerate(self.layer_diagnostics))
         return replace(self, diagnostics=engine.complete_diagnostics(
-            self.model, self.trace, self.diagnostics), layer_diagnostics=layers)
+            self.model, self.trace, self.diagnostics, progress), layer_diagnostics=layers)
 
     @property
     def overflow_step(self) -> int | None:
@@ -245,6 +248,7 @@ def compute_run(config: Config, task: engine.Task, kind: str,
         trace = s_trace.top
     else:
         trace = engine.forward(model, task.xs)
+    checkpoint()  # a cancelled background job stops between the stages too
     loss, dh, _ = engine.loss_and_grad(
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where,
@@ -306,9 +310,9 @@ def compute_runs(config: Config, weights: Weights | None = None, *,
         results = [compute_run(config, task, k, weights.get(k), jacobians=jacobians)
                    for k in kinds]
     else:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            results = list(pool.map(
-                lambda k: compute_run(config, task, k, weights.get(k), jacobians=jacobians),
+        with ThreadPoolExecutor(max_workers=2) as pool:  # (a job's cancel hook carried)
+            results = list(pool.map(carried(
+                lambda k: compute_run(config, task, k, weights.get(k), jacobians=jacobians)),
                 kinds))
     return dict(zip(kinds, results, strict=True))
 
@@ -392,8 +396,9 @@ class Session:
     def with_weights(self, kind: str, model: engine.Model, readout: engine.Readout | None
                      ) -> tuple[Config, dict[str, tuple[engine.Model, engine.Readout | None]]]:
         """(config, weights) that show imported weights for `kind`: the kind added to the
-        models if missing and dropped from config.weights, hidden_size the model's, and
-        weights the config named for other models kept only if they have that size."""
+        models if missing and dropped from config.weights, hidden_size and num_layers the
+        model's (a two-layer file makes every model two layers), and weights the config
+        named for other models kept only if they have that size and layer count."""
         weights = dict(self.weights)
         weights[kind] = (model, readout)
         config = self.config
@@ -401,9 +406,11 @@ class Session:
             config = config.replace(weights=tuple(p for p in config.weights if p[0] != kind))
         if kind not in config.models:
             config = config.replace(models=(*config.models, kind))
-        if model.hidden_size != config.hidden_size:
+        layers = num_layers_of(model)
+        if model.hidden_size != config.hidden_size or layers != config.num_layers:
             named = tuple((k, ref) for k, ref in config.weights if k != kind)
-            config = config.replace(hidden_size=model.hidden_size, weights=named)
+            config = config.replace(hidden_size=model.hidden_size, num_layers=layers,
+                                    weights=named)
             try:
                 named_weights(config)
             except ConfigError:  # the config's other named weights have another size

@@ -381,6 +381,7 @@ def test_dialog_multi_view_asks_before_overwriting(window, tmp_path, qtbot, monk
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *a, **k: QMessageBox.StandardButton.Yes)
     dialog.accept()
+    window._export_job.wait()  # the export runs in the event loop's turns
     assert (tmp_path / "gradients.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / MANIFEST).exists()
 

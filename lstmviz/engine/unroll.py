@@ -15,6 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from . import cells
+from .cancel import checkpoint
 from .cells.run import Forward
 from .errors import EngineError
 from .linalg import LOG10_2, log10_frob_products, log10_frobenius_per_step, pow10
@@ -406,6 +407,7 @@ def backward(model: Model, trace: Trace, dh, dc=None, *, dh_exp=None) -> Grads:
         run = tuple(np.zeros((B, H), dtype=s.dtype) for s in trace.state0)
         e = 0
         for t in range(T - 1, -1, -1):
+            checkpoint()  # a cancelled background job stops here
             if not inj_any[t]:
                 cur = run
             elif e == 0 and (dh_exp is None or dh_exp[t] == 0):
@@ -462,7 +464,7 @@ def backward(model: Model, trace: Trace, dh, dc=None, *, dh_exp=None) -> Grads:
         w, _ = kind.input_weights(p)
         dx = dgi_f @ w
         dx_scaled = dgi_all @ w if scaled else dx
-    h_prev = trace.h_prev()
+    h_prev = np.ascontiguousarray(kind.h_of(prev))  # = trace.h_prev(), without a copy
     if trace.overflow_step is not None:
         # a non-finite forward state: every gradient depends on it (through the loss at T),
         # so every one is NaN, never a silent 0 (e.g. relu cutting a NaN)

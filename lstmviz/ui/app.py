@@ -53,33 +53,70 @@ def run(config: Config | None = None, *, screenshot: str | None = None, frame: i
     from lstmviz.ui.walkthrough_panel import open_in_window
 
     config = config or Config()
-    # interactive start: the exact Jacobian norms follow in the background (faster launch);
+    if not screenshot:
+        window = open_window(config, frame=frame, theme=theme)
+        if walkthrough:  # a large step computes in the background: the window answers
+            open_in_window(window, walkthrough, step, wait=False)
+        status = app.exec()
+        return exit_now_if_jobs_run(status)
     # a screenshot waits for everything
-    session = Session(config, runs=compute_runs(config, jacobians=bool(screenshot)))
+    session = Session(config, runs=compute_runs(config, jacobians=True))
     if frame is not None:
         session.seek(frame if frame >= 0 else session.n_frames + frame)
-    if screenshot:
-        # a screenshot is reproducible: no saved layout or theme from this user's settings
-        settings = QSettings(str(Path(screenshot).with_suffix(".ini.tmp")),
-                             QSettings.Format.IniFormat)
-        window = MainWindow(session, settings=settings, theme=theme or "light", restore=False)
-        try:
-            if walkthrough:
-                window.resize(*size)
-                open_in_window(window, walkthrough, step)
-            render_window(window, screenshot, size)
-        finally:
-            window.close()
-            Path(settings.fileName()).unlink(missing_ok=True)
-        return 0
-    window = MainWindow(session)
+    # a screenshot is reproducible: no saved layout or theme from this user's settings
+    settings = QSettings(str(Path(screenshot).with_suffix(".ini.tmp")),
+                         QSettings.Format.IniFormat)
+    window = MainWindow(session, settings=settings, theme=theme or "light", restore=False)
+    try:
+        if walkthrough:
+            window.resize(*size)
+            open_in_window(window, walkthrough, step)
+        render_window(window, screenshot, size)
+    finally:
+        window.close()
+        Path(settings.fileName()).unlink(missing_ok=True)
+    return 0
+
+
+def open_window(config: Config, *, frame: int | None = None, theme: str | None = None,
+                settings=None):
+    """The interactive window on `config`, shown at once: large settings compute after it
+    appears, in the background with the busy bar (never before the window, never on the
+    GUI thread); the exact Jacobian norms always follow in the background."""
+    from lstmviz.config import check_memory
+    from lstmviz.named_weights import named_weights
+    from lstmviz.session import Session, compute_runs
+    from lstmviz.ui.main_window import MainWindow
+    from lstmviz.ui.worker import placeholder, starts_in_background
+
+    later = starts_in_background(config)
+    if later:  # what the command line reports in one line: memory, weight files
+        check_memory(config)
+        named_weights(config)
+    first = placeholder(config) if later else config
+    session = Session(first, runs=compute_runs(first, jacobians=False))
+    kw = {} if settings is None else {"settings": settings, "restore": False}
+    window = MainWindow(session, **kw)
+
+    def seek() -> None:
+        if frame is not None:
+            n = window.session.n_frames
+            window.session.seek(max(0, min(n - 1, frame if frame >= 0 else n + frame)))
+
     if theme:
         window.set_theme(theme)
     window.show()
-    if walkthrough:  # a large step computes in the background: the window answers
-        open_in_window(window, walkthrough, step, wait=False)
-    status = app.exec()
-    return exit_now_if_jobs_run(status)
+    if later:
+        def arrived() -> None:
+            window.recomputer.applied.disconnect(arrived)
+            seek()
+
+        window.recomputer.applied.connect(arrived)
+        window.controls.set_config(config)
+        compute_after_first_build(window, config)
+    else:
+        seek()
+    return window
 
 
 def exit_now_if_jobs_run(status: int) -> int:
@@ -93,3 +130,26 @@ def exit_now_if_jobs_run(status: int) -> int:
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+def compute_after_first_build(window, config: Config, limit_ms: int = 3000) -> None:
+    """Start computing `config` once the window has painted and built its panels (or after
+    `limit_ms`): the compute's threads then never compete for the two cores of a laptop
+    with the window's own first build (measured: 5 s event-loop gaps when they did)."""
+    from PySide6.QtCore import QElapsedTimer, QTimer
+
+    clock = QElapsedTimer()
+    clock.start()
+    timer = QTimer(window)
+    timer.setInterval(20)
+
+    def check() -> None:
+        built = getattr(window, "_painted", False) and all(
+            p.built for p in window.panels.values())
+        if built or clock.elapsed() > limit_ms:
+            timer.stop()
+            timer.deleteLater()
+            window.apply_config(config)  # background: the window answers meanwhile
+
+    timer.timeout.connect(check)
+    timer.start()

@@ -200,6 +200,8 @@ class Presenter(QObject):
             QApplication.processEvents()
         if s["index"] == self.panel.index or not self.panel.lecture.active:
             w.restoreState(s["state"], LAYOUT_VERSION)  # exactly as before F5
+            if self.panel.lecture.active:
+                self.panel.lecture.untab_hidden()
         if self.panel.lecture.active and (s["index"] != self.panel.index
                                           or w.size() != s["size"]):
             self.panel.show_docks(None)  # the step now on screen, at the window's size

@@ -98,6 +98,12 @@ class PanelStager(QObject):
             else:
                 panel.theme = theme
 
+    def build(self, name: str, panel: Panel) -> None:
+        """Build `panel` (not built yet) in a turn of its own; built, it shows the session's
+        runs, frame and theme, so a runs or theme update queued for it is dropped."""
+        if not panel.built:
+            self.queue(name, "build", lambda: not panel.built and (panel.ensure_built() or True))
+
     def queue(self, name: str, kind: str, update: Callable[[], None]) -> None:
         """Queue `update` of panel `name`: one per kind ("theme" runs before "runs"), the
         latest of each kind wins."""
@@ -124,6 +130,8 @@ class PanelStager(QObject):
 
     @staticmethod
     def _run(updates: dict[str, Callable[[], None]]) -> None:
+        if "build" in updates and updates.pop("build")():
+            return  # built now, from the session's runs, frame and theme
         for kind in ("theme", "runs"):
             if kind in updates:
                 updates[kind]()

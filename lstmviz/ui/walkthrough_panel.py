@@ -255,6 +255,7 @@ class WalkthroughPanel(QWidget):
         self.index = -1
         self.held_range = None
         self._range_token = None
+        self._set_ghost(None)
         self._set_y_range(None)
         self.steps_list.clear()
         self.notice.hide()
@@ -364,9 +365,13 @@ class WalkthroughPanel(QWidget):
         self.stop()
         self.window_.playback.play(False)
         step = self.walkthrough.steps[index]
-        self.index = index
         w = self.window_
+        # the runs on screen, the previous step's: its curves stay as a ghost to compare
+        # with (see `ghost_runs`) behind this step's, once they are computed
+        ghost = self.ghost_runs(step)
+        self.index = index
         dropped = self._own_run()
+        self._set_ghost(None if dropped else ghost)
         self._arrival = None
         if dropped or step.config != w.session.config:
             # off the GUI thread when large: the rest of the step (axis, cursor, claims
@@ -378,6 +383,24 @@ class WalkthroughPanel(QWidget):
             self._show_step(step)  # the narration now; its claims again on the new run
             return
         self._finish_step(step, animate)
+
+    def ghost_runs(self, step: Step) -> dict:
+        """The runs on screen, when they are the previous step's and `step` changes them
+        but keeps the models and T (its curves are then worth a ghost); else {}."""
+        previous = self.step
+        w = self.window_
+        if previous is None or previous.config == step.config or w.session.weights:
+            return {}
+        if previous.config != w.session.config:
+            return {}  # (not the previous step's run: the user changed it)
+        same = (tuple(step.config.models) == tuple(previous.config.models)
+                and step.config.seq_len == previous.config.seq_len)
+        return dict(w.session.runs) if same else {}
+
+    def _set_ghost(self, runs: dict | None) -> None:
+        panel = self.window_.panels.get("gradients")
+        if panel is not None and hasattr(panel, "set_ghost"):
+            panel.set_ghost(runs)
 
     def _finish_step(self, step: Step, animate: bool) -> None:
         w = self.window_

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from lstmviz.config import Config
+from lstmviz.engine.cancel import Cancelled, cancel_scope
 from lstmviz.session import Session, compute_runs
 
 #: Work units (T * H^2 * models) that surely compute within a frame: always inline.
@@ -32,8 +33,26 @@ def work_units(config: Config) -> int:
         config.models) * config.num_layers
 
 
-class Cancelled(BaseException):
-    """Raised inside a cancelled job's thread to stop it mid-computation."""
+#: Work units above which the window opens first and computes its runs in the background
+#: (about 20 ms of compute on a laptop core: the default settings open computed).
+START_INLINE_LIMIT = 50 * INLINE_LIMIT
+
+
+def starts_in_background(config: Config) -> bool:
+    """Whether a window opening on `config` shows first and computes after (progress in
+    the status bar) rather than computing before it appears."""
+    return work_units(config) > START_INLINE_LIMIT
+
+
+def placeholder(config: Config) -> Config:
+    """What a window shows for the moment it computes `config` in the background: the
+    same models at small settings without weight files (the default settings if those do
+    not validate)."""
+    try:
+        return config.replace(seq_len=min(config.seq_len, 40), batch_size=1, num_layers=1,
+                              hidden_size=min(config.hidden_size, 16), weights=())
+    except Exception:  # noqa: BLE001 - any setting the small copy cannot keep
+        return Config()
 
 
 class _Job:
@@ -42,10 +61,13 @@ class _Job:
     Its outcome goes into `outbox`, which the GUI thread polls: a job therefore never
     emits on a Qt object that may be gone (no "Signal source has been deleted"), and no Qt
     destructor waits for it (a QThreadPool owned by a window did, while the job waited
-    for the GIL that destructor held: a deadlock). `cancel()` stops it at once: the engine
-    has no cancel hook, so `Cancelled` is raised in the job's thread at its next Python
-    step (the engine is pure, there is nothing to clean up), and its result is dropped.
-    A job still inside one long NumPy call dies with the process, never delaying exit.
+    for the GIL that destructor held: a deadlock). `cancel()` stops it within a step:
+    the work runs in `engine.cancel.cancel_scope`, so every engine loop's checkpoint (each
+    backward step, each Jacobian product, between a run's stages, in the threads
+    compute_runs starts too) raises `Cancelled` once it is cancelled; work with no
+    checkpoint gets `Cancelled` raised in the job's thread at its next Python step. The
+    result of a cancelled job is dropped. A job inside one long NumPy call dies with the
+    process, never delaying exit.
     """
 
     def __init__(self, kind: str, work: Callable[[_Job], Any], outbox: queue.SimpleQueue) -> None:
@@ -55,6 +77,11 @@ class _Job:
         self.thread = threading.Thread(target=self._run, name=f"lstmviz-{kind}", daemon=True)
         _LIVE.add(self)
         self.thread.start()
+
+    def report(self, fraction: float) -> None:
+        """Progress (0..1) for the GUI thread, which reads it at its next poll."""
+        if not self.cancelled.is_set():
+            self.outbox.put((self, "progress", fraction))
 
     def cancel(self) -> None:
         if self.cancelled.is_set():
@@ -68,7 +95,7 @@ class _Job:
     def _run(self) -> None:
         try:
             try:
-                with self._working:
+                with self._working, cancel_scope(self.cancelled.is_set):
                     result: Any = ("ok", self.work(self))
             except Exception as exc:  # noqa: BLE001 - reported to the user, never into Qt
                 result = ("error", str(exc) or type(exc).__name__)
@@ -102,10 +129,15 @@ def _jacobians(session: Session) -> Callable[[_Job], Any]:
 
     def work(job: _Job):
         done = {}
-        for kind, run in runs.items():
+        n = len(runs)
+        for i, (kind, run) in enumerate(runs.items()):
             if job.cancelled.is_set() or session.generation != generation:
                 return None
-            done[kind] = run.completed()
+
+            def progress(steps: int, total: int, i: int = i) -> None:
+                job.report((i + steps / max(total, 1)) / n)
+
+            done[kind] = run.completed(progress)
         return generation, done
 
     return work
@@ -115,13 +147,16 @@ class Recomputer(QObject):
     """Applies configs to the session: inline when small, else in a worker thread.
 
     Signals: `busyChanged(bool)`, `failed(str)` with a message naming the problem
-    (the session keeps what it had), `applied()` after new runs are installed.
+    (the session keeps what it had), `applied()` after new runs are installed;
+    `jacobiansPending(bool)` and `jacobiansProgress(float)` (0..1, the fraction of steps of
+    all models whose exact Jacobian norms are computed) for the background norms.
     """
 
     busyChanged = Signal(bool)
     failed = Signal(str)
     applied = Signal()
     jacobiansPending = Signal(bool)
+    jacobiansProgress = Signal(float)
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -240,6 +275,10 @@ class Recomputer(QObject):
                 job, status, value = self._outbox.get_nowait()
             except queue.Empty:
                 break
+            if status == "progress":
+                if job in self._jobs and not job.cancelled.is_set():
+                    self.jacobiansProgress.emit(value)
+                continue
             self._jobs.discard(job)
             if job.kind == "recompute":
                 if status == "ok":

@@ -121,6 +121,7 @@ def test_dialog_remembers_choices(window, tmp_path, qtbot):
     dialog.transparent.setChecked(True)
     dialog.path.setText(str(tmp_path / "grad.svg"))
     dialog.accept()
+    window._export_job.wait()  # the export runs in the event loop's turns
     assert (tmp_path / "grad.svg").exists()
     again = ExportDialog(window, "jacobians")
     qtbot.addWidget(again)

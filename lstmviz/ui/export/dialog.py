@@ -4,17 +4,22 @@ run as an animated GIF; and "Export…" on every panel's right-click menu.
 The dialog remembers its last choices in `window.settings` (keys under "export/"). Images
 are rendered by `lstmviz.ui.render` from the widgets on screen, scaled to the requested
 width (or DPI), in the requested theme (applied for the export, then restored).
-The animation renders a few frames per timer tick on the GUI thread (widgets can only be
-painted there), shows a cancellable QProgressDialog and encodes the GIF in a thread.
+Widgets can only be painted on the GUI thread, so the dialog's exports never run there in
+one go: an image export (ExportJob) runs the pipeline one step per event-loop turn (a view
+built, a file rendered; PNG compression in threads) and the animation a few frames per
+timer tick (then encodes the GIF in a thread), each with a cancellable QProgressDialog;
+both write all or nothing.
 """
 
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPoint, Qt, QTimer, Signal
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
@@ -49,9 +54,9 @@ from lstmviz.export.plan import (
     planned_files,
     write_gif,
 )
-from lstmviz.ui.export.scene import HeadlessScene
-from lstmviz.ui.export.writer import animation_frames, run_export
-from lstmviz.ui.render import qimage_to_pil, temporary_theme
+
+# The off-screen scene, the writer and the render helpers are imported where an export runs:
+# the window installs its Export menu at launch, before anything is exported.
 
 FORMATS = [("png", "PNG image"), ("svg", "SVG (vector)"), ("pdf", "PDF (vector)"),
            ("csv", "CSV (the plotted numbers)")]
@@ -427,7 +432,7 @@ class ExportDialog(QDialog):
                 existing = existing_files(self.window_, self.items, options)
                 if existing and not self._overwrite(existing):
                     return
-                export_items(self.window_, self.items, options)
+                start_export_job(self.window_, self.items, options)
         except (OSError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot export", str(exc))
             return
@@ -510,6 +515,9 @@ def export_items(window, items: list[tuple[str, QWidget]], options: ExportOption
         if not request.names:
             return []
     # the whole window is rendered as it is on screen, in the export's theme for a moment
+    from lstmviz.ui.export.writer import run_export
+    from lstmviz.ui.render import temporary_theme
+
     theme = request.theme if "window" in request.names else None
     try:
         with temporary_theme(window, theme):
@@ -525,6 +533,161 @@ def export_items(window, items: list[tuple[str, QWidget]], options: ExportOption
     return written
 
 
+class ExportJob(QObject):
+    """File > Export of one or several views without blocking the window: the pipeline's
+    steps (`export_steps`: build a view, render a file, commit the set) run one per
+    event-loop turn, PNG compression in threads, with a cancellable progress dialog.
+    All or nothing: a cancel or a failure part-way removes every temporary and leaves
+    the files that were there as they were. `finished(list of paths; empty: nothing
+    written)`; `error` holds the message of a failure (also shown in a message box)."""
+
+    finished = Signal(list)
+
+    def __init__(self, window, items: list[tuple[str, QWidget]], options: ExportOptions, *,
+                 progress: bool = True) -> None:
+        # no Qt parent: a window deleted while a step runs must not delete the job under
+        # it (the job then ends at that step's end, cancelled); _RUNNING holds it meanwhile
+        super().__init__()
+        from lstmviz.ui.export.writer import export_steps
+        from lstmviz.ui.render import temporary_theme
+
+        self.window_ = window
+        self.request = request_for(window, items, options)
+        if options.fmt == "csv":
+            self.request.names = tuple(n for n in self.request.names if n not in NO_DATA)
+        self.result: list[Path] | None = None
+        self.error: str | None = None
+        self.cancelled = False
+        self._in_tick = False
+        self._theme = ExitStack()
+        # the whole window is rendered as it is on screen, in the export's theme meanwhile
+        if "window" in self.request.names:
+            self._theme.enter_context(temporary_theme(window, self.request.theme))
+        self.dialog = None
+        if not self.request.names:  # (CSV of drawings only: nothing to write)
+            self._theme.close()
+            self.result = []
+            QTimer.singleShot(0, self, lambda: self.finished.emit([]))
+            return
+        self._steps = export_steps(window.session.config, self.request,
+                                   session=window.session, window=window)
+        try:
+            done, total = next(self._steps)  # the checks: a bad request raises here
+        except ExportError as exc:
+            self._theme.close()
+            raise ValueError(str(exc)) from None
+        except BaseException:
+            self._theme.close()
+            raise
+        self.dialog = QProgressDialog("Exporting…", "Cancel", 0, total, window) \
+            if progress else None
+        if self.dialog is not None:
+            self.dialog.setObjectName("export-progress")
+            self.dialog.setWindowTitle("Export")
+            self.dialog.setMinimumDuration(300)
+            self.dialog.canceled.connect(self.cancel)
+            self.dialog.setValue(done)
+        self.timer = QTimer(self)
+        self.timer.setInterval(0)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+        _RUNNING.add(self)
+        # closing the window or quitting cancels the export (nothing written, no wait)
+        window.installEventFilter(self)
+        QApplication.instance().aboutToQuit.connect(self.cancel)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() in (QEvent.Type.Close, QEvent.Type.DeferredDelete) and self.running:
+            self.cancel()
+        return False
+
+    @property
+    def running(self) -> bool:
+        return self.result is None and self.error is None and not self.cancelled
+
+    def _tick(self) -> None:
+        if self._in_tick or not self.running:  # the pipeline's own event processing
+            return
+        self._in_tick = True
+        try:
+            done, total = next(self._steps)
+        except StopIteration as stop:
+            self._end(stop.value or [], None)
+            return
+        except Cancelled:
+            self._end([], None)
+            return
+        except Exception as exc:  # noqa: BLE001 - one message, nothing written
+            self._end([], str(exc) or type(exc).__name__)
+            return
+        finally:
+            self._in_tick = False
+        if self.cancelled:  # asked while the step ran: stop here (nothing written)
+            self._stop()
+            return
+        if self.dialog is not None:
+            self.dialog.setMaximum(total)
+            self.dialog.setValue(done)
+
+    def cancel(self) -> None:
+        """Stop now: the temporaries are removed, no file is replaced."""
+        if not self.running:
+            return
+        self.cancelled = True
+        if not self._in_tick:  # else the tick stops once its step returns
+            self._stop()
+
+    def _stop(self) -> None:
+        self._steps.close()  # GeneratorExit inside: the staging is discarded
+        self._end([], None)
+
+    def _end(self, paths: list[Path], error: str | None) -> None:
+        self.timer.stop()
+        _RUNNING.discard(self)
+        alive = shiboken6.isValid(self.window_)  # (it may have been deleted meanwhile)
+        if alive:
+            self._theme.close()
+            self.window_.removeEventFilter(self)
+        QApplication.instance().aboutToQuit.disconnect(self.cancel)
+        self.error = error
+        if error is None and not self.cancelled:
+            self.result = list(paths)
+        if self.dialog is not None and shiboken6.isValid(self.dialog):
+            self.dialog.canceled.disconnect(self.cancel)
+            self.dialog.reset()
+            self.dialog.close()
+            self.dialog.deleteLater()
+        self.dialog = None
+        if error is not None:
+            QMessageBox.warning(self.window_ if alive else None, "Cannot export", error)
+        elif paths and alive:
+            self.window_.statusBar().showMessage(
+                f"Exported {', '.join(p.name for p in paths)} to {paths[0].parent}", 8000)
+        self.finished.emit(list(paths) if self.result is not None else [])
+
+    def wait(self, msecs: int = 120000) -> list[Path]:
+        """Run the event loop until the job ends (tests and scripts)."""
+        import time
+
+        deadline = time.monotonic() + msecs / 1000
+        while self.running and time.monotonic() < deadline:
+            QApplication.processEvents()
+            time.sleep(0.001)
+        return self.result or []
+
+
+#: Export jobs running (they have no Qt parent: this holds them until they end).
+_RUNNING: set[ExportJob] = set()
+
+
+def start_export_job(window, items: list[tuple[str, QWidget]], options: ExportOptions, *,
+                     progress: bool = True) -> ExportJob:
+    """Start File > Export of `items` in the background of the event loop (ExportJob)."""
+    job = ExportJob(window, items, options, progress=progress)
+    window._export_job = job
+    return job
+
+
 class AnimationExport(QObject):
     """Render the run frame by frame (a few per timer tick, through the pipeline's one
     frame loop, `animation_frames`, on views built off screen at the requested size),
@@ -534,6 +697,9 @@ class AnimationExport(QObject):
 
     def __init__(self, window, target: str, options: ExportOptions, *,
                  progress: bool = True) -> None:
+        from lstmviz.ui.export.scene import HeadlessScene
+        from lstmviz.ui.export.writer import animation_frames
+
         super().__init__(window)
         self.window_ = window
         self.target = target
@@ -604,6 +770,8 @@ class AnimationExport(QObject):
             if self.dialog is not None:
                 self.dialog.setLabelText("Encoding the GIF…")
             self.timer.setInterval(30)
+            from lstmviz.ui.render import qimage_to_pil
+
             images = [qimage_to_pil(im) for im in self.images]
             self._restore()
             tmp = self._staging.path_for(self.path.name)

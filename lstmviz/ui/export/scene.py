@@ -244,17 +244,6 @@ class HeadlessScene:
         self.destination = destination or Destination(1920, 1080, 2.0)
         self.cursor = cursor
         self.hidden_subplots = hidden_subplots or []
-        # the export's theme on its own widgets only (the app's palette, and a window on
-        # screen, stay as they are); pyqtgraph's defaults for new plots, while building
-        saved = {k: pg.getConfigOption(k) for k in ("background", "foreground")}
-        pg.setConfigOptions(background=self.theme.background,
-                            foreground=self.theme.foreground)
-        try:
-            self._build(names, window)
-        finally:
-            pg.setConfigOptions(**saved)
-
-    def _build(self, names, window) -> None:
         session = self.session
         before = {id(f) for lst in self._listeners() for f in lst}
         self.adapter = SessionAdapter(session)
@@ -265,29 +254,43 @@ class HeadlessScene:
         self.window = None
         self._own_window = False
         self.widgets: dict[str, QWidget] = {}
-        classes = panel_class_map()
-        logical = self.destination.logical
         for name in names:
-            if name == "window":
-                self._window(window, logical)
-                continue
+            self.add(name, window)
+
+    def add(self, name: str, window: QWidget | Callable | None = None) -> QWidget:
+        """Build view `name` (once) and lay it out for the destination: one view per call,
+        so that a caller on the GUI thread can return to its event loop in between."""
+        if name in self.widgets:
+            return self.widgets[name]
+        logical = self.destination.logical
+        if name == "window":
+            self._window(window, logical)
+            return self.widgets[name]
+        # the export's theme on its own widgets only (the app's palette, and a window on
+        # screen, stay as they are); pyqtgraph's defaults for new plots, while building
+        saved = {k: pg.getConfigOption(k) for k in ("background", "foreground")}
+        pg.setConfigOptions(background=self.theme.background,
+                            foreground=self.theme.foreground)
+        try:
             if name == "unrolled":
                 widget = WrappedUnrolled(self.adapter, self.theme, logical)
             else:
-                widget = classes[name](self.adapter, self.theme)
+                widget = panel_class_map()[name](self.adapter, self.theme)
             widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
             widget.setPalette(palette_for(self.theme))
             widget.resize(*logical)
             widget.show()
             self.widgets[name] = widget
-        process_events(3)
-        for name, widget in self.widgets.items():
+            process_events(3)
             if name == "unrolled":
                 layout_unrolled(widget, logical)
-            elif name != "window":
+            else:
                 fit_legends(widget)
-        self._style()
-        process_events(2)
+            self._style()
+            process_events(2)
+        finally:
+            pg.setConfigOptions(**saved)
+        return widget
 
     def _listeners(self) -> list[list]:
         s = self.session

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -162,106 +162,152 @@ def run_export(config: Config, request: ExportRequest, *, session=None,
     (default: a new one from `config`); `window`: the "window" view (a window, or a
     callable session -> window). Needs a QApplication.
     """
+    with signals_as_cancel() as interrupt:
+        return drain(export_steps(config, request, session=session, progress=progress,
+                                  window=window, interrupt=interrupt))
+
+
+def drain(steps: Iterator[tuple[int, int]]) -> list[Path]:
+    """Run `export_steps` to its end; its return value (the paths written)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+ExportSteps = Generator[tuple[int, int], None, list[Path]]
+
+
+def export_steps(config: Config, request: ExportRequest, *, session=None,
+                 progress: Progress | None = None, window=None,
+                 interrupt: Interrupt | None = None) -> ExportSteps:
+    """`run_export` one step at a time: yields (done, total) after the checks (the first
+    step: nothing built yet), after each view is built, each file rendered and before the
+    commit; returns the paths written. Closing the generator part-way (a cancel) removes
+    every temporary and writes nothing, as an exception does. The dialog drives it from
+    its event loop (one step per turn), the command line with `drain`."""
     from lstmviz.session import Session
 
+    interrupt = interrupt or Interrupt()
     files = prepare(config, request)
     out_dir = Path(request.out_dir)
     sweep_stale(out_dir, files)
     dest = destination(request)
-    with signals_as_cancel() as interrupt:
-        session = session or Session(config)
-        interrupt.check()
-        last = session.n_frames - 1
-        frame_index = last if request.frame is None else request.frame
-        if not -session.n_frames <= frame_index <= last:
-            raise ExportError(f"--frame: {frame_index} is out of range; this run has frames "
-                              f"0 to {last}")
-        frame_index %= session.n_frames
-        start_cursor = session.cursor
-        gif = "gif" in request.formats
-        shown = shown_views(request)
-        skipped = (skip_reasons(request.names, request.kinds)
-                   if request.skip_inapplicable else {})
-        sub_skips = subplot_skips(shown, request.kinds)
-        still = [n for n in shown if any(f in request.formats
-                                         for f in ("png", "svg", "pdf", "csv"))]
-        build = list(dict.fromkeys(still + ([request.gif_target] if gif else [])))
-        scene = HeadlessScene(session, build, request.theme, destination=dest,
-                              cursor=request.cursor, window=window,
-                              hidden_subplots=sub_skips)
-        written: list[dict] = []
-        encoded: dict[str, Future] = {}
-        pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
+    session = session or Session(config)
+    interrupt.check()
+    last = session.n_frames - 1
+    frame_index = last if request.frame is None else request.frame
+    if not -session.n_frames <= frame_index <= last:
+        raise ExportError(f"--frame: {frame_index} is out of range; this run has frames "
+                          f"0 to {last}")
+    frame_index %= session.n_frames
+    start_cursor = session.cursor
+    gif = "gif" in request.formats
+    shown = shown_views(request)
+    skipped = (skip_reasons(request.names, request.kinds)
+               if request.skip_inapplicable else {})
+    sub_skips = subplot_skips(shown, request.kinds)
+    still = [n for n in shown if any(f in request.formats
+                                     for f in ("png", "svg", "pdf", "csv"))]
+    build = list(dict.fromkeys(still + ([request.gif_target] if gif else [])))
+    total = len(build) + len(still) + int(gif) + 1
+    done = 0
+    yield done, total
+    scene = HeadlessScene(session, [], request.theme, destination=dest,
+                          cursor=request.cursor, window=window, hidden_subplots=sub_skips)
+    written: list[dict] = []
+    encoded: dict[str, Future] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
 
-        def name_of(file: str) -> str:
-            return request.rename.get(file, file)
+    def name_of(file: str) -> str:
+        return request.rename.get(file, file)
 
-        try:
-            with Staging(out_dir) as staging:
+    try:
+        with Staging(out_dir) as staging:
+            for name in build:
+                interrupt.check()
+                scene.add(name, window)
+                done += 1
+                yield done, total
+            scene.seek(frame_index)
+            frame = session.frame
+            for name in still:
+                interrupt.check()
+                widget = scene.widgets[name]
+                bg = None if name == "window" and window is not None and isinstance(
+                    window, QWidget) else scene.theme.background
+                for fmt in request.formats:
+                    file = name_of(f"{name}.{fmt}")
+                    if fmt in ("png", "svg", "pdf"):
+                        out = render_view(widget, fmt, dest, background=bg,
+                                          title=f"lstmviz {name} — {frame.label}",
+                                          transparent=request.transparent,
+                                          exact=name != "window")
+                        entry = {"file": file, "view": name, "format": fmt}
+                        if fmt == "png":
+                            # PNG compression is the slow part: in threads (no GIL)
+                            encoded[file] = pool.submit(png_bytes, out)
+                            entry.update(width=out.width(), height=out.height())
+                        else:
+                            staging.write(file, out)
+                            entry.update(width=widget.width(), height=widget.height(),
+                                         units="logical px (96 per inch)")
+                        written.append(entry)
+                    elif fmt == "csv" and name not in NO_DATA:
+                        cols = scene.columns(name)
+                        staging.write(file, csv_bytes(cols, csv_note(name, frame.label)))
+                        written.append({"file": file, "view": name, "format": "csv",
+                                        "columns": list(cols)})
+                done += 1
+                yield done, total
+            for file, future in encoded.items():
+                while not future.done():  # the event loop runs while the threads encode
+                    yield done, total
+                    future_wait(future)
+                staging.write(file, future.result())
+                interrupt.check()
+            if gif:
+                written.append(_animate(scene, request, staging, progress, interrupt))
                 scene.seek(frame_index)
-                frame = session.frame
-                for name in still:
-                    interrupt.check()
-                    widget = scene.widgets[name]
-                    bg = None if name == "window" and window is not None and isinstance(
-                        window, QWidget) else scene.theme.background
-                    for fmt in request.formats:
-                        file = name_of(f"{name}.{fmt}")
-                        if fmt in ("png", "svg", "pdf"):
-                            out = render_view(widget, fmt, dest, background=bg,
-                                              title=f"lstmviz {name} — {frame.label}",
-                                              transparent=request.transparent,
-                                              exact=name != "window")
-                            entry = {"file": file, "view": name, "format": fmt}
-                            if fmt == "png":
-                                # PNG compression is the slow part: in threads (no GIL)
-                                encoded[file] = pool.submit(png_bytes, out)
-                                entry.update(width=out.width(), height=out.height())
-                            else:
-                                staging.write(file, out)
-                                entry.update(width=widget.width(), height=widget.height(),
-                                             units="logical px (96 per inch)")
-                            written.append(entry)
-                        elif fmt == "csv" and name not in NO_DATA:
-                            cols = scene.columns(name)
-                            staging.write(file, csv_bytes(cols, csv_note(name, frame.label)))
-                            written.append({"file": file, "view": name, "format": "csv",
-                                            "columns": list(cols)})
-                for file, future in encoded.items():
-                    staging.write(file, future.result())
-                    interrupt.check()
-                if gif:
-                    written.append(_animate(scene, request, staging, progress, interrupt))
-                    scene.seek(frame_index)
-                csvs = {f["file"]: f["columns"] for f in written if f["format"] == "csv"}
-                if csvs:  # what every column is, from the one table in lstmviz.columns
-                    staging.write(name_of(COLUMNS_FILE),
-                                  columns_markdown(csvs).encode("utf-8"))
-                    written.append({"file": name_of(COLUMNS_FILE), "format": "md",
-                                    "describes": list(csvs)})
-                for entry in written:
-                    entry["sha256"] = staging.digest(entry["file"])
-                interrupt.check()
-                if request.manifest:
-                    extra = {"models": model_scalars(session),
-                             "size": {"width": dest.width, "height": dest.height,
-                                      "preset": request.preset if request.size is None
-                                      and request.width is None else None,
-                                      "dpi": dest.dpi, "device_pixel_ratio": dest.ratio},
-                             "cursor": request.cursor,
-                             "skipped": [{"view": v, "reason": r}
-                                         for v, r in skipped.items()],
-                             "skipped_subplots": sub_skips}
-                    staging.write(name_of(MANIFEST), manifest_bytes(
-                        config, request, frame, written, extra))
-                interrupt.check()
-                paths = staging.commit()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            scene.close()
-            if session.cursor != start_cursor and window is not None:
-                session.seek(start_cursor)
+                done += 1
+                yield done, total
+            csvs = {f["file"]: f["columns"] for f in written if f["format"] == "csv"}
+            if csvs:  # what every column is, from the one table in lstmviz.columns
+                staging.write(name_of(COLUMNS_FILE),
+                              columns_markdown(csvs).encode("utf-8"))
+                written.append({"file": name_of(COLUMNS_FILE), "format": "md",
+                                "describes": list(csvs)})
+            for entry in written:
+                entry["sha256"] = staging.digest(entry["file"])
+            interrupt.check()
+            if request.manifest:
+                extra = {"models": model_scalars(session),
+                         "size": {"width": dest.width, "height": dest.height,
+                                  "preset": request.preset if request.size is None
+                                  and request.width is None else None,
+                                  "dpi": dest.dpi, "device_pixel_ratio": dest.ratio},
+                         "cursor": request.cursor,
+                         "skipped": [{"view": v, "reason": r}
+                                     for v, r in skipped.items()],
+                         "skipped_subplots": sub_skips}
+                staging.write(name_of(MANIFEST), manifest_bytes(
+                    config, request, frame, written, extra))
+            interrupt.check()
+            paths = staging.commit()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        scene.close()
+        if session.cursor != start_cursor and window is not None:
+            session.seek(start_cursor)
     return paths
+
+
+def future_wait(future: Future, seconds: float = 0.01) -> None:
+    """Wait a little for `future` (a step's worth, so the caller's event loop runs)."""
+    from concurrent.futures import wait
+
+    wait([future], timeout=seconds)
 
 
 def _animate(scene: HeadlessScene, request: ExportRequest, staging: Staging,

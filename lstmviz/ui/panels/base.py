@@ -366,6 +366,7 @@ class Panel(QWidget):
             ax.setTextPen(self.theme.foreground)
         w.setMouseEnabled(x=True, y=False)
         p.hideButtons()
+        wide_title(p)
         cache_axes(p)
         return w
 
@@ -375,17 +376,62 @@ class Panel(QWidget):
 LEGEND_MAX_SHARE = 0.35
 
 
-def outside_legend(plot: pg.PlotItem, size: str = "9pt") -> pg.LegendItem:
-    """A legend in a row above the plot's data (where a title would go), entries side by
-    side: it never covers a curve. `plot.legend` is set, so exporters and presenter
-    scaling find it; call `fit_legend` after its entries change."""
+def outside_legend(plot: pg.PlotItem, size: str = "9pt", *,
+                   keep_title: bool = False) -> pg.LegendItem:
+    """A legend in a row above the plot's data (where a title would go; `keep_title`: in
+    the row under the title, the unused top axis's), entries side by side: it never covers
+    a curve. `plot.legend` is set, so exporters and presenter scaling find it; call
+    `fit_legend` after its entries change (it follows the plot's resizes itself)."""
     legend = pg.LegendItem(labelTextSize=size, colCount=4, horSpacing=18, verSpacing=-4)
-    title = plot.titleLabel
-    plot.layout.removeItem(title)
-    title.hide()
-    plot.layout.addItem(legend, 0, 1)
+    if keep_title:
+        top = plot.getAxis("top")
+        plot.layout.removeItem(top)
+        top.hide()
+        legend.row = 1
+    else:
+        title = plot.titleLabel
+        plot.layout.removeItem(title)
+        title.hide()
+        legend.row = 0
+    plot.layout.addItem(legend, legend.row, 0, 1, 3)  # over the axes too: more room
     plot.legend = legend
     return legend
+
+
+def wide_title(plot: pg.PlotItem) -> None:
+    """The plot's title across its whole width (over the axes too), and never what makes
+    the plot wider than its dock: a title too long is cut at its ends, not the data."""
+    title = plot.titleLabel
+    plot.layout.removeItem(title)
+    plot.layout.addItem(title, 0, 0, 1, 3)
+    update_min = title.updateMin
+
+    def shrinkable() -> None:
+        update_min()
+        title.setMinimumWidth(0)
+        title._sizeHint[Qt.SizeHint.MinimumSize] = (0, title.minimumHeight())
+        title._sizeHint[Qt.SizeHint.PreferredSize] = (0, title.minimumHeight())
+        title.updateGeometry()
+
+    title.updateMin = shrinkable
+    shrinkable()
+
+
+def legend_width(legend: pg.LegendItem, columns: int) -> float:
+    """Width of `legend` laid out in `columns` columns of (sample, label) pairs: its
+    margins, each column as wide as its widest sample and label, the spacing between."""
+    if not legend.items:
+        return 0.0
+    spacing = legend.layout.horizontalSpacing()
+    left, _top, right, _bottom = legend.layout.getContentsMargins()
+    total = left + right + spacing * (2 * columns - 1)
+    for j in range(columns):
+        entries = legend.items[j::columns]
+        if entries:
+            # the text's own width: a LabelItem's rect is stretched to its column
+            total += max(s.boundingRect().width() for s, _l in entries)
+            total += max(getattr(lb, "item", lb).boundingRect().width() for _s, lb in entries)
+    return total
 
 
 def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
@@ -395,17 +441,12 @@ def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
         legend._fits_on_resize = True
         plot.vb.sigResized.connect(lambda *_: fit_legend(plot, legend))
     n = len(legend.items)
-    room = plot.vb.width() or plot.width()
+    room = plot.width()
     view = plot.getViewWidget()
     if view is not None and view.width() > 0:  # (a legend too wide keeps the box wide)
-        room = min(room, view.width() - 60)
-    # the text's own width: a LabelItem's rect is stretched to its column once laid out
-    widths = [sample.boundingRect().width() + 18
-              + getattr(label, "item", label).boundingRect().width()
-              for sample, label in legend.items]
+        room = min(room, view.width() - 8) if room > 0 else view.width() - 8
     columns = max(1, min(4, n))
-    while columns > 1 and max(sum(widths[i:i + columns])
-                              for i in range(0, n, columns)) > room:
+    while columns > 1 and legend_width(legend, columns) > room:
         columns -= 1
     if legend.columnCount != columns:
         legend.setColumnCount(columns)
@@ -424,7 +465,8 @@ def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
     legend.crowded = crowded
     # (a hidden item still takes its minimum size in a QGraphicsGridLayout)
     legend.setMaximumHeight(0 if crowded else 1e6)
-    plot.layout.setRowFixedHeight(0, 0 if crowded else height)
+    legend.setMinimumWidth(0)  # (its entries' width never widens the plot past its view)
+    plot.layout.setRowFixedHeight(getattr(legend, "row", 0), 0 if crowded else height)
     plot.layout.invalidate()
     if not getattr(legend, "_fitting", False):  # activate resizes, which calls us again
         legend._fitting = True
@@ -494,6 +536,8 @@ def scale_plot(plot: pg.PlotItem, factor: float) -> None:
         for _sample, label in legend.items:
             label.setText(label.text, size=size)
         legend.updateSize()
+        if getattr(legend, "_fits_on_resize", False):  # its row at the new font's height
+            fit_legend(plot, legend)
     for item in plot.items:
         if isinstance(item, pg.TextItem):  # notes pinned on the plot
             item.textItem.setFont(font)
@@ -729,6 +773,7 @@ class GateHeatmap:
         self.plot.setLabel("left", "unit")
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
+        wide_title(self.plot)
         cache_axes(self.plot)
         self.image = HoverImage(axisOrder="row-major")
         self.plot.addItem(self.image)

@@ -30,6 +30,7 @@ from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defi
     make_note,
     style_plot,
     unit_axis_label,
+    wide_title,
 )
 from lstmviz.ui.theme import Theme
 
@@ -95,6 +96,7 @@ class ForgetPanel(Panel):
         self.mean.showGrid(x=True, y=True, alpha=self.theme.grid_alpha)
         self.mean.getViewBox().setMouseEnabled(x=True, y=False)
         self.mean.setMaximumHeight(130)
+        wide_title(self.mean)  # (its title is its legend: never wider than the dock)
         self.mean.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         cache_axes(self.mean)
         self.curves: dict[str, pg.PlotDataItem] = {}

@@ -43,6 +43,10 @@ from lstmviz.ui.theme import Theme
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 BOUND_LABEL = "RNN bound (σγ)^(T−t)"
+#: Legend entry of the previous walkthrough step's curves (`GradientPanel.set_ghost`).
+GHOST_LABEL = "previous step"
+#: Opacity (0-255) of a ghost curve: faint beside the curves on screen.
+GHOST_ALPHA = 120
 
 
 #: Width (pixels) the notes are measured at before the panel is first shown.
@@ -303,6 +307,8 @@ class GradientPanel(Panel):
         self._ratio_logs: dict[str, np.ndarray] = {}
         self.cursor: pg.InfiniteLine | None = None
         self._columns: dict[str, np.ndarray] = {}
+        self._ghost_runs: dict[str, Run] = self.__dict__.get("_ghost_runs", {})  # (set_ghost)
+        self.ghosts: list[pg.PlotDataItem] = []
 
     # -- new runs -------------------------------------------------------------------
     def structure_key(self, runs: dict[str, Run]) -> object:
@@ -388,7 +394,43 @@ class GradientPanel(Panel):
         self.cursor = self.pooled(self.plot, lambda: pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
         self.notes.set_worst(self._worst_notes(T))
+        self._draw_ghosts()
         fit_legend(self.plot, self.legend)
+
+    # -- the previous walkthrough step's curves -------------------------------------
+    def set_ghost(self, runs: dict[str, Run] | None) -> None:
+        """Draw the ‖dL/dh_t‖ curves of `runs` (the previous walkthrough step's, already
+        computed) faint and dashed behind the ones on screen, one legend entry "previous
+        step"; kept over rebuilds for the models on screen with the same T. None (or {})
+        removes them."""
+        self._ghost_runs = dict(runs or {})
+        if self.built:  # (else drawn by the first rebuild)
+            self._draw_ghosts()
+            fit_legend(self.plot, self.legend)
+
+    def _draw_ghosts(self) -> None:
+        for item in self.ghosts:  # (a rebuild's clear() took them off the plot already)
+            if item in self.plot.items:
+                self.plot.removeItem(item)
+        self.ghosts = []
+        lo = self.plot.vb.viewRange()[1][0]
+        for kind, run in self._ghost_runs.items():
+            now = self.runs.get(kind)
+            if now is None or now.trace.h.shape[0] != run.trace.h.shape[0]:
+                continue  # another model or another T: nothing to compare with
+            y = log_series(run, run.diagnostics.log10_grad_h)
+            y = np.where(y == -np.inf, lo, y)  # exact zeros on the bottom edge, as curves
+            colour = pg.mkColor(self.theme.model_color(kind))
+            colour.setAlpha(GHOST_ALPHA)
+            pen = pg.mkPen(colour, width=CURVE_WIDTH, style=Qt.PenStyle.DashLine)
+            name = None if self.ghosts else GHOST_LABEL
+            item = pg.PlotDataItem(np.arange(1, len(y) + 1, dtype=float), y, pen=pen,
+                                   name=name, connect="finite")
+            item.setZValue(-5)  # behind the curves on screen
+            self.plot.addItem(item, ignoreBounds=True)
+            self.ghosts.append(item)
+        if self.ghosts and self.presenter_scale != 1.0:
+            scale_plot(self.plot, self.presenter_scale)
 
     def set_y_range_exponents(self, lo: float | None, hi: float | None) -> None:
         """Hold the y axis at 10^lo .. 10^hi (log10 exponents) over every rebuild, until

@@ -37,6 +37,7 @@ from lstmviz.ui.panels.base import (
     layer_prefix,
     layer_suffix,
     style_plot,
+    wide_title,
 )
 from lstmviz.ui.theme import Theme
 
@@ -168,6 +169,7 @@ class BarPlot:
         self.plot.hideButtons()
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.plot.getAxis("left").setWidth(38)
+        wide_title(self.plot)  # (a long title never widens the column past the dock)
         cache_axes(self.plot)
         self.x_label = x_label
         if x_label:

@@ -18,11 +18,13 @@ from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (
     Panel,
     clip_forward,
+    fit_legend,
     floor_to,
     layer_prefix,
     layer_suffix,
     log_forward_series,
     log_series,
+    outside_legend,
     overflow_html,
     pinned_text,
     set_html,
@@ -95,8 +97,8 @@ class JacobianPanel(Panel):
                 p.setXLink(self.plots[2])
             p.getAxis("left").setWidth(52)
             self.layout_.addWidget(w, 1)
-        # vanishing products fall to the lower left: the lower right stays free
-        self.legend = self.plots[0].addLegend(offset=(-4, -4), colCount=3)
+        # above the data, under the title: never over a curve (at any size or font)
+        self.legend = outside_legend(self.plots[0], keep_title=True)
         self.cell_note = pinned_text(self.plots[1], "c", self.theme.muted)
         self.whh_note = pinned_text(self.plots[2], "c", self.theme.muted)
         self.overflow_notes = [pinned_text(p, "tl", self.theme.foreground)
@@ -119,8 +121,8 @@ class JacobianPanel(Panel):
                 p.clear()
                 p.setTitle(title, size="9pt", color=theme.foreground)
             self.legend.clear()
-        self.legend.setBrush(pg.mkBrush(theme.background + "c0"))
-        self.legend.setPen(pg.mkPen(theme.muted))
+        self.legend.setBrush(pg.mkBrush(None))  # above the data: no box needed
+        self.legend.setPen(pg.mkPen(None))
         self.legend.setLabelTextColor(theme.foreground)
         for note in self.overflow_notes:
             note.setColor(theme.foreground)
@@ -191,6 +193,7 @@ class JacobianPanel(Panel):
             line = self.pooled(p, lambda: pg.InfiniteLine(
                 angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
             self.cursors.append(line)
+        fit_legend(self.plots[0], self.legend)
 
     def _add(self, plot: int, make, x: np.ndarray, y: np.ndarray, backward: bool) -> None:
         """A curve made by `make()` (or reused, see `Panel.pooled`) on plot number `plot`."""

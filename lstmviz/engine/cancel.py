@@ -1,0 +1,54 @@
+"""Cooperative cancel for long computations: the engine's loops call `checkpoint()`; a
+background job runs its work inside `cancel_scope(hook)`, and once `hook()` is true the
+next checkpoint raises `Cancelled` (the engine is pure: nothing to clean up). Without a
+scope a checkpoint costs one attribute lookup. Threads a job starts carry its hook along
+with `carried(fn)` (a thread-local does not cross into a pool's threads by itself)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+Hook = Callable[[], bool]
+_local = threading.local()
+
+
+class Cancelled(BaseException):
+    """The computation was cancelled (a BaseException: no `except Exception` swallows it)."""
+
+
+def checkpoint() -> None:
+    """Raise Cancelled if the current thread's job was cancelled."""
+    hook = getattr(_local, "hook", None)
+    if hook is not None and hook():
+        raise Cancelled("cancelled")
+
+
+def current() -> Hook | None:
+    return getattr(_local, "hook", None)
+
+
+@contextmanager
+def cancel_scope(hook: Hook | None) -> Iterator[None]:
+    """Checkpoints in this thread consult `hook` while the block runs."""
+    old = current()
+    _local.hook = hook
+    try:
+        yield
+    finally:
+        _local.hook = old
+
+
+def carried(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` wrapped to run under the calling thread's hook in whichever thread runs it."""
+    hook = current()
+    if hook is None:
+        return fn
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with cancel_scope(hook):
+            return fn(*args, **kwargs)
+
+    return run
