@@ -7,7 +7,6 @@ ratio ||dL/dh_t|| / ||dL/dh_T|| is written on the plot as the backward pass reac
 from __future__ import annotations
 
 import html
-import math
 import re
 
 import numpy as np
@@ -149,14 +148,13 @@ class _Series:
 
 
 def end_ticks(lo: float, hi: float, n: int = 2) -> list[tuple[float, str]]:
-    """n ticks at integer exponents from near lo to near hi, labelled as powers of ten
-    ('10⁻¹²'): what the dark and bright colours of a log colour bar mean (inset by a sixth
-    of the span: an axis drops a label that would reach past its end)."""
-    inset = (hi - lo) / 6
-    a, b = math.ceil(lo + inset), math.floor(hi - inset)
-    if b < a:
-        return [((lo + hi) / 2, power_of_ten((lo + hi) / 2))]
-    values = sorted({int(round(v)) for v in np.linspace(a, b, max(n, 2))})
+    """About n ticks at integer exponents, one near the centre of each of n equal parts of
+    lo..hi, labelled as powers of ten ('10⁻¹²'): what the colours of a log colour bar mean
+    (never at its ends: an axis drops a label that would reach past them)."""
+    n = max(1, n)
+    step = (hi - lo) / n
+    values = sorted({int(round(lo + (j + 0.5) * step)) for j in range(n)})
+    values = [v for v in values if lo < v < hi] or [(lo + hi) / 2]
     return [(float(v), power_of_ten(v)) for v in values]
 
 
@@ -199,6 +197,7 @@ class DepthHeatmap:
         self.colorbar.getAxis("bottom").setLabel("‖dL/dh⁽ˡ⁾_t‖")
         self.colorbar.setImageItem(self.image)
         self.widget.ci.addItem(self.colorbar, row=1, col=0)
+        self.plot.vb.sigResized.connect(lambda *_: self._bar_ticks())  # as many as fit
         self.full = np.full((1, 1), np.nan)
         self.rows: list[tuple[str, int]] = []
         self.shown: int | None = None
@@ -264,7 +263,8 @@ class DepthHeatmap:
 
     def _bar_ticks(self) -> None:
         """The colour bar's ends labelled, and its middle where there is room."""
-        n = 3 if self.widget.width() >= 220 else 2
+        width = self.plot.vb.width()
+        n = 3 if width >= 150 else 2 if width >= 100 else 1
         if getattr(self, "_ticks", None) != (self.levels, n):
             self._ticks = (self.levels, n)
             self.colorbar.getAxis("bottom").setTicks([end_ticks(*self.levels, n)])
@@ -572,10 +572,6 @@ class GradientPanel(Panel):
         else:
             lines += entries
         return "\n".join(lines)
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        super().resizeEvent(event)
-        self.depth._bar_ticks()
 
     def plot_items(self) -> list[pg.PlotItem]:
         """The curves, and the layer heatmap beside them when a model is stacked."""
