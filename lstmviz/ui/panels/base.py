@@ -46,8 +46,13 @@ class PowerAxis(pg.AxisItem):
     """An axis over log10 values whose ticks read as powers of ten at integer exponents.
 
     pyqtgraph's own log mode drops labels below 0.01 on wide ranges, so plots hold
-    log10 values themselves and use this axis.
+    log10 values themselves and use this axis. No SI prefix: on a range narrower than a
+    decade pyqtgraph would scale the exponents and title the axis "norm (x0.001)".
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.enableAutoSIPrefix(False)
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802 (Qt naming)
         if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal <= minVal:
