@@ -29,7 +29,14 @@ from PySide6.QtWidgets import (
 from lstmviz.engine import cells
 from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, cache_axes, style_plot, wide_title
+from lstmviz.ui.panels.base import (
+    SUPERSCRIPT,
+    Panel,
+    cache_axes,
+    scale_title,
+    style_plot,
+    wide_title,
+)
 from lstmviz.ui.theme import Theme
 
 #: The fixed y range of a gate bar per role (None: the run's range; Gate.bounds wins).
@@ -184,6 +191,7 @@ class BarPlot:
         if key != self._shown_title:
             self._shown_title = key
             self.plot.setTitle(title, size="8pt", color=theme.foreground)
+            scale_title(self.plot, getattr(self.plot, "_presenter_scale", 1.0))
 
     def set_ticks(self, ticks: list | None) -> None:
         """Left-axis ticks (None: automatic), only on a change (the axis redraws)."""
