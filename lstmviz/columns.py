@@ -132,6 +132,10 @@ NOTES = (
     "Values: `nan` after a non-finite forward state (a value stopped being finite in "
     "float64: then every dependent quantity is NaN, never 0); `inf` / 0 in a float column only "
     "where the true value is beyond float64, with the exact figure in its log10 column.",
+    "Stacked models: the views that show one layer (forget.csv, gates.csv, cellstate.csv, "
+    "jacobians.csv, inspector.csv) show the top layer under the names below; a layer l below "
+    "the top (the window's Settings > Show layer) is named `<kind> layer <l> ...` instead of "
+    "`<kind> ...` (l = 1 bottom), with the same meaning for that layer.",
     "The CSVs hold the whole run (all frames), independent of the frame shown in the images; "
     "inspector.csv holds the cell inspected at that frame. manifest.json gives each model's "
     "sigma_max (of W_hh, or its largest H x H gate block) and gamma.",
@@ -143,6 +147,13 @@ def describe(name: str, file: str) -> Column | None:
     for col in COLUMNS:
         if col.file in (file, "*.csv") and col.regex().match(name):
             return col
+    layer = re.match(r"([a-z]+) layer (\d+) (.+)\Z", name)  # a lower layer's (NOTES)
+    if layer is not None:
+        col = describe(f"{layer[1]} {layer[3]}", file)
+        if col is not None:
+            return Column(col.file, col.name.replace("<kind>", "<kind> layer <l>", 1),
+                          f"layer {layer[2]} of a stacked model: {col.meaning}", col.norm,
+                          col.batch)
     return None
 
 

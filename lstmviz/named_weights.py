@@ -3,7 +3,8 @@
 `Config.weights` maps a kind to a weight file: an absolute path (the config loader resolved
 it against the config file's folder) or `builtin:NAME`, a trained model shipped in
 lstmviz/resources/models (listed, with the command that made it, in its manifest.json).
-`named_weights(config)` returns {kind: (Model, Readout or None)} for `session.compute_runs`;
+`named_weights(config)` returns {kind: (Model, Readout or None)} (a StackedModel for a file of
+several layers: hidden_size and num_layers must be the config's) for `session.compute_runs`;
 files are read once and cached by (path, modification time, size), so a recompute (a new
 seed, a longer sequence) never reads them again, while an edited file is read afresh.
 Every problem is a ConfigError naming `weights.<kind>` and the file.
@@ -19,6 +20,7 @@ from pathlib import Path
 import lstmviz
 from lstmviz import engine
 from lstmviz.config import BUILTIN_WEIGHTS, Config, ConfigError
+from lstmviz.engine.stack import num_layers_of
 
 MODELS_DIR = lstmviz.RESOURCES / "models"
 MANIFEST = MODELS_DIR / "manifest.json"
@@ -108,23 +110,32 @@ def named_weights(config: Config, source: str | None = None) -> dict[str, Loaded
                 f"{where}weights.{kind}: {ref} holds a model with hidden size "
                 f"{model.hidden_size}, but hidden_size = {config.hidden_size}; set "
                 f"hidden_size = {model.hidden_size} (or leave it out to take the file's)")
+        if num_layers_of(model) != config.num_layers:
+            raise ConfigError(
+                f"{where}weights.{kind}: {ref} holds a model of {num_layers_of(model)} "
+                f"layer(s), but num_layers = {config.num_layers}; set num_layers = "
+                f"{num_layers_of(model)} (or leave it out to take the file's)")
         out[kind] = (model, readout)
     return out
 
 
-def adopt_hidden_size(config: Config, source: str | None = None, *, keep: bool = False
-                      ) -> Config:
-    """`config` with hidden_size taken from its named weights (unless `keep`: the file set
-    hidden_size itself), each file checked (named_weights' errors)."""
-    if not keep:
-        sizes = set()
-        for kind, ref in config.weights:
-            try:
-                sizes.add(load_file(ref, kind)[0].hidden_size)
-            except engine.WeightFileError as exc:
-                where = f"{source}: " if source else ""
-                raise ConfigError(f"{where}weights.{kind}: {exc}") from None
-        if len(sizes) == 1:
-            config = config.replace(hidden_size=sizes.pop())
+def adopt_hidden_size(config: Config, source: str | None = None, *, keep: bool = False,
+                      keep_layers: bool = False) -> Config:
+    """`config` with hidden_size and num_layers taken from its named weights where the files
+    agree (unless `keep` / `keep_layers`: the file set hidden_size / num_layers itself), each
+    file checked (named_weights' errors): a two-layer file makes num_layers 2."""
+    sizes, layers = set(), set()
+    for kind, ref in config.weights:
+        try:
+            model = load_file(ref, kind)[0]
+        except engine.WeightFileError as exc:
+            where = f"{source}: " if source else ""
+            raise ConfigError(f"{where}weights.{kind}: {exc}") from None
+        sizes.add(model.hidden_size)
+        layers.add(num_layers_of(model))
+    if not keep and len(sizes) == 1:
+        config = config.replace(hidden_size=sizes.pop())
+    if not keep_layers and len(layers) == 1:
+        config = config.replace(num_layers=layers.pop())
     named_weights(config, source)
     return config

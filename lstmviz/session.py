@@ -23,6 +23,7 @@ from lstmviz.engine.stack import (
     StackGrads,
     StackTrace,
     build_stack,
+    num_layers_of,
     stack_backward,
     stack_forward,
 )
@@ -102,10 +103,36 @@ class Run:
     #: the whole stack when the model has several layers (engine.stack): model, trace and
     #: grads above are then its TOP layer's (what the readout sees; every view shows it)
     stack: tuple[StackedModel, StackTrace, StackGrads] | None = None
+    #: diagnostics of the layers below the top (bottom first, L - 1 of them) of a stack, as
+    #: `diagnostics` is the top layer's: what `layer_view` shows (computed with the run's,
+    #: completed with them by `completed()`)
+    layer_diagnostics: tuple[engine.Diagnostics, ...] = ()
+    #: the layer (0-based, bottom first) this run shows, when it is a `layer_view` below
+    #: the top; None: the top layer (the run itself)
+    layer: int | None = None
+    _views: dict[int, Run] = field(init=False, repr=False, compare=False,
+                                   default_factory=dict)
 
     @property
     def num_layers(self) -> int:
         return 1 if self.stack is None else self.stack[0].num_layers
+
+    @property
+    def layer_index(self) -> int:
+        """The layer shown (0-based, bottom first): `layer`, or the top one."""
+        return self.num_layers - 1 if self.layer is None else self.layer
+
+    @property
+    def layer_name(self) -> str:
+        """'layer l/L' of a stacked model's run (1 = bottom), '' for one layer."""
+        L = self.num_layers
+        return "" if L == 1 else f"layer {self.layer_index + 1}/{L}"
+
+    @property
+    def jacobians_ready(self) -> bool:
+        """The exact Jacobian norms of every layer are computed."""
+        return self.diagnostics.jacobians_ready and all(
+            d.jacobians_ready for d in self.layer_diagnostics)
 
     @property
     def log10_h_layers(self) -> np.ndarray:
@@ -115,19 +142,26 @@ class Run:
             return self.grads.log10_h[None]
         return self.stack[2].log10_h_layers
 
-    def layer_view(self, layer: int) -> Run:
-        """This run as seen at layer `layer` (0-based, bottom first) of its stack: model,
-        trace, grads and diagnostics of that layer (Jacobian norms left for later, see
-        engine.compute_diagnostics), for views that show one layer (the inspector). The
-        top layer (or a one-layer run) is the run itself."""
-        if self.stack is None or layer == self.num_layers - 1:
+    def layer_view(self, layer: int | None) -> Run:
+        """This run as seen at layer `layer` (0-based, bottom first; None: the top) of its
+        stack: model, trace, grads and diagnostics of that layer, for the views that show
+        one layer (forget gate, gates, cell state, Jacobians, inspector). The top layer (or
+        a one-layer run) is the run itself; the views are made once per run (no numerics:
+        the diagnostics come from `layer_diagnostics`)."""
+        if layer is None or self.stack is None or layer == self.num_layers - 1:
             return self
         if not 0 <= layer < self.num_layers:
             raise IndexError(f"layer {layer} is out of range 0..{self.num_layers - 1}")
-        model, trace, grads = (self.stack[0].layers[layer], self.stack[1].layers[layer],
-                               self.stack[2].layers[layer])
-        return replace(self, model=model, trace=trace, grads=grads, diagnostics=(
-            engine.compute_diagnostics(model, trace, grads, jacobians=False)))
+        view = self._views.get(layer)
+        if view is None:
+            model, trace, grads = (self.stack[0].layers[layer], self.stack[1].layers[layer],
+                                   self.stack[2].layers[layer])
+            diagnostics = (self.layer_diagnostics[layer] if self.layer_diagnostics else
+                           engine.compute_diagnostics(model, trace, grads, jacobians=False))
+            view = replace(self, model=model, trace=trace, grads=grads,
+                           diagnostics=diagnostics, layer=layer)
+            self._views[layer] = view
+        return view
 
     @property
     def grad_h_norm_layers(self) -> np.ndarray:
@@ -141,12 +175,17 @@ class Run:
     def label(self) -> str:
         return model_label(self.model)
 
-    def completed(self) -> Run:
-        """This run with its exact Jacobian norms computed (itself if they already are)."""
-        if self.diagnostics.jacobians_ready:
+    def completed(self, progress: Callable[[int, int], None] | None = None) -> Run:
+        """This run with the exact Jacobian norms of every layer computed (itself if they
+        already are); progress(done, T) after each chunk of the top layer's steps
+        (engine.complete_diagnostics)."""
+        if self.jacobians_ready:
             return self
+        layers = tuple(
+            engine.complete_diagnostics(self.stack[0].layers[l], self.stack[1].layers[l], d)
+            for l, d in enumerate(self.layer_diagnostics))
         return replace(self, diagnostics=engine.complete_diagnostics(
-            self.model, self.trace, self.diagnostics))
+            self.model, self.trace, self.diagnostics, progress), layer_diagnostics=layers)
 
     @property
     def overflow_step(self) -> int | None:
@@ -221,12 +260,16 @@ def compute_run(config: Config, task: engine.Task, kind: str,
     else:
         grads = engine.backward(model, trace, dh)
     diagnostics = engine.compute_diagnostics(model, trace, grads, jacobians=jacobians)
+    layer_diagnostics = () if stack is None else tuple(
+        engine.compute_diagnostics(m, tr, g, jacobians=jacobians)
+        for m, tr, g in zip(stack[0].layers[:-1], stack[1].layers[:-1], stack[2].layers[:-1],
+                            strict=True))
     loss_log10 = float(np.log10(loss)) if 0 < loss < np.inf else log10_loss(
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where)
     return Run(kind, model, readout, task, trace, grads, float(loss), dh, diagnostics,
                imported is not None, loss_log10, tuple(notes) if imported is None else (),
-               stack)
+               stack, layer_diagnostics)
 
 
 def build_for(config: Config, input_size: int, kind: str) -> tuple[engine.Model, list[str]]:
@@ -327,7 +370,7 @@ class Session:
 
     @property
     def jacobians_ready(self) -> bool:
-        return all(r.diagnostics.jacobians_ready for r in self.runs.values())
+        return all(r.jacobians_ready for r in self.runs.values())
 
     def complete_jacobians(self, generation: int | None = None,
                            runs: dict[str, Run] | None = None) -> bool:
@@ -353,8 +396,9 @@ class Session:
     def with_weights(self, kind: str, model: engine.Model, readout: engine.Readout | None
                      ) -> tuple[Config, dict[str, tuple[engine.Model, engine.Readout | None]]]:
         """(config, weights) that show imported weights for `kind`: the kind added to the
-        models if missing and dropped from config.weights, hidden_size the model's, and
-        weights the config named for other models kept only if they have that size."""
+        models if missing and dropped from config.weights, hidden_size and num_layers the
+        model's (a two-layer file makes every model two layers), and weights the config
+        named for other models kept only if they have that size and layer count."""
         weights = dict(self.weights)
         weights[kind] = (model, readout)
         config = self.config
@@ -362,9 +406,11 @@ class Session:
             config = config.replace(weights=tuple(p for p in config.weights if p[0] != kind))
         if kind not in config.models:
             config = config.replace(models=(*config.models, kind))
-        if model.hidden_size != config.hidden_size:
+        layers = num_layers_of(model)
+        if model.hidden_size != config.hidden_size or layers != config.num_layers:
             named = tuple((k, ref) for k, ref in config.weights if k != kind)
-            config = config.replace(hidden_size=model.hidden_size, weights=named)
+            config = config.replace(hidden_size=model.hidden_size, num_layers=layers,
+                                    weights=named)
             try:
                 named_weights(config)
             except ConfigError:  # the config's other named weights have another size

@@ -104,6 +104,14 @@ def main() -> None:
     if args.quick:
         sizes = [(64, 200, 1), (256, 1000, 1), (128, 200, 32)]
     have_torch = torch is not None
+    if have_torch:  # issue 16's goal: engine no slower than PyTorch at batch 32
+        parts = []
+        for kind in ("lstm", "gru", "rnn"):
+            run, _ = engine_fb(kind, 128, 200, 32)
+            t_eng, t_torch = best_times([run, torch_fb(kind, 128, 200, 32)], 9)
+            parts.append(f"{kind} {t_eng / t_torch:.2f} ({t_eng:.0f} / {t_torch:.0f} ms)")
+        print("engine/torch, forward + backward, H=128, T=200, B=32, float64, 1 thread: "
+              + ", ".join(parts) + "  (goal <= 1.0)")
     for kind in KINDS:  # the app's interactive case: one control change repaints this
         _, run_diag = engine_fb(kind, 64, 200, 1)
         FAST_STATS.update(block=0, lanczos=0, fallback=0)

@@ -1,10 +1,14 @@
 """Benchmark the exact Jacobian norms (stage two of a recompute): three models at T=200, H=64
 as `run.completed()` computes them, and the linalg calls behind them on the stacks the engine
 builds, each beside the same calls of another revision's linalg.py (default: main), measured
-interleaved in one run. A benchmark, never a test.
+interleaved in one run; the floor beside them: the same exact norms of the same stacks by the
+plainest code (np.linalg.norm(stack, 2, axis=(1, 2))) and by one batched eigvalsh per stack.
+--largest: the two stages at the largest settings the Settings dock allows (T=1000, H=512),
+stage two per model until a time budget, then extrapolated from its progress (linear in T).
+A benchmark, never a test.
 
     PYTHONPATH=$PWD python scripts/bench_jacobian_norms.py [--repeats N] [--against REV]
-        [--threads N] [--profile]
+        [--threads N] [--profile] [--largest [--budget S]]
 
 Single-threaded BLAS, as in the app (lstmviz sets the same env vars before NumPy loads).
 """
@@ -68,6 +72,48 @@ def _recorded_stacks(config):
     return calls
 
 
+def _plain_norms(m):
+    return np.linalg.norm(m, 2, axis=(1, 2))
+
+
+def _eigvalsh_norms(m):
+    return np.sqrt(np.linalg.eigvalsh(m @ m.transpose(0, 2, 1))[:, -1])
+
+
+def _largest(budget: float) -> None:
+    """Stage one and stage two at T=1000, H=512 (three models, as the app computes them);
+    stage two per model stops after `budget` seconds and is extrapolated from its progress."""
+    from lstmviz.config import Config
+    from lstmviz.session import compute_runs
+
+    class _Budget(Exception):
+        pass
+
+    config = Config(models=("rnn", "lstm", "gru"), seq_len=1000, hidden_size=512)
+    t0 = time.perf_counter()
+    runs = compute_runs(config, jacobians=False)
+    print(f"largest settings (3 models, T=1000, H=512): stage one (first picture) "
+          f"{time.perf_counter() - t0:.1f} s")
+    for kind, run in runs.items():
+        t0 = time.perf_counter()
+        seen = [0, 1]
+
+        def progress(done, total, t0=t0, seen=seen):
+            seen[:] = [done, total]
+            if time.perf_counter() - t0 > budget:
+                raise _Budget
+
+        try:
+            run.completed(progress)
+            note = "measured"
+        except _Budget:
+            note = f"extrapolated from {seen[0]} of {seen[1]} steps"
+        spent = time.perf_counter() - t0
+        print(f"  stage two (exact Jacobian norms) {kind}: "
+              f"{spent * seen[1] / max(seen[0], 1):.0f} s ({note}; background job with "
+              f"progress in the Jacobians dock title, cancelled by any new request)")
+
+
 def _median_ms(fn, arg, repeats):
     ts = []
     for _ in range(repeats):
@@ -83,6 +129,9 @@ def main() -> int:
     ap.add_argument("--against", default="main", help="git revision of the 'before' linalg.py")
     ap.add_argument("--threads", type=int, default=None, help="linalg.THREADS (default: auto)")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--largest", action="store_true", help="also time T=1000, H=512")
+    ap.add_argument("--budget", type=float, default=60.0,
+                    help="seconds of stage two per model at the largest settings")
     args = ap.parse_args()
     from lstmviz.config import Config
     from lstmviz.engine import diagnostics as dg
@@ -103,7 +152,7 @@ def main() -> int:
             run.completed()
         return (time.perf_counter() - t0) * 1000
 
-    before, after, after_1 = [], [], []
+    before, after, after_1, cpu_1 = [], [], [], []
     new_fns = dg.spectral_norms, dg.product_norms
     threads = linalg.THREADS
     for seed in range(args.repeats):
@@ -112,19 +161,32 @@ def main() -> int:
         dg.spectral_norms, dg.product_norms = new_fns
         after.append(stage_two(seed))
         linalg.THREADS = 1
+        c0 = time.process_time()
         after_1.append(stage_two(seed))
+        cpu_1.append((time.process_time() - c0) * 1000)
         linalg.THREADS = threads
     print(f"exact Jacobian norms, 3 models, T=200, H=64 (engine): before median "
           f"{statistics.median(before):.1f} ms, after median {statistics.median(after):.1f} ms"
           f" ({threads} threads), {statistics.median(after_1):.1f} ms (1 thread)"
           f"  (goal <= 100 ms)")
-    tot_b = tot_a = 0.0
+    print(f"  CPU time of stage two (1 thread, less sensitive to other processes): median "
+          f"{statistics.median(cpu_1):.1f} ms")
+    tot_b = tot_a = tot_plain = tot_eig = 0.0
     for name, stack in _recorded_stacks(config):
         tb = _median_ms(getattr(old, name), stack, args.repeats)
         ta = _median_ms(getattr(linalg, name), stack, args.repeats)
-        tot_b, tot_a = tot_b + tb, tot_a + ta
-        print(f"  {name}{stack.shape}: before {tb:.1f} ms, after {ta:.1f} ms")
+        tp = _median_ms(_plain_norms, stack, args.repeats)
+        te = _median_ms(_eigvalsh_norms, stack, args.repeats)
+        tot_b, tot_a, tot_plain, tot_eig = tot_b + tb, tot_a + ta, tot_plain + tp, tot_eig + te
+        print(f"  {name}{stack.shape}: before {tb:.1f} ms, after {ta:.1f} ms; floor: plain "
+              f"{tp:.1f} ms, batched eigvalsh {te:.1f} ms")
     print(f"  linalg calls in all: before {tot_b:.1f} ms, after {tot_a:.1f} ms")
+    print(f"  floor: the same norms of the same stacks by np.linalg.norm(stack, 2, axis=(1, 2)) "
+          f"{tot_plain:.1f} ms, by one batched eigvalsh of A A^T per stack {tot_eig:.1f} ms; "
+          f"stage two (1 thread) = {statistics.median(after_1) / tot_plain:.2f}x plain, "
+          f"{statistics.median(after_1) / tot_eig:.2f}x eigvalsh")
+    if args.largest:
+        _largest(args.budget)
     if args.profile:
         import cProfile
         import pstats

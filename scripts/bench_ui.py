@@ -151,6 +151,17 @@ def main() -> int:
           f"change = {statistics.median(change) / small_floor:.1f} floor frames  (goal <= 3)")
     print(f"  exact Jacobian norms alone (engine, 3 models, T=200, H=64): median "
           f"{statistics.median(bench_jacobians()):.1f} ms  (goal <= 100 ms)")
+    from bench_jacobian_norms import _eigvalsh_norms, _recorded_stacks
+    stacks = [m for _, m in _recorded_stacks(
+        Config(models=("rnn", "lstm", "gru"), seq_len=200, hidden_size=64))]
+    floor_ms = []
+    for _ in range(5):
+        t = time.perf_counter()
+        for m in stacks:
+            _eigvalsh_norms(m)
+        floor_ms.append((time.perf_counter() - t) * 1000)
+    print(f"  floor: one batched eigvalsh per Jacobian stack the engine builds ({len(stacks)} "
+          f"stacks of {stacks[0].shape[0]}): median {statistics.median(floor_ms):.1f} ms")
     window.close()
 
     launch = bench_launch()

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 
 import lstmviz  # noqa: F401
-from lstmviz.engine import cells, sweep
+from lstmviz.engine import cells
+from lstmviz.engine.training import sweep
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from lstmviz import engine, named_weights
 from lstmviz.config import Config, ConfigError, load_config, save_config
+from lstmviz.engine.stack import num_layers_of
 from lstmviz.session import compute_runs
 from lstmviz.walkthrough import WalkthroughError, load_walkthrough
 
@@ -114,15 +115,19 @@ def test_changing_models_drops_the_weights_of_a_model_no_longer_shown():
 
 def test_the_shipped_models_load_as_their_manifest_says():
     models = named_weights.builtin_models()
-    assert set(models) == {"adding_rnn", "adding_lstm", "adding_gru"}
+    assert set(models) == {"adding_rnn", "adding_lstm", "adding_gru", "adding_lstm2"}
     for name, entry in models.items():
         model, readout = named_weights.load_file(f"builtin:{name}", entry["kind"])
         assert model.kind == entry["kind"] and model.hidden_size == entry["hidden_size"]
+        assert num_layers_of(model) == entry.get("num_layers", 1)
+        if num_layers_of(model) > 1:
+            assert f"--num-layers {entry['num_layers']} " in entry["command"]
         assert readout is not None and readout.weight.shape == (1, model.hidden_size)
         assert entry["command"].startswith("lstmviz train --task adding --length 100 "
                                            f"--model {entry['kind']} ")
         assert entry["solved"] == (entry["eval_mse"] < 0.01)
     assert models["adding_lstm"]["solved"] and models["adding_gru"]["solved"]
+    assert models["adding_lstm2"]["solved"]
     assert not models["adding_rnn"]["solved"]
     assert (named_weights.MODELS_DIR / "manifest.json").stat().st_size < 10_000
     assert sum(p.stat().st_size for p in named_weights.MODELS_DIR.iterdir()) < 200_000

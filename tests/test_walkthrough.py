@@ -427,7 +427,9 @@ def test_claim_sentence_for_every_quantity(quantity):
     ok, m = check_claim(claim, runs)
     text = claim_sentence(claim, m, runs[model].label)
     assert text.startswith(runs[model].label + ": ")
-    assert PHRASES[quantity].replace("{t}", "1") in text
+    from lstmviz.walkthrough.vocabulary import DEFAULT_T
+
+    assert PHRASES[quantity].replace("{t}", str(DEFAULT_T.get(quantity, 1))) in text
     assert m.text() in text and m.text() not in ("", "NaN")
     assert text.endswith(" ✓" if ok else " ✗")
     assert quantity not in text.replace(PHRASES[quantity], "")  # no raw identifier

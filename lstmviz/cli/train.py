@@ -1,9 +1,16 @@
 """`lstmviz train`: train one model headless on the adding problem or first-symbol recall.
 
     lstmviz train --task adding --length 100 --model lstm --seconds 60 --json
+    lstmviz train --model lstm --num-layers 2 --save adding_lstm2.npz
+
+--num-layers L (1 to 4) trains a stack of L layers (PyTorch's num_layers: layer l's outputs
+are layer l+1's inputs); a stack runs the exact generic engine path for every kind (the fast
+single-layer kernels score one layer's last step), and its weights are saved with PyTorch's
+keys weight_ih_l0 ... bias_hh_l{L-1}. --history is for one layer only.
 
 Progress lines go to stderr (about every 2 s). With --json, one JSON object goes to stdout
-at the end with the keys: task, model, length, seq_len, seed, hidden, batch, optimizer, lr,
+at the end with the keys: task, model, num_layers, length, seq_len, seed, hidden, batch,
+optimizer, lr,
 clip, iterations, seconds, iterations_per_second, train_loss (mean minibatch loss of the
 last 20 iterations), eval_loss, mse (adding) or accuracy (recall) on a fresh evaluation set
 of 1000 sequences, grad_ratio (geometric mean of ||dL/dh_1|| / ||dL/dh_T|| over the last 20
@@ -34,6 +41,7 @@ from collections import deque
 from lstmviz.cli import UsageError
 from lstmviz.engine import cells
 from lstmviz.engine.errors import EngineError
+from lstmviz.engine.stack import MAX_LAYERS
 from lstmviz.engine.training.history import HistoryWriter, Recorder
 from lstmviz.engine.training.trainer import (
     EVAL_SIZE,
@@ -90,6 +98,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--length", type=_positive_int, default=d.length,
                    help="adding: sequence length T; recall: lag L (T = L + 1)")
     p.add_argument("--model", choices=list(cells.kinds()), default=d.kind)
+    p.add_argument("--num-layers", type=int, choices=range(1, MAX_LAYERS + 1),
+                   default=d.num_layers, metavar="L",
+                   help=f"stacked layers, 1 to {MAX_LAYERS} (saved as weight_ih_l0 ...)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--seconds", type=_positive_float,
                         help="training-time budget (default 60 if no --iterations)")
@@ -131,6 +142,9 @@ def main(argv: list[str]) -> int:
         raise UsageError(f"--save: expected a path ending in .npz, got {args.save!r}")
     if args.seconds is None and args.iterations is None:
         args.seconds = 60.0
+    if args.history and args.num_layers > 1:
+        raise UsageError("--history: keeps the history of a one-layer model; not available "
+                         f"with --num-layers {args.num_layers} yet")
     try:
         if args.save:
             check_writable(args.save)
@@ -143,6 +157,7 @@ def main(argv: list[str]) -> int:
                 lr=args.lr, momentum=args.momentum, clip=args.clip, clip_mode=args.clip_mode,
                 forget_bias=args.forget_bias, activation=args.activation,
                 n_symbols=args.symbols, noise=args.noise, seed=args.seed,
+                num_layers=args.num_layers,
             )
             trainer = Trainer(config)
         recorder = None
@@ -154,7 +169,9 @@ def main(argv: list[str]) -> int:
         raise UsageError(str(exc)) from None
     cfg = trainer.config
     if not args.quiet:
-        _log(f"training {cfg.kind} on {cfg.task} (length {cfg.length}), H={cfg.hidden_size}, "
+        layers = f", {cfg.num_layers} layers" if cfg.num_layers > 1 else ""
+        _log(f"training {cfg.kind}{layers} on {cfg.task} (length {cfg.length}), "
+             f"H={cfg.hidden_size}, "
              f"batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, clip {cfg.clip}, "
              + (f"{args.seconds:g} s" if args.seconds else f"{args.iterations} iterations"))
     losses: deque[float] = deque(maxlen=TAIL)
@@ -185,6 +202,7 @@ def main(argv: list[str]) -> int:
     result = {
         "task": cfg.task,
         "model": cfg.kind,
+        "num_layers": cfg.num_layers,
         "length": cfg.length,
         "seq_len": cfg.seq_len,
         "seed": cfg.seed,

@@ -54,7 +54,9 @@ def act_and_grad(name: str) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarr
 
         def f(pre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             h = np.tanh(pre)
-            return h, 1.0 - h * h
+            d = np.multiply(h, h)  # 1 - h^2 in place: no temporaries
+            np.subtract(1.0, d, out=d)
+            return h, d
     elif name == "sigmoid":
 
         def f(pre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ Where a quantity does not exist for a kind it is NaN (or None) and a note says w
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -40,6 +40,9 @@ from .unroll import Grads, Trace
 
 #: Jacobian stacks are built this many matrix entries at a time (bounds memory at big H, T).
 _CHUNK_ENTRIES = 1 << 21
+
+#: progress(done, total): steps whose Jacobian norms are computed so far, of T.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,9 +92,16 @@ def sigma_max(model: Model) -> float:
 
 def sigma_note(model: Model) -> str:
     """Why sigma_max is NaN for this model's kind, else ""."""
-    if model.cell.sigma_max(model.params) is not None:
-        return ""
-    return f"{model.cell.label} has no recurrent matrix, so there is no sigma_max"
+    return _sigma(model)[1]
+
+
+def _sigma(model: Model) -> tuple[float, str]:
+    """(sigma_max, sigma_note) from one computation of the kind's sigma_max (at H = 512 it
+    costs a quarter of a second per model)."""
+    v = model.cell.sigma_max(model.params)
+    if v is None:
+        return math.nan, f"{model.cell.label} has no recurrent matrix, so there is no sigma_max"
+    return float(v), ""
 
 
 def whh_note(model: Model) -> str:
@@ -107,7 +117,11 @@ def rnn_bound(model: Model) -> float | None:
     below 1, vanishing is guaranteed), else None (cells.get(kind).bound_note says why)."""
     if not model.cell.bound_applies:
         return None
-    return sigma_max(model) * GAMMA[model.activation]
+    return _bound(model, sigma_max(model))
+
+
+def _bound(model: Model, smax: float) -> float | None:
+    return smax * GAMMA[model.activation] if model.cell.bound_applies else None
 
 
 def _chunks(T: int, per_step: int) -> Iterator[slice]:
@@ -145,11 +159,12 @@ def _diagonal_series(model: Model, trace: Trace):
     return jac_step, jac_prod, None, None
 
 
-def _jacobian_series(model: Model, trace: Trace):
+def _jacobian_series(model: Model, trace: Trace, progress: Progress | None = None):
     """(jac_step, log10 jac_prod, cell_direct, cell_indirect) for one run: the spectral norms,
     most of the cost. The product norms are returned as exact log10 values (they pass
     10^+-308 easily). Dense kinds: the running product R = dh_T/d(state_t) (H x S, the h rows
-    of the product of full state Jacobians; all S rows when prod_block is "state")."""
+    of the product of full state Jacobians; all S rows when prod_block is "state").
+    progress(done, T) is called after each chunk of steps (`Progress`)."""
     kind = model.cell
     T, _, H = trace.h.shape
     p, o = model.params, model.o
@@ -157,6 +172,7 @@ def _jacobian_series(model: Model, trace: Trace):
         if trace.T and kind.jacobian(p, o, trace.caches(slice(0, 1))).diagonal:
             return _diagonal_series(model, trace)
     path = kind.cell_path is not None
+    left = kind.jac_left
     jac_step = np.empty(T)
     jac_prod = np.empty(T)
     direct = np.empty(T) if path else None
@@ -187,7 +203,7 @@ def _jacobian_series(model: Model, trace: Trace):
                 checkpoint()  # a cancelled background job stops here
                 prods[k] = r[:, :block]
                 logs[k] = log_r
-                r = r @ full[k]
+                r = r @ full[k] if left is None else left(r, full[k])
                 s = np.abs(r).max()
                 if 0 < s < np.inf:
                     r /= s
@@ -197,6 +213,8 @@ def _jacobian_series(model: Model, trace: Trace):
             if sl.stop == T:
                 pn[-1] = 1.0  # dh_T/dh_T = I
             jac_prod[sl] = _log10_unscale(pn, logs)
+            if progress is not None:
+                progress(T - sl.start, T)
     return jac_step, jac_prod, direct, indirect
 
 
@@ -232,7 +250,8 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
     log_h = _logs(grads.log10_h, grads.h)
     log_c = _logs(grads.log10_c, grads.c) if cell else None
     overflow = trace.overflow_step if trace.overflow_step is not None else grads.overflow_step
-    bound = rnn_bound(model)
+    smax, snote = _sigma(model)
+    bound = _bound(model, smax)
     out = Diagnostics(
         grad_h_norm=pow10(log_h),
         grad_c_norm=pow10(log_c) if cell else None,
@@ -242,7 +261,7 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
         cell_direct=direct,
         cell_indirect=indirect,
         rnn_bound=bound,
-        sigma_max=sigma_max(model),
+        sigma_max=smax,
         overflow_step=overflow,
         jacobians_ready=jacobians,
         log10_grad_h=log_h,
@@ -254,7 +273,7 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
         log10_h_norm=log10_frobenius_per_step(trace.h),
         bound_note="" if kind.bound_applies else kind.bound_note,
         whh_note=whh_note(model),
-        sigma_note=sigma_note(model),
+        sigma_note=snote,
         jacobian_note=kind.jacobian_note,
     )
     _freeze(out)
@@ -263,13 +282,9 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
 
 def _cell_direct(model: Model, trace: Trace) -> np.ndarray:
     """cell_direct without the Jacobians (cheap): the kind's cell path on the whole run."""
-    T = trace.T
-    direct = np.empty(T)
     with np.errstate(all="ignore"):
-        for sl in _chunks(T, trace.h.shape[2] ** 2 * 4):
-            jac = model.cell.jacobian(model.params, model.o, trace.caches(sl))
-            direct[sl] = model.cell.cell_path(model.params, model.o, trace.run, sl, jac)[0]
-    return direct
+        direct = model.cell.cell_path(model.params, model.o, trace.run, slice(0, trace.T), None)[0]
+    return np.array(direct, dtype=np.float64)
 
 
 def _logs(logs: np.ndarray | None, values: np.ndarray) -> np.ndarray:
@@ -303,11 +318,13 @@ def _freeze(d: Diagnostics) -> None:
             a.setflags(write=False)
 
 
-def complete_diagnostics(model: Model, trace: Trace, diagnostics: Diagnostics) -> Diagnostics:
-    """`diagnostics` with the Jacobian norms computed (a no-op when they already are)."""
+def complete_diagnostics(model: Model, trace: Trace, diagnostics: Diagnostics,
+                         progress: Progress | None = None) -> Diagnostics:
+    """`diagnostics` with the Jacobian norms computed (a no-op when they already are);
+    progress(done, T) after each chunk of steps (at H = 512 a chunk is a few steps)."""
     if diagnostics.jacobians_ready:
         return diagnostics
-    jac_step, log_prod, _, indirect = _jacobian_series(model, trace)
+    jac_step, log_prod, _, indirect = _jacobian_series(model, trace, progress)
     out = replace(diagnostics, jac_step_norm=jac_step, jac_prod_norm=pow10(log_prod),
                   cell_indirect=indirect, jacobians_ready=True,
                   log10_jac_step=_log10(jac_step), log10_jac_prod=log_prod)

@@ -59,9 +59,11 @@ def _split_map(fn, *stacks: np.ndarray, interleave: bool = False) -> np.ndarray:
 
 
 def _pow2_scaled(m: np.ndarray):
-    """(m / 2**e, e, finite, nonzero) per matrix of a stack (N, a, b), 2**e the power of two
-    just above max |entry|: the division is exact (no rounding), so the scaled norms times
-    2**e are the norms, for entries from 1e-300 to 1e300. `finite`: no NaN or inf entry."""
+    """(m / 2**e, e, finite, nonzero) per matrix of a stack (N, a, b), 2**e a power of two near
+    max |entry|: the division is exact (no rounding), so the scaled norms times 2**e are the
+    norms, for entries from 1e-300 to 1e300. `finite`: no NaN or inf entry. Matrices whose
+    largest entry is within 2**+-_SAFE_EXP keep e = 0 and are not copied (their Gram matrices
+    neither overflow nor lose precision to underflow): only the others are rescaled."""
     n = m.shape[0]
     if m.shape[1] * m.shape[2] == 0:
         return m, np.zeros(n, dtype=int), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
@@ -70,9 +72,19 @@ def _pow2_scaled(m: np.ndarray):
     finite = np.isfinite(top)
     nonzero = finite & (top > 0)
     e = np.frexp(np.where(nonzero, top, 1.0))[1]
-    if np.any(e != 0):
-        m = np.ldexp(m, -e[:, None, None])
+    far = np.abs(e) > _SAFE_EXP
+    e[~far] = 0
+    if far.any():
+        idx = np.flatnonzero(far)
+        m = m.copy()
+        m[idx] = np.ldexp(m[idx], -e[idx, None, None])
     return m, e, finite, nonzero
+
+
+#: Largest entries within 2**+-_SAFE_EXP need no rescaling: Gram matrices of such stacks and
+#: the squares of their entries (the block bound of `product_norms`) stay far from overflow
+#: and underflow for n up to 2**20.
+_SAFE_EXP = 100
 
 
 def _gram(a: np.ndarray) -> np.ndarray:
@@ -196,16 +208,17 @@ def pow10(log10_value: np.ndarray) -> np.ndarray:
 
 # --- certified fast spectral norms ---------------------------------------------------------
 #
-# A stack of N dense H x H norms by batched eigvalsh costs ~0.12 ms per matrix at H = 64 (the
-# tridiagonal reduction; as slow in float32; a batched Lanczos with the certificate below
-# measured only ~15% faster, so `spectral_norms` stays with eigvalsh, split over THREADS
-# threads). The block method of `product_norms` gets a lower bound theta <= lambda_max(G)
-# (G = M M^T) from a Ritz value and proves it tight: lambda_max(G) <= theta (1 + CERT_TOL),
-# so sqrt(theta) is within CERT_TOL / 2 of sigma_max. Proofs: (a) a Cholesky factorisation
-# of theta (1 + CERT_TOL) I - G exists (Sylvester), or (b) for products with separated
-# singular values, the block bound lambda_max <= theta + ||B||^2 / (theta - tr D) with U an
-# orthonormal block of approximate top left singular vectors, B = U^T G (I - U U^T), D the
-# complement block. Whatever is not proved falls back to eigvalsh.
+# A stack of N dense H x H norms by batched eigvalsh costs ~0.15 ms per matrix at H = 64 (the
+# tridiagonal reduction; as slow in float32). Iterative alternatives with a proof measured
+# slower on single step Jacobians, whose top singular values do not separate (lambda_2 /
+# lambda_1 ~ 0.95, lambda_17 / lambda_1 ~ 0.4-0.7 at H = 64): a batched Lanczos ~15% faster
+# at best; a Chebyshev-filtered block of 16 with a Cholesky certificate of
+# theta (1 + CERT_TOL) I - G 1.3-1.8x slower (NumPy's per-call cost on (N, 64, 16) QR and
+# eigh); so `spectral_norms` stays with eigvalsh, split over THREADS threads. Products
+# (dh_T/dh_t) separate fast, and the block method of `product_norms` gets a lower bound
+# theta <= lambda_max(G) (G = M M^T) from a Ritz value and proves it tight,
+# lambda_max(G) <= theta (1 + CERT_TOL), by the block bound of `_block_ritz`; so sqrt(theta)
+# is within CERT_TOL / 2 of sigma_max. Whatever is not proved is computed by eigvalsh.
 
 #: Relative bound on lambda_max (= sigma_max^2) that a certificate must prove.
 CERT_TOL = 1e-12
@@ -214,61 +227,24 @@ CERT_TOL = 1e-12
 #: (tests and benchmarks read it; "lanczos" stays 0 since spectral_norms uses eigvalsh).
 FAST_STATS = {"block": 0, "lanczos": 0, "fallback": 0}
 
-try:  # the gufunc behind np.linalg.cholesky: NaN for a failed matrix instead of an exception
-    from numpy.linalg import _umath_linalg as _ul
-
-    _cholesky_lo = _ul.cholesky_lo
-except (ImportError, AttributeError):  # pragma: no cover - other NumPy layouts
-    _cholesky_lo = None
-
-
-def _positive_definite(a: np.ndarray) -> np.ndarray:
-    """(N, n, n) symmetric -> (N,) bool: a Cholesky factorisation succeeds (THREADS threads)."""
-    return _split_map(_positive_definite_1, a)
-
-
-def _positive_definite_1(a: np.ndarray) -> np.ndarray:
-    """(N, n, n) symmetric -> (N,) bool: a Cholesky factorisation succeeds.
-
-    NumPy's Cholesky gufunc fills a failed matrix with NaN (tests/engine/test_linalg_speed.py
-    checks that it still does), so the diagonal of the factor tells."""
-    if a.shape[0] == 0:
-        return np.zeros(0, dtype=bool)
-    if _cholesky_lo is not None:
-        with np.errstate(all="ignore"):
-            f = _cholesky_lo(a)
-        return np.isfinite(np.diagonal(f, axis1=1, axis2=2)).all(axis=1)
-    ok = np.zeros(a.shape[0], dtype=bool)  # pragma: no cover
-    for i in range(a.shape[0]):  # pragma: no cover
-        try:
-            np.linalg.cholesky(a[i])
-            ok[i] = True
-        except np.linalg.LinAlgError:
-            pass
-    return ok  # pragma: no cover
-
-
-def _certify_chol(g: np.ndarray, theta: np.ndarray, tol: float = CERT_TOL,
-                  split: bool = True) -> np.ndarray:
-    """theta (1 + tol) I - g is positive definite, i.e. lambda_max(g) < that (theta > 0);
-    split=False: in this thread only."""
-    n = g.shape[1]
-    c = theta * (1 + tol)
-    a = np.negative(g)
-    idx = np.arange(n)
-    a[:, idx, idx] += c[:, None]
-    return (theta > 0) & (_positive_definite(a) if split else _positive_definite_1(a))
-
 
 def _block_ritz(p: np.ndarray, u: np.ndarray, iters: int):
     """Subspace iteration u <- qr(p p^T u) from u ((n, k) or (N, n, k)), then Rayleigh-Ritz.
 
-    Returns (theta, mu, trd, u): theta the top Ritz value of G = p p^T on span(u) (a lower
-    bound on lambda_max(G)); mu = theta (1 + CERT_TOL) - ||B||^2 / (CERT_TOL theta) with
-    B = U^T G (I - U U^T); trd >= tr D, D = the complement block of G. If lambda_max(D) <= mu
-    then lambda_max(G) <= theta (1 + CERT_TOL): were it larger, lambda_max - mu would exceed
-    ||B||^2 / (CERT_TOL theta) and the Schur-complement bound lambda_max <= theta +
-    ||B||^2 / (lambda_max - mu) would contradict it.
+    Returns (theta, proved, u): theta the top Ritz value of G = p p^T on span(u) (a lower
+    bound on lambda_max(G)), proved where lambda_max(G) <= theta (1 + CERT_TOL) follows from
+    the block bound below, u the final orthonormal blocks (N, n, k).
+
+    In the basis [v_1, v_2 .. v_k, W] (Ritz vectors, then an orthonormal complement) G has the
+    Ritz values theta_1 >= theta_2 .. on the diagonal of its first k rows, zeros between
+    them, and couplings r_j = W^T G v_j (the residuals). For a symmetric block matrix
+    [[A, C], [C^T, E]], lambda_max <= (a + e) / 2 + sqrt(((a - e) / 2)^2 + ||C||^2) with
+    a >= lambda_max(A), e >= lambda_max(E). Applied twice: d bounds lambda_max of G on
+    v_1's complement (a = theta_2, e = tr E = ||p||_F^2 - ||U^T p||_F^2 plus a margin for
+    the cancellation, ||C||^2 <= sum_{j >= 2} ||r_j||^2); then, if d < theta_1,
+    lambda_max(G) <= theta_1 + 2 ||r_1||^2 / ((theta_1 - d) + sqrt((theta_1 - d)^2 +
+    4 ||r_1||^2)), proved when that is within CERT_TOL of theta_1. Only v_1's residual has to
+    be tiny, and it converges like (lambda_{k+1} / lambda_1)^iters.
     """
     for _ in range(iters):
         y = (u.T if u.ndim == 2 else u.transpose(0, 2, 1)) @ p
@@ -276,16 +252,22 @@ def _block_ritz(p: np.ndarray, u: np.ndarray, iters: int):
     ut = u.T if u.ndim == 2 else u.transpose(0, 2, 1)
     y = ut @ p  # U^T P (N, k, n)
     s = y @ y.transpose(0, 2, 1)  # U^T G U (N, k, k)
-    theta = np.linalg.eigvalsh(s)[:, -1]
-    b = y @ p.transpose(0, 2, 1) - s @ ut  # U^T G (I - U U^T)
-    bb = np.einsum("nij,nij->n", b, b)
+    w, q = np.linalg.eigh(s)  # Ritz values (ascending) and their coordinates in U
+    theta = w[:, -1]
+    b = q.transpose(0, 2, 1) @ (y @ p.transpose(0, 2, 1) - s @ ut)  # rows: residuals r_j
+    sq = np.einsum("nij,nij->ni", b, b)  # ||r_j||^2, j ascending like w
+    r1 = sq[:, -1]
+    c2 = sq[:, :-1].sum(axis=1)
     fp = np.einsum("nij,nij->n", p, p)
-    trd = fp - np.einsum("nij,nij->n", y, y) + 1e-13 * fp  # margin for the cancellation
-    mu = theta * (1 + CERT_TOL) - bb / (CERT_TOL * np.where(theta > 0, theta, 1.0))
-    mu = np.where(theta > 0, mu, -1.0)
+    tre = np.maximum(fp - np.einsum("nij,nij->n", y, y), 0.0) + 1e-13 * fp
+    th2 = w[:, -2] if w.shape[1] > 1 else np.zeros_like(theta)
+    d = 0.5 * (th2 + tre) + np.sqrt((0.5 * (th2 - tre)) ** 2 + c2)
+    gap = theta - d
+    excess = 2 * r1 / (gap + np.sqrt(gap * gap + 4 * r1))
+    proved = (theta > 0) & (gap > 0) & (excess <= CERT_TOL * theta)
     if u.ndim == 2:
         u = np.broadcast_to(u, (p.shape[0], *u.shape))
-    return theta, mu, trd, u
+    return theta, proved, u
 
 
 def product_norms(p: np.ndarray, k: int = 8) -> np.ndarray:
@@ -294,9 +276,9 @@ def product_norms(p: np.ndarray, k: int = 8) -> np.ndarray:
 
     A block of k approximate top left singular vectors, warm-started from the longest product,
     gives by Rayleigh-Ritz a lower bound theta <= lambda_max(P P^T) (2 subspace iterations,
-    4 more for the matrices not yet proved). Upper bound lambda_max <= theta (1 + CERT_TOL):
-    the block bound of `_block_ritz` (free), else a Cholesky factorisation of
-    theta (1 + CERT_TOL) I - P P^T. Whatever is not proved is computed exactly (eigvalsh)."""
+    4 more for the matrices not yet proved) and the block bound of `_block_ritz` proves
+    lambda_max <= theta (1 + CERT_TOL). Whatever is not proved is computed exactly
+    (eigvalsh)."""
     p = np.asarray(p, dtype=np.float64)
     N = p.shape[0]
     out = np.full(N, np.nan)
@@ -314,7 +296,7 @@ def product_norms(p: np.ndarray, k: int = 8) -> np.ndarray:
     with np.errstate(all="ignore"):
         # start block: the longest product's dominant left subspace (a few iterations)
         u0 = np.linalg.qr(a[0] @ np.cos(np.arange(n)[:, None] * (1.0 + np.arange(k))))[0]
-        u0 = _block_ritz(a[:1], u0, 3)[3][0]
+        u0 = _block_ritz(a[:1], u0, 3)[2][0]
         res = _split_map(lambda part: _product_core(part, u0), a, interleave=True)
     n_exact = int(res[:, 1].sum())
     FAST_STATS["block"] += idx.size - n_exact
@@ -330,25 +312,15 @@ def _product_core(a: np.ndarray, u0: np.ndarray) -> np.ndarray:
     lam = np.empty(a.shape[0])
     exact_flag = np.zeros(a.shape[0])
     with np.errstate(all="ignore"):
-        theta, mu, trd, u = _block_ritz(a, u0, 2)
-        good = trd <= mu
+        theta, good, u = _block_ritz(a, u0, 2)
         lam[good] = theta[good]
         todo = np.flatnonzero(~good)
-        if todo.size:
+        if todo.size:  # near the end of the product: more iterations, then eigvalsh
             at = a[todo]
-            g = at @ at.transpose(0, 2, 1)
-            ok = _certify_chol(g, theta[todo], split=False)
-            lam[todo[ok]] = theta[todo[ok]]
-            sub = np.flatnonzero(~ok)
-            if sub.size:  # near the end of the product: more iterations, then eigvalsh
-                th2, mu2, trd2, _ = _block_ritz(at[sub], u[todo[sub]], 4)
-                ok2 = trd2 <= mu2
-                rest = ~ok2
-                if rest.any():
-                    ok2[rest] = _certify_chol(g[sub[rest]], th2[rest], split=False)
-                lam[todo[sub[ok2]]] = th2[ok2]
-                exact = sub[~ok2]
-                if exact.size:
-                    lam[todo[exact]] = _eig_top(g[exact])
-                    exact_flag[todo[exact]] = 1.0
+            th2, ok2, _ = _block_ritz(at, u[todo], 4)
+            lam[todo[ok2]] = th2[ok2]
+            exact = np.flatnonzero(~ok2)
+            if exact.size:
+                lam[todo[exact]] = _eig_top(_gram(at[exact]))
+                exact_flag[todo[exact]] = 1.0
     return np.stack((lam, exact_flag), axis=1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, field
-from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -19,16 +18,6 @@ from . import cells
 from .activations import ACTIVATIONS
 from .cells.base import CellKind, check_params
 from .errors import EngineError
-
-#: The parameter names of the classic cells (weight files, training snapshots of them).
-PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-#: Legacy view for engine.weights_io (issue 13 replaces it): N_GATES of the kinds that have a
-#: stacked (G*H, H) weight_hh.
-CELLS = MappingProxyType({
-    k: SimpleNamespace(N_GATES=cells.get(k).param_shapes(1, 1)["weight_hh"][0])
-    for k in cells.BUILTIN
-    if cells.get(k).recurrent == "dense"
-})
 
 
 def __getattr__(name: str):

@@ -35,6 +35,11 @@ def check_num_layers(arg: str, value: Any) -> int:
     return int(value)
 
 
+def num_layers_of(model: Any) -> int:
+    """The layer count of a Model (1) or a StackedModel (its num_layers)."""
+    return model.num_layers if isinstance(model, StackedModel) else 1
+
+
 def layer_key(name: str, layer: int, num_layers: int) -> str:
     """The state_dict key of parameter `name` of layer `layer` (0-based) in a stack of
     `num_layers`: the bare name for one layer, name + "_l<layer>" otherwise."""

@@ -464,7 +464,7 @@ def backward(model: Model, trace: Trace, dh, dc=None, *, dh_exp=None) -> Grads:
         w, _ = kind.input_weights(p)
         dx = dgi_f @ w
         dx_scaled = dgi_all @ w if scaled else dx
-    h_prev = trace.h_prev()
+    h_prev = np.ascontiguousarray(kind.h_of(prev))  # = trace.h_prev(), without a copy
     if trace.overflow_step is not None:
         # a non-finite forward state: every gradient depends on it (through the loss at T),
         # so every one is NaN, never a silent 0 (e.g. relu cutting a NaN)

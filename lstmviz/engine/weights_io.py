@@ -1,16 +1,21 @@
 """Save and load a model's weights (one layer or a stack, engine.stack), with PyTorch
 state_dict keys, as .npz or .safetensors.
 
-Files hold "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0" (whatever the kind's
-`param_shapes` names), metadata "__kind__" and "__activation__" (0-d string arrays in an .npz,
-the safetensors header's "__metadata__" in a .safetensors), and optionally "readout.weight" /
-"readout.bias". Loading also accepts the keys without "_l0".
+Files hold every parameter the kind's `param_shapes` names with a layer suffix ("weight_ih_l0",
+"weight_hh_l0", ... for the LSTM; "nu_log_l0", "weight_ih_re_l0", ... for the LRU), metadata
+"__kind__", "__activation__" and, for kinds with equation options, "__options__" (JSON, e.g.
+{"forget_gate": "exp"}) (0-d string arrays in an .npz, the safetensors header's
+"__metadata__" in a .safetensors), and optionally "readout.weight" / "readout.bias". Loading
+also accepts the keys without "_l0".
 
 Reading is header-first in both formats: every shape and dtype is checked (and the total size
 bounded) before an array is allocated. `split_layers` is the one parser of the `_l<k>` and
 `_reverse` suffixes; the kind is inferred by matching every registered kind's `param_shapes`
-(engine.cells), so a new kind needs no table here. A .pt/.pth file is never unpickled: its
-message gives the two-line conversion (TORCH_RECIPE, also in the README).
+(engine.cells), so a new kind needs no table here. Where several kinds fit the keys and
+shapes (an LSTM's fit the sLSTM; minGRU's and minLSTM's share keys) the file's "__kind__"
+decides; without it the kind PyTorch saves (`CellKind.pytorch`) is taken if exactly one fits,
+else the message names the candidates and says "__kind__" is missing. A .pt/.pth file is
+never unpickled: its message gives the two-line conversion (TORCH_RECIPE, also in the README).
 """
 
 from __future__ import annotations
@@ -30,16 +35,18 @@ from numpy.lib import format as npformat
 from lstmviz.numfmt import format_bytes
 
 from . import cells
-from .activations import ACTIVATIONS
 from .errors import EngineError, WeightFileError
 from .files import atomic_write, atomic_write_bytes
-from .model import CELLS, PARAM_NAMES, Model, param_shapes
+from .model import Model, _activations
 from .readout import Readout
 from .stack import MAX_LAYERS, StackedModel
 
-#: The kinds these files can hold for now: the registry's kinds with the four stacked
-#: tensors of PARAM_NAMES (rnn, lstm, gru, slstm); issue 13 extends it.
-KINDS = tuple(CELLS)
+
+def __getattr__(name: str):
+    """KINDS: the kinds these files can hold, every registered one (read when asked)."""
+    if name == "KINDS":
+        return cells.kinds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def save_weights(path: str | os.PathLike, model: Model | StackedModel,
@@ -48,20 +55,21 @@ def save_weights(path: str | os.PathLike, model: Model | StackedModel,
     os.replace, so a crash never leaves a half-written file."""
     path = Path(path)
     layers = model.layers if isinstance(model, StackedModel) else (model,)
-    arrays: dict[str, np.ndarray] = {f"{k}_l{l}": np.asarray(m.params[k])
-                                     for l, m in enumerate(layers) for k in PARAM_NAMES}
+    arrays: dict[str, np.ndarray] = {f"{k}_l{l}": np.asarray(v)
+                                     for l, m in enumerate(layers) for k, v in m.params.items()}
     if readout is not None:
         arrays["readout.weight"] = readout.weight
         arrays["readout.bias"] = readout.bias
+    meta = {"__kind__": model.kind, "__activation__": model.activation}
+    if layers[0].options:
+        meta["__options__"] = json.dumps(layers[0].options, sort_keys=True)
     if path.suffix.lower() == ".safetensors":
         from safetensors.numpy import save
 
         tensors = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()}
-        meta = {"__kind__": model.kind, "__activation__": model.activation}
         atomic_write_bytes(path, save(tensors, metadata=meta))
         return
-    arrays["__kind__"] = np.array(model.kind)
-    arrays["__activation__"] = np.array(model.activation)
+    arrays.update({k: np.array(v) for k, v in meta.items()})
     atomic_savez(path, arrays)
 
 
@@ -190,7 +198,7 @@ _ST_DTYPES = {"F64": np.float64, "F32": np.float32, "I64": np.int64, "I32": np.i
 def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
     """Every tensor of a .safetensors file: the JSON header is read and checked (dtypes,
     shapes, offsets, total size) before `safetensors.numpy.load_file` allocates anything.
-    Its "__metadata__" strings "__kind__" / "__activation__" become 0-d string arrays."""
+    Its "__metadata__" strings (_META_KEYS: "__kind__", ...) become 0-d string arrays."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
@@ -249,7 +257,7 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
     except Exception as exc:  # the package's own SafetensorError, OSError, ...
         detail = f"{type(exc).__name__}: {exc}"[:120]
         raise WeightFileError(f"{path}: not a readable .safetensors file ({detail})") from None
-    for key in ("__kind__", "__activation__"):
+    for key in _META_KEYS:
         if key in meta:
             arrays[key] = np.array(str(meta[key]))
     return arrays
@@ -261,7 +269,7 @@ def short(value) -> str:
 
 
 _LAYER_KEY = re.compile(r"^(?P<name>.+?)_l(?P<layer>\d+)(?P<reverse>_reverse)?$")
-_META_KEYS = ("__kind__", "__activation__")
+_META_KEYS = ("__kind__", "__activation__", "__options__")
 
 
 def split_layers(path: Path, arrays: dict[str, np.ndarray]) -> list[dict[str, str]]:
@@ -374,18 +382,21 @@ def _keys_found(arrays: dict[str, np.ndarray], name: str) -> str:
 
 def load_weights(
     path: str | os.PathLike, kind: str | None = None, *,
-    model: Model | StackedModel | None = None
+    model: Model | StackedModel | None = None, notes: list[str] | None = None
 ) -> tuple[Model | StackedModel, Readout | None]:
-    """Read a weight file -> (Model, Readout or None).
+    """Read a weight file -> (Model, Readout or None), for every registered kind.
 
-    kind comes from `kind`, else `model.kind`, else the file's "__kind__", else the first
-    registered kind (course order) whose `param_shapes(I, H)` the file's keys and shapes match
-    (rnn: weight_hh (H, H); gru (3H, H); lstm (4H, H); an sLSTM has an LSTM's shapes, so a
-    file without "__kind__" is read as the LSTM). With `model`, shapes must match that model
-    and its activation is kept unless the file names one. Keys with _l0 … _l{L-1} (up to
-    MAX_LAYERS) give a StackedModel of L layers (one layer: a Model, as before); layer l > 0
-    must read the H outputs of the layer below. A bidirectional file gets one message saying
-    that is not supported yet (see split_layers).
+    kind comes from `kind`, else `model.kind`, else the file's "__kind__", else the one
+    registered kind whose `param_shapes(I, H)` the file's keys and shapes match (rnn: weight_hh
+    (H, H); gru (3H, H); lstm (4H, H); indrnn (H,); the LRU's nu_log ...). Where several fit
+    (an sLSTM has an LSTM's shapes, minGRU and minLSTM share their keys) and the file has no
+    "__kind__", the kind PyTorch saves is taken if exactly one of them is one (a PyTorch LSTM
+    file reads as the LSTM), else the message names the candidates. With `model`, shapes must
+    match that model and its activation is kept unless the file names one. Keys with _l0 …
+    _l{L-1} (up to MAX_LAYERS) give a StackedModel of L layers (one layer: a Model, as
+    before); layer l > 0 must read the H outputs of the layer below. A bidirectional file gets
+    one message saying that is not supported yet (see split_layers). notes: a list that gets
+    one sentence for people when the kind was chosen among several that fit (no __kind__).
     """
     path = Path(path)
     arrays = _read(path)
@@ -403,7 +414,7 @@ def load_weights(
     for l, keys in enumerate(layers):
         m = _load_layer(path, arrays, keys, l, kind if l == 0 else models[0].kind,
                         given_models[l] if given_models else None,
-                        None if l == 0 else models[0].hidden_size)
+                        None if l == 0 else models[0].hidden_size, notes if l == 0 else None)
         models.append(m)
     readout = _readout(path, arrays, models[0].hidden_size)
     if len(models) == 1:
@@ -411,14 +422,65 @@ def load_weights(
     return StackedModel(tuple(models)), readout
 
 
+def _fit(want: str, params: dict[str, np.ndarray], I: int | None = None,
+         H: int | None = None) -> tuple[int, int]:
+    """The (I, H) for which the kind's shapes fit `params` best (most parameters of the right
+    shape, then most matching dimensions, then the smaller H); I or H fixed when given. 0 is
+    a candidate, so that empty arrays get the message that says I or H must be >= 1."""
+    got = {k: tuple(a.shape) for k, a in params.items()}
+    sizes = sorted({d for shape in got.values() for d in shape}) or [1]
+    hidden = sorted({d // g for d in sizes for g in range(1, 9) if d % g == 0} | {0})
+    shapes_of = cells.get(want).param_shapes
+    best = None
+    for h in ([H] if H is not None else hidden):
+        for i in ([I] if I is not None else sizes):
+            want_shapes = shapes_of(i, h)
+            whole = sum(want_shapes[k] == s for k, s in got.items())
+            dims = sum(a == b for k, s in got.items()
+                       for a, b in zip(want_shapes[k], s, strict=False))
+            score = (whole, dims, -h, -i)
+            if best is None or score > best[0]:
+                best = (score, i, h)
+    return best[1], best[2]
+
+
+def _pick_kind(path: Path, matches: list[tuple[str, int, int]],
+               notes: list[str] | None = None) -> str:
+    """The kind of a file without "__kind__" that several kinds' shapes fit: the one PyTorch
+    saves if exactly one of them is (a sentence saying so into `notes`), else a message
+    naming them all."""
+    if len(matches) == 1:
+        return matches[0][0]
+    native = [k for k, _, _ in matches if cells.get(k).pytorch]
+    if len(native) == 1:
+        if notes is not None:
+            spec = cells.get(native[0])
+            others = ", ".join(cells.get(k).label for k, _, _ in matches if k != native[0])
+            notes.append(f"{path.name} has no __kind__: read as the {spec.label} "
+                         f"({spec.pytorch}'s keys and shapes, which the {others} shares); "
+                         "save it with __kind__ to say otherwise")
+        return native[0]
+    fits = ", ".join(f"{k} (H={h}, I={i})" for k, i, h in matches)
+    raise WeightFileError(
+        f"{path}: __kind__: missing, and the keys and shapes fit several kinds alike: {fits}; "
+        "pass the kind (lstmviz names it from the model it imports into) or save the file "
+        "with lstmviz (save_weights writes __kind__)")
+
+
 def _load_layer(path: Path, arrays: dict[str, np.ndarray], keys: dict[str, str], layer: int,
-                kind: str | None, model: Model | None, below: int | None) -> Model:
+                kind: str | None, model: Model | None, below: int | None,
+                notes: list[str] | None = None) -> Model:
     """One layer's Model from its keys (parameter name -> key in the file). below: the
     layer below's hidden size (this layer's input size), None for the bottom layer."""
     sfx = f"_l{layer}"
 
     def lbl(name: str) -> str:  # how a message names a parameter: the key above layer 0
         return name if layer == 0 else keys.get(name, name + sfx)
+
+    def missing(name: str) -> WeightFileError:
+        return WeightFileError(f"{path}: missing key {name}{sfx}"
+                               + (f" (or {name}); " if layer == 0 else "; ")
+                               + _keys_found(arrays, name))
     params = {name: arrays[key] for name, key in keys.items()}
     for name, a in params.items():
         if a.dtype.kind not in "biuf":
@@ -433,82 +495,108 @@ def _load_layer(path: Path, arrays: dict[str, np.ndarray], keys: dict[str, str],
                 raise WeightFileError(f"{path}: {source}: {exc}") from None
     given = kind or (model.kind if model is not None else None) or file_kind
     matches, partial = infer_kinds(params)
+    empty = [m for m in matches if min(m[1:]) < 1]  # empty arrays fit I = 0 or H = 0:
+    matches = [m for m in matches if m not in empty]  # not a kind, a message below
+    partial = empty + partial
     if given is None and not matches:
         closest = _closest_kind(set(params))
         for name in cells.get(closest).param_shapes(1, 1):
             if name not in params:
-                raise WeightFileError(f"{path}: missing key {name}{sfx}"
-                                      + (f" (or {name}); " if layer == 0 else "; ")
-                                      + _keys_found(arrays, name))
+                raise missing(name)
         extra = sorted(set(params) - set(cells.get(closest).param_shapes(1, 1)))
         if extra:
             raise WeightFileError(
                 f"{path}: {keys[extra[0]]}: unexpected key (not a parameter of any kind: "
                 f"{', '.join(cells.kinds())}); {_keys_found(arrays, extra[0])}")
-    inferred = (matches[0][0] if matches
-                else next((k for k, _, _ in partial if k in KINDS), None))
-    want = given or inferred
-    if want is not None and want not in KINDS:
-        raise WeightFileError(
-            f"{path}: holds a {want} model ("
-            + ("its keys and shapes match its parameters" if given is None else "as named")
-            + f"); only {', '.join(KINDS)} models can be loaded yet")
-    for name in PARAM_NAMES:
-        if name not in params:
-            raise WeightFileError(f"{path}: missing key {name}{sfx}"
-                                  + (f" (or {name}); " if layer == 0 else "; ")
-                                  + _keys_found(arrays, name))
-    activation = _meta(path, arrays, "__activation__")
-    whh = params["weight_hh"]
-    if whh.ndim != 2 or whh.shape[1] < 1:
-        raise WeightFileError(
-            f"{path}: {lbl('weight_hh')}: expected shape (G*H, H) with G in 1, 3, 4, got "
-            f"{whh.shape}"
-        )
-    H = whh.shape[1]
-    if want is None:
-        raise WeightFileError(
-            f"{path}: {lbl('weight_hh')}: cannot infer the kind from shape {whh.shape} "
-            f"(no registered kind's parameters have these shapes; for rnn, gru, lstm "
-            "expected (H, H), (3H, H) or (4H, H))"
-        )
+        if not partial:  # right names, no kind's shapes: name the one that fits least
+            I, H = _fit(closest, params)
+            want_shapes = cells.get(closest).param_shapes(I, H)
+            bad = next((k for k in want_shapes if tuple(params[k].shape) != want_shapes[k]),
+                       next(iter(want_shapes)))
+            raise WeightFileError(
+                f"{path}: {lbl(bad)}: cannot infer the kind from shape {params[bad].shape} "
+                f"(no registered kind's parameters have these shapes; a {closest} with H={H}, "
+                f"I={I} would have {want_shapes[bad]})")
+    if given is not None:
+        want = given
+    elif matches:
+        want = _pick_kind(path, matches, notes)
+    else:
+        want = partial[0][0]
     if file_kind is not None and file_kind != want:
         raise WeightFileError(f"{path}: __kind__: file holds a {file_kind} model, expected {want}")
-    if activation is None:
-        activation = model.activation if model is not None else "tanh"
-    if activation not in ACTIVATIONS:
+    spec = cells.get(want)
+    for name in spec.param_shapes(1, 1):
+        if name not in params:
+            raise missing(name)
+    extra = sorted(set(params) - set(spec.param_shapes(1, 1)))
+    if extra:
         raise WeightFileError(
-            f"{path}: __activation__: expected one of {ACTIVATIONS}, got {activation!r}"
-        )
-    wih = params["weight_ih"]
-    if wih.ndim != 2:
-        raise WeightFileError(f"{path}: {lbl('weight_ih')}: expected a 2-D array, got shape "
-                              f"{wih.shape}")
-    I = model.input_size if model is not None else wih.shape[1]
-    if I < 1:
-        raise WeightFileError(f"{path}: {lbl('weight_ih')}: expected shape (G*H, I) with I >= 1, "
-                              f"got {wih.shape}")
-    if model is not None and model.hidden_size != H:
-        raise WeightFileError(
-            f"{path}: {lbl('weight_hh')}: expected shape {model.params['weight_hh'].shape}, "
-            f"got {whh.shape}"
-        )
-    G = CELLS[want].N_GATES
-    for name, shape in param_shapes(want, I, H).items():
-        got = params[name].shape
-        if got != shape:
+            f"{path}: {keys[extra[0]]}: unexpected key (not a parameter of the {spec.label} "
+            f"({want}): {', '.join(spec.param_shapes(1, 1))}); {_keys_found(arrays, extra[0])}")
+    if model is not None:
+        I, H = model.input_size, model.hidden_size
+    else:
+        I, H = next(((i, h) for k, i, h in matches if k == want), None) or _fit(want, params)
+    if I < 1 or H < 1:  # empty arrays fit any kind with I = 0 or H = 0
+        dim = "I" if I < 1 else "H"
+        name = next(k for k in spec.param_shapes(1, 1)
+                    if spec.param_shapes(1, 1)[k] != (spec.param_shapes(2, 1) if dim == "I"
+                                                      else spec.param_shapes(1, 2))[k])
+        want = "shape (G*H, I) with I >= 1" if dim == "I" else "a hidden size H >= 1"
+        raise WeightFileError(f"{path}: {lbl(name)}: expected {want}, got shape "
+                              f"{params[name].shape}")
+    want_shapes = spec.param_shapes(I, H)
+    order = list(want_shapes)
+    if model is not None:  # the hidden size must agree: the shapes without I name it first
+        order.sort(key=lambda k: spec.param_shapes(I + 1, H)[k] != want_shapes[k])
+    for name in order:
+        shape, got = want_shapes[name], tuple(params[name].shape)
+        if got == shape:
+            continue
+        if model is not None:
             raise WeightFileError(
-                f"{path}: {lbl(name)}: expected shape {shape} for a {want} with H={H}, I={I}"
-                f" ({G} gate{'s' if G > 1 else ''}), got {got}"
-            )
-    if below is not None and I != below:
+                f"{path}: {lbl(name)}: expected shape {shape}, got {got} (the {want} it "
+                f"replaces has H={H}, I={I})")
+        other = next((f"; its keys and shapes are a {k}'s (H={h}, I={i})" for k, i, h in matches
+                      if k != want), "")
         raise WeightFileError(
-            f"{path}: {keys['weight_ih']}: expected shape ({wih.shape[0]}, {below}) (layer "
-            f"{layer} reads the {below} outputs of layer {layer - 1}), got {wih.shape}")
+            f"{path}: {lbl(name)}: expected shape {shape} for a {want} with H={H}, I={I}, got "
+            f"{got}{other}")
+    if below is not None and I != below:
+        wih = next(k for k in order if spec.param_shapes(I + 1, H)[k] != want_shapes[k])
+        raise WeightFileError(
+            f"{path}: {keys[wih]}: expected shape {spec.param_shapes(below, H)[wih]} (layer "
+            f"{layer} reads the {below} outputs of layer {layer - 1}), got "
+            f"{params[wih].shape}")
+    activation = _meta(path, arrays, "__activation__")
+    if activation is None:
+        activation = (model.activation if model is not None
+                      else next((o.default for o in spec.options if o.name == "activation"),
+                                "tanh"))
+    if activation not in _activations(spec):
+        raise WeightFileError(
+            f"{path}: __activation__: expected one of {_activations(spec)}, got {activation!r}")
+    options = _options(path, arrays, model)
     try:
-        return Model(want, I, H, activation, params)
+        return Model(want, I, H, activation, params, options)
     except EngineError as exc:
         raise WeightFileError(f"{path}: {exc}") from None
+
+
+def _options(path: Path, arrays: dict[str, np.ndarray], model: Model | None) -> dict:
+    """The equation options in "__options__" (a JSON table), else the model's, else {}."""
+    text = _meta(path, arrays, "__options__")
+    if text is None:
+        return dict(model.options) if model is not None else {}
+    try:
+        options = json.loads(text)
+    except ValueError:
+        options = None
+    if not isinstance(options, dict):
+        raise WeightFileError(f"{path}: __options__: expected a JSON table such as "
+                              f'{{"forget_gate": "exp"}}, got {short(text)}')
+    return options
 
 
 def _readout(path: Path, arrays: dict[str, np.ndarray], H: int) -> Readout | None:

@@ -58,6 +58,59 @@ GUIDE = (
 )
 
 
+class LayerPicker(QComboBox):
+    """THE choice of the layer of stacked models that the forget-gate, gates, cell-state,
+    Jacobians panels and the cell inspector show (`SessionAdapter.layer`, which they
+    observe); the gradient panel and the unrolled view show every layer. Items run from
+    the top layer down; `availableChanged(False)` when no model has more than one layer
+    (the Settings dock then hides the row)."""
+
+    availableChanged = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("view_layer")
+        self.setToolTip(
+            "Which layer of the stacked models the forget-gate, gates, cell-state and "
+            "Jacobians panels and the cell inspector show: layer 1 reads the input, the top "
+            "layer feeds the readout. The gradient panel and the unrolled network show "
+            "every layer.")
+        self.adapter = None
+        self._count = 0
+        self.activated.connect(self._chosen)
+
+    def bind(self, adapter) -> None:
+        """Follow and drive `adapter`'s viewed layer (a SessionAdapter)."""
+        self.adapter = adapter
+        adapter.runsChanged.connect(self.refresh)
+        adapter.layerChanged.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self, *_args) -> None:
+        """Items for the runs' layer count, the adapter's layer current."""
+        L = 1 if self.adapter is None else self.adapter.num_layers
+        self.blockSignals(True)
+        try:
+            if L != self._count:
+                self.clear()
+                for l in range(L - 1, -1, -1):
+                    extra = " (top)" if l == L - 1 else " (bottom)" if l == 0 else ""
+                    self.addItem(f"layer {l + 1}{extra}", l)
+                self._count = L
+            layer = L - 1 if self.adapter is None or self.adapter.layer is None \
+                else self.adapter.layer
+            self.setCurrentIndex(self.findData(layer))
+        finally:
+            self.blockSignals(False)
+        self.setEnabled(L > 1)
+        self.availableChanged.emit(L > 1)
+
+    def _chosen(self, index: int) -> None:
+        layer = self.itemData(index)
+        if self.adapter is not None and layer is not None:
+            self.adapter.set_layer(int(layer))
+
+
 class ControlsPanel(QWidget):
     """Form over the configuration. `configRequested(Config)` fires on every valid edit."""
 
@@ -89,6 +142,12 @@ class ControlsPanel(QWidget):
 
         self.hidden = self._spin("hidden_size", form, "Hidden size H")
         self.num_layers = self._spin("num_layers", form, "Layers")
+        # which layer the one-layer views show: a view setting, not part of the config
+        self.layer_picker = LayerPicker()
+        form.addRow("Show layer", self.layer_picker)
+        self.layer_picker.availableChanged.connect(
+            lambda on: form.setRowVisible(self.layer_picker, on))
+        form.setRowVisible(self.layer_picker, False)
         self.seq_len = self._spin("seq_len", form, "Sequence length T")
         self.task = self._combo("task", TASK_LABELS, form, "Task")
         self.loss_where = self._combo("loss_where", {"last": "Last step only",

@@ -138,6 +138,7 @@ class LectureLayout(QObject):
         for name, dock in w.docks.items():
             if name != self.narration and name not in shown:
                 dock.hide()
+        self.untab_hidden()
         # take every dock shown out of wherever it was (its tab group, its split) and put
         # it back in place: a removed dock is untabified
         for name in [self.narration, *shown]:
@@ -164,6 +165,14 @@ class LectureLayout(QObject):
             previous = dock
         self._sizes(shown, bottom, tall)
         self._size = w.size()
+
+    def untab_hidden(self) -> None:
+        """Take the hidden docks out of the narration's area: one left hidden in its tab
+        group keeps a tab bar ("Cell inspector | Walkthrough") over the narration."""
+        w = self.window_
+        for name, dock in w.docks.items():
+            if name != self.narration and dock.isHidden() and w.dockWidgetArea(dock) == RIGHT:
+                w.removeDockWidget(dock)
 
     def _sizes(self, shown: list[str], bottom: list[str], tall: list[str]) -> None:
         w = self.window_

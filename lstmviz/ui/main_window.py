@@ -183,9 +183,11 @@ class MainWindow(QMainWindow):
 
         self.controls = ControlsPanel(self.session.config)
         self.controls.configRequested.connect(self.request_config)
+        self.controls.layer_picker.bind(self.adapter)  # the one layer picker (issue 13)
         self.recomputer.failed.connect(self.show_error)
         self.recomputer.busyChanged.connect(self._on_busy)
         self.recomputer.jacobiansPending.connect(self._on_jacobians_pending)
+        self.recomputer.jacobiansProgress.connect(self._on_jacobians_progress)
         self.adapter.runsChanged.connect(self._on_runs)
         self.adapter.frameChanged.connect(self._update_status)
 
@@ -298,8 +300,11 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self, self._build_hidden)
 
     def _build_hidden(self) -> None:
-        for panel in self.panels.values():
-            panel.ensure_built()
+        """Queue the panels not yet built on the stager, one per turn like an install of
+        runs (at the Settings dock's largest values one panel's build and first picture
+        take a few hundred ms: all of them in one turn froze File > Open for seconds)."""
+        for name, panel in self.panels.items():
+            self.stager.build(name, panel)
 
     def _arrange_default(self) -> None:
         d = self.docks
@@ -488,6 +493,10 @@ class MainWindow(QMainWindow):
         dock = self.docks["jacobians"]
         dock.setWindowTitle("Jacobians (computing…)" if pending else self.panels["jacobians"].title)
 
+    def _on_jacobians_progress(self, fraction: float) -> None:
+        if fraction < 1:
+            self.docks["jacobians"].setWindowTitle(f"Jacobians (computing… {fraction:.0%})")
+
     def _on_runs(self) -> None:
         # keep the controls in step with what was computed (e.g. after a failed request)
         self.controls.set_config(self.session.config)
@@ -600,17 +609,23 @@ class MainWindow(QMainWindow):
         change: in the background when large (busy indicator; a later change or closing the
         window cancels it), so the window never freezes. False if the file is refused."""
         try:
-            model, readout = engine.load_weights(path)
+            notes: list[str] = []
+            model, readout = engine.load_weights(path, notes=notes)
             config, weights = self.session.with_weights(model.kind, model, readout)
         except (ValueError, OSError) as exc:
             self.show_error(str(exc))
             QMessageBox.warning(self, "Cannot import weights", str(exc))
             return False
+        L = config.num_layers
+        layers = ("" if L == self.session.config.num_layers else
+                  f" (num_layers set to {L}: the file has {L} layer{'s' if L > 1 else ''})")
+        layers += "".join(f"; {n}" for n in notes)
         self.controls.set_config(config)
         self.recomputer.request(config, weights)
         self.statusBar().showMessage(f"Importing {model.kind.upper()} weights from {path}…"
-                                     if self.recomputer.busy else
-                                     f"Imported {model.kind.upper()} weights from {path}", 5000)
+                                     f"{layers}" if self.recomputer.busy else
+                                     f"Imported {model.kind.upper()} weights from {path}"
+                                     f"{layers}", 5000)
         return True
 
     def clear_weights(self) -> None:

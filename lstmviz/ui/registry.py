@@ -8,6 +8,9 @@ window, has `name`, `title`, `tooltip`, `area` and may define `install(window)`)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from lstmviz.ui.panels.cellstate import CellStatePanel
 from lstmviz.ui.panels.forget import ForgetPanel
 from lstmviz.ui.panels.gates import GatesPanel
@@ -37,10 +40,42 @@ def panel_names() -> list[str]:
     return [cls.name for cls in PANELS]
 
 
-def tool_classes() -> list[type]:
-    """The tool docks (imported here, not at module level: they import the lecture and
-    presenter modules, which read LAYOUT_VERSION from this module)."""
+@dataclass(frozen=True)
+class LazyTool:
+    """A tool dock whose module is imported only when the dock is first made (`tool =
+    spec(window)`): the window needs its name, title, tooltip and area at launch, which live
+    here and which the tool's class reads from here (one home)."""
+
+    name: str
+    title: str
+    tooltip: str
+    area: str
+    load: Callable[[], type]
+
+    def __call__(self, window):
+        return self.load()(window)
+
+
+def _training_class() -> type:
     from lstmviz.ui.training_panel import TrainingPanel
+
+    return TrainingPanel
+
+
+#: The training dock: closed at launch, its module pulls in the trainer, the sweep, their
+#: workers and plots (a sixth of the launch), so it loads when the dock is first opened.
+TRAINING = LazyTool(
+    "training", "Training",
+    "Train the models on the adding problem or delayed recall and watch the loss against "
+    "chance, the gradient ratio ||dL/dh_1|| / ||dL/dh_T|| and the forget-gate bias; replay "
+    "the training in the main window; sweep success against lag.",
+    "bottom", _training_class)
+
+
+def tool_classes() -> list:
+    """The tool docks: classes, or `LazyTool` specs for those whose module loads on first
+    use (imported here, not at module level: they import the lecture and presenter
+    modules, which read LAYOUT_VERSION from this module)."""
     from lstmviz.ui.walkthrough_panel import WalkthroughPanel
 
-    return [WalkthroughPanel, TrainingPanel]
+    return [WalkthroughPanel, TRAINING]

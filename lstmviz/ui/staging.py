@@ -46,8 +46,11 @@ class PanelStager(QObject):
         for panel in panels.values():
             adapter.runsChanged.disconnect(panel._on_runs)
             adapter.frameChanged.disconnect(panel._on_frame)
+            if panel.per_layer:  # another layer shown: a rebuild, staged like new runs
+                adapter.layerChanged.disconnect(panel._on_layer)
         adapter.runsChanged.connect(self._on_runs)
         adapter.frameChanged.connect(self._on_frame)
+        adapter.layerChanged.connect(self._on_layer)
 
     @property
     def pending(self) -> bool:
@@ -63,6 +66,16 @@ class PanelStager(QObject):
                 self.queue(name, "runs", lambda p=panel: (p._on_runs(), p._on_frame()))
             else:
                 panel._on_runs()
+
+    def _on_layer(self, *_args) -> None:
+        staged = self._large()
+        for name, panel in self.panels.items():
+            if not panel.per_layer:
+                continue
+            if staged or name in self._queue:
+                self.queue(name, "runs", lambda p=panel: (p._on_runs(), p._on_frame()))
+            else:
+                panel._on_layer()
 
     def _on_frame(self, *args) -> None:
         for name, panel in self.panels.items():
@@ -84,6 +97,12 @@ class PanelStager(QObject):
                 self.queue(name, "theme", lambda p=panel, t=theme: p.set_theme(t))
             else:
                 panel.theme = theme
+
+    def build(self, name: str, panel: Panel) -> None:
+        """Build `panel` (not built yet) in a turn of its own; built, it shows the session's
+        runs, frame and theme, so a runs or theme update queued for it is dropped."""
+        if not panel.built:
+            self.queue(name, "build", lambda: not panel.built and (panel.ensure_built() or True))
 
     def queue(self, name: str, kind: str, update: Callable[[], None]) -> None:
         """Queue `update` of panel `name`: one per kind ("theme" runs before "runs"), the
@@ -111,6 +130,8 @@ class PanelStager(QObject):
 
     @staticmethod
     def _run(updates: dict[str, Callable[[], None]]) -> None:
+        if "build" in updates and updates.pop("build")():
+            return  # built now, from the session's runs, frame and theme
         for kind in ("theme", "runs"):
             if kind in updates:
                 updates[kind]()

@@ -49,6 +49,7 @@ from lstmviz.engine.training.trainer import (
 from lstmviz.numfmt import format_number
 from lstmviz.ui.history_view import kind_label
 from lstmviz.ui.panels.base import PowerAxis, safe_log10
+from lstmviz.ui.registry import TRAINING
 from lstmviz.ui.theme import Theme
 from lstmviz.ui.training_replay import ReplayTab
 from lstmviz.ui.training_sweep import SweepTab
@@ -86,13 +87,7 @@ class _Series:
 class TrainingPanel(SweepTab, ReplayTab, QWidget):
     """Tool dock of the main window (see main_window.TOOL_CLASSES)."""
 
-    name = "training"
-    title = "Training"
-    tooltip = ("Train the models on the adding problem or delayed recall and watch the loss "
-               "against chance, the gradient ratio ||dL/dh_1|| / ||dL/dh_T|| and the "
-               "forget-gate bias; replay the training in the main window; sweep success "
-               "against lag.")
-    area = "bottom"
+    name, title, tooltip, area = TRAINING.name, TRAINING.title, TRAINING.tooltip, TRAINING.area
 
     def __init__(self, window) -> None:
         super().__init__()

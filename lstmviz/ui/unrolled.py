@@ -46,7 +46,9 @@ DEPTH_REACH = 30.0
 #: Smallest zoom "Fit sequence" goes to: rows stay readable (cells 9 px, rows 41 px).
 FIT_MIN_ZOOM = 0.3
 X_SIZE = 14.0
-LEFT = 104.0  # room for the row label ("RNN (sigmoid)")
+#: Room before the first cell: its backward arrow into the gap (the row names are in the
+#: view's left margin, `RowLabels`, never over the cells).
+LEFT = GAP + 8.0
 LOSS_W = 44.0
 #: Paint engines that record vector output (cells drawn as shapes there, not images).
 VECTOR_ENGINES = (QPaintEngine.Type.SVG, QPaintEngine.Type.Pdf)
@@ -379,6 +381,7 @@ class UnrolledView(QGraphicsView):
         adapter.runsChanged.connect(self.rebuild)
         adapter.frameChanged.connect(self.show_frame)
         adapter.selectionChanged.connect(self._on_selection)
+        adapter.layerChanged.connect(self.labels.update)  # the viewed layer's name in bold
         self.rebuild()
         self.show_frame()
 
@@ -414,6 +417,7 @@ class UnrolledView(QGraphicsView):
         for row in (*self.rows.values(), *self.layer_rows):
             row.grad_range = self.grad_range
         self.legend.update()
+        self._place_overlays()  # the margin fits the new row names
         self.labels.update()
         kind, t = self.adapter.selected
         if kind in self.rows:
@@ -470,19 +474,28 @@ class UnrolledView(QGraphicsView):
     # interaction -----------------------------------------------------------------
     def hit(self, pos) -> tuple[str, int] | None:
         """(kind, t) of the cell under a viewport position, if any."""
+        cell = self.hit_cell(pos)
+        return None if cell is None else (cell[0], cell[2])
+
+    def hit_cell(self, pos) -> tuple[str, int, int] | None:
+        """(kind, layer (0-based, bottom first), t) of the cell under a viewport position,
+        in any row of the grid, if any."""
         p = self.mapToScene(pos)
-        for kind, row in self.rows.items():
+        for row in (*self.rows.values(), *self.layer_rows):
             local = row.mapFromScene(p)
             if 0 <= local.y() <= ROW_H:
                 t = row.t_at(local.x())
                 if t is not None:
-                    return kind, t
+                    return row.run.kind, row.layer, t
         return None
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
-        hit = self.hit(event.position().toPoint())
+        hit = self.hit_cell(event.position().toPoint())
         if hit is not None and event.button() == Qt.MouseButton.LeftButton:
-            kind, t = hit
+            kind, layer, t = hit
+            # a stacked model's cell: the one-layer views (the inspector too) show its layer
+            if self.adapter.session.runs[kind].num_layers > 1:
+                self.adapter.set_layer(layer)
             self.adapter.select(kind, t)
             session = self.adapter.session
             phase = BACKWARD if session.frame.phase in (BACKWARD, LOSS) else "forward"
@@ -559,18 +572,29 @@ class UnrolledView(QGraphicsView):
         if dy:
             self.labels.update()
 
+    def label_margin(self) -> int:
+        """Width (pixels) of the left margin holding the row names, outside the scrolled
+        viewport: cells never pass under them."""
+        return self.labels.needed_width()
+
     def _place_overlays(self) -> None:
+        margin = self.label_margin()
+        if self.viewportMargins().left() != margin:
+            self.setViewportMargins(margin, 0, 0, 0)
         vp = self.viewport().geometry()
         self.legend.move(vp.x() + 8, vp.bottom() - self.legend.height() - 6)
-        self.labels.setGeometry(vp.x(), vp.y(), self.labels.needed_width(), vp.height())
+        self.labels.setGeometry(vp.x() - margin, vp.y(), margin, vp.height())
         self.legend.raise_()
         self.labels.raise_()
 
 
 class RowLabels(QWidget):
-    """Model names pinned to the left edge of the view, whatever the horizontal scroll.
+    """The row names in the view's left margin (model names; for stacked models "layer l",
+    bottom = 1, the layer the one-layer panels show in bold), whatever the scroll.
 
-    A child of the view (not of its viewport), so scrolling never moves it.
+    A child of the view beside its viewport (`UnrolledView.label_margin`): scrolling never
+    moves it and no cell is ever under it. Lines that do not fit a row's height at the
+    current zoom are left out (the name first, then the layer, then the notes).
     """
 
     def __init__(self, view: UnrolledView) -> None:
@@ -578,63 +602,86 @@ class RowLabels(QWidget):
         self.view = view
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
 
-    def needed_width(self) -> int:
-        """Room for the widest model name at the current font (presenter mode doubles it)."""
-        bold = QFont()
-        bold.setBold(True)
-        fm = QFontMetrics(bold)
-        names = [row.run.label for row in self.view.rows.values()] or ["RNN (sigmoid)"]
-        return max(120, max(fm.horizontalAdvance(n) for n in names) + 20)
-
-    def paintEvent(self, event) -> None:  # noqa: N802
-        view = self.view
-        painter = QPainter(self)
+    @staticmethod
+    def fonts() -> tuple[QFont, QFont]:
+        """(bold name font, small font) at the application's font (presenter mode)."""
         bold = QFont()
         bold.setBold(True)
         small = QFont()
-        small.setPointSizeF(7.5)
-        bg = QColor(view.theme.background)
-        bg.setAlpha(220)
-        for kind, row in view.rows.items():
+        small.setPointSizeF(max(6.5, bold.pointSizeF() * 0.8))
+        return bold, small
+
+    def needed_width(self) -> int:
+        """Room for the widest row name at the current font (presenter mode: larger)."""
+        bold, small = self.fonts()
+        fb, fs = QFontMetrics(bold), QFontMetrics(small)
+        view = self.view
+        names = [row.run.label for row in view.rows.values()] or ["RNN (sigmoid)"]
+        width = max(fb.horizontalAdvance(n) for n in names)
+        notes = ["cell state c", "⇉ per unit"] + [
+            self.layer_text(row) for row in (*view.rows.values(), *view.layer_rows)]
+        width = max(width, max(fs.horizontalAdvance(n) for n in notes if n))
+        return width + 16
+
+    @staticmethod
+    def layer_text(row: RowItem) -> str:
+        L = row.run.num_layers
+        if L == 1:
+            return ""
+        return f"layer {row.layer + 1}" + (" (top)" if row.layer == L - 1 else "")
+
+    def lines(self) -> list[tuple[str, QRectF, QFont, QColor]]:
+        """What is drawn: (text, rectangle in this widget, font, colour) of every line of
+        the rows in view."""
+        view = self.view
+        bold, small = self.fonts()
+        muted = QColor(view.theme.muted)
+        viewed = view.adapter.layer
+        fs = QFontMetrics(small)
+        row_h = ROW_H * view._zoom
+        out = []
+        for row in (*view.rows.values(), *view.layer_rows):
+            top_row = row.has_loss
             r = row.cell_rect(1)
             mid = view.mapFromScene(QPointF(0, row.y() + r.center().y())).y()
-            painter.setFont(bold)
-            text = row.run.label
-            width = painter.fontMetrics().horizontalAdvance(text) + 12
-            height = painter.fontMetrics().height() + 6
-            box = QRectF(2, mid - height / 2, width, height)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(bg)
-            painter.drawRoundedRect(box, 4, 4)
-            painter.setPen(view.theme.model_color(kind))
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-            if row.is_lstm:
-                painter.setFont(small)
-                painter.setPen(QColor(view.theme.muted))
-                y = view.mapFromScene(QPointF(0, row.y() + 16)).y()
-                painter.drawText(QPointF(6, y - 4), "cell state c")
+            if mid < -row_h or mid > self.height() + row_h:
+                continue
+            colour = view.theme.model_color(row.run.kind)
+            lines: list[tuple[str, QFont, QColor]] = []
+            if top_row:
+                lines.append((row.run.label, bold, colour))
+            text = self.layer_text(row)
+            if text:
+                shown = (viewed if viewed is not None and viewed < row.run.num_layers - 1
+                         else row.run.num_layers - 1)
+                font = QFont(small)
+                font.setBold(row.layer == shown)  # what the one-layer panels show
+                lines.append((text, font, colour if not top_row else muted))
             if row.diagonal:
-                painter.setFont(small)
-                painter.setPen(QColor(view.theme.muted))
-                painter.drawText(QPointF(6, mid + height / 2 + 10), "⇉ per unit, no W_hh mixing")
-            if row.run.num_layers > 1:
-                painter.setFont(small)
-                painter.setPen(QColor(view.theme.muted))
-                painter.drawText(QPointF(6, mid + height / 2 + 22),
-                                 f"layer {row.layer + 1} (top)")
-        for row in view.layer_rows:  # the grid's lower layers
-            r = row.cell_rect(1)
-            mid = view.mapFromScene(QPointF(0, row.y() + r.center().y())).y()
-            painter.setFont(small)
-            text = f"{row.run.kind} layer {row.layer + 1}"
-            width = painter.fontMetrics().horizontalAdvance(text) + 10
-            height = painter.fontMetrics().height() + 4
-            box = QRectF(2, mid - height / 2, width, height)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(bg)
-            painter.drawRoundedRect(box, 4, 4)
-            painter.setPen(view.theme.model_color(row.run.kind))
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+                lines.append(("⇉ per unit", small, muted))
+            # as many lines as the row's height holds, centred on its cells
+            heights = [QFontMetrics(f).height() for _t, f, _c in lines]
+            while len(lines) > 1 and sum(heights) > 0.9 * row_h:
+                lines.pop()
+                heights.pop()
+            y = mid - sum(heights) / 2
+            for (line, font, col), h in zip(lines, heights, strict=True):
+                out.append((line, QRectF(6, y, self.width() - 8, h), font, col))
+                y += h
+            if row.is_lstm and top_row and row_h >= 2.2 * sum(heights) + fs.height():
+                hy = view.mapFromScene(QPointF(0, row.y() + 16)).y()
+                out.append(("cell state c", QRectF(6, hy - fs.height() / 2, self.width() - 8,
+                                                   fs.height()), small, muted))
+        return out
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(self.view.theme.background))
+        for text, rect, font, colour in self.lines():
+            painter.setFont(font)
+            painter.setPen(colour)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             text)
         painter.end()
 
 

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -112,6 +112,7 @@ class WalkthroughPanel(QWidget):
         self.narration.setObjectName("walkthrough-narration")
         self.narration.setOpenExternalLinks(True)
         self.narration.setMinimumHeight(160)
+        self.narration.viewport().installEventFilter(self)  # (resized: `fit_narration`)
         split.addWidget(self.narration)
         self.steps_list = QListWidget()
         self.steps_list.setObjectName("walkthrough-steps")
@@ -255,6 +256,7 @@ class WalkthroughPanel(QWidget):
         self.index = -1
         self.held_range = None
         self._range_token = None
+        self._set_ghost(None)
         self._set_y_range(None)
         self.steps_list.clear()
         self.notice.hide()
@@ -364,9 +366,13 @@ class WalkthroughPanel(QWidget):
         self.stop()
         self.window_.playback.play(False)
         step = self.walkthrough.steps[index]
-        self.index = index
         w = self.window_
+        # the runs on screen, the previous step's: its curves stay as a ghost to compare
+        # with (see `ghost_runs`) behind this step's, once they are computed
+        ghost = self.ghost_runs(step)
+        self.index = index
         dropped = self._own_run()
+        self._set_ghost(None if dropped else ghost)
         self._arrival = None
         if dropped or step.config != w.session.config:
             # off the GUI thread when large: the rest of the step (axis, cursor, claims
@@ -378,6 +384,24 @@ class WalkthroughPanel(QWidget):
             self._show_step(step)  # the narration now; its claims again on the new run
             return
         self._finish_step(step, animate)
+
+    def ghost_runs(self, step: Step) -> dict:
+        """The runs on screen, when they are the previous step's and `step` changes them
+        but keeps the models and T (its curves are then worth a ghost); else {}."""
+        previous = self.step
+        w = self.window_
+        if previous is None or previous.config == step.config or w.session.weights:
+            return {}
+        if previous.config != w.session.config:
+            return {}  # (not the previous step's run: the user changed it)
+        same = (tuple(step.config.models) == tuple(previous.config.models)
+                and step.config.seq_len == previous.config.seq_len)
+        return dict(w.session.runs) if same else {}
+
+    def _set_ghost(self, runs: dict | None) -> None:
+        panel = self.window_.panels.get("gradients")
+        if panel is not None and hasattr(panel, "set_ghost"):
+            panel.set_ghost(runs)
 
     def _finish_step(self, step: Step, animate: bool) -> None:
         w = self.window_
@@ -554,6 +578,33 @@ class WalkthroughPanel(QWidget):
         if claims:
             text += "\n\n" + claims
         self.narration.document().setMarkdown(text)
+        self.fit_narration()
+
+    def fit_narration(self) -> None:
+        """Presenter mode: the narration and its claims fit the pane, no scrolling (at 720p
+        the claims fell below it): the text shrinks in steps while it is taller than the
+        pane, never below the size it has outside presenter mode."""
+        doc = self.narration.document()
+        font = QFont(self.narration.font())
+        size = font.pointSizeF()
+        scale = self.presenter.scale if self.presenter.active else 1.0
+        if size <= 0 or scale <= 1.0:
+            if doc.defaultFont() != font:
+                doc.setDefaultFont(font)
+            return
+        floor = size / scale
+        view = self.narration.viewport()
+        doc.setDefaultFont(font)
+        while doc.size().height() > view.height() and size > floor:
+            size = max(floor, size * 0.92)
+            font.setPointSizeF(size)
+            doc.setDefaultFont(font)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt naming)
+        if event.type() == QEvent.Type.Resize and obj is self.narration.viewport() \
+                and self.presenter.active:
+            self.fit_narration()
+        return False
 
     def _watch_runs(self) -> None:
         """Re-render the narration whenever the runs change (placeholders, claims)."""

@@ -78,6 +78,11 @@ class _Job:
         _LIVE.add(self)
         self.thread.start()
 
+    def report(self, fraction: float) -> None:
+        """Progress (0..1) for the GUI thread, which reads it at its next poll."""
+        if not self.cancelled.is_set():
+            self.outbox.put((self, "progress", fraction))
+
     def cancel(self) -> None:
         if self.cancelled.is_set():
             return
@@ -156,10 +161,15 @@ def _jacobians(session: Session) -> Callable[[_Job], Any]:
 
     def work(job: _Job):
         done = {}
-        for kind, run in runs.items():
+        n = len(runs)
+        for i, (kind, run) in enumerate(runs.items()):
             if job.cancelled.is_set() or session.generation != generation:
                 return None
-            done[kind] = run.completed()
+
+            def progress(steps: int, total: int, i: int = i) -> None:
+                job.report((i + steps / max(total, 1)) / n)
+
+            done[kind] = run.completed(progress)
         return generation, done
 
     return work
@@ -169,13 +179,16 @@ class Recomputer(QObject):
     """Applies configs to the session: inline when small, else in a worker thread.
 
     Signals: `busyChanged(bool)`, `failed(str)` with a message naming the problem
-    (the session keeps what it had), `applied()` after new runs are installed.
+    (the session keeps what it had), `applied()` after new runs are installed;
+    `jacobiansPending(bool)` and `jacobiansProgress(float)` (0..1, the fraction of steps of
+    all models whose exact Jacobian norms are computed) for the background norms.
     """
 
     busyChanged = Signal(bool)
     failed = Signal(str)
     applied = Signal()
     jacobiansPending = Signal(bool)
+    jacobiansProgress = Signal(float)
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -294,6 +307,10 @@ class Recomputer(QObject):
                 job, status, value = self._outbox.get_nowait()
             except queue.Empty:
                 break
+            if status == "progress":
+                if job in self._jobs and not job.cancelled.is_set():
+                    self.jacobiansProgress.emit(value)
+                continue
             self._jobs.discard(job)
             if job.kind == "recompute":
                 if status == "ok":

@@ -12,7 +12,7 @@ import numpy as np
 
 from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.walkthrough.model import Claim, Measured
-from lstmviz.walkthrough.vocabulary import PHRASES, QUANTITIES, STEP_QUANTITIES
+from lstmviz.walkthrough.vocabulary import DEFAULT_T, PHRASES, QUANTITIES, STEP_QUANTITIES
 
 
 # -- claims -------------------------------------------------------------------------------
@@ -41,17 +41,27 @@ def _log10_norm(arrays) -> float:
 def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
                      t: int | None = None) -> Measured:
     """`quantity` (a QUANTITIES key) of `model`'s run in computed runs (session.Run), at step
-    t (1-based, the per-step quantities; None = 1). Magnitudes come from the diagnostics'
-    log10 series, so they are exact however small or large."""
+    t (1-based, the per-step quantities; None = 1, T for grad_depth_ratio). Magnitudes come
+    from the diagnostics' log10 series, so they are exact however small or large. A t beyond
+    the run (runs of another sequence length, still on screen while a step's own compute) is
+    NaN: not measured, never an IndexError."""
     run = runs[model]
     d = run.diagnostics
     kind = QUANTITIES[quantity][2]
-    i = (t or 1) - 1
+    T = len(d.log10_grad_h)
+    i = (t or (T if DEFAULT_T.get(quantity, 1) == "T" else 1)) - 1
+    if quantity in STEP_QUANTITIES and not 0 <= i < T:
+        return Measured(math.nan, math.nan, kind)
     with np.errstate(all="ignore"):
         if quantity == "bound_ratio":
             lg = (len(d.log10_grad_h) - (i + 1)) * _log10(d.rnn_bound)
         elif quantity == "jac_prod":
             lg = float(d.log10_jac_prod[i])
+        elif quantity in ("grad_depth_ratio", "grad_bottom_ratio"):  # (L, T) exact logs
+            layers = (np.asarray(d.log10_grad_h)[None] if run.stack is None
+                      else run.stack[2].log10_h_layers)
+            top = layers[-1][i] if quantity == "grad_depth_ratio" else layers[-1][-1]
+            lg = float(layers[0][i] - top)
         elif quantity in STEP_QUANTITIES:
             series = {"grad_c_ratio": d.log10_grad_c, "whh_ratio": d.log10_whh}
             logs = np.asarray(series.get(quantity, d.log10_grad_h), dtype=np.float64)
@@ -118,7 +128,8 @@ def claim_sentence(claim: Claim, measured: Measured, label: str | None = None) -
     10⁻¹⁰ ✓' ('— claimed below 10⁻¹⁰ ✗' when it fails). `label` names the model (the run's
     label); the math is plain text for `narration_markdown`, every number from numfmt."""
     ok = claim.holds(measured)
-    phrase = PHRASES[claim.quantity].replace("{t}", str(claim.t or 1))
+    phrase = PHRASES[claim.quantity].replace("{t}", str(claim.t or DEFAULT_T.get(claim.quantity,
+                                                                                 1)))
     who = label or claim.model.upper()
     mark = "✓" if ok else "✗"
     if claim.op == "==":

@@ -19,7 +19,23 @@ def _builtin_paths() -> list[Path]:
     return sorted(BUILTIN_DIR.glob("*.toml")) if BUILTIN_DIR.is_dir() else []
 
 
+#: (path, mtime_ns, size) -> title: the window lists the built-ins twice at launch (menu
+#: and the empty walkthrough dock); each parses a whole lecture.
+_TITLES: dict[tuple[Path, int, int], str] = {}
+
+
 def _title_of(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return path.stem
+    key = (path, st.st_mtime_ns, st.st_size)
+    if key not in _TITLES:
+        _TITLES[key] = _read_title(path)
+    return _TITLES[key]
+
+
+def _read_title(path: Path) -> str:
     try:
         title = tomllib.loads(path.read_text(encoding="utf-8")).get("title", path.stem)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):

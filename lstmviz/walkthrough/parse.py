@@ -287,7 +287,8 @@ def _step_weights(ctx: _Ctx, setup: Mapping[str, Any], config: Config) -> Config
     from lstmviz.named_weights import adopt_hidden_size
 
     try:
-        return adopt_hidden_size(config, keep="hidden_size" in setup)
+        return adopt_hidden_size(config, keep="hidden_size" in setup,
+                                 keep_layers="num_layers" in setup)
     except ConfigError as exc:
         raise ctx.error(None, f"setup.{exc}") from None
 

@@ -82,6 +82,13 @@ QUANTITIES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "grad_c_ratio": ("||dL/dc_t|| / ||dL/dc_T|| (t = 1 unless given)",
                      Kinds(lambda s: s.has_cell), "magnitude"),
     "grad_norm": ("||dL/dh_t|| (t = 1 unless given)", ALL, "magnitude"),
+    "grad_depth_ratio": ("||dL/dh_t^(1)|| / ||dL/dh_t^(L)||: through depth, the bottom "
+                         "layer's gradient over the top layer's at the same step (t = T, "
+                         "where the loss enters, unless given; 1 for one layer)", ALL,
+                         "magnitude"),
+    "grad_bottom_ratio": ("||dL/dh_t^(1)|| / ||dL/dh_T^(L)||: through depth and time, the "
+                          "bottom layer at step t over the top layer at T (t = 1 unless "
+                          "given; grad_ratio for one layer)", ALL, "magnitude"),
     "whh_ratio": ("step t's contribution to dL/dW_hh / step T's (t = 1 unless given)",
                   Kinds(lambda s: s.recurrent is not None), "magnitude"),
     "jac_step_max": ("largest per-step Jacobian norm ||dh_t/dh_{t-1}||_2 over t", ALL,
@@ -120,6 +127,8 @@ PHRASES: dict[str, str] = {
     "grad_ratio": "||dL/dh_{t}|| / ||dL/dh_T||",
     "grad_c_ratio": "||dL/dc_{t}|| / ||dL/dc_T||",
     "grad_norm": "||dL/dh_{t}||",
+    "grad_depth_ratio": "||dL/dh_{t}^(1)|| / ||dL/dh_{t}^(L)||",
+    "grad_bottom_ratio": "||dL/dh_{t}^(1)|| / ||dL/dh_T^(L)||",
     "whh_ratio": "step {t}'s term of dL/dW_hh / step T's",
     "jac_step_max": "largest ||dh_t/dh_{t-1}||",
     "sigma_max": "sigma_max(W_hh)",
@@ -139,6 +148,8 @@ PHRASES: dict[str, str] = {
     "overflow": "a value stops being finite (overflow)",
 }
 STEP_QUANTITIES = ("grad_ratio", "grad_c_ratio", "grad_norm", "whh_ratio", "bound_ratio",
-                   "jac_prod")
+                   "jac_prod", "grad_depth_ratio", "grad_bottom_ratio")
+#: The step a per-step quantity is measured at when a claim gives no t: 1, or "T" (the last).
+DEFAULT_T: dict[str, int | str] = {"grad_depth_ratio": "T"}
 NUMBER_OPS = ("<", "<=", ">", ">=", "between")
 BOOL_OPS = ("==",)

@@ -6,12 +6,14 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from lstmviz.cli import main
 
 KEYS = {
-    "task", "model", "length", "seq_len", "seed", "hidden", "batch", "optimizer", "lr", "clip",
+    "task", "model", "num_layers", "length", "seq_len", "seed", "hidden", "batch", "optimizer",
+    "lr", "clip",
     "iterations", "seconds", "iterations_per_second", "train_loss", "eval_loss", "grad_ratio",
     "solved", "saved",
 }
@@ -76,6 +78,9 @@ def test_save_opens_in_engine_and_resumes(capsys, tmp_path):
         (["--save", "weights.txt"], "--save"),
         (["--task", "adding", "--length", "1"], "length"),
         (["--task", "recall", "--noise", "-1"], "noise"),
+        (["--num-layers", "5"], "--num-layers"),
+        (["--num-layers", "0"], "--num-layers"),
+        (["--num-layers", "2", "--history", "h"], "--history"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, args, message):
@@ -83,6 +88,25 @@ def test_bad_arguments_exit_2_with_one_line(capsys, args, message):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert err.startswith("lstmviz: error:") and message in err
+
+
+@pytest.mark.parametrize("kind", ["lstm", "mingru"])  # a fused kernel's kind and a scan's
+def test_num_layers_trains_a_stack_saved_with_pytorch_keys(capsys, tmp_path, kind):
+    from lstmviz.engine import load_weights
+    from lstmviz.engine.stack import StackedModel
+
+    path = tmp_path / "w2.npz"
+    result = run_json(capsys, "--model", kind, "--num-layers", "2", *TINY, "--save", str(path))
+    assert result["num_layers"] == 2 and result["iterations"] == 15
+    assert result["iterations_per_second"] > 0 and result["grad_ratio"] > 0
+    with np.load(path) as data:
+        assert "weight_ih_l1" in data.files and "weight_ih_l2" not in data.files
+    model, readout = load_weights(path)
+    assert isinstance(model, StackedModel) and (model.kind, model.num_layers) == (kind, 2)
+    assert readout is not None
+    again = run_json(capsys, "--resume", str(path), "--iterations", "2")
+    assert again["num_layers"] == 2
+    assert run_json(capsys, "--model", kind, *TINY)["num_layers"] == 1
 
 
 def test_resume_missing_file_is_an_error(capsys, tmp_path):

@@ -14,7 +14,6 @@ from lstmviz.engine import (
 )
 
 
-# weights_io reads the classic four tensors until issue 13 (files for every kind) lands
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", "slstm"])
 def test_round_trip_with_metadata_and_readout(tmp_path, kind):
     model = build_model(kind, 3, 4, seed=2, activation="sigmoid" if kind == "rnn" else "tanh")
@@ -74,7 +73,8 @@ def test_errors_name_file_key_and_shapes(tmp_path):
         load_weights(p)
     p = _write(tmp_path / "c.npz", **good)
     with pytest.raises(
-        WeightFileError, match=r"c.npz: weight_ih: expected shape \(4, 3\) for a rnn.*got \(16, 3\)"
+        WeightFileError, match=r"c.npz: weight_hh: expected shape \(16, 16\) for a rnn with "
+        r"H=16, I=3, got \(16, 4\); its keys and shapes are a lstm's \(H=4, I=3\)"
     ):
         load_weights(p, "rnn")
     with pytest.raises(

@@ -103,3 +103,22 @@ def test_a_lecture_step_naming_weights_shows_them_over_imported_ones(make_window
     window.recomputer.wait(jacobians=False)
     assert set(window.session.runs) == {"rnn", "lstm"}
     assert window.session.runs["rnn"].imported and window.session.runs["lstm"].model is shipped
+
+
+def test_importing_a_two_layer_file_sets_the_layers_and_says_so(make_window, qtbot, tmp_path):
+    """File > Import weights of an nn.LSTM(num_layers=2) file: the session and the Settings
+    dock take 2 layers, every layer of the file is shown, and the status bar says so."""
+    from lstmviz.engine.stack import build_stack
+
+    window = make_window(Config(models=("lstm",), seq_len=20, hidden_size=8))
+    stack = build_stack("lstm", 1, 6, num_layers=2, seed=4)
+    save_weights(tmp_path / "l2.safetensors", stack)
+    assert window.import_weights(tmp_path / "l2.safetensors")
+    assert "num_layers set to 2: the file has 2 layers" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not window.recomputer.busy
+                    and window.session.config.num_layers == 2, timeout=20000)
+    assert window.controls.read_config().num_layers == 2
+    run = window.session.runs["lstm"]
+    assert run.imported and run.num_layers == 2
+    for k in ("weight_hh_l0", "weight_hh_l1"):
+        assert (run.stack[0].params[k] == stack.params[k]).all()

@@ -1,4 +1,5 @@
-"""The inspector picks a layer of a stacked model (top layer by default)."""
+"""The inspector shows the viewed layer of a stacked model (the shared picker,
+`SessionAdapter.layer`; the top layer by default)."""
 
 import numpy as np
 
@@ -11,19 +12,18 @@ from lstmviz.ui.panels.inspector import InspectorPanel
 
 def test_inspector_layer_box(qtbot, held):
     session = Session(Config(models=("lstm",), seq_len=8, hidden_size=5, num_layers=3))
-    panel = InspectorPanel(SessionAdapter(session))
+    adapter = SessionAdapter(session)
+    panel = InspectorPanel(adapter)
     qtbot.addWidget(panel)
     held.append(panel)
     panel.show()
     session.seek_to(BACKWARD, 4)
-    assert panel.layer_box.isVisible() and panel.layer_box.count() == 3
     assert "layer 3/3" in panel.header.text()  # the top layer by default
     stack = session.runs["lstm"].stack
     f_top = stack[1].layers[2].gates["input"][3, 0]
     got = np.asarray(panel.gate_plots["lstm"][0].bars[0].opts["height"])
     np.testing.assert_allclose(got, np.clip(f_top, *panel.gate_plots["lstm"][0].range))
-    panel.layer_box.setCurrentIndex(panel.layer_box.findData(0))
-    panel.layer_box.activated.emit(panel.layer_box.currentIndex())
+    adapter.set_layer(0)
     assert "layer 1/3" in panel.header.text()
     f_low = stack[1].layers[0].gates["input"][3, 0]
     got = np.asarray(panel.gate_plots["lstm"][0].bars[0].opts["height"])
@@ -33,12 +33,11 @@ def test_inspector_layer_box(qtbot, held):
     assert want in panel.grad_label.text()
 
 
-def test_no_layer_box_for_one_layer(qtbot, held):
+def test_no_layer_for_one_layer(qtbot, held):
     session = Session(Config(models=("rnn",), seq_len=5, hidden_size=3))
     panel = InspectorPanel(SessionAdapter(session))
     qtbot.addWidget(panel)
     held.append(panel)
     panel.show()
     session.seek(3)
-    assert not panel.layer_box.isVisible()
     assert "layer" not in panel.header.text()

@@ -31,7 +31,7 @@ def test_hidden_docks_are_built_after_the_first_paint(make_window):
     # the first paint: the panels on screen are built for it, the tabs behind others not
     built_at_paint = {}
     original = window._build_hidden
-    window._build_hidden = lambda: (built_at_paint.update(
+    window._build_hidden = lambda: (built_at_paint or built_at_paint.update(  # (the first)
         {n: p.built for n, p in window.panels.items()}), original())
     for _ in range(50):
         QApplication.processEvents()

@@ -58,3 +58,28 @@ def test_one_layer_panel_is_unchanged(qtbot, held):
     assert not panel.depth.widget.isVisible()
     assert len(panel.series["rnn"]) == 1 and len(panel.series["lstm"]) == 2
     assert not any("layer" in c for c in panel.data_columns())
+
+
+def test_the_layer_heatmap_sits_beside_the_curves_with_its_colour_bar(qtbot, held):
+    from lstmviz.ui.panels.gradients import CURVES_MIN, DEPTH_MIN
+
+    session, panel = _panel(qtbot, held, num_layers=2)
+    session.to_end()
+    for width in (400, 700, 1100):  # a 1280 x 720 window's dock, wider ones
+        panel.resize(width, 400)
+        qtbot.wait(5)
+        curves, depth = panel.plot_widget.geometry(), panel.depth.widget.geometry()
+        assert depth.left() >= curves.right()  # to the right, not under
+        assert depth.top() < curves.bottom() and curves.top() < depth.bottom()
+        assert depth.right() <= panel.width()
+        assert DEPTH_MIN <= depth.width() <= max(DEPTH_MIN, 0.4 * width) + 1
+        assert curves.width() >= min(CURVES_MIN, width - DEPTH_MIN) - 8
+    bar = panel.depth.colorbar
+    assert bar.getAxis("bottom").labelText == "‖dL/dh⁽ˡ⁾_t‖"
+    lo, hi = panel.depth.levels
+    assert (lo, hi) == panel._auto_range  # the curves' log scale
+    np.testing.assert_allclose(bar.levels(), (lo, hi))
+    ticks = bar.getAxis("bottom")._tickLevels[0]
+    assert len(ticks) >= 2 and all(lo < v < hi for v, _s in ticks)
+    assert all(s.startswith("10") for _v, s in ticks)
+    assert panel.plot_items() == [panel.plot, panel.depth.plot]  # (walkthrough step regions)

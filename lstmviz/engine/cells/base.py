@@ -160,6 +160,13 @@ def standard_input(p: Params) -> tuple[np.ndarray, np.ndarray | None]:
     return p["weight_ih"], p["bias_ih"]
 
 
+def folded_input(p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Input projection with bias_hh folded in: (weight_ih, bias_ih + bias_hh), for kinds
+    whose pre-activation is W_ih x + b_ih + W_hh h + b_hh (one add per step fewer; the
+    gradient of both biases is the same dL/d(pre-activation) sum)."""
+    return p["weight_ih"], p["bias_ih"] + p["bias_hh"]
+
+
 def standard_input_grads(dw: np.ndarray, db: np.ndarray) -> Params:
     return {"weight_ih": dw, "bias_ih": db}
 
@@ -195,7 +202,7 @@ class CellKind:
       keep_note saying why).
       cell_path(p, o, run, sl, jac) -> (direct (n,), indirect (n, H, H)) for the steps sl of
       batch element 0 of a forward run (cells.Forward), for kinds with an LSTM-style cell
-      path (the cell panel), else None.
+      path (the cell panel), else None; jac=None -> (direct, None) without the Jacobians.
     Speed: scan (vectorised forward/backward over all T steps, see scan.py) or None;
       train_kernel (a lean last-step-loss kernel) or None.
     Inspector: equations (HTML), path (the state update as bar series), eigenvalues.
@@ -234,6 +241,9 @@ class CellKind:
     state_dtype: type = np.float64
     scan: Any = None
     cell_path: Callable | None = None
+    #: jac_left(r, full) -> r @ full for one step's full state Jacobian (S, S), using its
+    #: structure (the LSTM's diagonal c->c and c->h blocks: half the work); None: dense.
+    jac_left: Callable | None = None
     train_kernel: Callable | None = None
     refs: tuple[str, ...] = field(default=())
     #: the equations as HTML for the inspector ("" : `summary` is shown)
@@ -244,6 +254,10 @@ class CellKind:
     #: eigenvalues(p) -> (H,) complex, for kinds whose recurrence is diag(lambda) (the LRU):
     #: the inspector draws them on the unit circle
     eigenvalues: Callable | None = None
+    #: the torch.nn module whose state_dict holds exactly these parameters ("nn.LSTM"), None
+    #: if PyTorch has none: a weight file without "__kind__" whose keys and shapes fit several
+    #: kinds (an LSTM's fit the sLSTM) is read as the one PyTorch saves (engine.weights_io)
+    pytorch: str | None = None
 
     def state_path(self, p: Params, o: Any, cache, state: tuple) -> tuple[str, tuple]:
         """The inspector's state path of one step (see `path`)."""
@@ -301,8 +315,8 @@ def projection_grads(
     T, B, P = dgi.shape
     flat = dgi.reshape(T * B, P)
     w, b = kind.input_weights(p)
-    out = kind.input_grads(flat.T @ xs.reshape(T * B, -1), flat.sum(axis=0) if b is not None
-                           else None)
+    db = flat.sum(axis=0) if b is not None else None
+    out = kind.input_grads(flat.T @ xs.reshape(T * B, -1), db)
     if kind.recurrent is not None:
         h_prev = prev[0]
         GH = dgh.shape[2]
@@ -311,7 +325,7 @@ def projection_grads(
             out["weight_hh"] = fh.T @ h_prev.reshape(T * B, -1)
         else:  # diagonal: pre = u * h_prev + ...
             out["weight_hh"] = np.einsum("ij,ij->j", fh, h_prev.reshape(T * B, -1))
-        out["bias_hh"] = fh.sum(axis=0)
+        out["bias_hh"] = db.copy() if dgh is dgi and db is not None else fh.sum(axis=0)
     return out
 
 

@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..activations import sigmoid
 from ..init import ALL_INITS
 from .base import (
     WEIGHT_SCALE,
@@ -71,15 +70,32 @@ def step(p, o, x, state, xproj=None):
     (h_prev,) = state
     H = h_prev.shape[1]
     if xproj is None:
-        xproj = x @ p["weight_ih"].T + p["bias_ih"]
-    gh = h_prev @ p["weight_hh"].T + p["bias_hh"]  # (B, 3H)
-    rz = sigmoid(xproj[:, : 2 * H] + gh[:, : 2 * H])
+        w, b = input_weights(p)
+        xproj = x @ w.T + b
+    gh = h_prev @ p["weight_hh"].T  # (B, 3H); b_hr, b_hz are in xproj (input_weights)
+    rz = gh[:, : 2 * H]
+    rz += xproj[:, : 2 * H]
+    fast_sigmoid(rz, rz)  # 1 / (1 + e^-x) in place (0 only where sigma < 1e-308)
     r = rz[:, :H]
     z = rz[:, H:]
     ghn = gh[:, 2 * H :]
-    n = np.tanh(xproj[:, 2 * H :] + r * ghn)
-    h = n + z * (h_prev - n)
+    ghn += p["bias_hh"][2 * H :]
+    n = r * ghn
+    n += xproj[:, 2 * H :]
+    np.tanh(n, out=n)
+    h = h_prev - n
+    h *= z
+    h += n
     return (h,), Cache(x, h_prev, r, z, n, ghn)
+
+
+def input_weights(p):
+    """(weight_ih, bias_ih + (b_hr, b_hz, 0)): the r and z rows of bias_hh add to the input
+    projection; b_hn stays inside r * (W_hn h + b_hn)."""
+    H = p["weight_hh"].shape[1]
+    b = p["bias_ih"].copy()
+    b[: 2 * H] += p["bias_hh"][: 2 * H]
+    return p["weight_ih"], b
 
 
 def step_back(p, o, dstate, cache):
@@ -90,12 +106,28 @@ def step_back(p, o, dstate, cache):
     """
     (dh,) = dstate
     r, z, n = cache.r, cache.z, cache.n
-    dn = dh * (1.0 - z) * (1.0 - n * n)
-    dr = dn * cache.ghn * r * (1.0 - r)
-    dz = dh * (cache.h_prev - n) * z * (1.0 - z)
-    dgi = np.concatenate((dr, dz, dn), axis=1)
-    dgh = np.concatenate((dr, dz, dn * r), axis=1)
-    dh_prev = dgh @ p["weight_hh"] + dh * z
+    B, H = r.shape
+    dgi = np.empty((B, 3 * H))  # each gate's rows written in place
+    dr, dz, dn = dgi[:, :H], dgi[:, H : 2 * H], dgi[:, 2 * H :]
+    omz = np.subtract(1.0, z)
+    np.multiply(n, n, out=dn)  # dh (1 - z) (1 - n^2)
+    np.subtract(1.0, dn, out=dn)
+    dn *= omz
+    dn *= dh
+    np.subtract(1.0, r, out=dr)  # dn ghn r (1 - r)
+    dr *= r
+    dr *= cache.ghn
+    dr *= dn
+    np.subtract(cache.h_prev, n, out=dz)  # dh (h_prev - n) z (1 - z)
+    dz *= dh
+    dz *= z
+    dz *= omz
+    dgh = np.empty((B, 3 * H))
+    dgh[:, : 2 * H] = dgi[:, : 2 * H]
+    np.multiply(dn, r, out=dgh[:, 2 * H :])
+    dh_prev = dgh @ p["weight_hh"]
+    np.multiply(dh, z, out=omz)
+    dh_prev += omz
     return (dh_prev,), StepGrad(dgi, dgh)
 
 
@@ -186,6 +218,7 @@ def path(p, o, cache, state):
 
 
 KIND = CellKind(
+    pytorch="nn.GRU",
     name=NAME,
     label="GRU",
     colour="green",
@@ -202,6 +235,7 @@ KIND = CellKind(
     extras=("r", "z", "n", "ghn"),
     step=step,
     step_back=step_back,
+    input_weights=input_weights,
     recurrent="dense",
     param_grads=param_grads,
     jacobian=jacobian,

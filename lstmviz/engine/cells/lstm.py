@@ -14,7 +14,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..activations import sigmoid
 from ..init import ALL_INITS
 from .base import (
     FORGET_BIAS,
@@ -27,7 +26,9 @@ from .base import (
     StepJacobians,
     block_sigma_max,
     check_options,
+    fast_sigmoid,
     fast_tanh,
+    folded_input,
     init_option,
     kernel_param_grads,
     projection_grads,
@@ -70,19 +71,28 @@ def resolve(options: dict) -> dict:
 
 
 def step(p, o, x, state, xproj=None):
-    """One forward step. state = (h_prev, c_prev). Returns ((h, c), cache)."""
+    """One forward step. state = (h_prev, c_prev). Returns ((h, c), cache).
+
+    One pass per operation over the stacked (B, 4H) pre-activations, in place: sigma(x) =
+    1 / (1 + e^-x) on the i, f, o rows (1 ulp; 0 only where sigma < 1e-308, x < -709.78),
+    tanh on the g rows; i, f, g, o are views of that one buffer.
+    """
     h_prev, c_prev = state
     H = h_prev.shape[1]
     if xproj is None:
-        xproj = x @ p["weight_ih"].T + p["bias_ih"]
-    a = xproj + h_prev @ p["weight_hh"].T + p["bias_hh"]  # (B, 4H)
-    s = sigmoid(a)  # sigma of all rows; the g rows are replaced by tanh below
-    i = s[:, :H]
-    f = s[:, H : 2 * H]
-    og = s[:, 3 * H :]
-    g = np.tanh(a[:, 2 * H : 3 * H])
-    c = f * c_prev + i * g
-    tc = np.tanh(c)
+        xproj = x @ p["weight_ih"].T + (p["bias_ih"] + p["bias_hh"])
+    a = h_prev @ p["weight_hh"].T  # (B, 4H), the buffer every gate lives in
+    a += xproj  # xproj holds both biases (folded_input)
+    fast_sigmoid(a[:, : 2 * H], a[:, : 2 * H])
+    fast_sigmoid(a[:, 3 * H :], a[:, 3 * H :])
+    i = a[:, :H]
+    f = a[:, H : 2 * H]
+    g = np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])
+    og = a[:, 3 * H :]
+    c = f * c_prev
+    ig = i * g
+    c += ig
+    tc = np.tanh(c, out=ig)
     h = og * tc
     return (h, c), Cache(x, h_prev, c_prev, i, f, g, og, tc)
 
@@ -91,20 +101,35 @@ def step_back(p, o, dstate, cache):
     """dstate = (dh, dc): total dL/dh_t and dL/dc_t from t+1 (and the loss).
 
     Returns ((dh_prev, dc_prev), StepGrad(da, da, total=(dh, dct))) with da = dL/d(pre-
-    activations) (B, 4H) and dct = dL/dc_t including the path through h_t.
+    activations) (B, 4H) and dct = dL/dc_t including the path through h_t. Each gate's
+    gradient is written into its rows of da in place (no temporaries, no concatenate).
     """
     dh, dc = dstate
     i, f, g, og, tc = cache.i, cache.f, cache.g, cache.o, cache.tc
-    dct = dc + dh * og * (1.0 - tc * tc)
-    da = np.concatenate(
-        (
-            dct * g * i * (1.0 - i),
-            dct * cache.c_prev * f * (1.0 - f),
-            dct * i * (1.0 - g * g),
-            dh * tc * og * (1.0 - og),
-        ),
-        axis=1,
-    )
+    B, H = i.shape
+    da = np.empty((B, 4 * H))
+    di, df, dg, do = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
+    dct = np.multiply(tc, tc)  # dc + dh * o * (1 - tc^2)
+    np.subtract(1.0, dct, out=dct)
+    dct *= og
+    dct *= dh
+    dct += dc
+    np.subtract(1.0, i, out=di)  # dct * g * i * (1 - i)
+    di *= i
+    di *= g
+    di *= dct
+    np.subtract(1.0, f, out=df)  # dct * c_prev * f * (1 - f)
+    df *= f
+    df *= cache.c_prev
+    df *= dct
+    np.multiply(g, g, out=dg)  # dct * i * (1 - g^2)
+    np.subtract(1.0, dg, out=dg)
+    dg *= i
+    dg *= dct
+    np.subtract(1.0, og, out=do)  # dh * tc * o * (1 - o)
+    do *= og
+    do *= tc
+    do *= dh
     dh_prev = da @ p["weight_hh"]
     return (dh_prev, dct * f), StepGrad(da, da, None, (dh, dct))
 
@@ -144,9 +169,11 @@ def cell_path(p, o, run, sl: slice, jac: StepJacobians):
 
     direct = ||diag(f_t)||_2 = max_j f_t[j]; indirect = C_t diag(o_{t-1} tanh'(c_{t-1})), the
     part through h_{t-1} and the gates (jac.full holds C_t). o_{t-1} tanh'(c_{t-1}) is zero at
-    t = 1 (h_0 is an independent initial state).
+    t = 1 (h_0 is an independent initial state). jac=None: (direct, None), no Jacobians.
     """
     f = run.extras["f"][sl, 0]
+    if jac is None:
+        return f.max(axis=1), None
     n, H = f.shape
     lo = sl.start or 0
     dtc_prev = np.zeros((n, H))
@@ -154,6 +181,19 @@ def cell_path(p, o, run, sl: slice, jac: StepJacobians):
     o_p, tc_p = run.extras["o"][a:b, 0], run.extras["tc"][a:b, 0]
     dtc_prev[n - (b - a):] = o_p * (1 - tc_p * tc_p)
     return f.max(axis=1), jac.full[:, H:, :H] * dtc_prev[:, None, :]
+
+
+def jac_left(r: np.ndarray, full: np.ndarray) -> np.ndarray:
+    """r @ full for one (2H, 2H) state Jacobian [[A, diag(a)], [C, diag(f)]] (`jacobian`):
+    two H x H products and two diagonal scalings instead of one 2H x 2H product."""
+    H = full.shape[0] // 2
+    rh, rc = r[:, :H], r[:, H:]
+    out = np.empty_like(r)
+    np.matmul(rh, full[:H, :H], out=out[:, :H])
+    out[:, :H] += rc @ full[H:, :H]
+    np.multiply(rh, np.diagonal(full[:H, H:]), out=out[:, H:])
+    out[:, H:] += rc * np.diagonal(full[H:, H:])
+    return out
 
 
 def train_kernel(p, o, xs, loss_fn) -> LastStep:
@@ -229,6 +269,7 @@ def path(p, o, cache, state):
 
 
 KIND = CellKind(
+    pytorch="nn.LSTM",
     name=NAME,
     label="LSTM",
     colour="blue",
@@ -245,6 +286,7 @@ KIND = CellKind(
     extras=("i", "f", "g", "o", "tc"),
     step=step,
     step_back=step_back,
+    input_weights=folded_input,
     recurrent="dense",
     param_grads=param_grads,
     jacobian=jacobian,
@@ -261,6 +303,7 @@ KIND = CellKind(
            Gate("output", "o", "output gate o", "read")),
     keep=Keep("forget", False, "LSTM: keep = f, the forget gate (dc_t/dc_{t-1} = diag(f))", 1),
     cell_path=cell_path,
+    jac_left=jac_left,
     train_kernel=train_kernel,
     equations=EQUATIONS,
     path=path,

@@ -29,6 +29,7 @@ from .base import (
     check_options,
     fast_sigmoid,
     fast_tanh,
+    folded_input,
     init_option,
     kernel_param_grads,
     projection_grads,
@@ -63,14 +64,15 @@ def resolve(options: dict) -> dict:
 
 
 def step(p, o, x, state, xproj=None):
-    """One forward step. state = (h_prev,); xproj = x @ W_ih^T + b_ih if precomputed.
+    """One forward step. state = (h_prev,); xproj = x @ W_ih^T + b_ih + b_hh if precomputed.
 
     Returns ((h,), cache) with h (B, H).
     """
     (h_prev,) = state
     if xproj is None:
-        xproj = x @ p["weight_ih"].T + p["bias_ih"]
-    pre = xproj + h_prev @ p["weight_hh"].T + p["bias_hh"]
+        xproj = x @ p["weight_ih"].T + (p["bias_ih"] + p["bias_hh"])
+    pre = h_prev @ p["weight_hh"].T
+    pre += xproj  # xproj holds both biases (folded_input)
     h, dphi = o["act"](pre)
     return (h,), Cache(x, h_prev, pre, dphi)
 
@@ -136,6 +138,7 @@ EQUATIONS = ("h<sub>t</sub> = φ(pre<sub>t</sub>) &nbsp;·&nbsp; ∂h<sub>t</sub
 
 
 KIND = CellKind(
+    pytorch="nn.RNN",
     name=NAME,
     label="RNN",
     colour="vermillion",
@@ -152,6 +155,7 @@ KIND = CellKind(
     extras=("pre", "dphi"),
     step=step,
     step_back=step_back,
+    input_weights=folded_input,
     recurrent="dense",
     param_grads=param_grads,
     jacobian=jacobian,

@@ -9,8 +9,13 @@ Stabiliser (the paper's eq. 15-17): m_t = max(log f_t + m_{t-1}, log i_t),
 i'_t = exp(log i_t - m_t), f'_t = exp(log f_t + m_{t-1} - m_t) are used in place of i_t, f_t.
 Then c and n are carried as c e^-m and n e^-m, the ratio h is unchanged, i', f' <= 1 and
 nothing overflows where exp(i~) alone would (i~ > 709). The state is (h, c, n, m), zero
-initially. Because h does not depend on m, the gradient is exact with m held fixed (how
-xLSTM's kernels treat it); dL/dm_{t-1} = dc' c' + dn' n' (the initial state's m gradient)
+initially. A state with c = n = 0 (the zero initial state) carries nothing, so the stabiliser
+treats its m as -inf: m_1 = log i_1, i'_1 = 1, f'_1 = 0 (with m_0 = 0 taken literally, an
+input gate far below the forget gate, i~ = -1e4, underflows i'_1 to 0 and h_1 = 0/0; with
+it, n'_t >= 1 at every step, so c'/n' never divides by zero). The gradient into such an
+empty initial state's c, n is 0 in those coordinates (f'_1 = 0); h's is exact.
+Because h does not depend on m, the gradient is exact with m held fixed (how xLSTM's
+kernels treat it); dL/dm_{t-1} = dc' c' + dn' n' (the initial state's m gradient)
 cancels against m's own paths for t >= 1, so it is recorded but not propagated.
 
 Params like the LSTM's: weight_ih (4H, I), weight_hh (4H, H), bias_ih, bias_hh (4H,).
@@ -98,9 +103,11 @@ def step(p, o, x, state, xproj=None):
         lf, dlf = ft, np.ones_like(ft)
     else:
         lf, dlf = log_sigmoid(ft), sigmoid(-ft)
-    m = np.maximum(lf + m_prev, li)
+    # log f' + m_t: -inf for an empty previous state (nothing is carried from it)
+    carried = np.where((n_prev == 0.0) & (c_prev == 0.0), -np.inf, lf + m_prev)
+    m = np.maximum(carried, li)
     ip = np.exp(li - m)
-    fp = np.exp(lf + m_prev - m)
+    fp = np.exp(carried - m)
     z = np.tanh(a[:, 2 * H : 3 * H])
     og = sigmoid(a[:, 3 * H :])
     c = fp * c_prev + ip * z

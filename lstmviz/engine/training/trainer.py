@@ -47,8 +47,8 @@ from ..errors import EngineError, WeightFileError
 from ..files import sweep_stale, temp_beside
 from ..model import Model, build_model, check_choice, check_size, options_for
 from ..readout import Readout, build_readout, loss_and_grad
+from ..stack import StackedModel, build_stack, check_num_layers, layer_key, stack_forward
 from ..tasks import Task, make_task
-from ..unroll import forward
 from ..weights_io import atomic_savez, load_weights, save_weights
 from .kernels import loss_and_grads
 from .optim import CLIP_MODES, OPTIMIZERS, clip_gradients, make_optimizer
@@ -97,6 +97,9 @@ class TrainConfig:
     n_symbols: int = 4  # recall only
     noise: float = 0.0  # recall only: std of Gaussian distractors on the blank steps
     seed: int = 0
+    #: stacked layers (PyTorch's num_layers); > 1 trains by the generic engine path
+    #: (kernels.loss_and_grads) and saves PyTorch's weight_ih_l0 ... keys
+    num_layers: int = 1
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TRAIN_TASKS)
@@ -106,6 +109,7 @@ class TrainConfig:
         check_size("hidden_size", self.hidden_size)
         check_size("batch_size", self.batch_size)
         check_size("length", self.length)
+        check_num_layers("num_layers", self.num_layers)
         if self.task == "adding" and self.length < 2:
             raise EngineError(f"length: expected >= 2 for the adding task, got {self.length}")
         if self.task == "recall":
@@ -144,7 +148,7 @@ class TrainConfig:
         """Estimated peak bytes of one minibatch (inputs, states and per-step gate caches
         of T steps) or one evaluation chunk, whichever is larger."""
         inputs = self.n_symbols + 1 if self.task == "recall" else 2
-        per_seq = self.seq_len * (inputs + 12 * self.hidden_size) * 8
+        per_seq = self.seq_len * (inputs + 12 * self.hidden_size * self.num_layers) * 8
         return per_seq * max(self.batch_size, EVAL_CHUNK) + self.seq_len * EVAL_SIZE * inputs * 8
 
     @property
@@ -170,7 +174,8 @@ class Metrics:
     gradient overflowed; the update is then skipped). grad_ratio: ||dL/dh_1|| / ||dL/dh_T||
     over the batch, from the backward pass (tiny = vanishing). forget_gate / forget_bias:
     mean forget-gate activation and mean effective forget bias (LSTM), the same for the
-    update gate z (GRU), None for the RNN. seconds: training time so far (excludes pauses).
+    update gate z (GRU), None for the RNN; for a stack (num_layers > 1) both are the top
+    layer's. seconds: training time so far (excludes pauses).
     """
 
     iteration: int
@@ -243,7 +248,8 @@ class Trainer:
     """
 
     def __init__(
-        self, config: TrainConfig, *, model: Model | None = None, readout: Readout | None = None
+        self, config: TrainConfig, *, model: Model | StackedModel | None = None,
+        readout: Readout | None = None
     ) -> None:
         self.config = config
         probe = training_task(config, 1, 0)
@@ -251,13 +257,22 @@ class Trainer:
             opts, _ = options_for(config.kind, forget_bias=config.forget_bias,
                                   activation=config.activation, init=config.init)
             act = opts.pop("activation", None)
-            model = build_model(config.kind, probe.input_size, config.hidden_size,
-                                seed=config.seed, activation=act, **opts)
+            if config.num_layers == 1:
+                model = build_model(config.kind, probe.input_size, config.hidden_size,
+                                    seed=config.seed, activation=act, **opts)
+            else:
+                model = build_stack(config.kind, probe.input_size, config.hidden_size,
+                                    num_layers=config.num_layers, seed=config.seed,
+                                    activation=act, **opts)
         if model.kind != config.kind or model.input_size != probe.input_size:
             raise EngineError(
                 f"model: expected a {config.kind} with input size {probe.input_size} for task "
                 f"{config.task!r}, got a {model.kind} with input size {model.input_size}"
             )
+        layers = model.num_layers if isinstance(model, StackedModel) else 1
+        if layers != config.num_layers:
+            raise EngineError(f"model: expected {config.num_layers} layer(s) (num_layers), got "
+                              f"{layers}")
         if readout is None:
             readout = build_readout(
                 model.hidden_size, probe.output_size, seed=derived_seed(config.seed, 3)
@@ -278,7 +293,7 @@ class Trainer:
 
     # -- snapshots --------------------------------------------------------------------
     @property
-    def model(self) -> Model:
+    def model(self) -> Model | StackedModel:
         return self._template.with_params({k: self.params[k] for k in self._template.params})
 
     @property
@@ -304,13 +319,16 @@ class Trainer:
             loss, dh, dread = loss_and_grad(readout, h_last[None], task.targets, loss=task.loss)
             return loss, dh[0], dread
 
+        top = self._template.layers[-1] if cfg.num_layers > 1 else self._template
         loss, res = loss_and_grads(
-            self.params, cfg.kind, self._template.activation, task.xs, last_step_loss,
-            self._template.options)
+            self.params, cfg.kind, top.activation, task.xs, last_step_loss, top.options,
+            cfg.num_layers)
         g = dict(res.grads)
         g["readout.weight"] = np.array(res.extra["weight"])
         g["readout.bias"] = np.array(res.extra["bias"])
-        fgate, fbias = gate_stats(cfg.kind, self.params, res.gate)
+        L = cfg.num_layers
+        top_params = {k: self.params[layer_key(k, L - 1, L)] for k in top.params}
+        fgate, fbias = gate_stats(cfg.kind, top_params, res.gate)
         before, after = clip_gradients(g, cfg.clip, cfg.clip_mode)
         skipped = not (math.isfinite(before) and math.isfinite(loss))
         if not skipped:
@@ -384,7 +402,7 @@ class Trainer:
             for lo in range(0, n, chunk):
                 xs = task.xs[:, lo : lo + chunk]
                 tg = task.targets[lo : lo + chunk]
-                h = forward(model, xs).h
+                h = stack_forward(model, xs).h
                 loss, _, _ = loss_and_grad(readout, h, tg, loss=task.loss)
                 m = xs.shape[1]
                 if task.loss == "mse":

@@ -54,10 +54,10 @@ from lstmviz.export.plan import (
     planned_files,
     write_gif,
 )
-from lstmviz.ui.export.scene import HeadlessScene
-from lstmviz.ui.export.writer import animation_frames, export_steps, run_export
-from lstmviz.ui.render import qimage_to_pil, temporary_theme
 from lstmviz.ui.worker import pause_jobs, resume_jobs
+
+# The off-screen scene, the writer and the render helpers are imported where an export runs:
+# the window installs its Export menu at launch, before anything is exported.
 
 FORMATS = [("png", "PNG image"), ("svg", "SVG (vector)"), ("pdf", "PDF (vector)"),
            ("csv", "CSV (the plotted numbers)")]
@@ -516,6 +516,9 @@ def export_items(window, items: list[tuple[str, QWidget]], options: ExportOption
         if not request.names:
             return []
     # the whole window is rendered as it is on screen, in the export's theme for a moment
+    from lstmviz.ui.export.writer import run_export
+    from lstmviz.ui.render import temporary_theme
+
     theme = request.theme if "window" in request.names else None
     try:
         with temporary_theme(window, theme):
@@ -546,6 +549,9 @@ class ExportJob(QObject):
         # no Qt parent: a window deleted while a step runs must not delete the job under
         # it (the job then ends at that step's end, cancelled); _RUNNING holds it meanwhile
         super().__init__()
+        from lstmviz.ui.export.writer import export_steps
+        from lstmviz.ui.render import temporary_theme
+
         self.window_ = window
         self.request = request_for(window, items, options)
         if options.fmt == "csv":
@@ -694,6 +700,9 @@ class AnimationExport(QObject):
 
     def __init__(self, window, target: str, options: ExportOptions, *,
                  progress: bool = True) -> None:
+        from lstmviz.ui.export.scene import HeadlessScene
+        from lstmviz.ui.export.writer import animation_frames
+
         super().__init__(window)
         self.window_ = window
         self.target = target
@@ -766,6 +775,8 @@ class AnimationExport(QObject):
             if self.dialog is not None:
                 self.dialog.setLabelText("Encoding the GIF…")
             self.timer.setInterval(30)
+            from lstmviz.ui.render import qimage_to_pil
+
             images = [qimage_to_pil(im) for im in self.images]
             self._restore()
             tmp = self._staging.path_for(self.path.name)

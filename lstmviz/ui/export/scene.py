@@ -157,6 +157,7 @@ class WrappedUnrolled(QWidget):
         rect = view.scene().sceneRect()
         T = self.adapter.session.seq_len
         w, h = logical
+        w = max(1.0, w - view.label_margin())  # the row names' margin beside the cells
         room_h = max(1.0, h - 40.0)
         best = (1, 0.0)
         for k in range(1, max(1, min(T, 16)) + 1):

@@ -46,8 +46,13 @@ class PowerAxis(pg.AxisItem):
     """An axis over log10 values whose ticks read as powers of ten at integer exponents.
 
     pyqtgraph's own log mode drops labels below 0.01 on wide ranges, so plots hold
-    log10 values themselves and use this axis.
+    log10 values themselves and use this axis. No SI prefix: on a range narrower than a
+    decade pyqtgraph would scale the exponents and title the axis "norm (x0.001)".
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.enableAutoSIPrefix(False)
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802 (Qt naming)
         if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal <= minVal:
@@ -118,6 +123,9 @@ class Panel(QWidget):
     name = "panel"
     title = "Panel"
     tooltip = ""
+    #: shows one layer of a stacked model: the adapter's viewed layer (`runs` are then
+    #: `SessionAdapter.viewed` runs, and a new layer rebuilds the panel)
+    per_layer = False
 
     def __init__(self, adapter: SessionAdapter, theme: Theme = LIGHT,
                  parent: QWidget | None = None, *, lazy: bool = False) -> None:
@@ -140,6 +148,8 @@ class Panel(QWidget):
         self.presenter_scale = 1.0  # presenter mode's scale of fonts and lines
         adapter.runsChanged.connect(self._on_runs)
         adapter.frameChanged.connect(self._on_frame)
+        if self.per_layer:
+            adapter.layerChanged.connect(self._on_layer)
         if not lazy:
             self.ensure_built()
 
@@ -250,12 +260,22 @@ class Panel(QWidget):
     # -- helpers --------------------------------------------------------------------
     @property
     def runs(self) -> dict[str, Run]:
-        return self.adapter.session.runs
+        """The session's runs; for a `per_layer` panel each at the viewed layer."""
+        runs = self.adapter.session.runs
+        if not self.per_layer:
+            return runs
+        viewed = self.adapter.viewed
+        return {kind: viewed(run) for kind, run in runs.items()}
+
+    def _on_layer(self, *_args) -> None:
+        """Another layer to show: the panel's items take that layer's arrays."""
+        self._on_runs()
+        self._on_frame()
 
     def _on_runs(self) -> None:
         if not self.built:
             return  # made from the session's runs when first built
-        runs = self.adapter.session.runs
+        runs = self.runs
         key = self.structure_key(runs)
         if key is not None:
             key = (self.theme.name, key)
@@ -351,6 +371,7 @@ class Panel(QWidget):
             ax.setTextPen(self.theme.foreground)
         w.setMouseEnabled(x=True, y=False)
         p.hideButtons()
+        wide_title(p)
         cache_axes(p)
         return w
 
@@ -360,17 +381,67 @@ class Panel(QWidget):
 LEGEND_MAX_SHARE = 0.35
 
 
-def outside_legend(plot: pg.PlotItem, size: str = "9pt") -> pg.LegendItem:
-    """A legend in a row above the plot's data (where a title would go), entries side by
-    side: it never covers a curve. `plot.legend` is set, so exporters and presenter
-    scaling find it; call `fit_legend` after its entries change."""
+def outside_legend(plot: pg.PlotItem, size: str = "9pt", *,
+                   keep_title: bool = False) -> pg.LegendItem:
+    """A legend in a row above the plot's data (where a title would go; `keep_title`: in
+    the row under the title, the unused top axis's), entries side by side: it never covers
+    a curve. `plot.legend` is set, so exporters and presenter scaling find it; call
+    `fit_legend` after its entries change (it follows the plot's resizes itself)."""
     legend = pg.LegendItem(labelTextSize=size, colCount=4, horSpacing=18, verSpacing=-4)
-    title = plot.titleLabel
-    plot.layout.removeItem(title)
-    title.hide()
-    plot.layout.addItem(legend, 0, 1)
+    if keep_title:
+        top = plot.getAxis("top")
+        plot.layout.removeItem(top)
+        top.hide()
+        legend.row = 1
+    else:
+        title = plot.titleLabel
+        plot.layout.removeItem(title)
+        title.hide()
+        legend.row = 0
+    plot.layout.addItem(legend, legend.row, 0, 1, 3)  # over the axes too: more room
     plot.legend = legend
     return legend
+
+
+def wide_title(plot: pg.PlotItem) -> None:
+    """The plot's title across its whole width (over the axes too), and never what makes
+    the plot wider than its dock: a title too long is cut at its ends, not the data."""
+    title = plot.titleLabel
+    plot.layout.removeItem(title)
+    plot.layout.addItem(title, 0, 0, 1, 3)
+    update_min = title.updateMin
+
+    def shrinkable() -> None:
+        update_min()
+        # a title too long reads from its start (cut at the right end), else centred
+        justify = "left" if title.itemRect().width() > title.rect().width() + 1 else "center"
+        if title.opts.get("justify", "center") != justify:
+            title.opts["justify"] = justify
+            title.resizeEvent(None)  # (placed again; comes back here with no change)
+        title.setMinimumWidth(0)
+        title._sizeHint[Qt.SizeHint.MinimumSize] = (0, title.minimumHeight())
+        title._sizeHint[Qt.SizeHint.PreferredSize] = (0, title.minimumHeight())
+        title.updateGeometry()
+
+    title.updateMin = shrinkable
+    shrinkable()
+
+
+def legend_width(legend: pg.LegendItem, columns: int) -> float:
+    """Width of `legend` laid out in `columns` columns of (sample, label) pairs: its
+    margins, each column as wide as its widest sample and label, the spacing between."""
+    if not legend.items:
+        return 0.0
+    spacing = legend.layout.horizontalSpacing()
+    left, _top, right, _bottom = legend.layout.getContentsMargins()
+    total = left + right + spacing * (2 * columns - 1)
+    for j in range(columns):
+        entries = legend.items[j::columns]
+        if entries:
+            # the text's own width: a LabelItem's rect is stretched to its column
+            total += max(s.boundingRect().width() for s, _l in entries)
+            total += max(getattr(lb, "item", lb).boundingRect().width() for _s, lb in entries)
+    return total
 
 
 def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
@@ -380,17 +451,12 @@ def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
         legend._fits_on_resize = True
         plot.vb.sigResized.connect(lambda *_: fit_legend(plot, legend))
     n = len(legend.items)
-    room = plot.vb.width() or plot.width()
+    room = plot.width()
     view = plot.getViewWidget()
     if view is not None and view.width() > 0:  # (a legend too wide keeps the box wide)
-        room = min(room, view.width() - 60)
-    # the text's own width: a LabelItem's rect is stretched to its column once laid out
-    widths = [sample.boundingRect().width() + 18
-              + getattr(label, "item", label).boundingRect().width()
-              for sample, label in legend.items]
+        room = min(room, view.width() - 8) if room > 0 else view.width() - 8
     columns = max(1, min(4, n))
-    while columns > 1 and max(sum(widths[i:i + columns])
-                              for i in range(0, n, columns)) > room:
+    while columns > 1 and legend_width(legend, columns) > room:
         columns -= 1
     if legend.columnCount != columns:
         legend.setColumnCount(columns)
@@ -409,7 +475,8 @@ def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
     legend.crowded = crowded
     # (a hidden item still takes its minimum size in a QGraphicsGridLayout)
     legend.setMaximumHeight(0 if crowded else 1e6)
-    plot.layout.setRowFixedHeight(0, 0 if crowded else height)
+    legend.setMinimumWidth(0)  # (its entries' width never widens the plot past its view)
+    plot.layout.setRowFixedHeight(getattr(legend, "row", 0), 0 if crowded else height)
     plot.layout.invalidate()
     if not getattr(legend, "_fitting", False):  # activate resizes, which calls us again
         legend._fitting = True
@@ -448,6 +515,29 @@ def _scale_fixed_size(axis: pg.AxisItem, factor: float) -> None:
     axis.setWidth(round(base * factor) if factor != 1.0 else base)
 
 
+#: Largest presenter scale of plot titles (long ones, at twice the size, overflow a dock).
+TITLE_SCALE = 1.5
+
+
+def scale_title(plot: pg.PlotItem, factor: float) -> None:
+    """The plot's title at `factor` times the size its panel gave it (idempotent; a title
+    set anew by the panel since is scaled from its new size)."""
+    title = plot.titleLabel
+    size = title.opts.get("size")
+    if not title.isVisibleTo(plot) or not str(title.text).strip() or size is None:
+        return
+    if size != getattr(title, "_scaled_size", None):
+        title._base_size = size  # (the panel's own size)
+    factor = min(factor, TITLE_SCALE)
+    try:
+        new = f"{float(str(title._base_size).removesuffix('pt')) * factor:g}pt"
+    except ValueError:
+        return
+    title._scaled_size = new
+    if new != size:
+        title.setText(title.text, size=new)
+
+
 def scale_plot(plot: pg.PlotItem, factor: float) -> None:
     """Scale a PlotItem's curve widths, axis pens and tick/label fonts (idempotent)."""
     for item in plot.listDataItems():
@@ -467,6 +557,8 @@ def scale_plot(plot: pg.PlotItem, factor: float) -> None:
         axis._adjustSize()
     if plot.titleLabel is not None:
         plot.titleLabel.item.setFont(font)
+        plot._presenter_scale = factor
+        scale_title(plot, factor)
     legend = plot.legend
     if legend is not None:
         base = getattr(legend, "_presenter_base_size", None) or legend.opts["labelTextSize"]
@@ -479,6 +571,8 @@ def scale_plot(plot: pg.PlotItem, factor: float) -> None:
         for _sample, label in legend.items:
             label.setText(label.text, size=size)
         legend.updateSize()
+        if getattr(legend, "_fits_on_resize", False):  # its row at the new font's height
+            fit_legend(plot, legend)
     for item in plot.items:
         if isinstance(item, pg.TextItem):  # notes pinned on the plot
             item.textItem.setFont(font)
@@ -609,6 +703,26 @@ AXIS_WIDTH = 42
 def label(kind: str) -> str:
     """The kind's name for people (the cell registry's)."""
     return cells.get(kind).label
+
+
+def layer_suffix(run: Run) -> str:
+    """' · layer l/L' for a stacked model's run (what a per-layer panel's titles add), ''
+    for one layer."""
+    return f" · {run.layer_name}" if run.layer_name else ""
+
+
+def unit_axis_label(run: Run) -> str:
+    """The left axis of a units x time heatmap: 'unit', 'layer 1/2 · unit' for a stacked
+    model (the layer said where it costs no width: a longer title widens the plot)."""
+    return f"{run.layer_name} · unit" if run.layer_name else "unit"
+
+
+def layer_prefix(run: Run) -> str:
+    """The kind as CSV columns name it: 'lstm', or 'lstm layer 1' for a layer below the top
+    of a stacked model (the top layer keeps the plain names, as in gradients.csv)."""
+    if run.num_layers == 1 or run.layer_index == run.num_layers - 1:
+        return run.kind
+    return f"{run.kind} layer {run.layer_index + 1}"
 #: The cursor over a heatmap: the theme's highlight is yellow, which vanishes on viridis
 #: near 1 (a forget gate held open), so heatmaps use a magenta no colour map contains.
 HEATMAP_CURSOR = "#ff2e88"
@@ -694,6 +808,7 @@ class GateHeatmap:
         self.plot.setLabel("left", "unit")
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
+        wide_title(self.plot)
         cache_axes(self.plot)
         self.image = HoverImage(axisOrder="row-major")
         self.plot.addItem(self.image)

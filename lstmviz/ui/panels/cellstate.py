@@ -11,7 +11,15 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
 
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import Panel, device_cached, overflow_html, pinned_text, set_html
+from lstmviz.ui.panels.base import (
+    Panel,
+    device_cached,
+    layer_prefix,
+    layer_suffix,
+    overflow_html,
+    pinned_text,
+    set_html,
+)
 
 MODES = (("c", "cell c_t"), ("h", "hidden h_t"))
 
@@ -122,6 +130,7 @@ class _Trajectories:
 class CellStatePanel(Panel):
     name = "cellstate"
     title = "Cell state"
+    per_layer = True
     tooltip = (
         "The LSTM cell state c_t of every unit over time (one thin line per unit), or the "
         "hidden state h_t. Look for units whose c_t holds its value for many steps: "
@@ -210,7 +219,7 @@ class CellStatePanel(Panel):
             p.clear()
             data, symbol = state_of(run, mode)
             missing = " (no cell state)" if mode == "c" and symbol == "h_t" else ""
-            p.setTitle(f"{run.label} · {symbol} per unit{missing}",
+            p.setTitle(f"{run.label}{layer_suffix(run)} · {symbol} per unit{missing}",
                        size="9pt", color=theme.foreground)
             p.setLabel("left", symbol)
             color = theme.model_color(kind)
@@ -233,7 +242,7 @@ class CellStatePanel(Panel):
             self.cursors.append(line)
             self.notes[kind].setColor(theme.foreground)
             for u in range(data.shape[1]):
-                self._columns[f"{kind} {symbol}[unit {u}]"] = data[:, u].copy()
+                self._columns[f"{layer_prefix(run)} {symbol}[unit {u}]"] = data[:, u].copy()
         for w in self.widgets.values():  # same width everywhere keeps the x axes aligned
             w.getPlotItem().getAxis("left").setWidth(72 if huge else 48)
 

@@ -25,9 +25,12 @@ from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defi
     finite_prefix,
     gate_image,
     label,
+    layer_prefix,
     make_colorbar,
     make_note,
     style_plot,
+    unit_axis_label,
+    wide_title,
 )
 from lstmviz.ui.theme import Theme
 
@@ -64,6 +67,7 @@ class ForgetPanel(Panel):
 
     name = "forget"
     title = "Forget gate"
+    per_layer = True
     tooltip = (
         "What each model keeps of its old state, per hidden unit over time, 0 = forget, "
         "1 = keep: the LSTM forget gate f_t, the GRU update gate z_t (PyTorch's convention: "
@@ -92,6 +96,7 @@ class ForgetPanel(Panel):
         self.mean.showGrid(x=True, y=True, alpha=self.theme.grid_alpha)
         self.mean.getViewBox().setMouseEnabled(x=True, y=False)
         self.mean.setMaximumHeight(130)
+        wide_title(self.mean)  # (its title is its legend: never wider than the dock)
         self.mean.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         cache_axes(self.mean)
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -100,6 +105,7 @@ class ForgetPanel(Panel):
         self.mean.addItem(self.mean_cursor)
         self.kinds: tuple[str, ...] = ()
         self.means: dict[str, np.ndarray] = {}
+        self.prefixes: dict[str, str] = {}  # kind -> its CSV name ("lstm layer 1")
         self._style()
 
     # -- runs -----------------------------------------------------------------------
@@ -125,10 +131,12 @@ class ForgetPanel(Panel):
         T = max((r.trace.h.shape[0] for r in runs.values()), default=1)
         self.t_axis = np.arange(1, T + 1, dtype=float)
         self.means = {}
+        self.prefixes = {kind: layer_prefix(runs[kind]) for kind in kinds}
         for kind in kinds:
             key, symbol, title = keep_of(kind)
             gate = keep_values(runs[kind])
             self.heatmaps[kind].set_data(gate, title, symbol)
+            self.heatmaps[kind].plot.setLabel("left", unit_axis_label(runs[kind]))
             with np.errstate(all="ignore"):
                 self.means[kind] = finite_prefix(np.mean(gate[:, 0, :], axis=1))
             self.curves[kind].setData([], [])
@@ -191,11 +199,11 @@ class ForgetPanel(Panel):
             return {}
         cols: dict[str, np.ndarray] = {"t": self.t_axis.copy()}
         for kind in self.kinds:
-            cols[f"{kind} mean {keep_of(kind)[1]}_t"] = self.means[kind].copy()
+            cols[f"{self.prefixes[kind]} mean {keep_of(kind)[1]}_t"] = self.means[kind].copy()
         for kind in self.kinds:
             symbol = keep_of(kind)[1]
             for u, row in enumerate(self.heatmaps[kind].full):
-                cols[f"{kind} {symbol}_t[unit {u}]"] = row.copy()
+                cols[f"{self.prefixes[kind]} {symbol}_t[unit {u}]"] = row.copy()
         return cols
 
     def _style(self) -> None:

@@ -15,9 +15,11 @@ from lstmviz.ui.panels.base import (
     GateHeatmap,
     Panel,
     label,
+    layer_prefix,
     make_colorbar,
     make_note,
     style_plot,
+    unit_axis_label,
 )
 from lstmviz.ui.theme import Theme
 
@@ -44,6 +46,7 @@ class GatesPanel(Panel):
 
     name = "gates"
     title = "Gates"
+    per_layer = True
     tooltip = (
         "The gates of every hidden unit over time (0 = closed, 1 = open): the LSTM input, "
         "forget and output gates, the GRU reset and update gates, minGRU's z and 1 − z, "
@@ -64,6 +67,7 @@ class GatesPanel(Panel):
         self.kinds: tuple[str, ...] = ()
         self.n_columns = 2
         self.T = 1
+        self.prefixes: dict[str, str] = {}  # kind -> its CSV name ("lstm layer 1")
         self._style()
 
     # -- runs -----------------------------------------------------------------------
@@ -83,9 +87,12 @@ class GatesPanel(Panel):
         self.note.setVisible(bool(others))
         self.view.setVisible(bool(kinds))
         self.T = max((r.trace.h.shape[0] for r in runs.values()), default=1)
+        self.prefixes = {kind: layer_prefix(runs[kind]) for kind in kinds}
         for kind in kinds:
             for key, symbol, title in gates_of(kind):
-                self.heatmaps[kind, key].set_data(runs[kind].trace.gates[key], title, symbol)
+                hm = self.heatmaps[kind, key]
+                hm.set_data(runs[kind].trace.gates[key], title, symbol)
+                hm.plot.setLabel("left", unit_axis_label(runs[kind]))
 
     def _relayout(self, kinds: tuple[str, ...]) -> None:
         """One row per model with its gates side by side (one gate per row when the panel
@@ -156,7 +163,7 @@ class GatesPanel(Panel):
         cols: dict[str, np.ndarray] = {"t": np.arange(1, self.T + 1, dtype=float)}
         for kind, symbol, hm in self._shown():
             for u, row in enumerate(hm.full):
-                cols[f"{kind} {symbol}_t[unit {u}]"] = row.copy()
+                cols[f"{self.prefixes[kind]} {symbol}_t[unit {u}]"] = row.copy()
         return cols
 
     def _style(self) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from lstmviz.engine import cells
 from lstmviz.numfmt import format_log10, format_magnitude
@@ -21,6 +21,7 @@ from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defined here)
     CURVE_WIDTH,
     Panel,
+    cache_axes,
     clip_forward,
     finite_prefix,
     fit_legend,
@@ -31,13 +32,20 @@ from lstmviz.ui.panels.base import (  # noqa: F401 (the kit's helpers, once defi
     overflow_html,
     overflow_step_known,
     pinned_text,
+    power_of_ten,
     scale_plot,
     set_html,
+    style_plot,
     y_range,
 )
+from lstmviz.ui.theme import Theme
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 BOUND_LABEL = "RNN bound (σγ)^(T−t)"
+#: Legend entry of the previous walkthrough step's curves (`GradientPanel.set_ghost`).
+GHOST_LABEL = "previous step"
+#: Opacity (0-255) of a ghost curve: faint beside the curves on screen.
+GHOST_ALPHA = 120
 
 
 #: Width (pixels) the notes are measured at before the panel is first shown.
@@ -139,28 +147,65 @@ class _Series:
             self.item.setData(self.x[start:], self.y[start:])
 
 
+def end_ticks(lo: float, hi: float, n: int = 2) -> list[tuple[float, str]]:
+    """About n ticks at integer exponents, one near the centre of each of n equal parts of
+    lo..hi, labelled as powers of ten ('10⁻¹²'): what the colours of a log colour bar mean
+    (never at its ends: an axis drops a label that would reach past them)."""
+    n = max(1, n)
+    step = (hi - lo) / n
+    values = sorted({int(round(lo + (j + 0.5) * step)) for j in range(n)})
+    values = [v for v in values if lo < v < hi] or [(lo + hi) / 2]
+    return [(float(v), power_of_ten(v)) for v in values]
+
+
+#: Width (pixels) the curves keep beside the layer heatmap: their axis and a one-column legend.
+CURVES_MIN = 260
+#: Narrowest layer heatmap (its row names, some steps and the colour bar's ticks).
+DEPTH_MIN = 120
+#: Narrowest row names axis of the heatmap (pixels; wider for longer names).
+ROW_NAMES_WIDTH = 58
+
+
 class DepthHeatmap:
-    """log10 ||dL/dh^(l)_t|| as a (model, layer) x t heatmap under the curves, revealed with
-    the backward pass; one row per layer of every stacked model (top layer on top). Hidden
-    when no model has more than one layer (the single-layer panel is unchanged)."""
+    """log10 ||dL/dh^(l)_t|| as a (model, layer) x t heatmap beside the curves, revealed with
+    the backward pass; one row per layer of every stacked model (top layer on top), a
+    colour bar on the curves' log scale. Hidden when no model has more than one layer (the
+    single-layer panel is unchanged)."""
 
     def __init__(self, panel: Panel) -> None:
-        self.widget = panel.make_plot(y_label="layer")
-        self.plot = self.widget.getPlotItem()
+        self.widget = pg.GraphicsLayoutWidget()
+        self.widget.setObjectName("gradients-depth")
+        self.widget.setMinimumWidth(DEPTH_MIN)
+        self.widget.ci.setContentsMargins(0, 2, 2, 2)
+        self.widget.ci.setSpacing(2)
+        self.plot = pg.PlotItem()
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setLabel("bottom", "timestep t")
+        self.plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.plot.disableAutoRange()
-        self.plot.showGrid(x=False, y=False)
+        cache_axes(self.plot)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False,
-                                      pen=pg.mkPen(panel.theme.highlight))
+        self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.plot.addItem(self.cursor)
-        self.theme = panel.theme
+        self.widget.ci.addItem(self.plot, row=0, col=0)
+        # under the heatmap (the panel's width goes to the curves and the heatmap), naming
+        # it (a title would set the plot's minimum width)
+        self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), interactive=False, width=9,
+                                        colorMapMenu=False, orientation="horizontal")
+        self.colorbar.getAxis("bottom").setLabel("‖dL/dh⁽ˡ⁾_t‖")
+        self.colorbar.setImageItem(self.image)
+        self.widget.ci.addItem(self.colorbar, row=1, col=0)
+        self.plot.vb.sigResized.connect(lambda *_: self._bar_ticks())  # as many as fit
         self.full = np.full((1, 1), np.nan)
         self.rows: list[tuple[str, int]] = []
         self.shown: int | None = None
+        self.levels = (-1.0, 1.0)
         self.widget.hide()
 
-    def set_runs(self, runs: dict[str, Run], y_range: tuple[float, float]) -> None:
+    def set_runs(self, runs: dict[str, Run], y_range: tuple[float, float],
+                 theme: Theme) -> None:
         stacked = [(k, r) for k, r in runs.items() if r.num_layers > 1]
         self.shown = None
         self.rows = []
@@ -177,16 +222,27 @@ class DepthHeatmap:
                 self.rows.append((kind, l))
         self.full = np.array(rows, dtype=float)
         R, T = self.full.shape
-        self.image.setColorMap(pg.colormap.get(self.theme.colormap))
+        self.plot.getAxis("left").setTicks([list(enumerate(labels))])
+        # room for the widest row name ("mingru l3"; an axis drops a label wider than itself)
+        font = self.plot.getAxis("left").style.get("tickFont") or QApplication.font()
+        names = max(QFontMetrics(font).horizontalAdvance(n) for n in labels) + 14
+        for plot in (self.plot, self.colorbar):  # (the bar aligned with the heatmap)
+            plot.getAxis("left").setWidth(max(ROW_NAMES_WIDTH, names))
+        self.widget.setBackground(theme.background)
+        style_plot(self.plot, theme)
+        style_plot(self.colorbar, theme)
+        self.cursor.setPen(pg.mkPen(theme.highlight))
+        self.colorbar.setColorMap(pg.colormap.get(theme.colormap))
+        self.colorbar.setLevels((lo, hi))
+        self.levels = (lo, hi)
+        self._bar_ticks()
         self.image.setImage(np.full_like(self.full, np.nan), levels=(lo, hi), autoLevels=False,
                             rect=QRectF(0.5, -0.5, T, R))
-        self.plot.getAxis("left").setTicks([list(enumerate(labels))])
-        self.plot.setTitle("‖dL/dh_t‖ per layer (dotted curves above)", size="9pt")
         self.widget.setToolTip(
             f"log10 ‖dL/dh⁽ˡ⁾_t‖ of every layer l (l1 bottom) of each stacked model, the "
             f"total gradient at that layer's output at step t (from the layer above and "
             f"from t+1): {format_log10(lo)} (dark) to {format_log10(hi)} (bright), the "
-            f"curves' scale")
+            f"curves' scale (the layers below the top are their dotted curves)")
         vb = self.plot.getViewBox()
         vb.setLimits(xMin=0.5, xMax=T + 0.5, yMin=-0.5, yMax=R - 0.5)
         vb.setRange(xRange=(0.5, T + 0.5), yRange=(-0.5, R - 0.5), padding=0)
@@ -204,6 +260,14 @@ class DepthHeatmap:
         buf = np.full_like(self.full, np.nan)
         buf[:, start:] = self.full[:, start:]
         self.image.setImage(buf, autoLevels=False)
+
+    def _bar_ticks(self) -> None:
+        """The colour bar's ends labelled, and its middle where there is room."""
+        width = self.plot.vb.width()
+        n = 3 if width >= 150 else 2 if width >= 100 else 1
+        if getattr(self, "_ticks", None) != (self.levels, n):
+            self._ticks = (self.levels, n)
+            self.colorbar.getAxis("bottom").setTicks([end_ticks(*self.levels, n)])
 
     def row_values(self) -> np.ndarray:
         """The heatmap's (rows, T) log10 values as revealed (NaN: not yet reached)."""
@@ -226,10 +290,14 @@ class GradientPanel(Panel):
         self.legend = outside_legend(self.plot)
         self._held: tuple[float, float] | None = None
         self._auto_range: tuple[float, float] = (-1.0, 1.0)
-        self.layout_.addWidget(self.plot_widget, 3)
-        # below the curves, on the same t axis; shown only for stacked models (num_layers > 1)
+        # beside the curves; shown only for stacked models (num_layers > 1)
         self.depth = DepthHeatmap(self)
-        self.layout_.addWidget(self.depth.widget, 2)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.plot_widget, 3)
+        row.addWidget(self.depth.widget, 2)
+        self.layout_.addLayout(row, 1)
         self.notes = NotesBox(self)
         self.layout_.addWidget(self.notes)
         self.overflow = pinned_text(self.plot, "bl", self.theme.foreground)
@@ -239,6 +307,8 @@ class GradientPanel(Panel):
         self._ratio_logs: dict[str, np.ndarray] = {}
         self.cursor: pg.InfiniteLine | None = None
         self._columns: dict[str, np.ndarray] = {}
+        self._ghost_runs: dict[str, Run] = self.__dict__.get("_ghost_runs", {})  # (set_ghost)
+        self.ghosts: list[pg.PlotDataItem] = []
 
     # -- new runs -------------------------------------------------------------------
     def structure_key(self, runs: dict[str, Run]) -> object:
@@ -314,14 +384,53 @@ class GradientPanel(Panel):
                 if self.adapter.session.config.loss_where == "last":
                     self._add_bound(x, run, yh)
         self._auto_range = y_range(*logs)
-        self.depth.set_runs(runs, self._auto_range)
+        self.depth.set_runs(runs, self._auto_range, theme)
+        # the heatmap takes 2/5 of the width, what the curves' axis and one-column legend
+        # leave (CURVES_MIN), at least DEPTH_MIN (the layout's sizes: exports get them too)
+        self.plot_widget.setMinimumWidth(CURVES_MIN if self.depth.rows else 0)
         # a walkthrough holds the axis still over its steps
         self._apply_y_range(*(self._held or self._auto_range))
         self.plot.setXRange(1, T, padding=0.01)
         self.cursor = self.pooled(self.plot, lambda: pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
         self.notes.set_worst(self._worst_notes(T))
+        self._draw_ghosts()
         fit_legend(self.plot, self.legend)
+
+    # -- the previous walkthrough step's curves -------------------------------------
+    def set_ghost(self, runs: dict[str, Run] | None) -> None:
+        """Draw the ‖dL/dh_t‖ curves of `runs` (the previous walkthrough step's, already
+        computed) faint and dashed behind the ones on screen, one legend entry "previous
+        step"; kept over rebuilds for the models on screen with the same T. None (or {})
+        removes them."""
+        self._ghost_runs = dict(runs or {})
+        if self.built:  # (else drawn by the first rebuild)
+            self._draw_ghosts()
+            fit_legend(self.plot, self.legend)
+
+    def _draw_ghosts(self) -> None:
+        for item in self.ghosts:  # (a rebuild's clear() took them off the plot already)
+            if item in self.plot.items:
+                self.plot.removeItem(item)
+        self.ghosts = []
+        lo = self.plot.vb.viewRange()[1][0]
+        for kind, run in self._ghost_runs.items():
+            now = self.runs.get(kind)
+            if now is None or now.trace.h.shape[0] != run.trace.h.shape[0]:
+                continue  # another model or another T: nothing to compare with
+            y = log_series(run, run.diagnostics.log10_grad_h)
+            y = np.where(y == -np.inf, lo, y)  # exact zeros on the bottom edge, as curves
+            colour = pg.mkColor(self.theme.model_color(kind))
+            colour.setAlpha(GHOST_ALPHA)
+            pen = pg.mkPen(colour, width=CURVE_WIDTH, style=Qt.PenStyle.DashLine)
+            name = None if self.ghosts else GHOST_LABEL
+            item = pg.PlotDataItem(np.arange(1, len(y) + 1, dtype=float), y, pen=pen,
+                                   name=name, connect="finite")
+            item.setZValue(-5)  # behind the curves on screen
+            self.plot.addItem(item, ignoreBounds=True)
+            self.ghosts.append(item)
+        if self.ghosts and self.presenter_scale != 1.0:
+            scale_plot(self.plot, self.presenter_scale)
 
     def set_y_range_exponents(self, lo: float | None, hi: float | None) -> None:
         """Hold the y axis at 10^lo .. 10^hi (log10 exponents) over every rebuild, until
@@ -343,6 +452,8 @@ class GradientPanel(Panel):
     def set_scale(self, factor: float) -> None:
         """Presenter mode: curves, axes and the legend `factor` times their size."""
         scale_plot(self.plot, factor)
+        for plot in (self.depth.plot, self.depth.colorbar):
+            scale_plot(plot, factor)
         fit_legend(self.plot, self.legend)
         self.notes.set_font(QApplication.font())  # (its style sheet stops the app's font)
 
@@ -461,6 +572,11 @@ class GradientPanel(Panel):
         else:
             lines += entries
         return "\n".join(lines)
+
+    def plot_items(self) -> list[pg.PlotItem]:
+        """The curves, and the layer heatmap beside them when a model is stacked."""
+        self.ensure_built()
+        return [self.plot] + ([self.depth.plot] if self.depth.rows else [])
 
     def data_columns(self) -> dict[str, np.ndarray]:
         return dict(self._columns)

@@ -5,7 +5,8 @@ c_{t-1} -> f ⊙ c_{t-1} + i ⊙ g = c_t, the GRU's h_{t-1} -> z ⊙ h_{t-1} + (
 the RNN's h_{t-1} -> h_t ...); for kinds with eigenvalues (the LRU) the λ on the unit
 circle. Below, dL/dh_t once the backward pass has reached t. The cell is the adapter's
 selection, or the cursor's step while "follow cursor" is on (the default; a click on a
-cell turns it off).
+cell turns it off); for a stacked model, at the viewed layer (the Settings dock's one
+"Show layer", `SessionAdapter.layer`, as the other one-layer panels).
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ from PySide6.QtWidgets import (
 from lstmviz.engine import cells
 from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.session import Frame, Run
-from lstmviz.ui.panels.base import SUPERSCRIPT, Panel, cache_axes, style_plot
+from lstmviz.ui.panels.base import (
+    SUPERSCRIPT,
+    Panel,
+    cache_axes,
+    layer_prefix,
+    layer_suffix,
+    scale_title,
+    style_plot,
+    wide_title,
+)
 from lstmviz.ui.theme import Theme
 
 #: The fixed y range of a gate bar per role (None: the run's range; Gate.bounds wins).
@@ -159,7 +169,8 @@ class BarPlot:
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
-        self.plot.getAxis("left").setWidth(38)
+        # (no fixed width: the axis widens to its tick labels, "−2·10⁵" or at presenter size)
+        wide_title(self.plot)  # (a long title never widens the column past the dock)
         cache_axes(self.plot)
         self.x_label = x_label
         if x_label:
@@ -183,6 +194,7 @@ class BarPlot:
         if key != self._shown_title:
             self._shown_title = key
             self.plot.setTitle(title, size="8pt", color=theme.foreground)
+            scale_title(self.plot, getattr(self.plot, "_presenter_scale", 1.0))
 
     def set_ticks(self, ticks: list | None) -> None:
         """Left-axis ticks (None: automatic), only on a change (the axis redraws)."""
@@ -233,6 +245,7 @@ class InspectorPanel(Panel):
 
     name = "inspector"
     title = "Cell inspector"
+    per_layer = True  # the layer of a stacked model: the Settings dock's "Show layer"
     tooltip = (
         "Inside one cell: its gates and how the state is updated, one bar per hidden unit, "
         "and dL/dh_t once the backward pass reaches it. Click a cell in the unrolled network "
@@ -246,14 +259,6 @@ class InspectorPanel(Panel):
         self.model_box.setToolTip("Which model's cell to inspect.")
         self.model_box.activated.connect(self._on_model_chosen)
         top.addWidget(self.model_box)
-        # stacked models: which layer's cell (shown only when the model has several)
-        self.layer_box = QComboBox()
-        self.layer_box.setObjectName("inspector-layer")
-        self.layer_box.setToolTip("Which layer of the stacked model to inspect (layer 1 reads "
-                                  "the input, the top layer feeds the readout).")
-        self.layer_box.activated.connect(self._refresh)
-        self.layer_box.hide()
-        top.addWidget(self.layer_box)
         self.follow = QCheckBox("follow cursor")
         self.follow.setToolTip("Inspect the cell at the cursor's step as it moves; a click "
                                "on a cell in the unrolled network pins that cell.")
@@ -288,7 +293,6 @@ class InspectorPanel(Panel):
         self._key: tuple | None = None
         self._selecting = False
         self._values: dict[str, np.ndarray] = {}
-        self._layer_views: dict[tuple[str, int], Run] = {}
         self._style()
 
     def _page(self, kind: str, run: Run) -> None:
@@ -329,7 +333,6 @@ class InspectorPanel(Panel):
         path = BarPlot(title, n=len(entries), x_label="unit")
         page.ci.addItem(path.plot, row=row, col=0, colspan=2)
         grad = BarPlot("dL/dh<sub>t</sub> per unit", x_label="unit")
-        grad.plot.getAxis("left").setWidth(54)
         page.ci.addItem(grad.plot, row=row + 1, col=0, colspan=2)
         for r in range(row):
             page.ci.layout.setRowStretchFactor(r, 2)
@@ -384,7 +387,6 @@ class InspectorPanel(Panel):
         for kind, run in runs.items():
             self.model_box.addItem(run.label, kind)
         self.model_box.blockSignals(False)
-        self._layer_views: dict[tuple[str, int], Run] = {}
         for kind, run in runs.items():
             self._page(kind, run)
             self._set_units(kind, run)
@@ -405,28 +407,6 @@ class InspectorPanel(Panel):
             lam = run.model.cell.eigenvalues(run.model.params)
             self.eig_plots[kind][1].setData(lam.real, lam.imag)
 
-    def _layer_run(self, kind: str) -> tuple[Run, int | None]:
-        """The run of `kind` at the layer chosen (the top one unless the box says other):
-        -> (run, layer or None for a one-layer model)."""
-        run = self.runs[kind]
-        L = run.num_layers
-        if L == 1:
-            self.layer_box.hide()
-            return run, None
-        if self.layer_box.count() != L:
-            self.layer_box.blockSignals(True)
-            self.layer_box.clear()
-            for l in range(L - 1, -1, -1):
-                self.layer_box.addItem(f"layer {l + 1}" + (" (top)" if l == L - 1 else ""), l)
-            self.layer_box.blockSignals(False)
-        self.layer_box.show()
-        layer = self.layer_box.currentData()
-        layer = L - 1 if layer is None else int(layer)
-        key = (kind, layer)
-        if key not in self._layer_views:  # a layer's diagnostics, once per run
-            self._layer_views[key] = run.layer_view(layer)
-        return self._layer_views[key], layer
-
     # -- frames ---------------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
         if not self.runs:
@@ -434,7 +414,8 @@ class InspectorPanel(Panel):
         kind, t = self.cell(frame)
         computed = t <= frame.fwd_t
         grad_known = t >= frame.bwd_t
-        run, layer = self._layer_run(kind)
+        run = self.runs[kind]  # at the viewed layer (SessionAdapter.layer)
+        layer = run.layer_index
         key = (kind, t, computed, grad_known, frame.phase, layer)
         if key == self._key:
             return
@@ -448,7 +429,7 @@ class InspectorPanel(Panel):
         i = self.model_box.findData(kind)
         if i != self.model_box.currentIndex():
             self.model_box.setCurrentIndex(i)
-        where = "" if layer is None else f" · layer {layer + 1}/{run.num_layers}"
+        where = layer_suffix(run)
         self.header.setText(f"<b>{run.label}</b>{where} · t = {t} · {frame.phase}")
         self._show_values(run, t, computed)
         self._show_grad(run, t, computed and grad_known, frame)
@@ -537,10 +518,11 @@ class InspectorPanel(Panel):
         if not self._values:
             return {}
         kind, t = self.cell()
+        prefix = layer_prefix(self.runs[kind])
         H = next(iter(self._values.values())).shape[0]
         cols = {"unit": np.arange(H, dtype=float)}
         for name, values in self._values.items():
-            cols[f"{kind} {name} (t={t})"] = np.array(values, dtype=float)
+            cols[f"{prefix} {name} (t={t})"] = np.array(values, dtype=float)
         return cols
 
     def _style(self) -> None:

@@ -18,9 +18,13 @@ from lstmviz.session import Frame, Run
 from lstmviz.ui.panels.base import (
     Panel,
     clip_forward,
+    fit_legend,
     floor_to,
+    layer_prefix,
+    layer_suffix,
     log_forward_series,
     log_series,
+    outside_legend,
     overflow_html,
     pinned_text,
     set_html,
@@ -60,6 +64,7 @@ class _Curve:
 class JacobianPanel(Panel):
     name = "jacobians"
     title = "Jacobians"
+    per_layer = True
     tooltip = (
         "Top: ‖∂h_T/∂h_t‖ (solid) and each step's ‖∂h_t/∂h_t−1‖ (dashed). For the RNN and "
         "the GRU the solid line is the norm of a product of the per-step Jacobians, at most "
@@ -92,8 +97,8 @@ class JacobianPanel(Panel):
                 p.setXLink(self.plots[2])
             p.getAxis("left").setWidth(52)
             self.layout_.addWidget(w, 1)
-        # vanishing products fall to the lower left: the lower right stays free
-        self.legend = self.plots[0].addLegend(offset=(-4, -4), colCount=3)
+        # above the data, under the title: never over a curve (at any size or font)
+        self.legend = outside_legend(self.plots[0], keep_title=True)
         self.cell_note = pinned_text(self.plots[1], "c", self.theme.muted)
         self.whh_note = pinned_text(self.plots[2], "c", self.theme.muted)
         self.overflow_notes = [pinned_text(p, "tl", self.theme.foreground)
@@ -104,7 +109,7 @@ class JacobianPanel(Panel):
 
     # -- new runs -------------------------------------------------------------------
     def structure_key(self, runs: dict[str, Run]) -> object:
-        return tuple((kind, run.label, run.trace.h.shape,
+        return tuple((kind, run.label, run.layer_name, run.trace.h.shape,
                       run.diagnostics.cell_direct is not None
                       and run.diagnostics.cell_indirect is not None)
                      for kind, run in runs.items())
@@ -116,8 +121,8 @@ class JacobianPanel(Panel):
                 p.clear()
                 p.setTitle(title, size="9pt", color=theme.foreground)
             self.legend.clear()
-        self.legend.setBrush(pg.mkBrush(theme.background + "c0"))
-        self.legend.setPen(pg.mkPen(theme.muted))
+        self.legend.setBrush(pg.mkBrush(None))  # above the data: no box needed
+        self.legend.setPen(pg.mkPen(None))
         self.legend.setLabelTextColor(theme.foreground)
         for note in self.overflow_notes:
             note.setColor(theme.foreground)
@@ -130,6 +135,7 @@ class JacobianPanel(Panel):
         prod_logs, whh_logs, cell_vals = [0.0 * x], [], []
         for kind, run in runs.items():
             d = run.diagnostics
+            name = layer_prefix(run)  # the CSV's name of the kind (and layer)
             color = theme.model_color(kind)
             solid = pg.mkPen(color, width=1)
             dashed = pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine)
@@ -137,20 +143,20 @@ class JacobianPanel(Panel):
             y_prod = log_series(run, d.log10_jac_prod)
             y_step = log_forward_series(run, d.log10_jac_step)
             y_whh = log_series(run, d.log10_whh)
-            self._add(0, lambda p=solid, r=run: pg.PlotDataItem(pen=p, name=r.label),
-                      x, y_prod, True)
+            self._add(0, lambda p=solid, r=run: pg.PlotDataItem(
+                pen=p, name=r.label + layer_suffix(r)), x, y_prod, True)
             self._add(0, lambda p=dashed: pg.PlotDataItem(pen=p), x, y_step, False)
             self._add(2, lambda p=solid: pg.PlotDataItem(pen=p), x, y_whh, True)
             prod_logs += [y_prod, y_step]
             whh_logs.append(y_whh)
-            self._columns[f"{kind} ||dh_T/dh_t||_2"] = np.asarray(d.jac_prod_norm, dtype=float)
-            self._columns[f"{kind} ||dh_t/dh_t-1||_2"] = np.asarray(d.jac_step_norm, dtype=float)
-            self._columns[f"{kind} ||dL/dW_hh term t||"] = np.asarray(d.whh_contrib, dtype=float)
-            self._columns[f"{kind} log10 ||dh_T/dh_t||_2"] = np.asarray(
+            self._columns[f"{name} ||dh_T/dh_t||_2"] = np.asarray(d.jac_prod_norm, dtype=float)
+            self._columns[f"{name} ||dh_t/dh_t-1||_2"] = np.asarray(d.jac_step_norm, dtype=float)
+            self._columns[f"{name} ||dL/dW_hh term t||"] = np.asarray(d.whh_contrib, dtype=float)
+            self._columns[f"{name} log10 ||dh_T/dh_t||_2"] = np.asarray(
                 d.log10_jac_prod, dtype=float)
-            self._columns[f"{kind} log10 ||dh_t/dh_t-1||_2"] = np.asarray(
+            self._columns[f"{name} log10 ||dh_t/dh_t-1||_2"] = np.asarray(
                 d.log10_jac_step, dtype=float)
-            self._columns[f"{kind} log10 ||dL/dW_hh term t||"] = np.asarray(
+            self._columns[f"{name} log10 ||dL/dW_hh term t||"] = np.asarray(
                 d.log10_whh, dtype=float)
             if d.cell_direct is not None and d.cell_indirect is not None:
                 direct = clip_forward(run, d.cell_direct)
@@ -158,9 +164,9 @@ class JacobianPanel(Panel):
                 self._add(1, lambda p=solid: pg.PlotDataItem(pen=p), x, direct, False)
                 self._add(1, lambda p=dashed: pg.PlotDataItem(pen=p), x, indirect, False)
                 cell_vals += [direct, indirect]
-                self._columns[f"{kind} cell path direct ||diag(f_t)||"] = np.asarray(
+                self._columns[f"{name} cell path direct ||diag(f_t)||"] = np.asarray(
                     d.cell_direct, dtype=float)
-                self._columns[f"{kind} cell path indirect norm"] = np.asarray(
+                self._columns[f"{name} cell path indirect norm"] = np.asarray(
                     d.cell_indirect, dtype=float)
         with_path = [cells.get(k).label for k in cells.kinds() if cells.get(k).cell_path]
         self.cell_note.setText("" if cell_vals else
@@ -187,6 +193,7 @@ class JacobianPanel(Panel):
             line = self.pooled(p, lambda: pg.InfiniteLine(
                 angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
             self.cursors.append(line)
+        fit_legend(self.plots[0], self.legend)
 
     def _add(self, plot: int, make, x: np.ndarray, y: np.ndarray, backward: bool) -> None:
         """A curve made by `make()` (or reused, see `Panel.pooled`) on plot number `plot`."""
