@@ -185,8 +185,19 @@ def test_forward_overflow_is_clipped_with_a_note(qtbot):
     assert panel.status.isHidden()
 
 
-def test_set_theme_recolours(panel):
+def test_pages_are_made_when_their_model_is_shown(panel, adapter):
+    # launch cost: one page (a grid of plots) for the model on show, not one per model
+    shown = panel.cell()[0]
+    assert list(panel.pages) == [shown]
+    other = next(k for k in adapter.session.runs if k != shown)
+    adapter.select(other, 3)
+    assert other in panel.pages and panel.stack.currentWidget() is panel.pages[other]
+    assert panel.kind == other and panel.gate_plots[other]
+
+
+def test_set_theme_recolours(panel, adapter):
     panel.set_theme(DARK)
+    adapter.select("lstm", 1)  # (a page made after the switch takes the theme too)
     assert panel.pages["lstm"].backgroundBrush().color().name() == DARK.background
     brush = panel.gate_plots["lstm"][0].bars[0].opts["brush"]
     assert brush.color().name() == DARK.model_color("lstm").name()

@@ -387,9 +387,11 @@ class InspectorPanel(Panel):
         for kind, run in runs.items():
             self.model_box.addItem(run.label, kind)
         self.model_box.blockSignals(False)
+        # a page is made when its model is first shown (show_frame): at launch only the
+        # selected model's (each page is a grid of pyqtgraph plots, ~0.15 s to make)
         for kind, run in runs.items():
-            self._page(kind, run)
-            self._set_units(kind, run)
+            if kind in self.pages:
+                self._set_units(kind, run)
         self._key = None
 
     def _set_units(self, kind: str, run: Run) -> None:
@@ -419,13 +421,17 @@ class InspectorPanel(Panel):
         key = (kind, t, computed, grad_known, frame.phase, layer)
         if key == self._key:
             return
-        if self._key is None or self._key[0] != kind or self._key[-1] != layer:
+        made = kind not in self.pages
+        self._page(kind, run)
+        if made or self._key is None or self._key[0] != kind or self._key[-1] != layer:
             self._set_units(kind, run)
         self._key = key
         if kind != self.kind:
             self.kind = kind
             self.stack.setCurrentWidget(self.pages[kind])
             self.formula.setText(formula(kind))
+            if self.presenter_scale != 1.0:  # (this page's plots at presenter size too)
+                self.set_presenter_scale(self.presenter_scale)
         i = self.model_box.findData(kind)
         if i != self.model_box.currentIndex():
             self.model_box.setCurrentIndex(i)
