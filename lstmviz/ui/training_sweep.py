@@ -126,6 +126,38 @@ class SweepTab:
         self.sweep_refs: list = []
         return host
 
+    def preset_sweep(self, sweep) -> None:
+        """A walkthrough step's `sweep` (lstmviz.walkthrough.Sweep): its task, lengths,
+        iterations and models in the form, the budget its narration states (batch,
+        optimiser, learning rate, sizes, clip: the sweep's TrainConfig) on the left, the
+        Sweep tab current; not started (the lecturer presses Run sweep). Ignored while a
+        sweep runs."""
+        if self.sweeping:
+            return
+        cfg = sweep.config
+        self.sweep_task.setCurrentIndex(self.sweep_task.findData(sweep.task))
+        self.sweep_lags.setText(", ".join(str(n) for n in sweep.lengths))
+        self.sweep_iterations.setValue(sweep.iterations)
+        self.sweep_forget_bias.setValue(cfg.forget_bias)
+        for kind, box in self.model_boxes.items():
+            box.setChecked(kind in sweep.models)
+        self.optimizer.setCurrentIndex(self.optimizer.findData(cfg.optimizer))
+        self.lr.setValue(cfg.lr)
+        self.clip.setValue(cfg.clip or 0.0)
+        self.batch.setValue(cfg.batch_size)
+        self.hidden.setValue(cfg.hidden_size)
+        points = sweep_mod.sweep_points(self.sweep_config(), self.selected_kinds,
+                                        sweep.lengths, iterations=sweep.iterations)
+        if points != self.sweep_points:  # a new sweep (the same one keeps its points)
+            self.sweep_results, self.sweep_points = [], points
+            self._reset_sweep_plot()
+            self.sweep_progress.setRange(0, len(points))
+            self.sweep_progress.setValue(0)
+            self.sweep_status.setText(f"{len(points)} points preset by the walkthrough; "
+                                      "Run sweep trains them.")
+            self._update_buttons()
+        self.tabs.setCurrentWidget(self.sweep_tab)
+
     def _on_sweep_task(self, *_args) -> None:
         recall = self.sweep_task.currentData() == "recall"
         p = self.sweep_plot.getPlotItem()
