@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -121,7 +122,15 @@ class SweepTab:
         self.sweep_axis = _SweepAxis("left")
         self.sweep_plot = self._plot("Success against lag", "eval accuracy", x_label="lag L",
                                      legend=False, left=self.sweep_axis)
-        lay.addWidget(self.sweep_plot, 1)
+        self.sweep_legend = QLabel("")
+        self.sweep_legend.setWordWrap(True)
+        self.sweep_legend.setAlignment(pg.QtCore.Qt.AlignmentFlag.AlignCenter)
+        col = QVBoxLayout()
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        col.addWidget(self.sweep_legend)
+        col.addWidget(self.sweep_plot, 1)
+        lay.addLayout(col, 1)
         self.sweep_curves: dict[str, pg.PlotDataItem] = {}
         self.sweep_refs: list = []
         return host
@@ -151,10 +160,11 @@ class SweepTab:
         if points != self.sweep_points:  # a new sweep (the same one keeps its points)
             self.sweep_results, self.sweep_points = [], points
             self._reset_sweep_plot()
+            self.sweep_plot.getPlotItem().setXRange(sweep.lengths[0], sweep.lengths[-1])
             self.sweep_progress.setRange(0, len(points))
             self.sweep_progress.setValue(0)
-            self.sweep_status.setText(f"{len(points)} points preset by the walkthrough; "
-                                      "Run sweep trains them.")
+            self.sweep_status.setText(f"Preset: {len(points)} points; Run sweep trains "
+                                      "them.")
             self._update_buttons()
         self.tabs.setCurrentWidget(self.sweep_tab)
 
@@ -255,6 +265,7 @@ class SweepTab:
     def _reset_sweep_plot(self) -> None:
         p = self.sweep_plot.getPlotItem()
         p.clear()
+        p.enableAutoRange(axis="x")
         self.sweep_curves = {}
         cfg = self.sweep_config()
         muted = pg.mkPen(self.theme.muted, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
@@ -282,9 +293,13 @@ class SweepTab:
             self.sweep_curves[kind] = p.plot(
                 [], [], pen=self.theme.pen(kind, width=2), symbol="o", symbolSize=7,
                 symbolBrush=color, symbolPen=color, name=kind_label(kind))
-            names.append(f"<span style='color:{color.name()}'>● {kind_label(kind)}</span>")
-        # the legend lives in the title, never over a point
-        p.setTitle("Success against lag: " + " ".join(names), size="10pt")
+            names.append(f"<span style='color:{color.name()}'>●&nbsp;{kind_label(kind)}</span>")
+        # the legend lives in the title, never over a point: three names a line, so six
+        # fit a narrow dock
+        # above the plot in a label that wraps, so six names fit a narrow dock (a plot
+        # title holds one line and sets the plot's minimum width)
+        p.setTitle("Success against lag", size="10pt")
+        self.sweep_legend.setText(" ".join(names))
 
     def _on_sweep_result(self, r) -> None:
         self.sweep_results.append(r)

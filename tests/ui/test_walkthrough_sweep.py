@@ -40,7 +40,7 @@ def test_step_presets_the_sweep_tab(make_window):
     assert not training.sweeping and training.sweep_worker is None
     assert training.sweep_button.isEnabled()
     assert training.sweep_progress.maximum() == 24 and training.sweep_progress.value() == 0
-    assert "24 points" in training.sweep_status.text()
+    assert "24 points" in training.sweep_status.text()  # preset, said so
     # what Run sweep would train: the step's 24 points with its budget
     assert len(training.sweep_points) == 24
     assert {p.iterations for p in training.sweep_points} == {sweep.iterations}
