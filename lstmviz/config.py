@@ -344,10 +344,11 @@ def resolve_weights(table: Any, base_dir: str | os.PathLike | None, w: str = ""
 
 #: Bytes the computed runs need, measured with tracemalloc (peak over compute_runs with
 #: the exact Jacobian norms): per model about 192 bytes per (t, b, h) element (states,
-#: gates, gradients, caches) and 8 per (t, h, h') (the Jacobian products), plus a base.
+#: gates, gradients, caches) and 8 per (t, h, h') (the Jacobian products), plus a base
+#: (48 MiB since the norms stopped copying their stacks: small runs peak at 10-51 MB).
 BYTES_PER_STATE = 192
 BYTES_PER_JACOBIAN = 8
-BYTES_BASE = 64 * 2**20
+BYTES_BASE = 48 * 2**20
 #: Share of the machine's available memory a computation may plan to use.
 MEMORY_SHARE = 0.8
 

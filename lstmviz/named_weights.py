@@ -53,8 +53,27 @@ def weight_path(ref: str) -> Path:
 
 
 def load_file(ref: str, kind: str) -> Loaded:
-    """(Model, Readout or None) of one weight file as `kind`, cached by (path, mtime, size)."""
+    """(Model, Readout or None) of one weight file as `kind`, cached by (path, mtime, size);
+    a long path is shortened in its messages (a config may hold any string there)."""
     path = weight_path(ref)
+    try:
+        return _load_file(path, kind)
+    except OSError as exc:  # (a path the OS refuses: longer than a file name may be)
+        raise engine.WeightFileError(f"{short_path(path)}: {exc.strerror or exc}") from None
+    except engine.WeightFileError as exc:
+        raise engine.WeightFileError(str(exc).replace(str(path), short_path(path))) from None
+
+
+def short_path(path: Path, limit: int = 200) -> str:
+    """`path` for a message: whole up to `limit` characters, else its start and its end
+    (the file's name) around an ellipsis, with its length."""
+    text = str(path)
+    if len(text) <= limit:
+        return text
+    return f"{text[:60]}…{text[-60:]} ({len(text):,} characters)"
+
+
+def _load_file(path: Path, kind: str) -> Loaded:
     try:
         st = os.stat(path)
     except OSError:

@@ -44,3 +44,38 @@ def make_window(qtbot, settings):
         return window
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_windows(request):
+    """silx-style check for every test that uses qtbot: the top-level widgets it opened are
+    closed when it ends (after qtbot's own clean-up, since autouse fixtures are set up
+    first and torn down last). A window left open fails the test, which names it; it is
+    then closed so that the next test starts clean."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    before = {id(w) for w in app.topLevelWidgets()} if app is not None else set()
+    yield
+    if QApplication.instance() is None:
+        return
+    left = open_windows_since(before)
+    for w in left:
+        w.close()
+    if left:
+        names = ", ".join(sorted({w.objectName() or type(w).__name__ for w in left}))
+        pytest.fail(f"{request.node.nodeid} left {len(left)} window(s) open: {names}",
+                    pytrace=False)
+
+
+def open_windows_since(before: set[int]) -> list:
+    """Visible top-level windows not among `before` (ids), once deferred deletes ran."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    return [w for w in QApplication.topLevelWidgets()
+            if id(w) not in before and w.isVisible() and w.isWindow()]

@@ -375,3 +375,49 @@ def test_long_unknown_keys_are_truncated(tmp_path):
     p.write_text(f"{'q' * 500} = 1\n[settings]\nseq_len = 3\n")
     with pytest.raises(ConfigError, match=r"c.toml: q{60}… \(500 characters\): unknown key next"):
         load_config(p)
+
+
+LONG = "x" * 1000
+LONG_VALUES = [f'"{LONG}"', f'["{LONG}"]', '{ a = "' + LONG + '" }']
+
+
+def _step_with(key: str, value: str) -> str:
+    if key.startswith("claims."):
+        return ('claims = [ { model = "rnn", quantity = "grad_ratio", op = "<", value = 1.0, '
+                f'{key.split(".")[1]} = {value} }} ]')
+    if "." in key:
+        table, inner = key.split(".")
+        return f"{table} = {{ {inner} = {value} }}"
+    return f"{key} = {value}"
+
+
+@pytest.mark.parametrize("value", LONG_VALUES)
+def test_long_values_are_shortened_in_every_loader(tmp_path, value):
+    """A 1,000-character value under any config key or walkthrough key is echoed cut short
+    (the file and key named, the value's start and its length)."""
+    from lstmviz.config import FIELDS
+
+    messages = {}
+    p = tmp_path / "c.toml"
+    for key in FIELDS:
+        p.write_text(f"[weights]\nlstm = {value}\n" if key == "weights"
+                     else f"[settings]\n{key} = {value}\n")
+        with pytest.raises(ConfigError) as err:
+            load_config(p)
+        messages[f"config {key}"] = str(err.value)
+    w = tmp_path / "w.toml"
+    for key in ("title", "narration", "setup", "docks", "cursor", "play", "highlight",
+                "claims", "y_range", "setup.task", "setup.models", "cursor.phase", "cursor.t",
+                "highlight.gate", "highlight.cell", "highlight.steps", "claims.quantity",
+                "claims.op", "claims.model"):
+        w.write_text('title = "t"\n[[step]]\n' + ('' if key == "title" else 'title = "s"\n')
+                     + _step_with(key, value) + "\n")
+        try:
+            load_walkthrough(w)
+        except (WalkthroughError, ConfigError) as exc:
+            messages[f"walkthrough {key}"] = str(exc)
+    assert len(messages) > len(FIELDS) + 10
+    long = {k: len(m) for k, m in messages.items() if len(m) > 300}
+    assert not long, long
+    for where, message in messages.items():
+        assert LONG[:200] not in message, where

@@ -172,6 +172,7 @@ def _jacobian_series(model: Model, trace: Trace, progress: Progress | None = Non
         if trace.T and kind.jacobian(p, o, trace.caches(slice(0, 1))).diagonal:
             return _diagonal_series(model, trace)
     path = kind.cell_path is not None
+    left = kind.jac_left
     jac_step = np.empty(T)
     jac_prod = np.empty(T)
     direct = np.empty(T) if path else None
@@ -202,7 +203,7 @@ def _jacobian_series(model: Model, trace: Trace, progress: Progress | None = Non
                 checkpoint()  # a cancelled background job stops here
                 prods[k] = r[:, :block]
                 logs[k] = log_r
-                r = r @ full[k]
+                r = r @ full[k] if left is None else left(r, full[k])
                 s = np.abs(r).max()
                 if 0 < s < np.inf:
                     r /= s

@@ -76,14 +76,44 @@ def glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
+def open_for_write(path: str | os.PathLike[str]) -> BinaryIO:
+    """The one place files are opened for writing: every byte lstmviz writes (configs,
+    weights, checkpoints, exports, histories, sweep CSVs) goes through the file this
+    returns (tests put a fake filesystem here, e.g. one that runs out of space)."""
+    return open(path, "wb")  # noqa: SIM115 - the caller closes it
+
+
+def target_error(exc: OSError, target: str | os.PathLike[str]) -> OSError:
+    """`exc` (raised on a temporary beside `target`) naming `target` instead: "[Errno 28]
+    No space left on device: 'TARGET'" (the same OSError subclass)."""
+    if exc.errno is None:
+        return OSError(f"{target}: {exc}")
+    return OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(target))
+
+
+def write_file(path: str | os.PathLike[str], data: bytes, *,
+               target: str | os.PathLike[str] | None = None) -> None:
+    """Write `data` to the (temporary) file `path`; an OSError names `target`."""
+    try:
+        with open_for_write(path) as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise target_error(exc, target or path) from exc
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
-    """Call `write(fh)` on a temporary file beside `path`, then rename it into place."""
+    """Call `write(fh)` on a temporary file beside `path`, then rename it into place. A
+    failure (a full disk, say) leaves the old file as it was and no temporary, and its
+    OSError names `path`, not the temporary."""
     path = Path(path)
     tmp = temp_beside(path)
     try:
-        with open(tmp, "wb") as fh:
+        with open_for_write(tmp) as fh:
             write(fh)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise target_error(exc, path) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -92,3 +122,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` atomically (see `atomic_write`)."""
     atomic_write(path, lambda fh: fh.write(data))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically (see `atomic_write`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))

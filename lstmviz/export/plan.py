@@ -41,7 +41,7 @@ import numpy as np
 import lstmviz
 from lstmviz.columns import COLUMNS_FILE
 from lstmviz.config import Config
-from lstmviz.engine.files import temp_beside
+from lstmviz.engine.files import temp_beside, write_file
 from lstmviz.export.applies import GATE_ROLES, skip_reasons, subplot_skips  # noqa: F401
 from lstmviz.export.sizes import (  # noqa: F401
     CURVE_PT_ON_PAPER,
@@ -219,7 +219,7 @@ class Staging:
         return tmp
 
     def write(self, name: str, data: bytes) -> None:
-        self.path_for(name).write_bytes(data)
+        write_file(self.path_for(name), data, target=self.out_dir / name)
 
     def digest(self, name: str) -> str:
         """sha256 of the staged file that will become `name`."""
@@ -364,16 +364,20 @@ def csv_note(name: str, frame_label: str) -> str:
 
 
 # -- GIF ----------------------------------------------------------------------------------
-def write_gif(frames: Iterable[Any], path: Path, fps: float) -> int:
-    """Save PIL images as a looping GIF at `fps`; returns the number of frames."""
+def write_gif(frames: Iterable[Any], path: Path, fps: float, *,
+              target: Path | None = None) -> int:
+    """Save PIL images as a looping GIF at `fps` (through the one writer; an error names
+    `target`, the final name of the temporary `path`); returns the number of frames."""
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
         raise ExportError("animation: no frames to write")
     rest = list(frames)
     duration = max(20, round(1000 / max(fps, 0.1)))
-    first.save(path, format="GIF", save_all=True, append_images=rest, duration=duration,
+    buf = io.BytesIO()
+    first.save(buf, format="GIF", save_all=True, append_images=rest, duration=duration,
                loop=0, optimize=False, disposal=1)
+    write_file(path, buf.getvalue(), target=target or path)
     return 1 + len(rest)
 
 

@@ -173,6 +173,8 @@ class Presenter(QObject):
         QApplication.processEvents()  # the full-screen size, which the layout is made for
         if self.panel.lecture.active:  # the step's lecture layout, scaled, without settings
             self.panel.show_docks(None)
+        QApplication.processEvents()
+        self.panel.fit_narration()  # (its claims on screen at 720p)
 
     def _leave(self) -> None:
         w = self.window_
@@ -183,6 +185,7 @@ class Presenter(QObject):
         for a, keys in s.get("step_keys", []):
             a.setShortcuts(keys)
         QApplication.instance().setFont(s["font"])
+        self.panel.fit_narration()  # (its normal size)
         self.panel.steps_list.setVisible(s.get("steps_list", True))
         self.scale_panels(1.0)
         if s["fullscreen"]:

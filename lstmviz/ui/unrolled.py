@@ -668,7 +668,7 @@ class RowLabels(QWidget):
             for (line, font, col), h in zip(lines, heights, strict=True):
                 out.append((line, QRectF(6, y, self.width() - 8, h), font, col))
                 y += h
-            if row.is_lstm and row_h >= 2.2 * sum(heights) + fs.height():
+            if row.is_lstm and top_row and row_h >= 2.2 * sum(heights) + fs.height():
                 hy = view.mapFromScene(QPointF(0, row.y() + 16)).y()
                 out.append(("cell state c", QRectF(6, hy - fs.height() / 2, self.width() - 8,
                                                    fs.height()), small, muted))

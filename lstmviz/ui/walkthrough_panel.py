@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -112,6 +112,7 @@ class WalkthroughPanel(QWidget):
         self.narration.setObjectName("walkthrough-narration")
         self.narration.setOpenExternalLinks(True)
         self.narration.setMinimumHeight(160)
+        self.narration.viewport().installEventFilter(self)  # (resized: `fit_narration`)
         split.addWidget(self.narration)
         self.steps_list = QListWidget()
         self.steps_list.setObjectName("walkthrough-steps")
@@ -579,6 +580,33 @@ class WalkthroughPanel(QWidget):
         if claims:
             text += "\n\n" + claims
         self.narration.document().setMarkdown(text)
+        self.fit_narration()
+
+    def fit_narration(self) -> None:
+        """Presenter mode: the narration and its claims fit the pane, no scrolling (at 720p
+        the claims fell below it): the text shrinks in steps while it is taller than the
+        pane, never below the size it has outside presenter mode."""
+        doc = self.narration.document()
+        font = QFont(self.narration.font())
+        size = font.pointSizeF()
+        scale = self.presenter.scale if self.presenter.active else 1.0
+        if size <= 0 or scale <= 1.0:
+            if doc.defaultFont() != font:
+                doc.setDefaultFont(font)
+            return
+        floor = size / scale
+        view = self.narration.viewport()
+        doc.setDefaultFont(font)
+        while doc.size().height() > view.height() and size > floor:
+            size = max(floor, size * 0.92)
+            font.setPointSizeF(size)
+            doc.setDefaultFont(font)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt naming)
+        if event.type() == QEvent.Type.Resize and obj is self.narration.viewport() \
+                and self.presenter.active:
+            self.fit_narration()
+        return False
 
     def _watch_runs(self) -> None:
         """Re-render the narration whenever the runs change (placeholders, claims)."""

@@ -95,7 +95,7 @@ class _Job:
     def _run(self) -> None:
         try:
             try:
-                with self._working, cancel_scope(self.cancelled.is_set):
+                with self._working, cancel_scope(_hook(self.cancelled)):
                     result: Any = ("ok", self.work(self))
             except Exception as exc:  # noqa: BLE001 - reported to the user, never into Qt
                 result = ("error", str(exc) or type(exc).__name__)
@@ -105,6 +105,38 @@ class _Job:
             pass
         finally:
             _LIVE.discard(self)
+
+
+#: Set while background jobs may run; cleared while the GUI thread does a long job of its
+#: own in event-loop turns (an in-app export): jobs then wait at their next engine
+#: checkpoint, releasing the GIL and the cores (a window on two cores otherwise spent
+#: 2-4 s per view building an export while the Jacobian norms computed).
+_RUN = threading.Event()
+_RUN.set()
+_PAUSES: list[object] = []
+
+
+def pause_jobs(owner: object) -> None:
+    """Background jobs wait at their next checkpoint until `resume_jobs(owner)`."""
+    _PAUSES.append(owner)
+    _RUN.clear()
+
+
+def resume_jobs(owner: object) -> None:
+    if owner in _PAUSES:
+        _PAUSES.remove(owner)
+    if not _PAUSES:
+        _RUN.set()
+
+
+def _hook(cancelled: threading.Event) -> Callable[[], bool]:
+    """A job's checkpoint hook: True once cancelled; waits (GIL released) while paused."""
+    def hook() -> bool:
+        while not _RUN.is_set() and not cancelled.is_set():
+            _RUN.wait(0.05)
+        return cancelled.is_set()
+
+    return hook
 
 
 #: Jobs whose thread is still running (for `live_jobs`; the set holds them, not Qt).

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lstmviz.config import FIELDS, Config, ConfigError, model_kinds, read_toml
+from lstmviz.config import FIELDS, Config, ConfigError, model_kinds, read_toml, short_repr
 from lstmviz.walkthrough.claims import _pow10
 from lstmviz.walkthrough.model import (
     Claim,
@@ -108,15 +108,15 @@ def _parse_claim(ctx: _Ctx, key: str, raw: Any, config: Config) -> Claim:
             raise ctx.error(f"{key}.{k}", "missing")
     model = ctx.expect(f"{key}.model", raw["model"], str, "a model name")
     if model not in model_kinds():
-        raise ctx.error(f"{key}.model", f"unknown model {model!r}; expected one of "
+        raise ctx.error(f"{key}.model", f"unknown model {short_repr(model)}; expected one of "
                                         f"{', '.join(model_kinds())}")
     if model not in config.models:
-        raise ctx.error(f"{key}.model", f"{model!r} is not among this step's models "
+        raise ctx.error(f"{key}.model", f"{short_repr(model)} is not among this step's models "
                                         f"{list(config.models)}; add it with setup.models")
     quantity = ctx.expect(f"{key}.quantity", raw["quantity"], str, "a quantity name")
     if quantity not in QUANTITIES:
-        raise ctx.error(f"{key}.quantity", f"unknown quantity {quantity!r}; expected one of "
-                                           f"{', '.join(QUANTITIES)}")
+        raise ctx.error(f"{key}.quantity", f"unknown quantity {short_repr(quantity)}; "
+                                           f"expected one of {', '.join(QUANTITIES)}")
     _, models, kind = QUANTITIES[quantity]
     if model not in models:
         raise ctx.error(f"{key}.quantity", f"{quantity} applies to {', '.join(models)} only, "
@@ -124,7 +124,7 @@ def _parse_claim(ctx: _Ctx, key: str, raw: Any, config: Config) -> Claim:
     op = ctx.expect(f"{key}.op", raw["op"], str, "a comparison")
     ops = BOOL_OPS if kind == "bool" else NUMBER_OPS
     if op not in ops:
-        raise ctx.error(f"{key}.op", f"{op!r} cannot compare {quantity}; expected one of "
+        raise ctx.error(f"{key}.op", f"{short_repr(op)} cannot compare {quantity}; expected one of "
                                      f"{', '.join(ops)}")
     value = raw["value"]
     log10_value: Any = None
@@ -216,7 +216,7 @@ def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
             raise ctx.error("cursor.phase", "missing; expected forward, loss or backward")
         phase = ctx.expect("cursor.phase", cursor["phase"], str, "a phase name")
         if phase not in PHASES:
-            raise ctx.error("cursor.phase", f"unknown phase {phase!r}; expected one of "
+            raise ctx.error("cursor.phase", f"unknown phase {short_repr(phase)}; expected one of "
                                             f"{', '.join(PHASES)}")
         if phase == "loss":
             t = config.seq_len
@@ -241,17 +241,19 @@ def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
                 raise ctx.error("highlight.cell", "expected both model and t")
             model = ctx.expect("highlight.cell.model", c["model"], str, "a model name")
             if model not in model_kinds():
-                raise ctx.error("highlight.cell.model", f"unknown model {model!r}; expected one "
-                                                        f"of {', '.join(model_kinds())}")
+                raise ctx.error("highlight.cell.model",
+                                f"unknown model {short_repr(model)}; expected one "
+                                f"of {', '.join(model_kinds())}")
             if model not in config.models:
-                raise ctx.error("highlight.cell.model", f"{model!r} is not among this step's "
-                                                        f"models {list(config.models)}")
+                raise ctx.error("highlight.cell.model",
+                                f"{short_repr(model)} is not among this step's "
+                                f"models {list(config.models)}")
             cell = (model, _resolve_t(ctx, "highlight.cell.t", c["t"], config.seq_len))
         if "gate" in hl:
             gate = ctx.expect("highlight.gate", hl["gate"], str, "a gate name")
             if gate not in all_gates():
-                raise ctx.error("highlight.gate", f"unknown gate {gate!r}; expected one of "
-                                                  f"{', '.join(all_gates())}")
+                raise ctx.error("highlight.gate", f"unknown gate {short_repr(gate)}; "
+                                                  f"expected one of {', '.join(all_gates())}")
         if "steps" in hl:
             s = ctx.expect("highlight.steps", hl["steps"], list, "a list [first, last]")
             if len(s) != 2:
@@ -411,7 +413,7 @@ def _parse_placeholder(ctx: _Ctx, m: re.Match, config: Config,
         if t_text is not None:
             raise ctx.error(where, "a setting has no step; write {setup." + key + "}")
         if key not in FIELDS:
-            raise ctx.error(where, f"unknown setting {key!r}; expected one of "
+            raise ctx.error(where, f"unknown setting {short_repr(key)}; expected one of "
                                    f"{', '.join(FIELDS)}")
         return Placeholder(m.group(0), model, key)
     if model == "sweep":
@@ -423,13 +425,13 @@ def _parse_placeholder(ctx: _Ctx, m: re.Match, config: Config,
                                    f"{', '.join(SWEEP_PLACEHOLDERS)}")
         return Placeholder(m.group(0), model, key)
     if model not in model_kinds():
-        raise ctx.error(where, f"unknown model {model!r}; expected one of "
+        raise ctx.error(where, f"unknown model {short_repr(model)}; expected one of "
                                f"{', '.join(model_kinds())}, or setup for a setting")
     if model not in config.models:
-        raise ctx.error(where, f"{model!r} is not among this step's models "
+        raise ctx.error(where, f"{short_repr(model)} is not among this step's models "
                                f"{list(config.models)}; add it with setup.models")
     if key not in QUANTITIES:
-        raise ctx.error(where, f"unknown quantity {key!r}; expected one of "
+        raise ctx.error(where, f"unknown quantity {short_repr(key)}; expected one of "
                                f"{', '.join(QUANTITIES)}")
     models = QUANTITIES[key][1]
     if model not in models:

@@ -211,3 +211,16 @@ def test_diagnostics_in_two_stages_equal_the_full_computation(kind):
         else:
             np.testing.assert_array_equal(a, b)
     assert engine.complete_diagnostics(model, trace, done) is done
+
+
+def test_lstm_structured_left_product_equals_the_dense_one():
+    """The LSTM's jac_left (two H x H products, two diagonal scalings) is r @ full."""
+    model = build_model("lstm", 3, 16, seed=2, weight_scale=1.5)
+    rng = np.random.default_rng(2)
+    tr = forward(model, rng.standard_normal((10, 1, 3)))
+    full = model.cell.jacobian(model.params, model.o, tr.caches(slice(0, 10))).full
+    r = rng.standard_normal((16, 32))
+    for k in range(10):
+        dense = r @ full[k]
+        np.testing.assert_allclose(model.cell.jac_left(r, full[k]), dense, rtol=1e-12,
+                                   atol=1e-14 * np.abs(dense).max())

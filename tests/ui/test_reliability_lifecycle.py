@@ -185,6 +185,7 @@ def test_close_delete_quit_during_every_job_kind(tmp_path, kind):
     assert "leftovers []" in proc.stdout, proc.stdout  # no file, no temporary
     assert "Traceback" not in proc.stderr and "Signal source" not in proc.stderr, proc.stderr
     ended = float(proc.stdout.split("ended after ")[1].split(" s")[0])
+    sys.stderr.write(f"\n{kind}: jobs stopped {ended:.2f} s after close + delete + quit\n")
     # (a forward pass has no checkpoint: engine/cells/run.py; it finishes first)
     assert ended < 30, f"{kind}: the jobs stopped {ended:.1f} s after quit"
     assert seconds < 100, f"{kind}: {seconds:.0f} s"

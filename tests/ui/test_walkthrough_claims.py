@@ -67,7 +67,7 @@ def test_placeholders_show_the_runs_on_screen_and_follow_them(window, qtbot):
 def test_failing_claim_is_red_with_a_warning(window):
     panel = _open(window, "02_vanishing", 3)
     step = panel.step
-    window.apply_config(step.config.replace(weight_scale=2.0))  # a run where it fails
+    window.apply_config(step.config.replace(weight_scale=2.0), wait=True)  # a run where it fails
     runs = window.session.runs
     failed = [c for c in step.claims if not check_claim(c, runs)[0]]
     assert failed

@@ -241,6 +241,9 @@ class CellKind:
     state_dtype: type = np.float64
     scan: Any = None
     cell_path: Callable | None = None
+    #: jac_left(r, full) -> r @ full for one step's full state Jacobian (S, S), using its
+    #: structure (the LSTM's diagonal c->c and c->h blocks: half the work); None: dense.
+    jac_left: Callable | None = None
     train_kernel: Callable | None = None
     refs: tuple[str, ...] = field(default=())
     #: the equations as HTML for the inspector ("" : `summary` is shown)

@@ -23,7 +23,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 from .. import cells
 from ..diagnostics import compute_diagnostics
 from ..errors import EngineError
+from ..files import atomic_write_text
 from ..readout import Readout, loss_and_grad
 from ..tasks import Task, make_task
 from ..unroll import backward, forward
@@ -258,14 +258,7 @@ class HistoryWriter:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)  # (the one writer: ordinary permissions, target named)
 
 
 @dataclass(frozen=True, eq=False)

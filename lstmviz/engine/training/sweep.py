@@ -209,24 +209,20 @@ def run_sweep(
 def write_csv(path: str | os.PathLike, results: Iterable[SweepResult]) -> None:
     """One row per point, sorted by kind then length; written atomically (a cancelled
     sweep's caller writes nothing: see the Training dock)."""
-    import tempfile
-    from pathlib import Path
+    import io
+
+    from lstmviz.engine.files import atomic_write_text
 
     rows = sorted(results, key=lambda r: (r.kind, r.length, r.seed))
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["model", "task", "length", "seed", "score", "solved", "iterations",
-                        "seconds"])
-            for r in rows:
-                w.writerow([r.kind, r.task, r.length, r.seed, f"{r.score:.6g}", int(r.solved),
-                            r.iterations, f"{r.seconds:.3f}"])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["model", "task", "length", "seed", "score", "solved", "iterations",
+                "seconds"])
+    for r in rows:
+        w.writerow([r.kind, r.task, r.length, r.seed, f"{r.score:.6g}", int(r.solved),
+                    r.iterations, f"{r.seconds:.3f}"])
+    # through the one writer: 0666 minus the umask (mkstemp's was 0600), target named
+    atomic_write_text(path, buf.getvalue())
 
 
 def timed_sweep(points: Sequence[SweepPoint], workers: int = 2) -> tuple[list[SweepResult], float]:

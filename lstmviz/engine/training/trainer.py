@@ -44,6 +44,7 @@ import numpy as np
 
 from .. import cells
 from ..errors import EngineError, WeightFileError
+from ..files import sweep_stale, temp_beside
 from ..model import Model, build_model, check_choice, check_size, options_for
 from ..readout import Readout, build_readout, loss_and_grad
 from ..stack import StackedModel, build_stack, check_num_layers, layer_key, stack_forward
@@ -433,8 +434,22 @@ class Trainer:
             arrays[f"optim/{k}"] = a
         for k, a in self.params.items():
             arrays[f"params/{k}"] = a
-        atomic_savez(side, arrays)
-        save_weights(path, self.model, self.readout)
+        sweep_stale(side.parent, [side.name, Path(path).name])  # a killed save's leftovers
+        # the pair as one unit: if the weights cannot be written (a full disk), the old
+        # checkpoint is put back from a hard-link backup, so both files stay the old pair
+        backup = _link_backup(side)
+        try:
+            atomic_savez(side, arrays)
+            save_weights(path, self.model, self.readout)
+        except BaseException:
+            if backup is not None:
+                os.replace(backup, side)
+            else:
+                side.unlink(missing_ok=True)
+            raise
+        finally:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
         return side
 
     @classmethod
@@ -483,6 +498,37 @@ class Trainer:
         except (KeyError, ValueError, TypeError) as exc:
             raise WeightFileError(f"{side}: optimiser state: {exc}") from exc
         return trainer
+
+
+def _link_backup(path: Path) -> Path | None:
+    """A hard link to `path` under a temporary name beside it (None: no file, or links not
+    possible there)."""
+    if not path.exists():
+        return None
+    backup = temp_beside(path, "old")
+    backup.unlink()
+    try:
+        os.link(path, backup)
+    except OSError:
+        return None
+    return backup
+
+
+def pair_matches(path: str | os.PathLike) -> bool:
+    """Whether the weights at `path` are the checkpoint's (sidecar) parameters: False after
+    a kill between the save's two renames (the weights are then the previous save's;
+    `Trainer.load` resumes from the checkpoint and the next save writes a matching pair)."""
+    path = Path(path)
+    side = sidecar_path(path)
+    if not path.is_file() or not side.is_file():
+        return not path.exists() and not side.exists()
+    with np.load(side, allow_pickle=False) as data:
+        saved = {k[len("params/"):]: data[k] for k in data.files if k.startswith("params/")}
+        config = TrainConfig.from_json(str(data["config"]))
+    model, readout = load_weights(path, config.kind)
+    trainer = Trainer(config, model=model, readout=readout)
+    return all(np.array_equal(trainer.params[k], saved[k]) for k in trainer.params
+               if k in saved)
 
 
 def check_writable(path: str | os.PathLike) -> Path:

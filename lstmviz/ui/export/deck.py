@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPoint, QRectF, QTimer, Signal
+from PySide6.QtCore import QBuffer, QIODevice, QObject, QPoint, QRectF, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QTextDocument
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
@@ -187,9 +187,9 @@ def export_deck(wt, name: str, out_dir: Path, formats, *, theme: str = "light",
     ratio = size[0] / page[0]
     with signals_as_cancel() as interrupt, Staging(Path(out_dir)) as staging:
         pdf_painter = None
-        if "pdf" in formats:
-            tmp = staging.path_for(f"{name}.pdf")
-            writer = pdf_writer(str(tmp), *page, title=wt.title)
+        if "pdf" in formats:  # into memory, then through the one writer (staging.write)
+            pdf_buffer = open_buffer()
+            writer = pdf_writer(pdf_buffer, *page, title=wt.title)
             pdf_painter = QPainter(writer)
         try:
             for k, step in enumerate(steps, start=1):
@@ -221,6 +221,8 @@ def export_deck(wt, name: str, out_dir: Path, formats, *, theme: str = "light",
         finally:
             if pdf_painter is not None:
                 pdf_painter.end()
+        if pdf_painter is not None:
+            staging.write(f"{name}.pdf", bytes(pdf_buffer.data()))
         interrupt.check()
         listed = [{"file": f, "sha256": staging.digest(f)} for f in files[:-1]]
         manifest = {"walkthrough": str(wt.path) if wt.path else wt.title, "title": wt.title,
@@ -257,9 +259,9 @@ class DeckJob(QObject):
         self.staging = Staging(self.out_dir)
         self.page = PAGE_LOGICAL
         self.pdf_painter = None
-        if "pdf" in formats:
-            tmp = self.staging.path_for(f"{name}.pdf")
-            self.writer = pdf_writer(str(tmp), *self.page, title=wt.title)
+        if "pdf" in formats:  # into memory, then through the one writer (staging.write)
+            self.pdf_buffer = open_buffer()
+            self.writer = pdf_writer(self.pdf_buffer, *self.page, title=wt.title)
             self.pdf_painter = QPainter(self.writer)
         self.dialog = QProgressDialog("Rendering the slides…", "Cancel", 0, len(self.steps),
                                       parent) if progress else None
@@ -316,6 +318,7 @@ class DeckJob(QObject):
         if self.pdf_painter is not None:
             self.pdf_painter.end()
             self.pdf_painter = None
+            self.staging.write(f"{self.name}.pdf", bytes(self.pdf_buffer.data()))
         listed = [{"file": f, "sha256": self.staging.digest(f)} for f in self.files[:-1]]
         manifest = {"walkthrough": str(self.wt.path) if self.wt.path else self.wt.title,
                     "title": self.wt.title, "files": listed,
@@ -341,3 +344,9 @@ class DeckJob(QObject):
             self.dialog.close()
         self.finished.emit([])
 
+
+def open_buffer() -> QBuffer:
+    """An in-memory device open for writing (a deck's PDF before it is staged)."""
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    return buffer

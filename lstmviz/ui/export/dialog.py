@@ -54,6 +54,7 @@ from lstmviz.export.plan import (
     planned_files,
     write_gif,
 )
+from lstmviz.ui.worker import pause_jobs, resume_jobs
 
 # The off-screen scene, the writer and the render helpers are imported where an export runs:
 # the window installs its Export menu at launch, before anything is exported.
@@ -592,6 +593,7 @@ class ExportJob(QObject):
         self.timer.timeout.connect(self._tick)
         self.timer.start()
         _RUNNING.add(self)
+        pause_jobs(self)  # the background jobs wait meanwhile: the cores are the export's
         # closing the window or quitting cancels the export (nothing written, no wait)
         window.installEventFilter(self)
         QApplication.instance().aboutToQuit.connect(self.cancel)
@@ -644,6 +646,7 @@ class ExportJob(QObject):
     def _end(self, paths: list[Path], error: str | None) -> None:
         self.timer.stop()
         _RUNNING.discard(self)
+        resume_jobs(self)
         alive = shiboken6.isValid(self.window_)  # (it may have been deleted meanwhile)
         if alive:
             self._theme.close()
@@ -758,11 +761,13 @@ class AnimationExport(QObject):
                 self._finish()
             return
         for _ in range(FRAMES_PER_TICK):
-            if self.done >= len(self.indices):
-                break
+            if self.done >= len(self.indices) or self.cancelled:
+                break  # (cancelled while a frame rendered: its window closed, say)
             _index, image = next(self._frames)
             self.images.append(image)
             self.done += 1
+        if self.cancelled:
+            return
         if self.dialog is not None:
             self.dialog.setValue(self.done)
         if self.done >= len(self.indices):
@@ -781,7 +786,7 @@ class AnimationExport(QObject):
 
     def _encode(self, tmp: Path, images) -> None:
         try:
-            write_gif(images, tmp, self.options.fps)
+            write_gif(images, tmp, self.options.fps, target=self.path)
         except BaseException as exc:  # noqa: BLE001 - reported on the GUI thread
             self._error = exc
 
@@ -818,7 +823,7 @@ class AnimationExport(QObject):
         self._close("")
 
     def _close(self, path: str) -> None:
-        if self.dialog is not None:
+        if self.dialog is not None and shiboken6.isValid(self.dialog):
             self.dialog.canceled.disconnect(self.cancel)
             self.dialog.reset()
             self.dialog.close()

@@ -10,7 +10,7 @@ network is zoomed so that its cells fill the figure, its legend small in a corne
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -92,7 +92,8 @@ class WrappedUnrolled(QWidget):
     so that the cells come out as large as the figure allows, and one small legend below.
     Nothing scrolls: each strip shows its stretch whole."""
 
-    def __init__(self, adapter, theme: Theme, logical: tuple[int, int]) -> None:
+    def __init__(self, adapter, theme: Theme, logical: tuple[int, int], *,
+                 grow: bool = True) -> None:
         from PySide6.QtWidgets import QVBoxLayout
 
         from lstmviz.ui.unrolled import Legend
@@ -107,7 +108,19 @@ class WrappedUnrolled(QWidget):
         self.legend = Legend(self.views[0])
         self.legend.setParent(self)
         self.k, self.zoom = 1, 1.0
+        if grow:
+            for _ in self.grow_steps(logical):
+                pass
+
+    def grow_steps(self, logical: tuple[int, int]) -> Iterator[None]:
+        """Size the figure and make its strips, yielding after each (one strip of a long
+        run is a fifth of a second): `HeadlessScene.add_steps` returns to the event loop
+        there. (__init__ does it all at once unless grow=False.)"""
         self.resize(*logical)
+        k, _zoom = self.choose(logical)
+        while len(self.views) < k:  # (relayout makes the strips it needs: one per step)
+            self.views.append(self._strip())
+            yield
         self.relayout()
 
     def _strip(self):
@@ -218,10 +231,18 @@ class WrappedUnrolled(QWidget):
 
 def layout_unrolled(view, logical: tuple[int, int]) -> None:
     """Lay the unrolled figure (a WrappedUnrolled) out at `logical` size."""
+    for _ in layout_unrolled_steps(view, logical):
+        pass
+
+
+def layout_unrolled_steps(view, logical: tuple[int, int]) -> Iterator[None]:
+    """`layout_unrolled`, yielding after each round of events (each paints the strips)."""
     view.resize(*logical)
     process_events(2)
+    yield
     view.relayout()
     process_events(2)
+    yield
     view.arrange()
     process_events(1)
 
@@ -258,22 +279,40 @@ class HeadlessScene:
             self.add(name, window)
 
     def add(self, name: str, window: QWidget | Callable | None = None) -> QWidget:
-        """Build view `name` (once) and lay it out for the destination: one view per call,
-        so that a caller on the GUI thread can return to its event loop in between."""
+        """Build view `name` (once) and lay it out for the destination."""
+        for _ in self.add_steps(name, window):
+            pass
+        return self.widgets[name]
+
+    def add_steps(self, name: str, window: QWidget | Callable | None = None
+                  ) -> Iterator[None]:
+        """`add` in steps: yields where a caller on the GUI thread may return to its event
+        loop (after the view is made, after each strip of the unrolled network, after
+        each round of layout and paint), so that no step is a long freeze."""
         if name in self.widgets:
-            return self.widgets[name]
+            return
         logical = self.destination.logical
         if name == "window":
             self._window(window, logical)
-            return self.widgets[name]
+            return
         # the export's theme on its own widgets only (the app's palette, and a window on
         # screen, stay as they are); pyqtgraph's defaults for new plots, while building
         saved = {k: pg.getConfigOption(k) for k in ("background", "foreground")}
+
+        def themed(steps: Iterator[None]) -> Iterator[None]:
+            for _ in steps:  # (the defaults are the app's again while the caller runs)
+                pg.setConfigOptions(**saved)
+                yield
+                pg.setConfigOptions(background=self.theme.background,
+                                    foreground=self.theme.foreground)
+
         pg.setConfigOptions(background=self.theme.background,
                             foreground=self.theme.foreground)
         try:
             if name == "unrolled":
-                widget = WrappedUnrolled(self.adapter, self.theme, logical)
+                widget = WrappedUnrolled(self.adapter, self.theme, logical, grow=False)
+                yield from themed(iter([None]))
+                yield from themed(widget.grow_steps(logical))
             else:
                 widget = panel_class_map()[name](self.adapter, self.theme)
             widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
@@ -281,16 +320,17 @@ class HeadlessScene:
             widget.resize(*logical)
             widget.show()
             self.widgets[name] = widget
+            yield from themed(iter([None]))
             process_events(3)
+            yield from themed(iter([None]))
             if name == "unrolled":
-                layout_unrolled(widget, logical)
+                yield from themed(layout_unrolled_steps(widget, logical))
             else:
                 fit_legends(widget)
             self._style()
             process_events(2)
         finally:
             pg.setConfigOptions(**saved)
-        return widget
 
     def _listeners(self) -> list[list]:
         s = self.session

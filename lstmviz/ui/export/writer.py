@@ -227,7 +227,8 @@ def export_steps(config: Config, request: ExportRequest, *, session=None,
         with Staging(out_dir) as staging:
             for name in build:
                 interrupt.check()
-                scene.add(name, window)
+                for _ in scene.add_steps(name, window):  # (a view is made in steps too)
+                    yield done, total
                 done += 1
                 yield done, total
             scene.seek(frame_index)
@@ -331,8 +332,9 @@ def _animate(scene: HeadlessScene, request: ExportRequest, staging: Staging,
             images.append(image)
         check(len(indices), len(indices))
         images = [qimage_to_pil(im) for im in images]
-        path = staging.path_for(request.rename.get(GIF_NAME, GIF_NAME))
-        n = write_gif(images, path, request.fps)
+        name = request.rename.get(GIF_NAME, GIF_NAME)
+        path = staging.path_for(name)
+        n = write_gif(images, path, request.fps, target=staging.out_dir / name)
         interrupt.check()
         if frames_stage is not None:
             frames_stage.commit()

@@ -46,8 +46,13 @@ class PowerAxis(pg.AxisItem):
     """An axis over log10 values whose ticks read as powers of ten at integer exponents.
 
     pyqtgraph's own log mode drops labels below 0.01 on wide ranges, so plots hold
-    log10 values themselves and use this axis.
+    log10 values themselves and use this axis. No SI prefix: on a range narrower than a
+    decade pyqtgraph would scale the exponents and title the axis "norm (x0.001)".
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.enableAutoSIPrefix(False)
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802 (Qt naming)
         if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal <= minVal:
@@ -408,6 +413,11 @@ def wide_title(plot: pg.PlotItem) -> None:
 
     def shrinkable() -> None:
         update_min()
+        # a title too long reads from its start (cut at the right end), else centred
+        justify = "left" if title.itemRect().width() > title.rect().width() + 1 else "center"
+        if title.opts.get("justify", "center") != justify:
+            title.opts["justify"] = justify
+            title.resizeEvent(None)  # (placed again; comes back here with no change)
         title.setMinimumWidth(0)
         title._sizeHint[Qt.SizeHint.MinimumSize] = (0, title.minimumHeight())
         title._sizeHint[Qt.SizeHint.PreferredSize] = (0, title.minimumHeight())
@@ -505,6 +515,29 @@ def _scale_fixed_size(axis: pg.AxisItem, factor: float) -> None:
     axis.setWidth(round(base * factor) if factor != 1.0 else base)
 
 
+#: Largest presenter scale of plot titles (long ones, at twice the size, overflow a dock).
+TITLE_SCALE = 1.5
+
+
+def scale_title(plot: pg.PlotItem, factor: float) -> None:
+    """The plot's title at `factor` times the size its panel gave it (idempotent; a title
+    set anew by the panel since is scaled from its new size)."""
+    title = plot.titleLabel
+    size = title.opts.get("size")
+    if not title.isVisibleTo(plot) or not str(title.text).strip() or size is None:
+        return
+    if size != getattr(title, "_scaled_size", None):
+        title._base_size = size  # (the panel's own size)
+    factor = min(factor, TITLE_SCALE)
+    try:
+        new = f"{float(str(title._base_size).removesuffix('pt')) * factor:g}pt"
+    except ValueError:
+        return
+    title._scaled_size = new
+    if new != size:
+        title.setText(title.text, size=new)
+
+
 def scale_plot(plot: pg.PlotItem, factor: float) -> None:
     """Scale a PlotItem's curve widths, axis pens and tick/label fonts (idempotent)."""
     for item in plot.listDataItems():
@@ -524,6 +557,8 @@ def scale_plot(plot: pg.PlotItem, factor: float) -> None:
         axis._adjustSize()
     if plot.titleLabel is not None:
         plot.titleLabel.item.setFont(font)
+        plot._presenter_scale = factor
+        scale_title(plot, factor)
     legend = plot.legend
     if legend is not None:
         base = getattr(legend, "_presenter_base_size", None) or legend.opts["labelTextSize"]

@@ -7,7 +7,6 @@ ratio ||dL/dh_t|| / ||dL/dh_T|| is written on the plot as the backward pass reac
 from __future__ import annotations
 
 import html
-import math
 import re
 
 import numpy as np
@@ -149,14 +148,13 @@ class _Series:
 
 
 def end_ticks(lo: float, hi: float, n: int = 2) -> list[tuple[float, str]]:
-    """n ticks at integer exponents from near lo to near hi, labelled as powers of ten
-    ('10⁻¹²'): what the dark and bright colours of a log colour bar mean (inset by a sixth
-    of the span: an axis drops a label that would reach past its end)."""
-    inset = (hi - lo) / 6
-    a, b = math.ceil(lo + inset), math.floor(hi - inset)
-    if b < a:
-        return [((lo + hi) / 2, power_of_ten((lo + hi) / 2))]
-    values = sorted({int(round(v)) for v in np.linspace(a, b, max(n, 2))})
+    """About n ticks at integer exponents, one near the centre of each of n equal parts of
+    lo..hi, labelled as powers of ten ('10⁻¹²'): what the colours of a log colour bar mean
+    (never at its ends: an axis drops a label that would reach past them)."""
+    n = max(1, n)
+    step = (hi - lo) / n
+    values = sorted({int(round(lo + (j + 0.5) * step)) for j in range(n)})
+    values = [v for v in values if lo < v < hi] or [(lo + hi) / 2]
     return [(float(v), power_of_ten(v)) for v in values]
 
 
@@ -199,6 +197,7 @@ class DepthHeatmap:
         self.colorbar.getAxis("bottom").setLabel("‖dL/dh⁽ˡ⁾_t‖")
         self.colorbar.setImageItem(self.image)
         self.widget.ci.addItem(self.colorbar, row=1, col=0)
+        self.plot.vb.sigResized.connect(lambda *_: self._bar_ticks())  # as many as fit
         self.full = np.full((1, 1), np.nan)
         self.rows: list[tuple[str, int]] = []
         self.shown: int | None = None
@@ -264,7 +263,8 @@ class DepthHeatmap:
 
     def _bar_ticks(self) -> None:
         """The colour bar's ends labelled, and its middle where there is room."""
-        n = 3 if self.widget.width() >= 220 else 2
+        width = self.plot.vb.width()
+        n = 3 if width >= 150 else 2 if width >= 100 else 1
         if getattr(self, "_ticks", None) != (self.levels, n):
             self._ticks = (self.levels, n)
             self.colorbar.getAxis("bottom").setTicks([end_ticks(*self.levels, n)])
@@ -385,21 +385,17 @@ class GradientPanel(Panel):
                     self._add_bound(x, run, yh)
         self._auto_range = y_range(*logs)
         self.depth.set_runs(runs, self._auto_range, theme)
+        # the heatmap takes 2/5 of the width, what the curves' axis and one-column legend
+        # leave (CURVES_MIN), at least DEPTH_MIN (the layout's sizes: exports get them too)
+        self.plot_widget.setMinimumWidth(CURVES_MIN if self.depth.rows else 0)
         # a walkthrough holds the axis still over its steps
         self._apply_y_range(*(self._held or self._auto_range))
         self.plot.setXRange(1, T, padding=0.01)
         self.cursor = self.pooled(self.plot, lambda: pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen(theme.highlight)), ignore_bounds=True)
         self.notes.set_worst(self._worst_notes(T))
-        # the heatmap takes 2/5 of the width, what the curves' axis and one-column legend
-        # leave (CURVES_MIN), at least DEPTH_MIN (the layout's sizes: exports get them too)
         self._draw_ghosts()
-        self.plot_widget.setMinimumWidth(CURVES_MIN if self.depth.rows else 0)
         fit_legend(self.plot, self.legend)
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        super().resizeEvent(event)
-        self.depth._bar_ticks()
 
     # -- the previous walkthrough step's curves -------------------------------------
     def set_ghost(self, runs: dict[str, Run] | None) -> None:

@@ -5,7 +5,8 @@ c_{t-1} -> f ⊙ c_{t-1} + i ⊙ g = c_t, the GRU's h_{t-1} -> z ⊙ h_{t-1} + (
 the RNN's h_{t-1} -> h_t ...); for kinds with eigenvalues (the LRU) the λ on the unit
 circle. Below, dL/dh_t once the backward pass has reached t. The cell is the adapter's
 selection, or the cursor's step while "follow cursor" is on (the default; a click on a
-cell turns it off).
+cell turns it off); for a stacked model, at the viewed layer (the Settings dock's one
+"Show layer", `SessionAdapter.layer`, as the other one-layer panels).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from lstmviz.ui.panels.base import (
     cache_axes,
     layer_prefix,
     layer_suffix,
+    scale_title,
     style_plot,
     wide_title,
 )
@@ -167,7 +169,7 @@ class BarPlot:
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
-        self.plot.getAxis("left").setWidth(38)
+        # (no fixed width: the axis widens to its tick labels, "−2·10⁵" or at presenter size)
         wide_title(self.plot)  # (a long title never widens the column past the dock)
         cache_axes(self.plot)
         self.x_label = x_label
@@ -192,6 +194,7 @@ class BarPlot:
         if key != self._shown_title:
             self._shown_title = key
             self.plot.setTitle(title, size="8pt", color=theme.foreground)
+            scale_title(self.plot, getattr(self.plot, "_presenter_scale", 1.0))
 
     def set_ticks(self, ticks: list | None) -> None:
         """Left-axis ticks (None: automatic), only on a change (the axis redraws)."""
@@ -330,7 +333,6 @@ class InspectorPanel(Panel):
         path = BarPlot(title, n=len(entries), x_label="unit")
         page.ci.addItem(path.plot, row=row, col=0, colspan=2)
         grad = BarPlot("dL/dh<sub>t</sub> per unit", x_label="unit")
-        grad.plot.getAxis("left").setWidth(54)
         page.ci.addItem(grad.plot, row=row + 1, col=0, colspan=2)
         for r in range(row):
             page.ci.layout.setRowStretchFactor(r, 2)
