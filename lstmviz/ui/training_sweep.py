@@ -281,8 +281,8 @@ class SweepTab:
                                       labelOpts={**opts, "anchors": [(0.5, 0), (0.5, 0)]}))
             p.setYRange(0, 1.02, padding=0)
         else:  # log axis: the values drawn are log10 of the MSE
-            for y, text in ((chance_score(cfg), f"chance (always the mean): "
-                             f"{format_number(chance_score(cfg))}"),
+            for y, text in ((chance_score(cfg), f"chance: {format_number(chance_score(cfg))}"
+                             "\n(always the mean)"),  # two short lines: narrow docks
                             (ADDING_SOLVED_MSE, f"solved < {ADDING_SOLVED_MSE:g}")):
                 p.addItem(pg.InfiniteLine(math.log10(y), angle=0, pen=muted, label=text,
                                           labelOpts=opts))
