@@ -62,7 +62,8 @@ def no_leaked_windows(request):
     yield
     if QApplication.instance() is None:
         return
-    left = open_windows_since(before)
+    held = wider_fixture_values(request)  # (a module's shared window stays open)
+    left = [w for w in open_windows_since(before) if id(w) not in held]
     for w in left:
         w.close()
     if left:
@@ -79,3 +80,14 @@ def open_windows_since(before: set[int]) -> list:
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     return [w for w in QApplication.topLevelWidgets()
             if id(w) not in before and w.isVisible() and w.isWindow()]
+
+
+def wider_fixture_values(request) -> set[int]:
+    """ids of the values of the test's fixtures wider than one test (module, session)."""
+    held = set()
+    for defs in request.node._fixtureinfo.name2fixturedefs.values():
+        for fixturedef in defs:
+            cached = getattr(fixturedef, "cached_result", None)
+            if fixturedef.scope != "function" and cached:
+                held.add(id(cached[0]))
+    return held

@@ -126,6 +126,9 @@ def cell_x(t: int) -> float:
     return LEFT + (t - 1) * PITCH
 
 
+#: Space (pixels) above and below the legend in its margin under the viewport.
+LEGEND_PAD = 3
+
 class RowItem(QGraphicsObject):
     """One model's unrolled row; paints only the exposed cells."""
 
@@ -422,8 +425,8 @@ class UnrolledView(QGraphicsView):
         kind, t = self.adapter.selected
         if kind in self.rows:
             self.rows[kind].selected_t = t
-        # room below the rows for the legend, so it never covers a cell
-        scene.setSceneRect(scene.itemsBoundingRect().adjusted(0, -6, 10, 44))
+        # (the legend has its own margin below the viewport: see legend_margin)
+        scene.setSceneRect(scene.itemsBoundingRect().adjusted(0, -6, 10, 6))
         self.fit_height()
         self.setBackgroundBrush(QColor(self.theme.background))
 
@@ -577,12 +580,19 @@ class UnrolledView(QGraphicsView):
         viewport: cells never pass under them."""
         return self.labels.needed_width()
 
+    def legend_margin(self) -> int:
+        """Height (pixels) of the bottom margin holding the legend, outside the scrolled
+        viewport like the row names: the legend never covers a cell, however the rows
+        are scrolled."""
+        return self.legend.height() + 2 * LEGEND_PAD
+
     def _place_overlays(self) -> None:
-        margin = self.label_margin()
-        if self.viewportMargins().left() != margin:
-            self.setViewportMargins(margin, 0, 0, 0)
+        margin, bottom = self.label_margin(), self.legend_margin()
+        m = self.viewportMargins()
+        if m.left() != margin or m.bottom() != bottom:
+            self.setViewportMargins(margin, 0, 0, bottom)
         vp = self.viewport().geometry()
-        self.legend.move(vp.x() + 8, vp.bottom() - self.legend.height() - 6)
+        self.legend.move(vp.x() + 8, vp.bottom() + 1 + LEGEND_PAD)
         self.labels.setGeometry(vp.x() - margin, vp.y(), margin, vp.height())
         self.legend.raise_()
         self.labels.raise_()

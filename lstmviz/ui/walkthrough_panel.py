@@ -107,7 +107,7 @@ class WalkthroughPanel(QWidget):
                                   "border: 1px solid #e0b000; border-radius: 3px;")
         self.notice.hide()
         layout.addWidget(self.notice)
-        split = QSplitter(Qt.Orientation.Vertical)
+        split = self.split = QSplitter(Qt.Orientation.Vertical)
         self.narration = QTextBrowser()
         self.narration.setObjectName("walkthrough-narration")
         self.narration.setOpenExternalLinks(True)
@@ -581,6 +581,28 @@ class WalkthroughPanel(QWidget):
             text += "\n\n" + claims
         self.narration.document().setMarkdown(text)
         self.fit_narration()
+        self.fit_split()
+
+    def fit_split(self) -> None:
+        """Give the narration the room its text needs, taken from the step list down to
+        three of its rows (at 720p a long step's claims fell below the pane, the list below
+        it half empty); a short narration leaves the list whole."""
+        total = sum(self.split.sizes())
+        rows = self.steps_list.count()
+        if total <= 0 or not rows:
+            return
+        row = max(self.steps_list.sizeHintForRow(0), 1)
+        frame = 2 * self.steps_list.frameWidth() + 2
+        whole = sum(max(self.steps_list.sizeHintForRow(i), 1) for i in range(rows)) + frame
+        least = min(whole, 3 * row + frame)
+        view = self.narration.viewport()
+        need = int(self.narration.document().size().height()) + 8 \
+            + (self.narration.height() - view.height())
+        steps = max(least, min(whole, total - need))
+        steps = min(steps, total - self.narration.minimumHeight())
+        self.steps_list.setMinimumHeight(min(least, steps))  # (a list's own minimum is ~70)
+        if steps > 0 and self.split.sizes()[1] != steps:
+            self.split.setSizes([total - steps, steps])
 
     def fit_narration(self) -> None:
         """Presenter mode: the narration and its claims fit the pane, no scrolling (at 720p

@@ -126,3 +126,18 @@ def test_a_click_on_a_layers_cell_shows_that_layer(qtbot, held):
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
                      pos=view.mapFromScene(top.mapToScene(top.cell_rect(2).center())))
     assert adapter.layer is None and adapter.selected == ("gru", 2)
+
+
+def test_the_legend_never_covers_a_cell(qtbot, held):
+    # six models scroll vertically in a short view: the legend sits in its own margin under
+    # the viewport (as the row names sit in theirs), never over the rows, however scrolled
+    _s, _a, view = _shown_view(qtbot, held, (620, 260), seq_len=30, hidden_size=4,
+                       models=("rnn", "lstm", "gru", "indrnn", "mingru", "lru"))
+    vp = view.viewport().geometry()
+    assert view.legend.isVisible()
+    for value in (0, view.verticalScrollBar().maximum()):
+        view.verticalScrollBar().setValue(value)
+        legend = view.legend.geometry()
+        assert not legend.intersects(vp), (legend, vp)
+        assert legend.top() > vp.bottom() and legend.bottom() < view.height()
+    assert view.viewportMargins().bottom() == view.legend_margin()

@@ -248,3 +248,24 @@ def test_walkthrough_dock_render(window):
         QApplication.processEvents()
     window.grab().save("/tmp/wt_window.png")
     assert non_blank(window.docks["walkthrough"].grab().toImage())
+
+
+def test_a_long_narration_takes_room_from_the_step_list(window, qtbot):
+    # at 720p a long step's claims fell below the narration while the step list under it
+    # kept a quarter of the column: the list gives way down to three of its rows
+    window.resize(1280, 720)
+    panel = panel_of(window)
+    assert panel.open("08_after_training", animate=False)
+    qtbot.wait(50)
+    lst = panel.steps_list
+    whole = sum(lst.sizeHintForRow(i) for i in range(lst.count()))
+    panel.go_to(lst.count() - 1)  # the longest narration
+    qtbot.wait(50)
+    doc_h = panel.narration.document().size().height()
+    assert doc_h > panel.narration.viewport().height() or lst.height() >= whole  # (fits)
+    assert lst.height() <= 3 * lst.sizeHintForRow(0) + 2 * lst.frameWidth() + 4
+    panel.go_to(0)  # a shorter one: the list comes back as far as the text allows
+    qtbot.wait(50)
+    need = panel.narration.document().size().height()
+    if need + lst.height() < sum(panel.split.sizes()) - whole:
+        assert lst.height() >= whole
