@@ -168,12 +168,10 @@ class LectureLayout(QObject):
 
     def untab_hidden(self) -> None:
         """Take the hidden docks out of the narration's area: one left hidden in its tab
-        group keeps a tab bar ("Cell inspector | Walkthrough") over the narration; and out
-        of the bottom row (the training dock a step showed there kept the row short)."""
+        group keeps a tab bar ("Cell inspector | Walkthrough") over the narration."""
         w = self.window_
         for name, dock in w.docks.items():
-            if (name != self.narration and dock.isHidden()
-                    and w.dockWidgetArea(dock) in (RIGHT, BOTTOM)):
+            if name != self.narration and dock.isHidden() and w.dockWidgetArea(dock) == RIGHT:
                 w.removeDockWidget(dock)
 
     def _sizes(self, shown: list[str], bottom: list[str], tall: list[str]) -> None:
