@@ -293,6 +293,12 @@ class TrainingPanel(SweepTab, ReplayTab, QWidget):
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
 
     # -- responsive layout ------------------------------------------------------------
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        """What the dock's scroll area sizes the panel to (its wrapped status labels make
+        the layout height-for-width, which asks for their preferred height): the minimum,
+        so a short dock (a lecture's at 1280x720) scrolls only when the panel cannot fit."""
+        return self.minimumSizeHint().height()
+
     #: Below this width the settings become a tab and the three curves stack vertically.
     COMPACT_WIDTH = 760
 
@@ -314,10 +320,11 @@ class TrainingPanel(SweepTab, ReplayTab, QWidget):
             # stacked: one "iteration" label at the bottom is enough
             w.getPlotItem().getAxis("bottom").showLabel(not compact or w is self.bias_plot)
         if compact:
+            sweep = self.tabs.currentWidget() is self.sweep_tab  # preset or running: stay
             self.outer.removeWidget(self.side)
             self.side.setMaximumWidth(16777215)
             self.tabs.insertTab(0, self.side, "Setup")
-            self.tabs.setCurrentIndex(0)
+            self.tabs.setCurrentWidget(self.sweep_tab if sweep else self.side)
         else:
             current = self.tabs.currentIndex()
             self.tabs.removeTab(self.tabs.indexOf(self.side))

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -121,10 +122,51 @@ class SweepTab:
         self.sweep_axis = _SweepAxis("left")
         self.sweep_plot = self._plot("Success against lag", "eval accuracy", x_label="lag L",
                                      legend=False, left=self.sweep_axis)
-        lay.addWidget(self.sweep_plot, 1)
+        self.sweep_legend = QLabel("")
+        self.sweep_legend.setWordWrap(True)
+        self.sweep_legend.setAlignment(pg.QtCore.Qt.AlignmentFlag.AlignCenter)
+        col = QVBoxLayout()
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        col.addWidget(self.sweep_legend)
+        col.addWidget(self.sweep_plot, 1)
+        lay.addLayout(col, 1)
         self.sweep_curves: dict[str, pg.PlotDataItem] = {}
         self.sweep_refs: list = []
         return host
+
+    def preset_sweep(self, sweep) -> None:
+        """A walkthrough step's `sweep` (lstmviz.walkthrough.Sweep): its task, lengths,
+        iterations and models in the form, the budget its narration states (batch,
+        optimiser, learning rate, sizes, clip: the sweep's TrainConfig) on the left, the
+        Sweep tab current; not started (the lecturer presses Run sweep). Ignored while a
+        sweep runs."""
+        if self.sweeping:
+            return
+        cfg = sweep.config
+        self.sweep_task.setCurrentIndex(self.sweep_task.findData(sweep.task))
+        self.sweep_lags.setText(", ".join(str(n) for n in sweep.lengths))
+        self.sweep_iterations.setValue(sweep.iterations)
+        self.sweep_forget_bias.setValue(cfg.forget_bias)
+        for kind, box in self.model_boxes.items():
+            box.setChecked(kind in sweep.models)
+        self.optimizer.setCurrentIndex(self.optimizer.findData(cfg.optimizer))
+        self.lr.setValue(cfg.lr)
+        self.clip.setValue(cfg.clip or 0.0)
+        self.batch.setValue(cfg.batch_size)
+        self.hidden.setValue(cfg.hidden_size)
+        points = sweep_mod.sweep_points(self.sweep_config(), self.selected_kinds,
+                                        sweep.lengths, iterations=sweep.iterations)
+        if points != self.sweep_points:  # a new sweep (the same one keeps its points)
+            self.sweep_results, self.sweep_points = [], points
+            self._reset_sweep_plot()
+            self.sweep_plot.getPlotItem().setXRange(sweep.lengths[0], sweep.lengths[-1])
+            self.sweep_progress.setRange(0, len(points))
+            self.sweep_progress.setValue(0)
+            self.sweep_status.setText(f"Preset: {len(points)} points; Run sweep trains "
+                                      "them.")
+            self._update_buttons()
+        self.tabs.setCurrentWidget(self.sweep_tab)
 
     def _on_sweep_task(self, *_args) -> None:
         recall = self.sweep_task.currentData() == "recall"
@@ -223,6 +265,7 @@ class SweepTab:
     def _reset_sweep_plot(self) -> None:
         p = self.sweep_plot.getPlotItem()
         p.clear()
+        p.enableAutoRange(axis="x")
         self.sweep_curves = {}
         cfg = self.sweep_config()
         muted = pg.mkPen(self.theme.muted, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
@@ -238,8 +281,8 @@ class SweepTab:
                                       labelOpts={**opts, "anchors": [(0.5, 0), (0.5, 0)]}))
             p.setYRange(0, 1.02, padding=0)
         else:  # log axis: the values drawn are log10 of the MSE
-            for y, text in ((chance_score(cfg), f"chance (always the mean): "
-                             f"{format_number(chance_score(cfg))}"),
+            for y, text in ((chance_score(cfg), f"chance: {format_number(chance_score(cfg))}"
+                             "\n(always the mean)"),  # two short lines: narrow docks
                             (ADDING_SOLVED_MSE, f"solved < {ADDING_SOLVED_MSE:g}")):
                 p.addItem(pg.InfiniteLine(math.log10(y), angle=0, pen=muted, label=text,
                                           labelOpts=opts))
@@ -250,9 +293,13 @@ class SweepTab:
             self.sweep_curves[kind] = p.plot(
                 [], [], pen=self.theme.pen(kind, width=2), symbol="o", symbolSize=7,
                 symbolBrush=color, symbolPen=color, name=kind_label(kind))
-            names.append(f"<span style='color:{color.name()}'>● {kind_label(kind)}</span>")
-        # the legend lives in the title, never over a point
-        p.setTitle("Success against lag: " + " ".join(names), size="10pt")
+            names.append(f"<span style='color:{color.name()}'>●&nbsp;{kind_label(kind)}</span>")
+        # the legend lives in the title, never over a point: three names a line, so six
+        # fit a narrow dock
+        # above the plot in a label that wraps, so six names fit a narrow dock (a plot
+        # title holds one line and sets the plot's minimum width)
+        p.setTitle("Success against lag", size="10pt")
+        self.sweep_legend.setText(" ".join(names))
 
     def _on_sweep_result(self, r) -> None:
         self.sweep_results.append(r)

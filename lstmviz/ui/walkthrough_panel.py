@@ -379,6 +379,8 @@ class WalkthroughPanel(QWidget):
             # measured on the run) follows when the run arrives (`_on_applied`)
             w.apply_config(step.config, wait=False)
         self.show_docks(step.docks)
+        if step.sweep is not None:  # preset, never started: the lecturer runs it
+            w.tools["training"].preset_sweep(step.sweep)
         if w.recomputer.busy:
             self._arrival = (index, animate)
             self._show_step(step)  # the narration now; its claims again on the new run

@@ -131,6 +131,35 @@ class Highlight:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """A step's preset of the Training dock's sweep: every model at every length, each point
+    trained `iterations` minibatches with the sweep's TrainConfig (`config`)."""
+
+    task: str
+    lengths: tuple[int, ...]
+    iterations: int
+    models: tuple[str, ...]
+
+    @property
+    def points(self) -> int:
+        return len(self.lengths) * len(self.models)
+
+    @property
+    def config(self):
+        """The TrainConfig every point starts from (batch, optimiser, sizes: the dock's
+        sweep defaults, engine.training.sweep.SWEEP_CONFIG) with this task."""
+        from lstmviz.engine.training.sweep import SWEEP_CONFIG  # the trainer: on first use
+
+        return SWEEP_CONFIG.replace(task=self.task)
+
+    def value(self, key: str):
+        """A `{sweep.key}` placeholder's value (vocabulary.SWEEP_PLACEHOLDERS)."""
+        if key in ("task", "lengths", "iterations", "models", "points"):
+            return getattr(self, key)
+        return getattr(self.config, key)
+
+
+@dataclass(frozen=True)
 class Step:
     """One step of a lecture, with the full config it applies and its resolved cursor."""
 
@@ -146,6 +175,7 @@ class Step:
     highlight: Highlight = field(default_factory=Highlight)
     claims: tuple[Claim, ...] = ()
     y_range: tuple[float, float] | None = None  # gradient plot's y axis, exponents of ten
+    sweep: Sweep | None = None  # the Training dock's sweep, preset (not started)
 
 
 @dataclass(frozen=True)

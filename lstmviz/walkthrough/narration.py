@@ -34,9 +34,11 @@ def render_narration(step: Step, runs: Mapping[str, Any] | None) -> str:
     ctx = _Ctx("<narration>")
 
     def value(m: re.Match) -> str:
-        p = _parse_placeholder(ctx, m, config)
+        p = _parse_placeholder(ctx, m, config, step.sweep)
         if p.model == "setup":
             return _format_setting(getattr(config, p.key))
+        if p.model == "sweep":
+            return _format_setting(step.sweep.value(p.key))
         if not runs or p.model not in runs:
             return "…"
         return measure_quantity(p.model, p.key, runs, p.t).text()

@@ -14,7 +14,14 @@ from typing import Any
 
 from lstmviz.config import FIELDS, Config, ConfigError, model_kinds, read_toml, short_repr
 from lstmviz.walkthrough.claims import _pow10
-from lstmviz.walkthrough.model import Claim, Highlight, Step, Walkthrough, WalkthroughError
+from lstmviz.walkthrough.model import (
+    Claim,
+    Highlight,
+    Step,
+    Sweep,
+    Walkthrough,
+    WalkthroughError,
+)
 from lstmviz.walkthrough.vocabulary import (
     BOOL_OPS,
     CELL_KEYS,
@@ -27,6 +34,10 @@ from lstmviz.walkthrough.vocabulary import (
     QUANTITIES,
     STEP_KEYS,
     STEP_QUANTITIES,
+    SWEEP_KEYS,
+    SWEEP_LENGTHS,
+    SWEEP_MAX_ITERATIONS,
+    SWEEP_PLACEHOLDERS,
     TOP_KEYS,
     Y_RANGE_LIMIT,
     all_gates,
@@ -256,10 +267,53 @@ def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
     ctx.expect("claims", claims_raw, list, "a list of claim tables")
     claims = tuple(_parse_claim(ctx, f"claims[{i + 1}]", c, config)
                    for i, c in enumerate(claims_raw))
-    parse_placeholders(ctx, narration, config)
+    sweep = _parse_sweep(ctx, raw["sweep"], config) if "sweep" in raw else None
+    parse_placeholders(ctx, narration, config, sweep)
     y_range = _parse_y_range(ctx, raw["y_range"]) if "y_range" in raw else None
     return Step(ctx.step or 0, title, narration, config, dict(setup), docks, phase, t, play,
-                highlight, claims, y_range)
+                highlight, claims, y_range, sweep)
+
+
+def _parse_sweep(ctx: _Ctx, raw: Any, config: Config) -> Sweep:
+    """`sweep = {task, lengths, iterations, models}`: the Training dock's Sweep tab, preset
+    when the step opens (models default to the step's setup models)."""
+    ctx.expect("sweep", raw, dict, "a table {task, lengths, iterations, models}")
+    ctx.unknown(raw, SWEEP_KEYS, "sweep.")
+    for k in ("task", "lengths", "iterations"):
+        if k not in raw:
+            raise ctx.error(f"sweep.{k}", "missing")
+    task = ctx.expect("sweep.task", raw["task"], str, "a task name")
+    if task not in SWEEP_LENGTHS:
+        raise ctx.error("sweep.task", f"unknown task {task!r}; expected one of "
+                                      f"{', '.join(SWEEP_LENGTHS)}")
+    lengths = ctx.expect("sweep.lengths", raw["lengths"], list, "a list of lengths")
+    if not lengths:
+        raise ctx.error("sweep.lengths", "empty; give at least one length")
+    low, high = SWEEP_LENGTHS[task]
+    for n in lengths:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise ctx.error("sweep.lengths", f"expected whole numbers, got {_type_name(n)} "
+                                             f"{_short(n)}")
+        if not low <= n <= high:
+            raise ctx.error("sweep.lengths", f"{n} is out of range; {task} takes {low} to "
+                                             f"{high}")
+    iterations = raw["iterations"]
+    if isinstance(iterations, bool) or not isinstance(iterations, int):
+        raise ctx.error("sweep.iterations", f"expected a whole number of minibatches per "
+                                            f"point, got {_type_name(iterations)} "
+                                            f"{_short(iterations)}")
+    if not 1 <= iterations <= SWEEP_MAX_ITERATIONS:
+        raise ctx.error("sweep.iterations", f"{iterations} is out of range; expected 1 to "
+                                            f"{SWEEP_MAX_ITERATIONS}")
+    models = raw.get("models", list(config.models))
+    ctx.expect("sweep.models", models, list, "a list of model names")
+    if not models:
+        raise ctx.error("sweep.models", "empty; name at least one model")
+    for m in models:
+        if not isinstance(m, str) or m not in model_kinds():
+            raise ctx.error("sweep.models", f"unknown model {_short(m)}; expected some of "
+                                            f"{', '.join(model_kinds())}")
+    return Sweep(task, tuple(sorted(set(lengths))), iterations, tuple(dict.fromkeys(models)))
 
 
 def _parse_y_range(ctx: _Ctx, raw: Any) -> tuple[float, float]:
@@ -346,7 +400,8 @@ class Placeholder:
     t: int | None = None
 
 
-def _parse_placeholder(ctx: _Ctx, m: re.Match, config: Config) -> Placeholder:
+def _parse_placeholder(ctx: _Ctx, m: re.Match, config: Config,
+                       sweep: Sweep | None = None) -> Placeholder:
     where = f"narration: {m.group(0)}"
     model, body = m.group(1), m.group(2)
     parts = _PLACEHOLDER_BODY.fullmatch(body)
@@ -360,6 +415,14 @@ def _parse_placeholder(ctx: _Ctx, m: re.Match, config: Config) -> Placeholder:
         if key not in FIELDS:
             raise ctx.error(where, f"unknown setting {short_repr(key)}; expected one of "
                                    f"{', '.join(FIELDS)}")
+        return Placeholder(m.group(0), model, key)
+    if model == "sweep":
+        if sweep is None:
+            raise ctx.error(where, "this step has no sweep; add sweep = {task, lengths, "
+                                   "iterations}")
+        if t_text is not None or key not in SWEEP_PLACEHOLDERS:
+            raise ctx.error(where, f"unknown sweep value {body!r}; expected one of "
+                                   f"{', '.join(SWEEP_PLACEHOLDERS)}")
         return Placeholder(m.group(0), model, key)
     if model not in model_kinds():
         raise ctx.error(where, f"unknown model {short_repr(model)}; expected one of "
@@ -385,7 +448,8 @@ def _parse_placeholder(ctx: _Ctx, m: re.Match, config: Config) -> Placeholder:
     return Placeholder(m.group(0), model, key, t)
 
 
-def parse_placeholders(ctx: _Ctx, text: str, config: Config) -> tuple[Placeholder, ...]:
+def parse_placeholders(ctx: _Ctx, text: str, config: Config,
+                       sweep: Sweep | None = None) -> tuple[Placeholder, ...]:
     """Every placeholder in `text` (code spans included: they are replaced there too),
-    validated against the step's config; a bad one is a WalkthroughError."""
-    return tuple(_parse_placeholder(ctx, m, config) for m in PLACEHOLDER.finditer(text))
+    validated against the step's config (and sweep); a bad one is a WalkthroughError."""
+    return tuple(_parse_placeholder(ctx, m, config, sweep) for m in PLACEHOLDER.finditer(text))

@@ -65,10 +65,19 @@ ALL = Kinds(lambda s: True)
 
 TOP_KEYS = ("title", "description", "step")
 STEP_KEYS = ("title", "narration", "setup", "docks", "cursor", "play", "highlight", "claims",
-             "y_range")
+             "y_range", "sweep")
 #: Exponents of ten a step's `y_range` may span (beyond float64 both ways, for log10 plots).
 Y_RANGE_LIMIT = 100_000
 CURSOR_KEYS = ("phase", "t")
+#: A step's `sweep` preset of the Training dock's Sweep tab (never started by the step).
+SWEEP_KEYS = ("task", "lengths", "iterations", "models")
+#: Lengths a sweep may name per task (T for adding, lag L for recall), as the dock accepts.
+SWEEP_LENGTHS = {"adding": (2, 1000), "recall": (1, 1000)}
+SWEEP_MAX_ITERATIONS = 100_000
+#: What `{sweep.key}` may fill in a narration: the preset's keys, its number of points and
+#: the budget every point trains with (the sweep's TrainConfig).
+SWEEP_PLACEHOLDERS = SWEEP_KEYS + ("points", "batch_size", "optimizer", "lr", "hidden_size",
+                                   "clip")
 HIGHLIGHT_KEYS = ("cell", "gate", "steps")
 CELL_KEYS = ("model", "t")
 CLAIM_KEYS = ("model", "quantity", "op", "value", "t")

@@ -309,7 +309,7 @@ def test_sweep_cancel_leaves_no_worker_and_no_partial_csv(qtbot, panel, tmp_path
     panel.reset_sweep()
 
 
-def test_sweep_plot_is_log_with_threshold_and_legend_in_title(qtbot, panel):
+def test_sweep_plot_is_log_with_threshold_and_legend_above(qtbot, panel):
     import pyqtgraph as pg
 
     panel.sweep_task.setCurrentIndex(panel.sweep_task.findData("adding"))
@@ -318,7 +318,9 @@ def test_sweep_plot_is_log_with_threshold_and_legend_in_title(qtbot, panel):
     lines = [i for i in p.items if isinstance(i, pg.InfiniteLine)]
     assert sorted(round(line.value(), 3) for line in lines) == [-2.0, -0.778]
     assert panel.sweep_axis.log and p.legend is None
-    assert "RNN" in p.titleLabel.text and "LSTM" in p.titleLabel.text
+    legend = panel.sweep_legend  # beside the title, wrapping: never over a point
+    assert "RNN" in legend.text() and "LSTM" in legend.text() and legend.wordWrap()
+    assert "Success against lag" in p.titleLabel.text
 
 
 def test_wheel_over_an_unfocused_field_changes_nothing(qtbot, window, panel):
