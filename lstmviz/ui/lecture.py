@@ -89,7 +89,11 @@ class LectureLayout(QObject):
         self._relayout.setInterval(120)
         self._relayout.timeout.connect(self.relayout)
         self._size = None
+        self._bottom: list[str] = []
         window.installEventFilter(self)
+        unrolled = getattr(window, "unrolled", None)
+        if unrolled is not None:  # a step's models arrive after its layout: rows follow
+            unrolled.scene().sceneRectChanged.connect(self._rows_changed)
 
     # -- on / off -------------------------------------------------------------------
     def enter(self) -> None:
@@ -190,11 +194,25 @@ class LectureLayout(QObject):
             horizontal.append(docks["settings"])
             sizes.append(left)
         w.resizeDocks(horizontal, sizes, Qt.Orientation.Horizontal)
-        if bottom:
-            rows = w.unrolled.scene().sceneRect().height() if hasattr(w, "unrolled") else 200
-            height = bottom_height(_client_height(w), rows + 36)
-            w.resizeDocks([docks[n] for n in bottom], [height] * len(bottom),
-                          Qt.Orientation.Vertical)
+        self._bottom = list(bottom)
+        self._fit_bottom()
+
+    def _fit_bottom(self) -> None:
+        """Height of the bottom row: what the unrolled view's rows leave (bottom_height)."""
+        w = self.window_
+        if not self._bottom:
+            return
+        rows = w.unrolled.scene().sceneRect().height() if hasattr(w, "unrolled") else 200
+        height = bottom_height(_client_height(w), rows + 36)
+        w.resizeDocks([w.docks[n] for n in self._bottom], [height] * len(self._bottom),
+                      Qt.Orientation.Vertical)
+
+    def _rows_changed(self, *_args) -> None:
+        """The unrolled view's rows changed (the step's runs arrived, with other models
+        than the last step's): the bottom row takes the height they now leave (it was
+        sized by the previous step's rows)."""
+        if self.active:
+            self._fit_bottom()
 
     def relayout(self) -> None:
         if self.active:
