@@ -46,6 +46,18 @@ def make_window(qtbot, settings):
     return make
 
 
+@pytest.fixture
+def lecture_window(make_window):
+    """A shown MainWindow for walkthrough tests; afterwards the walkthrough is stopped and
+    presenter mode left, whatever the test did."""
+    w = make_window()
+    yield w
+    panel = w.tools["walkthrough"]
+    panel.stop()
+    if panel.presenter.active:
+        panel.presenter.set_active(False)
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_windows(request):
     """silx-style check for every test that uses qtbot: the top-level widgets it opened are

@@ -54,13 +54,8 @@ def inspector_problems(window) -> list[str]:
 
 
 @pytest.fixture
-def window(make_window):
-    w = make_window()
-    yield w
-    panel = w.tools["walkthrough"]
-    panel.stop()
-    if panel.presenter.active:
-        panel.presenter.set_active(False)
+def window(lecture_window):
+    return lecture_window
 
 
 def test_some_steps_show_the_inspector():

@@ -30,13 +30,8 @@ def settle(n: int = 3) -> None:
 
 
 @pytest.fixture
-def window(make_window):
-    w = make_window()
-    yield w
-    panel = w.tools["walkthrough"]
-    panel.stop()
-    if panel.presenter.active:
-        panel.presenter.set_active(False)
+def window(lecture_window):
+    return lecture_window
 
 
 def sized(window, size) -> None:

@@ -47,13 +47,8 @@ def legend_problems(window) -> list[str]:
 
 
 @pytest.fixture
-def window(make_window):
-    w = make_window()
-    yield w
-    panel = w.tools["walkthrough"]
-    panel.stop()
-    if panel.presenter.active:
-        panel.presenter.set_active(False)
+def window(lecture_window):
+    return lecture_window
 
 
 def present_at(window, monkeypatch, size) -> None:

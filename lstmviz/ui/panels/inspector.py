@@ -387,11 +387,9 @@ class InspectorPanel(Panel):
         for kind, run in runs.items():
             self.model_box.addItem(run.label, kind)
         self.model_box.blockSignals(False)
-        # a page is made when its model is first shown (show_frame): at launch only the
-        # selected model's (each page is a grid of pyqtgraph plots, ~0.15 s to make)
-        for kind, run in runs.items():
-            if kind in self.pages:
-                self._set_units(kind, run)
+        # a page is made, and its bar ranges set, when its model is shown (show_frame, as
+        # _key is None now): at launch only the selected model's page is made (each is a
+        # grid of pyqtgraph plots, ~0.15 s to make)
         self._key = None
 
     def _set_units(self, kind: str, run: Run) -> None:
