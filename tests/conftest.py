@@ -103,15 +103,3 @@ def wider_fixture_values(request) -> set[int]:
             if fixturedef.scope != "function" and cached:
                 held.add(id(cached[0]))
     return held
-
-
-@pytest.fixture(autouse=True)
-def no_pause_outlives_its_test():
-    """An export job a test left unfinished keeps every later background job paused
-    (ui.worker.pause_jobs is process-wide), and a later test then waits for ever (a CI run
-    hung so, idle): the jobs are resumed after each test."""
-    yield
-    from lstmviz.ui import worker
-
-    for owner in list(worker._PAUSES):
-        worker.resume_jobs(owner)

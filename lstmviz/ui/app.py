@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from pathlib import Path
@@ -19,10 +20,34 @@ def make_app():
     ensure_platform()
     from PySide6.QtWidgets import QApplication
 
+    first = QApplication.instance() is None
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("lstmviz")
     app.setOrganizationName("lstmviz")
+    if first:
+        atexit.register(_delete_widgets_before_exit)
     return app
+
+
+def _delete_widgets_before_exit() -> None:
+    """Delete every main window while the interpreter still runs (an atexit hook, so it runs
+    before PySide's own, registered earlier). PySide's hook otherwise destroys the widgets
+    a script left behind (closed, not deleted) during finalisation, when a pyqtgraph item's
+    Python event handler can no longer run: the process then crashed on exit (SIGSEGV in
+    shiboken's error reporting, seen after a window was closed during its Jacobian job)."""
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    if QApplication.instance() is None:
+        return
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    # the main windows only (their docks, plots and dialogs go with them); a parentless
+    # widget may sit in a plot's scene (a proxy widget), which deletes it itself
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, QMainWindow) and widget.parent() is None \
+                and shiboken6.isValid(widget):
+            shiboken6.delete(widget)
 
 
 def render_window(window, path: str | Path, size: tuple[int, int] | None = None) -> Path:

@@ -107,33 +107,46 @@ class _Job:
             _LIVE.discard(self)
 
 
-#: Set while background jobs may run; cleared while the GUI thread does a long job of its
-#: own in event-loop turns (an in-app export): jobs then wait at their next engine
-#: checkpoint, releasing the GIL and the cores (a window on two cores otherwise spent
-#: 2-4 s per view building an export while the Jacobian norms computed).
-_RUN = threading.Event()
-_RUN.set()
-_PAUSES: list[object] = []
+#: Owners of a pause of the background jobs -> when it lapses (time.monotonic()). The GUI
+#: thread pauses the jobs while it does a long job of its own in event-loop turns (an
+#: in-app export): they then wait at their next engine checkpoint, releasing the GIL and
+#: the cores (a window on two cores otherwise spent 2-4 s per view building an export
+#: while the Jacobian norms computed). A pause is a lease the owner renews at each of its
+#: turns: an owner that stops taking turns (the GUI thread blocked in `Recomputer.wait`,
+#: which then waited for ever on a paused job, or an owner nobody finishes) lets the jobs
+#: go on within PAUSE_LEASE seconds.
+_PAUSES: dict[int, float] = {}
+_PAUSES_LOCK = threading.Lock()
+#: Seconds a pause lasts unless renewed (longer than one export step takes).
+PAUSE_LEASE = 5.0
 
 
-def pause_jobs(owner: object) -> None:
-    """Background jobs wait at their next checkpoint until `resume_jobs(owner)`."""
-    _PAUSES.append(owner)
-    _RUN.clear()
+def pause_jobs(owner: object, lease: float = PAUSE_LEASE) -> None:
+    """Background jobs wait at their next checkpoint until `resume_jobs(owner)`, or until
+    `lease` seconds pass without another `pause_jobs(owner)` (which renews it)."""
+    with _PAUSES_LOCK:
+        _PAUSES[id(owner)] = time.monotonic() + lease
 
 
 def resume_jobs(owner: object) -> None:
-    if owner in _PAUSES:
-        _PAUSES.remove(owner)
-    if not _PAUSES:
-        _RUN.set()
+    with _PAUSES_LOCK:
+        _PAUSES.pop(id(owner), None)
+
+
+def jobs_paused() -> bool:
+    """Whether a pause holds now (lapsed ones are dropped)."""
+    now = time.monotonic()
+    with _PAUSES_LOCK:
+        for key in [k for k, until in _PAUSES.items() if until <= now]:
+            del _PAUSES[key]
+        return bool(_PAUSES)
 
 
 def _hook(cancelled: threading.Event) -> Callable[[], bool]:
     """A job's checkpoint hook: True once cancelled; waits (GIL released) while paused."""
     def hook() -> bool:
-        while not _RUN.is_set() and not cancelled.is_set():
-            _RUN.wait(0.05)
+        while not cancelled.is_set() and jobs_paused():
+            cancelled.wait(0.02)
         return cancelled.is_set()
 
     return hook

@@ -142,3 +142,73 @@ def test_jacobian_progress_reaches_the_dock_title(qtbot, settings):
     assert 0 < seen[0] < 1 and seen[-1] == 1.0
     assert any(t.endswith("%)") for t in titles), titles
     assert window.docks["jacobians"].windowTitle() == window.panels["jacobians"].title
+
+
+def _counting_job(outbox, steps=40):
+    from lstmviz.engine.cancel import checkpoint
+
+    def work(job):
+        for _ in range(steps):
+            checkpoint()
+            time.sleep(0.005)
+        return steps
+
+    return _Job("test", work, outbox)
+
+
+def test_a_pause_holds_jobs_at_their_checkpoint_until_resumed():
+    from lstmviz.ui.worker import jobs_paused, pause_jobs, resume_jobs
+
+    owner = object()
+    outbox = queue.SimpleQueue()
+    pause_jobs(owner, lease=30)
+    try:
+        job = _counting_job(outbox)
+        job.thread.join(0.5)
+        assert job.thread.is_alive() and outbox.empty()  # waiting at its first checkpoint
+        assert jobs_paused()
+    finally:
+        resume_jobs(owner)
+    job.thread.join(5)
+    assert outbox.get_nowait() == (job, "ok", 40)
+    assert not jobs_paused()
+
+
+def test_a_pause_its_owner_stops_renewing_lapses():
+    # the GUI thread blocked in Recomputer.wait never ticks an export job: its pause must
+    # not keep the job it waits for paused for ever (a CI run hung idle so)
+    from lstmviz.ui.worker import jobs_paused, pause_jobs
+
+    outbox = queue.SimpleQueue()
+    pause_jobs(object(), lease=0.3)
+    start = time.monotonic()
+    job = _counting_job(outbox)
+    job.thread.join(10)
+    assert outbox.get_nowait() == (job, "ok", 40)
+    assert 0.25 < time.monotonic() - start < 5
+    assert not jobs_paused()
+
+
+def test_an_export_left_unticked_does_not_block_a_wait(qtbot, settings, tmp_path):
+    from lstmviz.config import Config
+    from lstmviz.session import Session, compute_runs
+    from lstmviz.ui.export.dialog import ExportOptions, start_export_job
+    from lstmviz.ui.main_window import MainWindow
+    from lstmviz.ui.worker import PAUSE_LEASE, jobs_paused
+
+    config = Config(models=("rnn", "lstm"), seq_len=300, hidden_size=48)
+    window = MainWindow(Session(config, runs=compute_runs(config, jacobians=False)),
+                        settings=settings, restore=False)
+    qtbot.addWidget(window)
+    window.show()
+    job = start_export_job(window, [("gradients", window.panels["gradients"])],
+                           ExportOptions(fmt="png", path=str(tmp_path / "g.png")), progress=False)
+    assert jobs_paused()
+    window.recomputer.complete_jacobians()
+    assert not window.session.jacobians_ready
+    start = time.monotonic()
+    window.recomputer.wait(int((PAUSE_LEASE + 20) * 1000))  # no event loop: no export turn
+    assert window.session.jacobians_ready
+    assert time.monotonic() - start < PAUSE_LEASE + 20
+    job.cancel()
+    assert not jobs_paused()

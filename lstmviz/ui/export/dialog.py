@@ -610,6 +610,7 @@ class ExportJob(QObject):
     def _tick(self) -> None:
         if self._in_tick or not self.running:  # the pipeline's own event processing
             return
+        pause_jobs(self)  # renewed at each turn: the pause lapses if the turns stop
         self._in_tick = True
         try:
             done, total = next(self._steps)
