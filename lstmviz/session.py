@@ -8,6 +8,7 @@ The session is plain Python with callbacks; `lstmviz.ui.adapter` turns them into
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -223,12 +224,45 @@ def seed_offset(kind: str) -> int:
     return 1000 * (engine.cells.kinds().index(engine.cells.get(kind).name) + 1)
 
 
+#: A run's stages and the share of its time each takes (measured at T=1000, H=512: the
+#: forward about a third, the backward half): what the progress of a recompute counts.
+STAGE_SHARES = {"forward": 0.35, "backward": 0.5, "diagnostics": 0.15}
+
+
+def _stage_reporter(progress: Callable[[float], None] | None) -> Callable[[str], None]:
+    reached = [0.0]
+
+    def done(stage: str) -> None:
+        reached[0] += STAGE_SHARES[stage]
+        if progress is not None:
+            progress(min(reached[0], 1.0))
+
+    return done
+
+
+class _Shares:
+    """The mean of several runs' progress, reported as one fraction (thread-safe)."""
+
+    def __init__(self, n: int, report: Callable[[float], None]) -> None:
+        self.parts, self.report, self.lock = [0.0] * n, report, threading.Lock()
+
+    def part(self, i: int) -> Callable[[float], None]:
+        def update(fraction: float) -> None:
+            with self.lock:  # (reported under the lock: the fractions arrive in order)
+                self.parts[i] = fraction
+                self.report(sum(self.parts) / len(self.parts))
+
+        return update
+
+
 def compute_run(config: Config, task: engine.Task, kind: str,
                 imported: tuple[engine.Model, engine.Readout | None] | None = None, *,
-                jacobians: bool = True) -> Run:
+                jacobians: bool = True, progress: Callable[[float], None] | None = None) -> Run:
     """Build one model (or take imported weights) and run it forward and backward on `task`.
 
-    jacobians=False leaves the exact Jacobian norms for `Run.completed()` (see engine)."""
+    jacobians=False leaves the exact Jacobian norms for `Run.completed()` (see engine).
+    `progress(fraction)` hears the share of this run done after each stage (STAGE_SHARES)."""
+    done = _stage_reporter(progress)
     if imported is not None:
         model, readout = imported
         if model.input_size != task.input_size:
@@ -249,6 +283,7 @@ def compute_run(config: Config, task: engine.Task, kind: str,
     else:
         trace = engine.forward(model, task.xs)
     checkpoint()  # a cancelled background job stops between the stages too
+    done("forward")
     loss, dh, _ = engine.loss_and_grad(
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where,
@@ -259,6 +294,7 @@ def compute_run(config: Config, task: engine.Task, kind: str,
         model, grads = model.top, s_grads.top
     else:
         grads = engine.backward(model, trace, dh)
+    done("backward")
     diagnostics = engine.compute_diagnostics(model, trace, grads, jacobians=jacobians)
     layer_diagnostics = () if stack is None else tuple(
         engine.compute_diagnostics(m, tr, g, jacobians=jacobians)
@@ -267,6 +303,7 @@ def compute_run(config: Config, task: engine.Task, kind: str,
     loss_log10 = float(np.log10(loss)) if 0 < loss < np.inf else log10_loss(
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where)
+    done("diagnostics")
     return Run(kind, model, readout, task, trace, grads, float(loss), dh, diagnostics,
                imported is not None, loss_log10, tuple(notes) if imported is None else (),
                stack, layer_diagnostics)
@@ -291,7 +328,8 @@ def build_for(config: Config, input_size: int, kind: str) -> tuple[engine.Model,
 
 
 def compute_runs(config: Config, weights: Weights | None = None, *,
-                 jacobians: bool = True) -> dict[str, Run]:
+                 jacobians: bool = True,
+                 progress: Callable[[float], None] | None = None) -> dict[str, Run]:
     """Build every model of `config`, run it forward and backward on one shared input.
 
     Pure and thread-safe: the app calls it off the GUI thread for large settings. Models
@@ -300,20 +338,24 @@ def compute_runs(config: Config, weights: Weights | None = None, *,
     `weights` maps a kind to an imported (model, readout) that replaces the built one; the
     weights `config` names (lstmviz.named_weights, cached) take precedence over those (a
     lecture step naming weights shows them), and an import drops its kind from
-    config.weights (`Session.with_weights`).
+    config.weights (`Session.with_weights`). `progress(fraction)` hears how much of the
+    whole is done (0..1) after each stage of each run (from the threads computing them).
     """
     check_memory(config)  # refuse, with a message, what would not fit in memory
     weights = {**(weights or {}), **named_weights(config)}
     task = engine.make_task(config.task, config.seq_len, config.batch_size, seed=config.seed)
     kinds = list(config.models)
+    shares = _Shares(len(kinds), progress) if progress is not None else None
+
+    def one(i: int) -> Run:
+        return compute_run(config, task, kinds[i], weights.get(kinds[i]), jacobians=jacobians,
+                           progress=None if shares is None else shares.part(i))
+
     if len(kinds) == 1 or config.seq_len * config.hidden_size ** 2 < 50 * 16 ** 2:
-        results = [compute_run(config, task, k, weights.get(k), jacobians=jacobians)
-                   for k in kinds]
+        results = [one(i) for i in range(len(kinds))]
     else:
         with ThreadPoolExecutor(max_workers=2) as pool:  # (a job's cancel hook carried)
-            results = list(pool.map(carried(
-                lambda k: compute_run(config, task, k, weights.get(k), jacobians=jacobians)),
-                kinds))
+            results = list(pool.map(carried(one), range(len(kinds))))
     return dict(zip(kinds, results, strict=True))
 
 

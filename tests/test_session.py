@@ -84,3 +84,15 @@ def test_failed_recompute_keeps_the_old_state():
     assert s.runs is runs
     assert "rnn" not in s.weights
     assert model is s.runs["rnn"].model
+
+
+def test_compute_runs_reports_its_progress_by_stage():
+    from lstmviz.session import STAGE_SHARES, compute_runs
+
+    for config in (Config(models=("rnn",), seq_len=6, hidden_size=3),
+                   Config(models=("rnn", "lstm", "gru"), seq_len=120, hidden_size=32)):
+        seen = []
+        compute_runs(config, jacobians=False, progress=seen.append)
+        assert len(seen) == len(config.models) * len(STAGE_SHARES)  # each stage of each run
+        assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+        assert 0 < seen[0] < 1

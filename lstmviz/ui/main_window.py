@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
@@ -186,6 +187,7 @@ class MainWindow(QMainWindow):
         self.controls.layer_picker.bind(self.adapter)  # the one layer picker (issue 13)
         self.recomputer.failed.connect(self.show_error)
         self.recomputer.busyChanged.connect(self._on_busy)
+        self.recomputer.progress.connect(self._on_progress)
         self.recomputer.jacobiansPending.connect(self._on_jacobians_pending)
         self.recomputer.jacobiansProgress.connect(self._on_jacobians_progress)
         self.adapter.runsChanged.connect(self._on_runs)
@@ -407,6 +409,11 @@ class MainWindow(QMainWindow):
         act(file, "&Forget imported weights", self.clear_weights, None,
             "Go back to the initialised weights")
         file.addSeparator()
+        self.cancel_action = act(
+            file, "&Cancel computing", self.cancel_compute, "Ctrl+.",
+            "Stop the recompute in progress; the window keeps the runs it shows")
+        self.cancel_action.setEnabled(False)
+        file.addSeparator()
         act(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         play = bar.addMenu("&Playback")
@@ -454,10 +461,20 @@ class MainWindow(QMainWindow):
         self.busy_bar.setObjectName("busy")
         self.busy_bar.setRange(0, 0)
         self.busy_bar.setMaximumWidth(160)
-        self.busy_bar.setFormat("computing…")
-        self.busy_bar.setToolTip("Recomputing the runs in the background")
+        self.busy_bar.setFormat("computing… %p%")
+        self.busy_bar.setToolTip("Recomputing the runs in the background (the forward and "
+                                 "backward passes of every model; the exact Jacobian norms "
+                                 "follow in the Jacobians dock's title)")
         self.busy_bar.hide()
         status.addPermanentWidget(self.busy_bar)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setObjectName("cancel-compute")
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Stop the recompute in progress (Ctrl+.); the window "
+                                      "keeps the runs it shows")
+        self.cancel_button.clicked.connect(self.cancel_compute)
+        self.cancel_button.hide()
+        status.addPermanentWidget(self.cancel_button)
 
     # -- recompute ------------------------------------------------------------------
     def request_config(self, config: Config) -> None:
@@ -480,9 +497,26 @@ class MainWindow(QMainWindow):
         self.stager.flush()
         QApplication.processEvents()
 
+    def cancel_compute(self) -> None:
+        """File > Cancel computing: stop the background recompute; the controls go back
+        to the settings of the runs shown."""
+        if self.recomputer.cancel():
+            self.controls.set_config(self.session.config)
+            c = self.session.config
+            self.statusBar().showMessage(
+                f"Computing cancelled: still showing T = {c.seq_len}, H = {c.hidden_size}", 8000)
+
+    def _on_progress(self, fraction: float) -> None:
+        if self.busy_bar.maximum() == 0:
+            self.busy_bar.setRange(0, 100)
+        self.busy_bar.setValue(round(100 * fraction))
+
     def _on_busy(self, busy: bool) -> None:
         self.busy_bar.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.cancel_action.setEnabled(busy)
         if busy:
+            self.busy_bar.setRange(0, 0)  # until the first stage is done
             self.statusBar().showMessage("Computing…")
         else:
             self.statusBar().clearMessage()

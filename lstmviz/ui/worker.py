@@ -73,7 +73,11 @@ class _Job:
     def __init__(self, kind: str, work: Callable[[_Job], Any], outbox: queue.SimpleQueue) -> None:
         self.kind, self.work, self.outbox = kind, work, outbox
         self.cancelled = threading.Event()
-        self._working = threading.Lock()  # held while `work` runs: only then may it be stopped
+        #: True while `work` runs: only then may an exception be raised in the thread. Read
+        #: and cleared under `_state`, so a cancel never targets a thread that has moved on
+        #: (once gone, its id may be a new thread's: a pool thread got `Cancelled` so)
+        self._in_work = False
+        self._state = threading.Lock()
         self.thread = threading.Thread(target=self._run, name=f"lstmviz-{kind}", daemon=True)
         _LIVE.add(self)
         self.thread.start()
@@ -87,21 +91,30 @@ class _Job:
         if self.cancelled.is_set():
             return
         self.cancelled.set()
-        ident = self.thread.ident
-        if ident is not None and self._working.locked():
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
-                                                       ctypes.py_object(Cancelled))
+        with self._state:
+            ident = self.thread.ident
+            if ident is not None and self._in_work:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
+                                                           ctypes.py_object(Cancelled))
 
     def _run(self) -> None:
         try:
             try:
-                with self._working, cancel_scope(_hook(self.cancelled)):
-                    result: Any = ("ok", self.work(self))
+                with cancel_scope(_hook(self.cancelled)):
+                    try:
+                        with self._state:
+                            self._in_work = not self.cancelled.is_set()
+                        if not self._in_work:
+                            raise Cancelled
+                        result: Any = ("ok", self.work(self))
+                    finally:
+                        with self._state:
+                            self._in_work = False
             except Exception as exc:  # noqa: BLE001 - reported to the user, never into Qt
                 result = ("error", str(exc) or type(exc).__name__)
             if not self.cancelled.is_set():
                 self.outbox.put((self, *result))
-        except Cancelled:
+        except Cancelled:  # (also one raised in this thread just as the work ended)
             pass
         finally:
             _LIVE.discard(self)
@@ -194,12 +207,16 @@ class Recomputer(QObject):
     Signals: `busyChanged(bool)`, `failed(str)` with a message naming the problem
     (the session keeps what it had), `applied()` after new runs are installed;
     `jacobiansPending(bool)` and `jacobiansProgress(float)` (0..1, the fraction of steps of
-    all models whose exact Jacobian norms are computed) for the background norms.
+    all models whose exact Jacobian norms are computed) for the background norms;
+    `progress(float)` (0..1, the stages of the runs done) while a recompute computes in the
+    background, and `cancelled()` once `cancel()` stopped one (the session keeps its runs).
     """
 
     busyChanged = Signal(bool)
     failed = Signal(str)
     applied = Signal()
+    cancelled = Signal()
+    progress = Signal(float)
     jacobiansPending = Signal(bool)
     jacobiansProgress = Signal(float)
 
@@ -281,7 +298,7 @@ class Recomputer(QObject):
 
         def work(job: _Job):
             start = time.perf_counter()
-            runs = compute_runs(config, weights, jacobians=False)
+            runs = compute_runs(config, weights, jacobians=False, progress=job.report)
             return config, runs, time.perf_counter() - start, new_weights
 
         self._start("recompute", work)
@@ -322,7 +339,8 @@ class Recomputer(QObject):
                 break
             if status == "progress":
                 if job in self._jobs and not job.cancelled.is_set():
-                    self.jacobiansProgress.emit(value)
+                    (self.progress if job.kind == "recompute" else
+                     self.jacobiansProgress).emit(value)
                 continue
             self._jobs.discard(job)
             if job.kind == "recompute":
@@ -357,6 +375,22 @@ class Recomputer(QObject):
             for job in live:
                 job.thread.join(min(0.05, max(deadline - time.monotonic(), 0)))
         self.poll()
+
+    def cancel(self) -> bool:
+        """Stop the recompute computing in the background and drop the requests waiting
+        for it: the session keeps the runs it shows (their Jacobian norms go on). False if
+        nothing was computing."""
+        if not self.busy:
+            return False
+        self._pending = None
+        self._deferred = None
+        for job in [j for j in self._jobs if j.kind == "recompute"]:
+            job.cancel()
+            self._jobs.discard(job)
+        self._running = False
+        self.busyChanged.emit(False)
+        self.cancelled.emit()
+        return True
 
     def shutdown(self) -> None:
         """The window is closing: cancel every job and drop its result, at once (a

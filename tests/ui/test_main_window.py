@@ -7,6 +7,7 @@ from PySide6.QtCore import QSettings, Qt
 from lstmviz.config import Config
 from lstmviz.session import BACKWARD, FORWARD, LOSS, Session
 from lstmviz.ui.main_window import PANEL_CLASSES, MainWindow
+from lstmviz.ui.worker import live_jobs
 
 
 def test_default_window_shows_rnn_and_lstm(make_window):
@@ -179,6 +180,42 @@ def test_large_settings_recompute_off_the_gui_thread(make_window, qtbot):
     qtbot.waitUntil(lambda: window.session.config == big, timeout=30000)
     assert busy == [True, False]
     assert not window.busy_bar.isVisible()
+
+
+def test_a_background_recompute_shows_its_progress(make_window, qtbot):
+    window = make_window(Config(models=("rnn",), seq_len=5, hidden_size=3))
+    seen = []
+    window.recomputer.progress.connect(seen.append)
+    big = Config(models=("rnn", "lstm", "gru"), seq_len=600, hidden_size=64)
+    window.request_config(big)
+    assert window.cancel_button.isVisible() and window.cancel_action.isEnabled()
+    qtbot.waitUntil(lambda: window.session.config == big, timeout=30000)
+    # every stage of every run reported, in order, ending with the whole done
+    assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    assert window.busy_bar.maximum() == 100
+    assert not window.cancel_button.isVisible() and not window.cancel_action.isEnabled()
+
+
+def test_cancelling_a_recompute_keeps_the_runs_shown(make_window, qtbot):
+    small = Config(models=("rnn",), seq_len=5, hidden_size=3)
+    window = make_window(small)
+    runs = window.session.runs
+    cancelled = []
+    window.recomputer.cancelled.connect(lambda: cancelled.append(True))
+    big = Config(models=("rnn", "lstm", "gru"), seq_len=1000, hidden_size=256)
+    window.controls.set_config(big)
+    window.request_config(big)
+    assert window.recomputer.busy
+    window.cancel_action.trigger()
+    assert cancelled == [True] and not window.recomputer.busy
+    assert not window.busy_bar.isVisible() and not window.cancel_button.isVisible()
+    assert window.controls.seq_len.value() == 5  # the controls show what is computed
+    assert "cancelled" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: live_jobs() == 0, timeout=15000)  # the job stopped
+    qtbot.wait(100)
+    window.recomputer.poll()
+    assert window.session.runs is runs and window.session.config == small
+    assert not window.recomputer.cancel()  # nothing left to cancel
 
 
 def test_open_and_save_configuration(make_window, tmp_path):
