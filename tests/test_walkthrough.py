@@ -556,3 +556,38 @@ def test_format_md_documents_every_quantity():
         assert f"`{quantity}`" in text, quantity
     for word in ("{rnn.grad_ratio}", "@t=", "{setup.seq_len}", "Every number is checked"):
         assert word in text
+
+
+STACKED = """
+title = "Depth"
+description = "A two-layer LSTM."
+[[step]]
+title = "Bottom"
+narration = "The bottom layer."
+setup = { models = ["lstm"], num_layers = 2, seq_len = 8, hidden_size = 3 }
+layer = LAYER
+[[step]]
+title = "Top"
+narration = "Back to the top."
+"""
+
+
+def test_a_step_names_the_layer_the_views_show(tmp_path):
+    wt = load_walkthrough(write(tmp_path, STACKED.replace("LAYER", "1")))
+    bottom, top = wt.steps
+    assert (bottom.layer, bottom.view_layer) == (1, 0)
+    assert (top.layer, top.view_layer) == (None, None)  # a step without: the top layer
+    wt = load_walkthrough(write(tmp_path, STACKED.replace("LAYER", "2")))
+    assert (wt.steps[0].layer, wt.steps[0].view_layer) == (2, None)  # 2 of 2: the top
+
+
+@pytest.mark.parametrize(("value", "pattern"), [
+    ("3", r"step 1: layer: 3 is out of range; this step's models have 2 layer\(s\): "
+          r"expected 1 to 2"),
+    ("0", r"step 1: layer: 0 is out of range"),
+    ('"top"', r"step 1: layer: expected a whole number, 1 \(the bottom layer\) to 2"),
+    ("true", r"step 1: layer: expected a whole number"),
+])
+def test_a_bad_layer_is_one_message(tmp_path, value, pattern):
+    with pytest.raises(WalkthroughError, match=r"lecture\.toml: " + pattern):
+        load_walkthrough(write(tmp_path, STACKED.replace("LAYER", value)))

@@ -75,6 +75,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, metavar="PX",
                    help=f"image width in pixels, 16:9 (older flag: --size; GIF default "
                    f"{DEFAULT_GIF_WIDTH})")
+    p.add_argument("--layer", type=int, metavar="K",
+                   help="stacked models: the layer the forget-gate, gates, cell-state, "
+                   "Jacobians and inspector views show, 1 (the bottom, reading the input) "
+                   "to num_layers (the top, default; a walkthrough step: its layer)")
     p.add_argument("--cursor", action="store_true",
                    help="draw the frame's cursor line in the plots (default: none)")
     p.add_argument("--all-steps", action="store_true",
@@ -95,13 +99,27 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _config_and_frame(args) -> tuple[Config, int | None, dict]:
+def _config_and_frame(args) -> tuple[Config, int | None, dict, int | None]:
+    """The config, frame and source of the export, and the layer shown (0-based; None: the
+    top): --layer, else the walkthrough step's `layer`."""
+    config, frame, source, layer = _source(args)
+    if args.layer is not None:
+        if not 1 <= args.layer <= config.num_layers:
+            raise ExportError(f"--layer: {args.layer} is out of range; the models have "
+                              f"{config.num_layers} layer(s): 1 (the bottom) to "
+                              f"{config.num_layers} (the top)")
+        layer = None if args.layer == config.num_layers else args.layer - 1
+    return config, frame, source, layer
+
+
+def _source(args) -> tuple[Config, int | None, dict, int | None]:
     if args.walkthrough is None:
         if args.step is not None:
             raise UsageError("--step: needs --walkthrough")
         if args.config:
-            return load_config(args.config), args.frame, {"config_file": str(args.config)}
-        return Config(), args.frame, {}
+            return (load_config(args.config), args.frame, {"config_file": str(args.config)},
+                    None)
+        return Config(), args.frame, {}, None
     from lstmviz.session import frame_index
     from lstmviz.walkthrough import find_walkthrough, load_walkthrough
 
@@ -115,7 +133,8 @@ def _config_and_frame(args) -> tuple[Config, int | None, dict]:
     frame = args.frame
     if frame is None and step.phase is not None:
         frame = frame_index(step.phase, step.t or 1, step.config.seq_len)
-    return step.config, frame, {"walkthrough": str(path), "step": k, "title": step.title}
+    return (step.config, frame, {"walkthrough": str(path), "step": k, "title": step.title},
+            step.view_layer)
 
 
 def main(argv: list[str]) -> int:
@@ -141,10 +160,13 @@ def _main(argv: list[str]) -> int:
         if args.dpi is not None:
             check_number("--dpi", args.dpi, 0, 2400)
         if args.all_steps:
+            if args.layer is not None:
+                raise ExportError("--layer: not with --all-steps (each step shows the layer "
+                                  "its `layer` key names)")
             return _export_deck(args, formats, size)
         if args.stride is not None and args.stride < 1:
             raise ExportError(f"--stride: {args.stride} must be at least 1")
-        config, frame, source = _config_and_frame(args)
+        config, frame, source, layer = _config_and_frame(args)
         T = config.seq_len
         if frame is not None and not -(2 * T + 1) <= frame <= 2 * T:
             raise ExportError(f"--frame: {frame} is out of range; this run has frames "
@@ -155,7 +177,7 @@ def _main(argv: list[str]) -> int:
             gif_target=args.gif_target, stride=args.stride,
             frames_dir=Path(args.frames_dir) if args.frames_dir else None,
             transparent=args.transparent, source=source, size=size, preset=args.preset,
-            dpi=args.dpi, cursor=args.cursor, kinds=tuple(config.models))
+            dpi=args.dpi, cursor=args.cursor, kinds=tuple(config.models), layer=layer)
         from lstmviz.export import check_out_dir, destination, planned_files
 
         destination(request)

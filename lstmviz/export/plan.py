@@ -99,6 +99,9 @@ class ExportRequest:
     manifest: bool = True
     skip_inapplicable: bool = True
     kinds: tuple[str, ...] = ()  # the models shown (for `skipped`); empty: no skipping
+    #: the layer of stacked models the one-layer views show (0-based from the bottom;
+    #: None: each model's top layer), as the window's layer picker and `--layer`
+    layer: int | None = None
 
 
 # -- names and checks ---------------------------------------------------------------------

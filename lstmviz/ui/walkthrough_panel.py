@@ -408,6 +408,7 @@ class WalkthroughPanel(QWidget):
     def _finish_step(self, step: Step, animate: bool) -> None:
         w = self.window_
         self._set_y_range(self.step_y_range(step))
+        w.adapter.set_layer(step.view_layer)  # a step owns the layer shown (default: top)
         if step.phase is not None:
             self._move_cursor(frame_index(step.phase, step.t or 1, w.session.seq_len),
                               step.play and animate)

@@ -176,6 +176,16 @@ class Step:
     claims: tuple[Claim, ...] = ()
     y_range: tuple[float, float] | None = None  # gradient plot's y axis, exponents of ten
     sweep: Sweep | None = None  # the Training dock's sweep, preset (not started)
+    #: the layer of stacked models the one-layer views show, 1-based from the bottom
+    #: (None: the top one)
+    layer: int | None = None
+
+    @property
+    def view_layer(self) -> int | None:
+        """`layer` as the views take it (0-based; None: each model's top layer)."""
+        if self.layer is None or self.layer == self.config.num_layers:
+            return None
+        return self.layer - 1
 
 
 @dataclass(frozen=True)

@@ -270,8 +270,23 @@ def _parse_step(ctx: _Ctx, raw: Any, base: Config) -> Step:
     sweep = _parse_sweep(ctx, raw["sweep"], config) if "sweep" in raw else None
     parse_placeholders(ctx, narration, config, sweep)
     y_range = _parse_y_range(ctx, raw["y_range"]) if "y_range" in raw else None
+    layer = _parse_layer(ctx, raw["layer"], config) if "layer" in raw else None
     return Step(ctx.step or 0, title, narration, config, dict(setup), docks, phase, t, play,
-                highlight, claims, y_range, sweep)
+                highlight, claims, y_range, sweep, layer)
+
+
+def _parse_layer(ctx: _Ctx, raw: Any, config: Config) -> int:
+    """`layer = K`: the layer of the stacked models (1 = the bottom, reading the input) that
+    the forget-gate, gates, cell-state and Jacobians panels and the inspector show."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ctx.error("layer", f"expected a whole number, 1 (the bottom layer) to "
+                                 f"{config.num_layers} (the top), got {_type_name(raw)} "
+                                 f"{_short(raw)}")
+    if not 1 <= raw <= config.num_layers:
+        raise ctx.error("layer", f"{raw} is out of range; this step's models have "
+                                 f"{config.num_layers} layer(s): expected 1 to "
+                                 f"{config.num_layers}")
+    return raw
 
 
 def _parse_sweep(ctx: _Ctx, raw: Any, config: Config) -> Sweep:

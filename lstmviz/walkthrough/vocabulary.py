@@ -65,7 +65,7 @@ ALL = Kinds(lambda s: True)
 
 TOP_KEYS = ("title", "description", "step")
 STEP_KEYS = ("title", "narration", "setup", "docks", "cursor", "play", "highlight", "claims",
-             "y_range", "sweep")
+             "y_range", "sweep", "layer")
 #: Exponents of ten a step's `y_range` may span (beyond float64 both ways, for log10 plots).
 Y_RANGE_LIMIT = 100_000
 CURSOR_KEYS = ("phase", "t")

@@ -136,3 +136,25 @@ def test_views_match_the_app():
     from lstmviz.ui.export.scene import target_names
 
     assert VIEWS == target_names()
+
+
+def test_layer_chooses_what_the_one_layer_views_show(tmp_path):
+    path = tmp_path / "stack.toml"
+    save_config(path, Config(models=("lstm",), seq_len=6, hidden_size=3, num_layers=2))
+    outs = {}
+    for layer in ("1", "2"):
+        out = tmp_path / f"layer{layer}"
+        out.mkdir()
+        lstmviz("--config", path, "--layer", layer, "--out", out, "--format", "csv",
+                "--panels", "forget", check=0)
+        assert json.loads((out / "manifest.json").read_text())["layer"] == int(layer)
+        outs[layer] = (out / "forget.csv").read_text()
+    default = tmp_path / "default"
+    default.mkdir()
+    lstmviz("--config", path, "--out", default, "--format", "csv", "--panels", "forget",
+            check=0)
+    assert (default / "forget.csv").read_text() == outs["2"]  # the top by default
+    assert outs["1"] != outs["2"]
+    proc = lstmviz("--config", path, "--layer", "3", "--out", default, "--force", check=2)
+    assert "--layer: 3 is out of range; the models have 2 layer(s): 1 (the bottom) to 2 " \
+           "(the top)" in error_line(proc)

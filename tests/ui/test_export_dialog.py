@@ -195,3 +195,23 @@ def test_animation_dialog_starts_a_job(window, tmp_path, qtbot):
     job = window._export_job
     qtbot.waitUntil(lambda: (tmp_path / "a.gif").exists(), timeout=60000)
     assert job.result == tmp_path / "a.gif"
+
+
+def test_an_export_shows_the_layer_the_window_shows(make_window, tmp_path):
+    import csv
+
+    from lstmviz.ui.export.dialog import start_export_job
+
+    window = make_window(Config(models=("lstm",), seq_len=6, hidden_size=3, num_layers=2))
+    window.session.to_end()
+    texts = {}
+    for layer in (0, None):
+        window.adapter.set_layer(layer)
+        out = tmp_path / f"forget-{layer}" / "forget.csv"
+        out.parent.mkdir()
+        job = start_export_job(window, [("forget", window.panels["forget"])],
+                               ExportOptions(fmt="csv", path=str(out)), progress=False)
+        assert job.request.layer == layer
+        assert out in job.wait()
+        texts[layer] = list(csv.reader(out.open()))
+    assert texts[0] != texts[None]

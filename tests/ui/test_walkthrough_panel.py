@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QToolBar
@@ -269,3 +270,31 @@ def test_a_long_narration_takes_room_from_the_step_list(window, qtbot):
     need = panel.narration.document().size().height()
     if need + lst.height() < sum(panel.split.sizes()) - whole:
         assert lst.height() >= whole
+
+
+def test_a_step_shows_the_layer_it_names(window, tmp_path):
+    path = tmp_path / "depth.toml"
+    path.write_text("""
+title = "Depth"
+description = "A two-layer LSTM."
+[[step]]
+title = "Bottom"
+narration = "The bottom layer's forget gates."
+setup = { models = ["lstm"], num_layers = 2, seq_len = 8, hidden_size = 3 }
+layer = 1
+docks = ["forget"]
+[[step]]
+title = "Top"
+narration = "The top layer again."
+""", encoding="utf-8")
+    panel = panel_of(window)
+    assert panel.open(path)
+    panel.wait_step()
+    picker = window.controls.layer_picker
+    assert window.adapter.layer == 0 and picker.currentData() == 0
+    forget = window.panels["forget"]
+    bottom = forget.heatmaps["lstm"].full.copy()
+    panel.go_to(1)
+    panel.wait_step()
+    assert window.adapter.layer is None and picker.currentData() == 1  # the top
+    assert not np.array_equal(forget.heatmaps["lstm"].full, bottom)  # (could fail)

@@ -140,6 +140,7 @@ def build_step(step, theme: str, session: Session | None = None) -> tuple[Headle
         else:
             scene.widgets[name].resize(int(r.width()), int(r.height()))
     process_events(2)
+    scene.adapter.set_layer(step.view_layer)
     scene.seek(step_frame(step, session))
     process_events(2)
     return scene, layout

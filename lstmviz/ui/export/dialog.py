@@ -491,7 +491,7 @@ def request_for(window, items: list[tuple[str, QWidget]], options: ExportOptions
         preset=options.preset if options.preset in PRESETS else "slide",
         dpi=float(options.dpi) if options.use_dpi else None,
         rename={} if several else {f"{names[0]}.{fmt}": path.name},
-        manifest=several, kinds=tuple(window.session.runs),
+        manifest=several, kinds=tuple(window.session.runs), layer=window.adapter.layer,
         # one view asked for by name is written even where it does not apply
         skip_inapplicable=several,
         source={"app": "File > Export"})

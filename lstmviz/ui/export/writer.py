@@ -216,6 +216,12 @@ def export_steps(config: Config, request: ExportRequest, *, session=None,
     yield done, total
     scene = HeadlessScene(session, [], request.theme, destination=dest,
                           cursor=request.cursor, window=window, hidden_subplots=sub_skips)
+    try:
+        scene.adapter.set_layer(request.layer)
+    except IndexError as exc:
+        scene.close()
+        raise ExportError(f"--layer: {request.layer + 1} is out of range; the models have "
+                          f"{scene.adapter.num_layers} layer(s)") from exc
     written: list[dict] = []
     encoded: dict[str, Future] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
@@ -289,6 +295,8 @@ def export_steps(config: Config, request: ExportRequest, *, session=None,
                                   and request.width is None else None,
                                   "dpi": dest.dpi, "device_pixel_ratio": dest.ratio},
                          "cursor": request.cursor,
+                         "layer": (scene.adapter.num_layers if request.layer is None
+                                   else request.layer + 1),
                          "skipped": [{"view": v, "reason": r}
                                      for v, r in skipped.items()],
                          "skipped_subplots": sub_skips}
