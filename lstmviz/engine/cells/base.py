@@ -203,8 +203,9 @@ class CellKind:
       cell_path(p, o, run, sl, jac) -> (direct (n,), indirect (n, H, H)) for the steps sl of
       batch element 0 of a forward run (cells.Forward), for kinds with an LSTM-style cell
       path (the cell panel), else None; jac=None -> (direct, None) without the Jacobians.
-    Speed: scan (vectorised forward/backward over all T steps, see scan.py) or None;
-      train_kernel (a lean last-step-loss kernel) or None.
+    Speed: scan (vectorised forward/backward over all T steps, see scan.py) or None; loop
+      (the forward time loop in place) or None; train_kernel (a lean last-step-loss kernel)
+      or None.
     Inspector: equations (HTML), path (the state update as bar series), eigenvalues.
     """
 
@@ -240,6 +241,11 @@ class CellKind:
     h_of: Callable[[tuple], np.ndarray] = h_first
     state_dtype: type = np.float64
     scan: Any = None
+    #: loop(p, o, xproj, state0) -> (states, extras, advance): the forward pass's (T, B, ...)
+    #: buffers, the gate arrays possibly views of xproj (which it may overwrite), and
+    #: advance(t), which runs step t in place in them: the numbers of `step`, without a
+    #: per-step allocation or copy. None: run.py loops over `step` and copies.
+    loop: Callable | None = None
     cell_path: Callable | None = None
     #: jac_left(r, full) -> r @ full for one step's full state Jacobian (S, S), using its
     #: structure (the LSTM's diagonal c->c and c->h blocks: half the work); None: dense.
@@ -299,6 +305,13 @@ class CellKind:
         return dprev, sg.dgi @ w, dparams
 
 
+def outer_sum(d: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """sum_k outer(d[k], v[k]) = d.T @ v (P, N) for d (K, P), v (K, N), as one GEMM over all
+    steps and batch elements, computed as (v.T @ d).T (the same products and sums; 15-45%
+    faster in OpenBLAS for K >> P, N) and returned C-contiguous."""
+    return np.ascontiguousarray((v.T @ d).T)
+
+
 def projection_grads(
     kind: CellKind,
     p: Params,
@@ -316,13 +329,13 @@ def projection_grads(
     flat = dgi.reshape(T * B, P)
     w, b = kind.input_weights(p)
     db = flat.sum(axis=0) if b is not None else None
-    out = kind.input_grads(flat.T @ xs.reshape(T * B, -1), db)
+    out = kind.input_grads(outer_sum(flat, xs.reshape(T * B, -1)), db)
     if kind.recurrent is not None:
         h_prev = prev[0]
         GH = dgh.shape[2]
         fh = dgh.reshape(T * B, GH)
         if kind.recurrent == "dense":
-            out["weight_hh"] = fh.T @ h_prev.reshape(T * B, -1)
+            out["weight_hh"] = outer_sum(fh, h_prev.reshape(T * B, -1))
         else:  # diagonal: pre = u * h_prev + ...
             out["weight_hh"] = np.einsum("ij,ij->j", fh, h_prev.reshape(T * B, -1))
         out["bias_hh"] = db.copy() if dgh is dgi and db is not None else fh.sum(axis=0)
@@ -453,8 +466,8 @@ def kernel_param_grads(
     fa = da.reshape(T * B, G)
     fh = dgh.reshape(T * B, G)
     return {
-        "weight_ih": fa.T @ xs.reshape(T * B, -1),
-        "weight_hh": fh.T @ h_prev.reshape(T * B, -1),
+        "weight_ih": outer_sum(fa, xs.reshape(T * B, -1)),
+        "weight_hh": outer_sum(fh, h_prev.reshape(T * B, -1)),
         "bias_ih": fa.sum(axis=0),
         "bias_hh": fh.sum(axis=0),
     }

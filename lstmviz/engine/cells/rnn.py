@@ -77,6 +77,24 @@ def step(p, o, x, state, xproj=None):
     return (h,), Cache(x, h_prev, pre, dphi)
 
 
+def loop(p, o, xproj, state0):
+    """The forward time loop in place (CellKind.loop): the pre-activations live in xproj."""
+    T, B, H = xproj.shape
+    h, dphi = np.empty((T, B, H)), np.empty((T, B, H))
+    w = p["weight_hh"].T
+    act = o["act"]
+    rec = np.empty((B, H))
+    (h0,) = state0
+
+    def advance(t):
+        pre = xproj[t]
+        np.matmul(h0 if t == 0 else h[t - 1], w, out=rec)
+        pre += rec
+        h[t], dphi[t] = act(pre)
+
+    return (h,), {"pre": xproj, "dphi": dphi}, advance
+
+
 def step_back(p, o, dstate, cache):
     """dstate = (dh,) total dL/dh_t (B, H) -> ((dh_prev,), StepGrad(dpre, dpre))."""
     (dh,) = dstate
@@ -155,6 +173,7 @@ KIND = CellKind(
     extras=("pre", "dphi"),
     step=step,
     step_back=step_back,
+    loop=loop,
     input_weights=folded_input,
     recurrent="dense",
     param_grads=param_grads,
