@@ -1,6 +1,8 @@
 """The forward time loop (cells/run.py): a kind's in-place `loop` gives exactly the numbers of
-its `step` (no warnings on extreme inputs), and a cancel during a forward pass stops it within
-CHECK_EVERY steps (issue 17: a close during a recompute waited for the whole forward)."""
+its `step` (no warnings on extreme inputs), also with the recurrent products row by row
+(cells.base.rec_matmul, for large weights and few rows); and a cancel during a forward pass
+stops it within CHECK_EVERY steps (issue 17: a close during a recompute waited for the whole
+forward)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ import pytest
 from lstmviz import engine
 from lstmviz.engine import cells
 from lstmviz.engine.cancel import Cancelled, cancel_scope
+from lstmviz.engine.cells import base
 from lstmviz.engine.cells.run import CHECK_EVERY
 from lstmviz.engine.stack import build_stack, stack_forward
+
+from .test_unroll import test_backward_matches_finite_differences as fd_check
 
 LOOPED = [k for k in cells.kinds() if cells.get(k).loop is not None]
 STEPPED = [k for k in cells.kinds() if cells.get(k).scan is None]  # every step in Python
@@ -32,10 +37,38 @@ def _by_steps(kind, params, o, xs, state0):
             {name: np.stack([e[j] for e in extras]) for j, name in enumerate(kind.extras)})
 
 
+@pytest.fixture(params=[False, True], ids=["gemm", "rows"])
+def rows(request, monkeypatch):
+    """True: every recurrent product of 2..ROWS_B rows goes row by row (as for H=512)."""
+    if request.param:
+        monkeypatch.setattr(base, "ROWS_BYTES", 0)
+    return request.param
+
+
+@pytest.mark.parametrize("B", [1, 2, 3, 5, 8])
+def test_rec_matmul_is_the_product(B, rows):
+    rng = np.random.default_rng(B)
+    a, w = rng.standard_normal((B, 6)), rng.standard_normal((7, 6)).T  # w a transposed view
+    got = base.rec_matmul(a, w)
+    np.testing.assert_allclose(got, a @ w, rtol=1e-14, atol=1e-14)
+    if rows and B <= base.ROWS_B:  # row b is exactly the B = 1 product of row b
+        for b in range(B):
+            assert np.array_equal(got[b], a[b] @ w)
+    out = np.empty((B, 7))
+    assert base.rec_matmul(a, w, out=out) is out
+    assert np.array_equal(out, got)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_row_by_row_products_match_finite_differences(kind, monkeypatch):
+    monkeypatch.setattr(base, "ROWS_BYTES", 0)
+    fd_check(kind, "tanh", 5, 3, 3, 4, 0)
+
+
 @pytest.mark.parametrize("kind_name", LOOPED)
 @pytest.mark.parametrize("scale", [1.0, 1e4])  # 1e4: saturated gates, e^-x overflows
 @pytest.mark.parametrize("B", [1, 3])
-def test_loop_gives_exactly_the_numbers_of_step(kind_name, scale, B):
+def test_loop_gives_exactly_the_numbers_of_step(kind_name, scale, B, rows):
     kind = cells.get(kind_name)
     T, I, H = 11, 3, 5
     model = engine.build_model(kind_name, I, H, seed=4)

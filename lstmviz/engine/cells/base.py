@@ -305,6 +305,27 @@ class CellKind:
         return dprev, sg.dgi @ w, dparams
 
 
+#: A product with a weight matrix of at least ROWS_BYTES and 2..ROWS_B batch rows is one
+#: matrix-vector product per row (`rec_matmul`): OpenBLAS's GEMM packs the whole matrix each
+#: call, which at H=512 made a B=2 LSTM step 4-7x slower than a B=1 step (GEMV); per row it
+#: is B times the B=1 time. Measured on 2 MB-L2 cores (scripts/bench_engine.py --goal).
+ROWS_BYTES = 4 << 20
+ROWS_B = 4
+
+
+def rec_matmul(a: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """a @ w for a (B, K), w (K, N): the recurrent products of the time loops (forward h_{t-1}
+    W_hh^T, backward dpre W_hh), per row for a few rows and a large w (ROWS_BYTES)."""
+    B = a.shape[0]
+    if 1 < B <= ROWS_B and w.nbytes >= ROWS_BYTES:
+        if out is None:
+            out = np.empty((B, w.shape[1]), dtype=np.result_type(a, w))
+        for b in range(B):
+            np.matmul(a[b], w, out=out[b])
+        return out
+    return np.matmul(a, w, out=out)
+
+
 def outer_sum(d: np.ndarray, v: np.ndarray) -> np.ndarray:
     """sum_k outer(d[k], v[k]) = d.T @ v (P, N) for d (K, P), v (K, N), as one GEMM over all
     steps and batch elements, computed as (v.T @ d).T (the same products and sums; 15-45%

@@ -33,6 +33,7 @@ from .base import (
     init_option,
     kernel_param_grads,
     projection_grads,
+    rec_matmul,
     stacked_init,
 )
 
@@ -88,7 +89,7 @@ def step(p, o, x, state, xproj=None):
     if xproj is None:
         w, b = input_weights(p)
         xproj = x @ w.T + b
-    gh = h_prev @ p["weight_hh"].T  # (B, 3H); b_hr, b_hz are in xproj (input_weights)
+    gh = rec_matmul(h_prev, p["weight_hh"].T)  # (B, 3H); b_hr, b_hz are in xproj (input_weights)
     rz = gh[:, : 2 * H]
     ghn = gh[:, 2 * H :]
     n, h = np.empty((B, H)), np.empty((B, H))
@@ -109,7 +110,7 @@ def loop(p, o, xproj, state0):
     def advance(t):
         a = xproj[t]
         h_prev = h0 if t == 0 else h[t - 1]
-        np.matmul(h_prev, w, out=gh)
+        rec_matmul(h_prev, w, out=gh)
         _cell(gh, a, b_hn, h_prev, a[:, : 2 * H], a[:, 2 * H :], ghn[t], h[t])
 
     extras = {"r": xproj[..., :H], "z": xproj[..., H : 2 * H], "n": xproj[..., 2 * H :],
@@ -153,7 +154,7 @@ def step_back(p, o, dstate, cache):
     dgh = np.empty((B, 3 * H))
     dgh[:, : 2 * H] = dgi[:, : 2 * H]
     np.multiply(dn, r, out=dgh[:, 2 * H :])
-    dh_prev = dgh @ p["weight_hh"]
+    dh_prev = rec_matmul(dgh, p["weight_hh"])
     np.multiply(dh, z, out=omz)
     dh_prev += omz
     return (dh_prev,), StepGrad(dgi, dgh)

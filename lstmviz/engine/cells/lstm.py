@@ -31,6 +31,7 @@ from .base import (
     init_option,
     kernel_param_grads,
     projection_grads,
+    rec_matmul,
     stacked_init,
 )
 
@@ -102,7 +103,7 @@ def step(p, o, x, state, xproj=None):
     H = h_prev.shape[1]
     if xproj is None:
         xproj = x @ p["weight_ih"].T + (p["bias_ih"] + p["bias_hh"])
-    a = h_prev @ p["weight_hh"].T  # (B, 4H), the buffer every gate lives in
+    a = rec_matmul(h_prev, p["weight_hh"].T)  # (B, 4H), the buffer every gate lives in
     a += xproj  # xproj holds both biases (folded_input)
     h, c, tc = (np.empty(c_prev.shape) for _ in range(3))
     _cell(a, c_prev, c, tc, h)
@@ -122,7 +123,7 @@ def loop(p, o, xproj, state0):
 
     def advance(t):
         a = xproj[t]
-        np.matmul(h0 if t == 0 else h[t - 1], w, out=rec)
+        rec_matmul(h0 if t == 0 else h[t - 1], w, out=rec)
         a += rec
         _cell(a, c0 if t == 0 else c[t - 1], c[t], tc[t], h[t])
 
@@ -164,7 +165,7 @@ def step_back(p, o, dstate, cache):
     do *= og
     do *= tc
     do *= dh
-    dh_prev = da @ p["weight_hh"]
+    dh_prev = rec_matmul(da, p["weight_hh"])
     return (dh_prev, dct * f), StepGrad(da, da, None, (dh, dct))
 
 

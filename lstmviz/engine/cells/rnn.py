@@ -33,6 +33,7 @@ from .base import (
     init_option,
     kernel_param_grads,
     projection_grads,
+    rec_matmul,
     stacked_init,
 )
 
@@ -71,7 +72,7 @@ def step(p, o, x, state, xproj=None):
     (h_prev,) = state
     if xproj is None:
         xproj = x @ p["weight_ih"].T + (p["bias_ih"] + p["bias_hh"])
-    pre = h_prev @ p["weight_hh"].T
+    pre = rec_matmul(h_prev, p["weight_hh"].T)
     pre += xproj  # xproj holds both biases (folded_input)
     h, dphi = o["act"](pre)
     return (h,), Cache(x, h_prev, pre, dphi)
@@ -88,7 +89,7 @@ def loop(p, o, xproj, state0):
 
     def advance(t):
         pre = xproj[t]
-        np.matmul(h0 if t == 0 else h[t - 1], w, out=rec)
+        rec_matmul(h0 if t == 0 else h[t - 1], w, out=rec)
         pre += rec
         h[t], dphi[t] = act(pre)
 
@@ -99,7 +100,7 @@ def step_back(p, o, dstate, cache):
     """dstate = (dh,) total dL/dh_t (B, H) -> ((dh_prev,), StepGrad(dpre, dpre))."""
     (dh,) = dstate
     dpre = dh * cache.dphi
-    return (dpre @ p["weight_hh"],), StepGrad(dpre, dpre)
+    return (rec_matmul(dpre, p["weight_hh"]),), StepGrad(dpre, dpre)
 
 
 def param_grads(p, xs, prev, dgi, dgh, other=None):
