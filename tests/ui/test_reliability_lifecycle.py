@@ -1,8 +1,9 @@
 """Cooperative cancel (issue 17, "Deadlock"): background jobs run the engine inside a
 cancel scope whose checkpoints (every 8th forward step, each backward step, each Jacobian
-product, between a run's stages, in compute_runs' own threads too) stop a cancelled job within a step. Closing,
-deleting and quitting during every kind of background job ends within seconds, with no
-os._exit needed: the process exits normally because no thread is left computing."""
+product, between a run's stages, in compute_runs' own threads too) stop a cancelled job
+within a few steps. Closing, deleting and quitting during every kind of background job ends
+within seconds, with no os._exit needed: the process exits normally because no thread is
+left computing."""
 
 from __future__ import annotations
 
