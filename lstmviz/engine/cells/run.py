@@ -4,8 +4,10 @@
 `engine.unroll` builds on. Speed is the unroller's: the input projections of all steps are
 one matmul before the loop and the parameter gradients one product each after it
 (`CellKind.param_grads`); kinds with a `scan` (minGRU, minLSTM, LRU: linear in h_{t-1}) run
-both directions without a Python loop per step. No validation beyond the kind (the unroller
-validates shapes); non-finite values propagate without warnings.
+both directions without a Python loop per step; kinds with a `loop` (rnn, lstm, gru) run the
+forward steps in place in preallocated buffers. The forward loop calls `cancel.checkpoint()`
+every CHECK_EVERY steps. No validation beyond the kind (the unroller validates shapes);
+non-finite values propagate without warnings.
 """
 
 from __future__ import annotations
