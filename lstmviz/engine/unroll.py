@@ -1,6 +1,7 @@
 """Unrolling through time for any registered kind: `forward` (cells.run_forward: T calls of
-the kind's step, or the same steps in place (its loop), or its scan) and `backward` (BPTT, T calls of the kind's step_back with the
-running gradient kept in the log domain), with the results frozen in `Trace` and `Grads`.
+the kind's step, or the same steps in place (its loop), or its scan) and `backward` (BPTT,
+T calls of the kind's step_back with the running gradient kept in the log domain), with the
+results frozen in `Trace` and `Grads`.
 
 Speed: the input projections of all steps are one matmul before the loop, and the parameter
 gradients are one product over the stacked per-step projection gradients after it.
