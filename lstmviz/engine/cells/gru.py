@@ -191,7 +191,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
     n = np.empty((T, B, H))
     ghn = np.empty((T, B, H))
     for t in range(T):
-        gh = h[t] @ W
+        gh = rec_matmul(h[t], W)
         gh += bhh
         r_z = rz[t]
         np.add(xproj[t, :, : 2 * H], gh[:, : 2 * H], out=r_z)
@@ -225,7 +225,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
             first = float(np.linalg.norm(dht))
             break
         zt = dht * z[t]
-        dht = dgh[t].reshape(B, 3 * H) @ Whh
+        dht = rec_matmul(dgh[t].reshape(B, 3 * H), Whh)
         dht += zt
     dgi = dgh.copy()
     dgi[:, :, 2] = dn_all

@@ -252,7 +252,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
     tc = np.empty((T, B, H))
     for t in range(T):
         a = acts[t]
-        a += h[t] @ W
+        a += rec_matmul(h[t], W)
         np.exp(a, out=a)
         a += 1.0
         np.reciprocal(a, out=a)
@@ -285,7 +285,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
         if t == 0:
             first = float(np.linalg.norm(dht))
             break
-        dht = da[t].reshape(B, 4 * H) @ Whh
+        dht = rec_matmul(da[t].reshape(B, 4 * H), Whh)
     da = da.reshape(T, B, 4 * H)
     grads = kernel_param_grads(da, da, xs, h[:-1])
     return LastStep(float(loss), h[T], grads, first, last, f, extra)

@@ -124,7 +124,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
     h = np.zeros((T + 1, B, H))
     for t in range(T):
         a = pre[t]
-        a += h[t] @ W
+        a += rec_matmul(h[t], W)
         if activation == "tanh":
             fast_tanh(a, h[t + 1])
         elif activation == "relu":
@@ -145,7 +145,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
     last = float(np.linalg.norm(dht))
     for t in range(T - 1, 0, -1):
         np.multiply(dht, dphi[t], out=dpre[t])
-        dht = dpre[t] @ Whh
+        dht = rec_matmul(dpre[t], Whh)
     first = float(np.linalg.norm(dht))
     np.multiply(dht, dphi[0], out=dpre[0])
     grads = kernel_param_grads(dpre, dpre, xs, h[:-1])
