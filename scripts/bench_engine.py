@@ -1,9 +1,12 @@
 """Benchmark the NumPy engine: forward + backward per kind and size, diagnostics, and PyTorch.
 
 Single-threaded on both sides (the env vars must be set before NumPy is imported). Prints
-best-of-n wall times in milliseconds; "ratio" = torch time / engine time (> 1: engine faster).
+best-of-n wall times in milliseconds; "ratio" = torch time / engine time (> 1: engine faster;
+the first line's "engine/torch" is its inverse, <= 1 there is the same goal).
+--goal: issue 16 only, torch/engine at H=128, T=200, B=32 (the goal >= 1) and at lecture sizes
+(B = 1), each a best of interleaved runs, --repeats times, then the medians.
 
-    python scripts/bench_engine.py [--quick]
+    python scripts/bench_engine.py [--quick | --goal [--repeats N]]
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -89,10 +93,45 @@ def torch_fb(kind: str, H: int, T: int, B: int):
     return run
 
 
+#: (H, T, B): issue 16's batch-32 size, lecture sizes (the walkthrough's H=16, B=1), and a
+#: small batch at the largest H (cells.base.rec_matmul)
+GOAL_SIZES = [(128, 200, 32), (16, 100, 1), (64, 200, 1), (512, 200, 2)]
+
+
+def goal(repeats: int) -> None:
+    """torch/engine per kind at GOAL_SIZES, `repeats` times (each a best of 9 interleaved
+    runs), and the medians."""
+    if torch is None:
+        print("--goal needs torch (pip install torch)")
+        return
+    ratios: dict[tuple, list[float]] = {}
+    for r in range(repeats):
+        for H, T, B in GOAL_SIZES:
+            parts = []
+            for kind in TORCH:
+                run, _ = engine_fb(kind, H, T, B)
+                t_eng, t_torch = best_times([run, torch_fb(kind, H, T, B)], 9)
+                ratios.setdefault((H, T, B, kind), []).append(t_torch / t_eng)
+                parts.append(f"{kind} {t_torch / t_eng:.2f} ({t_eng:.1f} / {t_torch:.1f} ms)")
+            print(f"repeat {r + 1}, H={H}, T={T}, B={B}: torch/engine " + ", ".join(parts),
+                  flush=True)
+    print(f"medians of {repeats} (torch/engine, >= 1: engine no slower), float64, 1 thread:")
+    for H, T, B in GOAL_SIZES:
+        med = ", ".join(f"{kind} {statistics.median(ratios[H, T, B, kind]):.2f}"
+                        for kind in TORCH)
+        print(f"  H={H:3d}, T={T:4d}, B={B:2d}: {med}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    parser.add_argument("--goal", action="store_true",
+                        help="issue 16 only: torch/engine at B=32 and lecture sizes, medians")
+    parser.add_argument("--repeats", type=int, default=3, help="--goal: repeats (default 3)")
     args = parser.parse_args()
+    if args.goal:
+        goal(args.repeats)
+        return
     sizes = [
         (H, T, B)
         for H in (16, 64, 128, 256)
@@ -105,13 +144,16 @@ def main() -> None:
         sizes = [(64, 200, 1), (256, 1000, 1), (128, 200, 32)]
     have_torch = torch is not None
     if have_torch:  # issue 16's goal: engine no slower than PyTorch at batch 32
-        parts = []
+        parts, inverse = [], []
         for kind in ("lstm", "gru", "rnn"):
             run, _ = engine_fb(kind, 128, 200, 32)
             t_eng, t_torch = best_times([run, torch_fb(kind, 128, 200, 32)], 9)
             parts.append(f"{kind} {t_eng / t_torch:.2f} ({t_eng:.0f} / {t_torch:.0f} ms)")
+            inverse.append(f"{kind} {t_torch / t_eng:.2f}")
         print("engine/torch, forward + backward, H=128, T=200, B=32, float64, 1 thread: "
               + ", ".join(parts) + "  (goal <= 1.0)")
+        print("  the same as the table's ratio, torch/engine: " + ", ".join(inverse)
+              + "  (goal >= 1.0)")
     for kind in KINDS:  # the app's interactive case: one control change repaints this
         _, run_diag = engine_fb(kind, 64, 200, 1)
         FAST_STATS.update(block=0, lanczos=0, fallback=0)

@@ -1,8 +1,10 @@
 """Cooperative cancel for long computations: the engine's loops call `checkpoint()`; a
 background job runs its work inside `cancel_scope(hook)`, and once `hook()` is true the
 next checkpoint raises `Cancelled` (the engine is pure: nothing to clean up). Without a
-scope a checkpoint costs one attribute lookup. Threads a job starts carry its hook along
-with `carried(fn)` (a thread-local does not cross into a pool's threads by itself)."""
+scope a checkpoint costs one attribute lookup (~0.1 us; the hook's own cost comes on top
+inside a scope, so loops whose steps take microseconds call it every few steps). Threads a
+job starts carry its hook along with `carried(fn)` (a thread-local does not cross into a
+pool's threads by itself)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,15 @@ from contextlib import contextmanager
 from typing import Any
 
 Hook = Callable[[], bool]
-_local = threading.local()
+
+
+class _Local(threading.local):
+    #: the current thread's hook; a class default, so that a thread without a scope finds
+    #: None without the cost of a failed attribute lookup (~1 us)
+    hook: Hook | None = None
+
+
+_local = _Local()
 
 
 class Cancelled(BaseException):
@@ -21,13 +31,13 @@ class Cancelled(BaseException):
 
 def checkpoint() -> None:
     """Raise Cancelled if the current thread's job was cancelled."""
-    hook = getattr(_local, "hook", None)
+    hook = _local.hook
     if hook is not None and hook():
         raise Cancelled("cancelled")
 
 
 def current() -> Hook | None:
-    return getattr(_local, "hook", None)
+    return _local.hook
 
 
 @contextmanager

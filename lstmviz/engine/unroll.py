@@ -1,6 +1,7 @@
 """Unrolling through time for any registered kind: `forward` (cells.run_forward: T calls of
-the kind's step, or its scan) and `backward` (BPTT, T calls of the kind's step_back with the
-running gradient kept in the log domain), with the results frozen in `Trace` and `Grads`.
+the kind's step, or the same steps in place (its loop), or its scan) and `backward` (BPTT,
+T calls of the kind's step_back with the running gradient kept in the log domain), with the
+results frozen in `Trace` and `Grads`.
 
 Speed: the input projections of all steps are one matmul before the loop, and the parameter
 gradients are one product over the stacked per-step projection gradients after it.
@@ -262,7 +263,7 @@ def forward(model: Model, xs, state0=None) -> Trace:
 
     Never raises or warns on overflow: non-finite values propagate and overflow_step records
     the first step whose state (any component) is not finite in float64. Kinds with a scan
-    (cells.get(kind).scan) run it; the others loop over kind.step.
+    (cells.get(kind).scan) run it; the others loop over kind.step (in place: kind.loop).
     """
     if not isinstance(model, Model):
         raise EngineError(f"model: expected a Model, got {type(model).__name__}")

@@ -203,8 +203,9 @@ class CellKind:
       cell_path(p, o, run, sl, jac) -> (direct (n,), indirect (n, H, H)) for the steps sl of
       batch element 0 of a forward run (cells.Forward), for kinds with an LSTM-style cell
       path (the cell panel), else None; jac=None -> (direct, None) without the Jacobians.
-    Speed: scan (vectorised forward/backward over all T steps, see scan.py) or None;
-      train_kernel (a lean last-step-loss kernel) or None.
+    Speed: scan (vectorised forward/backward over all T steps, see scan.py) or None; loop
+      (the forward time loop in place) or None; train_kernel (a lean last-step-loss kernel)
+      or None.
     Inspector: equations (HTML), path (the state update as bar series), eigenvalues.
     """
 
@@ -240,6 +241,11 @@ class CellKind:
     h_of: Callable[[tuple], np.ndarray] = h_first
     state_dtype: type = np.float64
     scan: Any = None
+    #: loop(p, o, xproj, state0) -> (states, extras, advance): the forward pass's (T, B, ...)
+    #: buffers, the gate arrays possibly views of xproj (which it may overwrite), and
+    #: advance(t), which runs step t in place in them: the numbers of `step`, without a
+    #: per-step allocation or copy. None: run.py loops over `step` and copies.
+    loop: Callable | None = None
     cell_path: Callable | None = None
     #: jac_left(r, full) -> r @ full for one step's full state Jacobian (S, S), using its
     #: structure (the LSTM's diagonal c->c and c->h blocks: half the work); None: dense.
@@ -299,6 +305,34 @@ class CellKind:
         return dprev, sg.dgi @ w, dparams
 
 
+#: A product with a weight matrix of at least ROWS_BYTES and 2..ROWS_B batch rows is one
+#: matrix-vector product per row (`rec_matmul`): OpenBLAS's GEMM packs the whole matrix each
+#: call, which at H=512 made a B=2 LSTM step 4-7x slower than a B=1 step (GEMV); per row it
+#: is B times the B=1 time. Measured on 2 MB-L2 cores (scripts/bench_engine.py --goal).
+ROWS_BYTES = 4 << 20
+ROWS_B = 4
+
+
+def rec_matmul(a: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """a @ w for a (B, K), w (K, N): the recurrent products of the time loops (forward h_{t-1}
+    W_hh^T, backward dpre W_hh), per row for a few rows and a large w (ROWS_BYTES)."""
+    B = a.shape[0]
+    if 1 < B <= ROWS_B and w.nbytes >= ROWS_BYTES:
+        if out is None:
+            out = np.empty((B, w.shape[1]), dtype=np.result_type(a, w))
+        for b in range(B):
+            np.matmul(a[b], w, out=out[b])
+        return out
+    return np.matmul(a, w, out=out)
+
+
+def outer_sum(d: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """sum_k outer(d[k], v[k]) = d.T @ v (P, N) for d (K, P), v (K, N), as one GEMM over all
+    steps and batch elements, computed as (v.T @ d).T (the same products and sums; 15-45%
+    faster in OpenBLAS for K >> P, N) and returned C-contiguous."""
+    return np.ascontiguousarray((v.T @ d).T)
+
+
 def projection_grads(
     kind: CellKind,
     p: Params,
@@ -316,13 +350,13 @@ def projection_grads(
     flat = dgi.reshape(T * B, P)
     w, b = kind.input_weights(p)
     db = flat.sum(axis=0) if b is not None else None
-    out = kind.input_grads(flat.T @ xs.reshape(T * B, -1), db)
+    out = kind.input_grads(outer_sum(flat, xs.reshape(T * B, -1)), db)
     if kind.recurrent is not None:
         h_prev = prev[0]
         GH = dgh.shape[2]
         fh = dgh.reshape(T * B, GH)
         if kind.recurrent == "dense":
-            out["weight_hh"] = fh.T @ h_prev.reshape(T * B, -1)
+            out["weight_hh"] = outer_sum(fh, h_prev.reshape(T * B, -1))
         else:  # diagonal: pre = u * h_prev + ...
             out["weight_hh"] = np.einsum("ij,ij->j", fh, h_prev.reshape(T * B, -1))
         out["bias_hh"] = db.copy() if dgh is dgi and db is not None else fh.sum(axis=0)
@@ -453,8 +487,8 @@ def kernel_param_grads(
     fa = da.reshape(T * B, G)
     fh = dgh.reshape(T * B, G)
     return {
-        "weight_ih": fa.T @ xs.reshape(T * B, -1),
-        "weight_hh": fh.T @ h_prev.reshape(T * B, -1),
+        "weight_ih": outer_sum(fa, xs.reshape(T * B, -1)),
+        "weight_hh": outer_sum(fh, h_prev.reshape(T * B, -1)),
         "bias_ih": fa.sum(axis=0),
         "bias_hh": fh.sum(axis=0),
     }

@@ -33,6 +33,7 @@ from .base import (
     init_option,
     kernel_param_grads,
     projection_grads,
+    rec_matmul,
     stacked_init,
 )
 
@@ -65,28 +66,56 @@ def resolve(options: dict) -> dict:
     return {}
 
 
+def _cell(gh, xproj, b_hn, h_prev, rz, n, ghn, h):
+    """Gates and state of one step: gh = W_hh h_prev (B, 3H), xproj (B, 3H) -> rz (B, 2H)
+    (r and z), n, ghn = W_hn h_prev + b_hn, h (B, H) written (rz and n may be xproj's own
+    rows: each entry is read before it is written)."""
+    H = h.shape[1]
+    np.add(gh[:, : 2 * H], xproj[:, : 2 * H], out=rz)
+    fast_sigmoid(rz, rz)  # 1 / (1 + e^-x) in place (0 only where sigma < 1e-308)
+    np.add(gh[:, 2 * H :], b_hn, out=ghn)
+    np.multiply(rz[:, :H], ghn, out=h)  # h as scratch: n = tanh(xproj_n + r * ghn)
+    np.add(h, xproj[:, 2 * H :], out=n)
+    np.tanh(n, out=n)
+    np.subtract(h_prev, n, out=h)  # h = n + z * (h_prev - n)
+    h *= rz[:, H:]
+    h += n
+
+
 def step(p, o, x, state, xproj=None):
     """One forward step. state = (h_prev,). Returns ((h,), cache)."""
     (h_prev,) = state
-    H = h_prev.shape[1]
+    B, H = h_prev.shape
     if xproj is None:
         w, b = input_weights(p)
         xproj = x @ w.T + b
-    gh = h_prev @ p["weight_hh"].T  # (B, 3H); b_hr, b_hz are in xproj (input_weights)
+    gh = rec_matmul(h_prev, p["weight_hh"].T)  # (B, 3H); b_hr, b_hz are in xproj (input_weights)
     rz = gh[:, : 2 * H]
-    rz += xproj[:, : 2 * H]
-    fast_sigmoid(rz, rz)  # 1 / (1 + e^-x) in place (0 only where sigma < 1e-308)
-    r = rz[:, :H]
-    z = rz[:, H:]
     ghn = gh[:, 2 * H :]
-    ghn += p["bias_hh"][2 * H :]
-    n = r * ghn
-    n += xproj[:, 2 * H :]
-    np.tanh(n, out=n)
-    h = h_prev - n
-    h *= z
-    h += n
-    return (h,), Cache(x, h_prev, r, z, n, ghn)
+    n, h = np.empty((B, H)), np.empty((B, H))
+    _cell(gh, xproj, p["bias_hh"][2 * H :], h_prev, rz, n, ghn, h)
+    return (h,), Cache(x, h_prev, rz[:, :H], rz[:, H:], n, ghn)
+
+
+def loop(p, o, xproj, state0):
+    """The forward time loop in place (CellKind.loop): r, z and n live in xproj (T, B, 3H)."""
+    T, B, G = xproj.shape
+    H = G // 3
+    h, ghn = np.empty((T, B, H)), np.empty((T, B, H))
+    w = p["weight_hh"].T
+    b_hn = p["bias_hh"][2 * H :]
+    gh = np.empty((B, G))
+    (h0,) = state0
+
+    def advance(t):
+        a = xproj[t]
+        h_prev = h0 if t == 0 else h[t - 1]
+        rec_matmul(h_prev, w, out=gh)
+        _cell(gh, a, b_hn, h_prev, a[:, : 2 * H], a[:, 2 * H :], ghn[t], h[t])
+
+    extras = {"r": xproj[..., :H], "z": xproj[..., H : 2 * H], "n": xproj[..., 2 * H :],
+              "ghn": ghn}
+    return (h,), extras, advance
 
 
 def input_weights(p):
@@ -125,7 +154,7 @@ def step_back(p, o, dstate, cache):
     dgh = np.empty((B, 3 * H))
     dgh[:, : 2 * H] = dgi[:, : 2 * H]
     np.multiply(dn, r, out=dgh[:, 2 * H :])
-    dh_prev = dgh @ p["weight_hh"]
+    dh_prev = rec_matmul(dgh, p["weight_hh"])
     np.multiply(dh, z, out=omz)
     dh_prev += omz
     return (dh_prev,), StepGrad(dgi, dgh)
@@ -162,7 +191,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
     n = np.empty((T, B, H))
     ghn = np.empty((T, B, H))
     for t in range(T):
-        gh = h[t] @ W
+        gh = rec_matmul(h[t], W)
         gh += bhh
         r_z = rz[t]
         np.add(xproj[t, :, : 2 * H], gh[:, : 2 * H], out=r_z)
@@ -196,7 +225,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
             first = float(np.linalg.norm(dht))
             break
         zt = dht * z[t]
-        dht = dgh[t].reshape(B, 3 * H) @ Whh
+        dht = rec_matmul(dgh[t].reshape(B, 3 * H), Whh)
         dht += zt
     dgi = dgh.copy()
     dgi[:, :, 2] = dn_all
@@ -245,6 +274,7 @@ KIND = CellKind(
     bound_applies=False,
     bound_note="the GRU's Jacobian is diag(z) plus gated W_hh terms, not diag(phi') W_hh, so "
     "sigma_max(W_hh) * gamma bounds nothing",
+    loop=loop,
     gates=(Gate("reset", "r", "reset gate r", "reset"),
            Gate("update", "z", "update gate z", "keep"),
            Gate("new", "n", "candidate n", "candidate", (-1.0, 1.0))),

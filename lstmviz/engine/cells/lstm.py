@@ -26,12 +26,12 @@ from .base import (
     StepJacobians,
     block_sigma_max,
     check_options,
-    fast_sigmoid,
     fast_tanh,
     folded_input,
     init_option,
     kernel_param_grads,
     projection_grads,
+    rec_matmul,
     stacked_init,
 )
 
@@ -70,31 +70,66 @@ def resolve(options: dict) -> dict:
     return {}
 
 
+def _cell(a, c_prev, c, tc, h):
+    """Gates and state of one step in place: a (B, 4H) holds the pre-activations and gets
+    i, f, g, o (in its row blocks); c, tc = tanh(c), h are written (all (B, H)).
+
+    sigma(x) = 1 / (1 + e^-x) in four passes over the whole contiguous buffer (1 ulp; 0 only
+    where sigma < 1e-308, x < -709.78, where e^-x overflows: callers run under errstate), and
+    tanh of the g rows, taken first (into tc, used as scratch) and written back over them.
+    """
+    H = c.shape[1]
+    ga = a[:, 2 * H : 3 * H]
+    np.tanh(ga, out=tc)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    a += 1.0
+    np.reciprocal(a, out=a)
+    ga[...] = tc
+    np.multiply(a[:, H : 2 * H], c_prev, out=c)  # c = f * c_prev + i * g
+    np.multiply(a[:, :H], ga, out=tc)
+    c += tc
+    np.tanh(c, out=tc)
+    np.multiply(a[:, 3 * H :], tc, out=h)
+
+
 def step(p, o, x, state, xproj=None):
     """One forward step. state = (h_prev, c_prev). Returns ((h, c), cache).
 
-    One pass per operation over the stacked (B, 4H) pre-activations, in place: sigma(x) =
-    1 / (1 + e^-x) on the i, f, o rows (1 ulp; 0 only where sigma < 1e-308, x < -709.78),
-    tanh on the g rows; i, f, g, o are views of that one buffer.
+    One buffer (B, 4H) of pre-activations gets the gates in place (`_cell`); i, f, g, o are
+    views of it.
     """
     h_prev, c_prev = state
     H = h_prev.shape[1]
     if xproj is None:
         xproj = x @ p["weight_ih"].T + (p["bias_ih"] + p["bias_hh"])
-    a = h_prev @ p["weight_hh"].T  # (B, 4H), the buffer every gate lives in
+    a = rec_matmul(h_prev, p["weight_hh"].T)  # (B, 4H), the buffer every gate lives in
     a += xproj  # xproj holds both biases (folded_input)
-    fast_sigmoid(a[:, : 2 * H], a[:, : 2 * H])
-    fast_sigmoid(a[:, 3 * H :], a[:, 3 * H :])
-    i = a[:, :H]
-    f = a[:, H : 2 * H]
-    g = np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])
-    og = a[:, 3 * H :]
-    c = f * c_prev
-    ig = i * g
-    c += ig
-    tc = np.tanh(c, out=ig)
-    h = og * tc
-    return (h, c), Cache(x, h_prev, c_prev, i, f, g, og, tc)
+    h, c, tc = (np.empty(c_prev.shape) for _ in range(3))
+    _cell(a, c_prev, c, tc, h)
+    cache = Cache(x, h_prev, c_prev, a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H],
+                  a[:, 3 * H :], tc)
+    return (h, c), cache
+
+
+def loop(p, o, xproj, state0):
+    """The forward time loop in place (CellKind.loop): the gates live in xproj (T, B, 4H)."""
+    T, B, G = xproj.shape
+    H = G // 4
+    h, c, tc = (np.empty((T, B, H)) for _ in range(3))
+    w = p["weight_hh"].T
+    rec = np.empty((B, G))
+    h0, c0 = state0
+
+    def advance(t):
+        a = xproj[t]
+        rec_matmul(h0 if t == 0 else h[t - 1], w, out=rec)
+        a += rec
+        _cell(a, c0 if t == 0 else c[t - 1], c[t], tc[t], h[t])
+
+    extras = {k: xproj[..., j * H : (j + 1) * H] for j, k in enumerate("ifgo")}
+    extras["tc"] = tc
+    return (h, c), extras, advance
 
 
 def step_back(p, o, dstate, cache):
@@ -130,7 +165,7 @@ def step_back(p, o, dstate, cache):
     do *= og
     do *= tc
     do *= dh
-    dh_prev = da @ p["weight_hh"]
+    dh_prev = rec_matmul(da, p["weight_hh"])
     return (dh_prev, dct * f), StepGrad(da, da, None, (dh, dct))
 
 
@@ -217,7 +252,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
     tc = np.empty((T, B, H))
     for t in range(T):
         a = acts[t]
-        a += h[t] @ W
+        a += rec_matmul(h[t], W)
         np.exp(a, out=a)
         a += 1.0
         np.reciprocal(a, out=a)
@@ -250,7 +285,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
         if t == 0:
             first = float(np.linalg.norm(dht))
             break
-        dht = da[t].reshape(B, 4 * H) @ Whh
+        dht = rec_matmul(da[t].reshape(B, 4 * H), Whh)
     da = da.reshape(T, B, 4 * H)
     grads = kernel_param_grads(da, da, xs, h[:-1])
     return LastStep(float(loss), h[T], grads, first, last, f, extra)
@@ -302,6 +337,7 @@ KIND = CellKind(
            Gate("cell", "g", "candidate g", "candidate", (-1.0, 1.0)),
            Gate("output", "o", "output gate o", "read")),
     keep=Keep("forget", False, "LSTM: keep = f, the forget gate (dc_t/dc_{t-1} = diag(f))", 1),
+    loop=loop,
     cell_path=cell_path,
     jac_left=jac_left,
     train_kernel=train_kernel,

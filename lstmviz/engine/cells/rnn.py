@@ -33,6 +33,7 @@ from .base import (
     init_option,
     kernel_param_grads,
     projection_grads,
+    rec_matmul,
     stacked_init,
 )
 
@@ -71,17 +72,35 @@ def step(p, o, x, state, xproj=None):
     (h_prev,) = state
     if xproj is None:
         xproj = x @ p["weight_ih"].T + (p["bias_ih"] + p["bias_hh"])
-    pre = h_prev @ p["weight_hh"].T
+    pre = rec_matmul(h_prev, p["weight_hh"].T)
     pre += xproj  # xproj holds both biases (folded_input)
     h, dphi = o["act"](pre)
     return (h,), Cache(x, h_prev, pre, dphi)
+
+
+def loop(p, o, xproj, state0):
+    """The forward time loop in place (CellKind.loop): the pre-activations live in xproj."""
+    T, B, H = xproj.shape
+    h, dphi = np.empty((T, B, H)), np.empty((T, B, H))
+    w = p["weight_hh"].T
+    act = o["act"]
+    rec = np.empty((B, H))
+    (h0,) = state0
+
+    def advance(t):
+        pre = xproj[t]
+        rec_matmul(h0 if t == 0 else h[t - 1], w, out=rec)
+        pre += rec
+        h[t], dphi[t] = act(pre)
+
+    return (h,), {"pre": xproj, "dphi": dphi}, advance
 
 
 def step_back(p, o, dstate, cache):
     """dstate = (dh,) total dL/dh_t (B, H) -> ((dh_prev,), StepGrad(dpre, dpre))."""
     (dh,) = dstate
     dpre = dh * cache.dphi
-    return (dpre @ p["weight_hh"],), StepGrad(dpre, dpre)
+    return (rec_matmul(dpre, p["weight_hh"]),), StepGrad(dpre, dpre)
 
 
 def param_grads(p, xs, prev, dgi, dgh, other=None):
@@ -105,7 +124,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
     h = np.zeros((T + 1, B, H))
     for t in range(T):
         a = pre[t]
-        a += h[t] @ W
+        a += rec_matmul(h[t], W)
         if activation == "tanh":
             fast_tanh(a, h[t + 1])
         elif activation == "relu":
@@ -126,7 +145,7 @@ def train_kernel(p, o, xs, loss_fn) -> LastStep:
     last = float(np.linalg.norm(dht))
     for t in range(T - 1, 0, -1):
         np.multiply(dht, dphi[t], out=dpre[t])
-        dht = dpre[t] @ Whh
+        dht = rec_matmul(dpre[t], Whh)
     first = float(np.linalg.norm(dht))
     np.multiply(dht, dphi[0], out=dpre[0])
     grads = kernel_param_grads(dpre, dpre, xs, h[:-1])
@@ -155,6 +174,7 @@ KIND = CellKind(
     extras=("pre", "dphi"),
     step=step,
     step_back=step_back,
+    loop=loop,
     input_weights=folded_input,
     recurrent="dense",
     param_grads=param_grads,
