@@ -63,8 +63,8 @@ class _Job:
     destructor waits for it (a QThreadPool owned by a window did, while the job waited
     for the GIL that destructor held: a deadlock). `cancel()` stops it within a step:
     the work runs in `engine.cancel.cancel_scope`, so every engine loop's checkpoint (each
-    backward step, each Jacobian product, between a run's stages, in the threads
-    compute_runs starts too) raises `Cancelled` once it is cancelled; work with no
+    backward step, every 8 forward steps, each Jacobian product, between a run's stages,
+    in the threads compute_runs starts too) raises `Cancelled` once it is cancelled; work with no
     checkpoint gets `Cancelled` raised in the job's thread at its next Python step. The
     result of a cancelled job is dropped. A job inside one long NumPy call dies with the
     process, never delaying exit.
