@@ -29,6 +29,7 @@ from .activations import GAMMA
 from .cancel import checkpoint
 from .errors import EngineError
 from .linalg import (
+    defer,
     log10_frobenius_per_step,
     pow10,
     product_norms,
@@ -172,7 +173,6 @@ def _jacobian_series(model: Model, trace: Trace, progress: Progress | None = Non
         if trace.T and kind.jacobian(p, o, trace.caches(slice(0, 1))).diagonal:
             return _diagonal_series(model, trace)
     path = kind.cell_path is not None
-    left = kind.jac_left
     jac_step = np.empty(T)
     jac_prod = np.empty(T)
     direct = np.empty(T) if path else None
@@ -183,39 +183,56 @@ def _jacobian_series(model: Model, trace: Trace, progress: Progress | None = Non
         # to 1e-200 or explode to 1e200 are still reported (NaN once R is non-finite).
         r = None
         log_r = 0.0
-        S = None
         for sl in reversed(list(_chunks(T, H * H * len(kind.state)))):
             checkpoint()
-            n = sl.stop - sl.start
             jac = kind.jacobian(p, o, trace.caches(sl))
             full = jac.full
             if r is None:
                 S = full.shape[1]
                 r = np.eye(S)[:H] if kind.prod_block == "h" else np.eye(S)
-            jac_step[sl] = spectral_norms(jac.step)
+            # the one-step norms in the pool thread (a core spare) while this one builds the
+            # products; it takes back what the pool has not started (linalg.defer)
+            jobs = [defer(spectral_norms, jac.step)]
             if path:
                 direct[sl], ind = kind.cell_path(p, o, trace.run, sl, jac)
-                indirect[sl] = spectral_norms(ind)
-            block = H if kind.prod_block == "h" else S
-            prods = np.empty((n, r.shape[0], block))
-            logs = np.empty(n)
-            for k in range(n - 1, -1, -1):
-                checkpoint()  # a cancelled background job stops here
-                prods[k] = r[:, :block]
-                logs[k] = log_r
-                r = r @ full[k] if left is None else left(r, full[k])
-                s = np.abs(r).max()
-                if 0 < s < np.inf:
-                    r /= s
-                    log_r += np.log(s)
-            pn = product_norms(prods) if prods.shape[1] == prods.shape[2] else \
-                spectral_norms(prods)
-            if sl.stop == T:
-                pn[-1] = 1.0  # dh_T/dh_T = I
-            jac_prod[sl] = _log10_unscale(pn, logs)
+                jobs.append(defer(spectral_norms, ind))
+            try:
+                r, log_r, jac_prod[sl] = _products(kind, full, r, log_r, H, sl.stop == T)
+            except BaseException:
+                for job in jobs:
+                    job.cancel()  # a cancelled background job drops the parts not started
+                raise
+            if path:
+                indirect[sl] = jobs[1].result()
+            jac_step[sl] = jobs[0].result()
             if progress is not None:
                 progress(T - sl.start, T)
     return jac_step, jac_prod, direct, indirect
+
+
+def _products(kind, full: np.ndarray, r: np.ndarray, log_r: float, H: int, last: bool):
+    """One chunk of the running product, walked from its end: (r, log_r, log10 jac_prod)
+    with r = dh_T/d(state) before the chunk's first step, kept scaled to max |entry| = 1 and
+    its natural log scale log_r apart. last: the chunk ends at T (dh_T/dh_T = I)."""
+    left = kind.jac_left
+    n = full.shape[0]
+    block = H if kind.prod_block == "h" else full.shape[1]
+    prods = np.empty((n, r.shape[0], block))
+    logs = np.empty(n)
+    with np.errstate(all="ignore"):
+        for k in range(n - 1, -1, -1):
+            checkpoint()  # a cancelled background job stops here
+            prods[k] = r[:, :block]
+            logs[k] = log_r
+            r = r @ full[k] if left is None else left(r, full[k])
+            s = np.abs(r).max()
+            if 0 < s < np.inf:
+                r /= s
+                log_r += np.log(s)
+        pn = product_norms(prods) if prods.shape[1] == prods.shape[2] else spectral_norms(prods)
+        if last:
+            pn[-1] = 1.0  # dh_T/dh_T = I
+        return r, log_r, _log10_unscale(pn, logs)
 
 
 def _check(model: Model, trace: Trace, grads: Grads) -> None:

@@ -31,21 +31,92 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+#: Jobs in the pool not finished yet (`defer`): `_split_map` then runs in the calling thread
+#: (a half queued behind them would only make it wait).
+_pending = 0
+
+
+def _threaded(stack: np.ndarray) -> bool:
+    """Whether work on this stack goes to the pool: THREADS >= 2, a big enough stack, not
+    already in the pool thread, and a core spare."""
+    return (THREADS >= 2 and stack.shape[0] >= 2 and stack.size >= _SPLIT_ENTRIES
+            and not threading.current_thread().name.startswith(_POOL_NAME) and _core_spare())
+
+
+def _submit(fn, *args):
+    """fn(*args) as a future of the pool (created on first use), counted in `_pending`."""
+    global _pool, _pending
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_POOL_NAME)
+        _pending += 1
+    fut = _pool.submit(fn, *args)
+    fut.add_done_callback(_finished)  # also called when the future is cancelled
+    return fut
+
+
+def _finished(_fut) -> None:
+    global _pending
+    with _pool_lock:
+        _pending -= 1
+
+
+class Deferred:
+    """fn(stack) for a stack of matrices (fn maps N matrices to N values, each computed alone),
+    computed in parts by the pool thread while the caller goes on (`defer`). result() takes
+    back the parts the pool has not started (the last first) and computes them in the calling
+    thread, waits for the others and joins them: the same values as fn(stack)."""
+
+    def __init__(self, fn, stack: np.ndarray, parts: int):
+        self._fn = fn
+        self._value = None
+        bounds = np.linspace(0, stack.shape[0], parts + 1).astype(int)
+        self._parts = [stack[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        self._futures = [_submit(fn, part) for part in self._parts]
+
+    @classmethod
+    def now(cls, value: np.ndarray) -> Deferred:
+        out = cls.__new__(cls)
+        out._value, out._futures = value, []
+        return out
+
+    def result(self) -> np.ndarray:
+        if self._value is None:
+            values = [None] * len(self._futures)
+            for i in range(len(self._futures) - 1, -1, -1):
+                if self._futures[i].cancel():
+                    values[i] = self._fn(self._parts[i])
+            values = [f.result() if v is None else v
+                      for f, v in zip(self._futures, values, strict=True)]
+            self._value = np.concatenate(values)
+            self._futures, self._parts = [], []
+        return self._value
+
+    def cancel(self) -> None:
+        """Drop the parts not started (the caller gave up, e.g. a cancelled job)."""
+        for f in self._futures:
+            f.cancel()
+
+
+def defer(fn, stack: np.ndarray, parts: int = 8) -> Deferred:
+    """fn(stack) (fn as for `Deferred`), in up to `parts` parts in the pool thread while the
+    caller goes on when a core is spare (`_threaded`), else at once; .result() gives it."""
+    if not _threaded(stack):
+        return Deferred.now(fn(stack))
+    return Deferred(fn, stack, min(parts, stack.shape[0]))
+
+
 def _split_map(fn, *stacks: np.ndarray, interleave: bool = False) -> np.ndarray:
     """fn(*stacks) with the stacks' first axis split over THREADS threads (fn maps a stack of
     N matrices to N values, no Python state shared); the same values as fn on the whole.
     interleave: even and odd indices go to different threads (balances a stack whose cost
-    grows along the axis), else the first and second halves."""
-    n = stacks[0].shape[0]
-    if (THREADS < 2 or n < 2 or stacks[0].size < _SPLIT_ENTRIES
-            or threading.current_thread().name.startswith(_POOL_NAME) or not _core_spare()):
+    grows along the axis), else the first and second halves. In the calling thread alone
+    while the pool has `defer` jobs."""
+    if _pending or not _threaded(stacks[0]):
         return fn(*stacks)
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_POOL_NAME)
+    n = stacks[0].shape[0]
     if interleave:
-        fut = _pool.submit(fn, *(s[1::2] for s in stacks))
+        fut = _submit(fn, *(s[1::2] for s in stacks))
         first = fn(*(s[0::2] for s in stacks))
         second = fut.result()
         out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
@@ -53,7 +124,7 @@ def _split_map(fn, *stacks: np.ndarray, interleave: bool = False) -> np.ndarray:
         out[1::2] = second
         return out
     h = n // 2
-    fut = _pool.submit(fn, *(s[h:] for s in stacks))
+    fut = _submit(fn, *(s[h:] for s in stacks))
     first = fn(*(s[:h] for s in stacks))
     return np.concatenate((first, fut.result()))
 

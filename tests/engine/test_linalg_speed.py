@@ -173,6 +173,86 @@ def test_split_map_splits_and_concatenates(monkeypatch):
         assert seen == [7]
 
 
+def _threads_on(monkeypatch):
+    monkeypatch.setattr(linalg, "THREADS", 2)
+    monkeypatch.setattr(linalg, "_SPLIT_ENTRIES", 1)
+    monkeypatch.setattr(linalg, "_core_spare", lambda: True)
+
+
+def test_defer_computes_in_parts_and_gives_the_whole_values(monkeypatch):
+    _threads_on(monkeypatch)
+    jac, _ = _engine_like(37, 16, 1.0, 3)
+    seen = []
+
+    def fn(x):
+        seen.append(len(x))
+        return linalg.spectral_norms(x)
+
+    job = linalg.defer(fn, jac, parts=5)
+    out = job.result()
+    np.testing.assert_array_equal(out, linalg.spectral_norms(jac))  # the same values
+    np.testing.assert_allclose(out, _ref(jac), rtol=RTOL)
+    assert sorted(seen) == [7, 7, 7, 8, 8] and job.result() is out
+    assert linalg._pending == 0
+
+
+def test_defer_takes_back_parts_the_pool_has_not_started(monkeypatch):
+    import threading
+
+    _threads_on(monkeypatch)
+    gate = threading.Event()
+    where = []
+
+    def fn(x):
+        where.append(threading.current_thread().name)
+        if threading.current_thread().name.startswith(linalg._POOL_NAME):
+            gate.wait(10)  # the pool is busy with the first part
+        return x[:, 0, 0] * 2
+
+    x = np.arange(8.0)[:, None, None] * np.ones((8, 2, 2))
+    job = linalg.defer(fn, x, parts=4)
+    assert linalg._pending == 4
+    while not where:  # the pool has started the first part
+        threading.Event().wait(0.01)
+    # while the pool has jobs, a split runs in the calling thread (it would only wait)
+    np.testing.assert_array_equal(linalg._split_map(lambda a: a[:, 0, 0], x), np.arange(8.0))
+    threading.Timer(0.2, gate.set).start()
+    np.testing.assert_array_equal(job.result(), 2 * np.arange(8.0))
+    assert sum(n.startswith(linalg._POOL_NAME) for n in where) == 1  # three taken back
+    assert linalg._pending == 0
+
+
+def test_defer_without_a_spare_core_computes_at_once(monkeypatch):
+    _threads_on(monkeypatch)
+    monkeypatch.setattr(linalg, "_core_spare", lambda: False)
+    calls = []
+    job = linalg.defer(lambda a: calls.append(len(a)) or a[:, 0, 0], np.ones((6, 2, 2)))
+    assert calls == [6]  # already computed, in one piece
+    np.testing.assert_array_equal(job.result(), np.ones(6))
+    job.cancel()  # nothing to drop
+
+
+def test_cancelled_defer_drops_the_parts_not_started(monkeypatch):
+    import threading
+
+    _threads_on(monkeypatch)
+    gate, started = threading.Event(), threading.Event()
+    calls = []
+
+    def fn(x):
+        calls.append(len(x))
+        started.set()
+        gate.wait(10)
+        return x[:, 0, 0]
+
+    job = linalg.defer(fn, np.ones((6, 2, 2)), parts=3)
+    assert started.wait(10)  # the pool runs the first part
+    job.cancel()
+    gate.set()
+    linalg._submit(lambda: None).result()  # the pool's queue is empty after this
+    assert calls == [2] and linalg._pending == 0
+
+
 @st.composite
 def _small_stacks(draw):
     n = draw(st.integers(1, 5))
