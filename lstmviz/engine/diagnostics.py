@@ -25,12 +25,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import linalg
 from .activations import GAMMA
 from .cancel import checkpoint
 from .errors import EngineError
 from .linalg import (
     defer,
     log10_frobenius_per_step,
+    pool_spare,
     pow10,
     product_norms,
     spectral_norm,
@@ -41,6 +43,9 @@ from .unroll import Grads, Trace
 
 #: Jacobian stacks are built this many matrix entries at a time (bounds memory at big H, T).
 _CHUNK_ENTRIES = 1 << 21
+
+#: A chunk's Jacobians are built in up to this many pieces when the linalg pool is used.
+_PIECES = 4
 
 #: progress(done, total): steps whose Jacobian norms are computed so far, of T.
 Progress = Callable[[int, int], None]
@@ -185,50 +190,68 @@ def _jacobian_series(model: Model, trace: Trace, progress: Progress | None = Non
         log_r = 0.0
         for sl in reversed(list(_chunks(T, H * H * len(kind.state)))):
             checkpoint()
-            jac = kind.jacobian(p, o, trace.caches(sl))
-            full = jac.full
-            if r is None:
-                S = full.shape[1]
-                r = np.eye(S)[:H] if kind.prod_block == "h" else np.eye(S)
-            # the one-step norms in the pool thread (a core spare) while this one builds the
-            # products; it takes back what the pool has not started (linalg.defer)
-            jobs = [defer(spectral_norms, jac.step)]
-            if path:
-                direct[sl], ind = kind.cell_path(p, o, trace.run, sl, jac)
-                jobs.append(defer(spectral_norms, ind))
+            # The one-step norms go to the linalg pool (a core spare) while this thread builds
+            # the products; it takes back what the pool has not started (linalg.defer). Built
+            # in pieces, last first, so that the pool starts after the first piece.
+            fulls, jobs = [], []
             try:
-                r, log_r, jac_prod[sl] = _products(kind, full, r, log_r, H, sl.stop == T)
+                for sub in reversed(_pieces(sl, H * H)):
+                    jac = kind.jacobian(p, o, trace.caches(sub))
+                    fulls.insert(0, jac.full)
+                    jobs.append((sub, jac_step, defer(spectral_norms, jac.step)))
+                    if path:
+                        direct[sub], ind = kind.cell_path(p, o, trace.run, sub, jac)
+                        jobs.append((sub, indirect, defer(spectral_norms, ind)))
+                if r is None:
+                    S = fulls[0].shape[1]
+                    r = np.eye(S)[:H] if kind.prod_block == "h" else np.eye(S)
+                r, log_r, jac_prod[sl] = _products(kind, fulls, r, log_r, H, sl.stop == T)
             except BaseException:
-                for job in jobs:
+                for _, _, job in jobs:
                     job.cancel()  # a cancelled background job drops the parts not started
                 raise
-            if path:
-                indirect[sl] = jobs[1].result()
-            jac_step[sl] = jobs[0].result()
+            for sub, out, job in reversed(jobs):  # the last deferred first: least started
+                out[sub] = job.result()
             if progress is not None:
                 progress(T - sl.start, T)
     return jac_step, jac_prod, direct, indirect
 
 
-def _products(kind, full: np.ndarray, r: np.ndarray, log_r: float, H: int, last: bool):
+def _pieces(sl: slice, per_step: int) -> list[slice]:
+    """sl in up to _PIECES slices of at least linalg.DEFER_ENTRIES entries when the linalg
+    pool has a core spare, else [sl]."""
+    n = sl.stop - sl.start
+    k = min(_PIECES, n * per_step // linalg.DEFER_ENTRIES) if pool_spare() else 1
+    if k <= 1:
+        return [sl]
+    b = np.linspace(sl.start, sl.stop, k + 1).astype(int)
+    return [slice(int(lo), int(hi)) for lo, hi in zip(b[:-1], b[1:], strict=True)]
+
+
+def _products(kind, fulls: list[np.ndarray], r: np.ndarray, log_r: float, H: int,
+              last: bool):
     """One chunk of the running product, walked from its end: (r, log_r, log10 jac_prod)
     with r = dh_T/d(state) before the chunk's first step, kept scaled to max |entry| = 1 and
-    its natural log scale log_r apart. last: the chunk ends at T (dh_T/dh_T = I)."""
+    its natural log scale log_r apart. fulls: the chunk's full state Jacobians, in pieces
+    along the steps. last: the chunk ends at T (dh_T/dh_T = I)."""
     left = kind.jac_left
-    n = full.shape[0]
-    block = H if kind.prod_block == "h" else full.shape[1]
+    n = sum(len(f) for f in fulls)
+    block = H if kind.prod_block == "h" else fulls[0].shape[1]
     prods = np.empty((n, r.shape[0], block))
     logs = np.empty(n)
+    k = n
     with np.errstate(all="ignore"):
-        for k in range(n - 1, -1, -1):
-            checkpoint()  # a cancelled background job stops here
-            prods[k] = r[:, :block]
-            logs[k] = log_r
-            r = r @ full[k] if left is None else left(r, full[k])
-            s = np.abs(r).max()
-            if 0 < s < np.inf:
-                r /= s
-                log_r += np.log(s)
+        for full in reversed(fulls):
+            for m in full[::-1]:
+                checkpoint()  # a cancelled background job stops here
+                k -= 1
+                prods[k] = r[:, :block]
+                logs[k] = log_r
+                r = r @ m if left is None else left(r, m)
+                s = np.abs(r).max()
+                if 0 < s < np.inf:
+                    r /= s
+                    log_r += np.log(s)
         pn = product_norms(prods) if prods.shape[1] == prods.shape[2] else spectral_norms(prods)
         if last:
             pn[-1] = 1.0  # dh_T/dh_T = I

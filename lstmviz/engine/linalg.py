@@ -25,6 +25,8 @@ def _core_spare() -> bool:
 
 #: Below this many matrix entries (N * n * n) a stack is not worth a second thread.
 _SPLIT_ENTRIES = 1 << 18
+#: ... nor a `defer` job (spread over more parts, it is taken back where the pool lags).
+DEFER_ENTRIES = 1 << 16
 
 _POOL_NAME = "lstmviz-linalg"
 _pool: ThreadPoolExecutor | None = None
@@ -36,11 +38,18 @@ _pool_lock = threading.Lock()
 _pending = 0
 
 
-def _threaded(stack: np.ndarray) -> bool:
-    """Whether work on this stack goes to the pool: THREADS >= 2, a big enough stack, not
-    already in the pool thread, and a core spare."""
-    return (THREADS >= 2 and stack.shape[0] >= 2 and stack.size >= _SPLIT_ENTRIES
-            and not threading.current_thread().name.startswith(_POOL_NAME) and _core_spare())
+def pool_spare() -> bool:
+    """Whether work may go to the pool: THREADS >= 2, not already in the pool thread, and a
+    core spare."""
+    return (THREADS >= 2 and not threading.current_thread().name.startswith(_POOL_NAME)
+            and _core_spare())
+
+
+def _threaded(stack: np.ndarray, entries: int | None = None) -> bool:
+    """Whether work on this stack goes to the pool: `pool_spare` and a stack of 2 or more
+    matrices with at least `entries` (default _SPLIT_ENTRIES) entries."""
+    big = stack.size >= (_SPLIT_ENTRIES if entries is None else entries)
+    return stack.shape[0] >= 2 and big and pool_spare()
 
 
 def _submit(fn, *args):
@@ -101,7 +110,7 @@ class Deferred:
 def defer(fn, stack: np.ndarray, parts: int = 8) -> Deferred:
     """fn(stack) (fn as for `Deferred`), in up to `parts` parts in the pool thread while the
     caller goes on when a core is spare (`_threaded`), else at once; .result() gives it."""
-    if not _threaded(stack):
+    if not _threaded(stack, DEFER_ENTRIES):
         return Deferred.now(fn(stack))
     return Deferred(fn, stack, min(parts, stack.shape[0]))
 

@@ -243,8 +243,14 @@ def test_one_step_norms_in_the_pool_equal_those_computed_in_one_thread(kind, mon
     one = engine.compute_diagnostics(model, trace, grads)
     monkeypatch.setattr(linalg, "THREADS", 2)
     monkeypatch.setattr(linalg, "_SPLIT_ENTRIES", 1)
+    monkeypatch.setattr(linalg, "DEFER_ENTRIES", 1)
     monkeypatch.setattr(linalg, "_core_spare", lambda: True)
+    pieces = []
+    saved = dg._pieces
+    monkeypatch.setattr(dg, "_pieces", lambda sl, n: pieces.extend(saved(sl, n)) or saved(sl, n))
     two = engine.compute_diagnostics(model, trace, grads)
+    sizes = [sl.stop - sl.start for sl in pieces]
+    assert max(sizes) < 5 and sum(sizes) == 23  # each chunk of 5 steps in pieces
     assert linalg._pending == 0
     for name in ("jac_step_norm", "jac_prod_norm", "cell_indirect", "cell_direct"):
         a, b = getattr(one, name), getattr(two, name)

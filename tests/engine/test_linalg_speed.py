@@ -176,6 +176,7 @@ def test_split_map_splits_and_concatenates(monkeypatch):
 def _threads_on(monkeypatch):
     monkeypatch.setattr(linalg, "THREADS", 2)
     monkeypatch.setattr(linalg, "_SPLIT_ENTRIES", 1)
+    monkeypatch.setattr(linalg, "DEFER_ENTRIES", 1)
     monkeypatch.setattr(linalg, "_core_spare", lambda: True)
 
 
