@@ -108,11 +108,12 @@ class Deferred:
 
 
 def defer(fn, stack: np.ndarray, parts: int = 8) -> Deferred:
-    """fn(stack) (fn as for `Deferred`), in up to `parts` parts in the pool thread while the
-    caller goes on when a core is spare (`_threaded`), else at once; .result() gives it."""
+    """fn(stack) (fn as for `Deferred`), in up to `parts` parts of DEFER_ENTRIES entries or
+    more in the pool thread while the caller goes on when a core is spare (`_threaded`),
+    else at once; .result() gives it."""
     if not _threaded(stack, DEFER_ENTRIES):
         return Deferred.now(fn(stack))
-    return Deferred(fn, stack, min(parts, stack.shape[0]))
+    return Deferred(fn, stack, max(1, min(parts, stack.shape[0], stack.size // DEFER_ENTRIES)))
 
 
 def _split_map(fn, *stacks: np.ndarray, interleave: bool = False) -> np.ndarray:

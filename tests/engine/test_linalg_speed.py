@@ -197,6 +197,29 @@ def test_defer_computes_in_parts_and_gives_the_whole_values(monkeypatch):
     assert linalg._pending == 0
 
 
+def test_defer_reports_adversarial_stacks_as_one_thread_does(monkeypatch):
+    """Repeated top singular values, nearly singular, 1e-300 / 1e300 entries, zero, NaN and
+    inf matrices spread over the parts: the values of spectral_norms on the whole stack."""
+    rng = np.random.default_rng(5)
+    q = np.linalg.qr(rng.standard_normal((32, 16, 16)))[0]
+    s = np.ones((32, 16))
+    s[:, 8:] = rng.uniform(0, 1, (32, 8))  # 8 equal top singular values
+    stack = (q * s[:, None, :]) @ np.linalg.qr(rng.standard_normal((32, 16, 16)))[0]
+    stack[3] *= 1e-300
+    stack[7] *= 1e300
+    stack[11, :, 0] = stack[11, :, 1] * (1 + 1e-15)  # nearly singular
+    stack[13] = 0.0
+    stack[17, 2, 3] = np.nan
+    stack[23, 5, 5] = np.inf
+    one = _quiet(linalg.spectral_norms, stack)
+    _threads_on(monkeypatch)
+    two = _quiet(lambda m: linalg.defer(linalg.spectral_norms, m, parts=6).result(), stack)
+    np.testing.assert_array_equal(one, two)
+    finite = np.isfinite(stack).all(axis=(1, 2))
+    np.testing.assert_allclose(two[finite], _ref(stack[finite]), rtol=RTOL)
+    assert np.isnan(two[~finite]).all() and two[13] == 0.0
+
+
 def test_defer_takes_back_parts_the_pool_has_not_started(monkeypatch):
     import threading
 
