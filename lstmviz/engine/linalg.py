@@ -10,9 +10,10 @@ import numpy as np
 
 #: Threads a big stack of LAPACK calls is split over (NumPy's linalg gufuncs release the GIL):
 #: 2 on a machine with 2 or more cores, else 1. Tests and benchmarks may set it. The split
-#: happens only while a core is spare (1-minute load average below cores - 0.5): on a busy
-#: machine a second thread only competes with the other processes. The values are the same
-#: either way (each matrix is computed alone).
+#: (`_split_map`), and the work `defer` hands the pool while the caller goes on, happen only
+#: while a core is spare (1-minute load average below cores - 0.5): on a busy machine a
+#: second thread only competes with the other processes. The values are the same either way
+#: (each matrix is computed alone).
 THREADS = 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
