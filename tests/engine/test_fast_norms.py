@@ -260,3 +260,43 @@ def test_one_step_norms_in_the_pool_equal_those_computed_in_one_thread(kind, mon
     jac = model.cell.jacobian(model.params, model.o, trace.caches(slice(None)))
     ref = np.array([np.linalg.norm(m, 2) for m in jac.step])
     np.testing.assert_allclose(two.jac_step_norm, ref, rtol=1e-12)
+
+
+def test_a_cancel_during_the_products_drops_the_deferred_parts(monkeypatch):
+    """A job cancelled while the products are built (its checkpoint raises) leaves no work
+    queued in the linalg pool: the parts not started are dropped."""
+    import time
+
+    from lstmviz import engine
+    from lstmviz.engine import linalg
+    from lstmviz.engine.cancel import Cancelled, cancel_scope
+
+    model = engine.build_model("lstm", 2, 16, seed=4)
+    trace = engine.forward(model, np.random.default_rng(2).normal(size=(60, 2)))
+    grads = engine.backward(model, trace, np.ones_like(trace.h))
+    monkeypatch.setattr(linalg, "THREADS", 2)
+    monkeypatch.setattr(linalg, "DEFER_ENTRIES", 1)
+    monkeypatch.setattr(linalg, "_core_spare", lambda: True)
+    from lstmviz.engine import diagnostics as dg
+
+    done = []
+
+    def slow(m):  # the pool lags behind: parts are still queued when the cancel comes
+        time.sleep(0.05)
+        done.append(len(m))
+        return linalg.spectral_norms(m)
+
+    monkeypatch.setattr(dg, "spectral_norms", slow)
+    calls = [0]
+
+    def hook():
+        calls[0] += 1
+        return calls[0] > 30  # inside the product loop
+
+    with cancel_scope(hook), pytest.raises(Cancelled):
+        engine.compute_diagnostics(model, trace, grads)
+    deadline = time.monotonic() + 10
+    while linalg._pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert linalg._pending == 0
+    assert sum(done) < 2 * 60  # of the step and indirect norms, the parts not started dropped
