@@ -296,7 +296,13 @@ def pow10(log10_value: np.ndarray) -> np.ndarray:
 # lambda_1 ~ 0.95, lambda_17 / lambda_1 ~ 0.4-0.7 at H = 64): a batched Lanczos ~15% faster
 # at best; a Chebyshev-filtered block of 16 with a Cholesky certificate of
 # theta (1 + CERT_TOL) I - G 1.3-1.8x slower (NumPy's per-call cost on (N, 64, 16) QR and
-# eigh); so `spectral_norms` stays with eigvalsh, split over THREADS threads. Products
+# eigh); so `spectral_norms` stays with eigvalsh, split over THREADS threads (and handed to
+# the pool by `defer` while the diagnostics build the products). Measured again for issue 16
+# (T = 200, H = 64, 1 thread): a proof to 1e-12 by a residual bound needs the top vector to
+# ~1e-7 (Krylov spaces of ~40 of the 64 dimensions at these gaps; the GRU's spectrum is
+# flatter still, sigma_33 / sigma_1 ~ 0.75), and NumPy's batched Cholesky (for a
+# theta (1 + tol) I - G certificate) alone costs a third of eigvalsh at H = 64, before any
+# estimate accurate enough to certify. Products
 # (dh_T/dh_t) separate fast, and the block method of `product_norms` gets a lower bound
 # theta <= lambda_max(G) (G = M M^T) from a Ritz value and proves it tight,
 # lambda_max(G) <= theta (1 + CERT_TOL), by the block bound of `_block_ritz`; so sqrt(theta)
