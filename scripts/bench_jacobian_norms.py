@@ -50,10 +50,12 @@ def _load_linalg(rev: str):
 def _recorded_stacks(config):
     """The (kind, function name, stack) calls the diagnostics make for one recompute."""
     from lstmviz.engine import diagnostics as dg
+    from lstmviz.engine import linalg
     from lstmviz.session import compute_runs
 
     calls = []
-    saved = dg.spectral_norms, dg.product_norms
+    saved = dg.spectral_norms, dg.product_norms, linalg.THREADS
+    linalg.THREADS = 1  # whole stacks (in threads, linalg.defer hands the pool parts of them)
 
     def rec(name, fn):
         def wrapper(m):
@@ -68,7 +70,7 @@ def _recorded_stacks(config):
         for run in compute_runs(config, jacobians=False).values():
             run.completed()
     finally:
-        dg.spectral_norms, dg.product_norms = saved
+        dg.spectral_norms, dg.product_norms, linalg.THREADS = saved
     return calls
 
 

@@ -64,9 +64,10 @@ def bench_launch(repeats: int = 3, script: str = LAUNCH) -> list[float]:
     return out
 
 
-def bench_jacobians(repeats: int = 5) -> list[float]:
+def bench_jacobians(repeats: int = 5, cpu: list[float] | None = None) -> list[float]:
     """Wall time (ms) of the exact Jacobian norms of three models at T=200, H=64, as the
-    app's background job computes them (stage two of a recompute)."""
+    app's background job computes them (stage two of a recompute); cpu, if given, gets the
+    process CPU time (ms) of each."""
     from lstmviz.config import Config
     from lstmviz.session import compute_runs
 
@@ -74,10 +75,12 @@ def bench_jacobians(repeats: int = 5) -> list[float]:
     out = []
     for seed in range(repeats):
         runs = compute_runs(config.replace(seed=seed), jacobians=False)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for run in runs.values():
             run.completed()
         out.append((time.perf_counter() - t0) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1000)
     return out
 
 
@@ -149,8 +152,17 @@ def main() -> int:
     small_floor = statistics.median(floor_frames(app, T=200, H=64, n=200))
     print(f"  floor: bare pyqtgraph frame at T=200, H=64: median {small_floor:.2f} ms; control "
           f"change = {statistics.median(change) / small_floor:.1f} floor frames  (goal <= 3)")
+    cpu: list[float] = []
     print(f"  exact Jacobian norms alone (engine, 3 models, T=200, H=64): median "
-          f"{statistics.median(bench_jacobians()):.1f} ms  (goal <= 100 ms)")
+          f"{statistics.median(bench_jacobians(cpu=cpu)):.1f} ms  (goal <= 100 ms)")
+    from lstmviz.engine import linalg
+    threads = linalg.THREADS
+    linalg.THREADS = 1
+    one = statistics.median(bench_jacobians())
+    linalg.THREADS = threads
+    print(f"  ... the same on 1 thread: median {one:.1f} ms; CPU time of the first: median "
+          f"{statistics.median(cpu):.1f} ms (a second thread is used while a core is spare: "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
     from bench_jacobian_norms import _eigvalsh_norms, _recorded_stacks
     stacks = [m for _, m in _recorded_stacks(
         Config(models=("rnn", "lstm", "gru"), seq_len=200, hidden_size=64))]

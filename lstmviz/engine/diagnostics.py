@@ -25,11 +25,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import linalg
 from .activations import GAMMA
 from .cancel import checkpoint
 from .errors import EngineError
 from .linalg import (
+    defer,
     log10_frobenius_per_step,
+    pool_spare,
     pow10,
     product_norms,
     spectral_norm,
@@ -40,6 +43,9 @@ from .unroll import Grads, Trace
 
 #: Jacobian stacks are built this many matrix entries at a time (bounds memory at big H, T).
 _CHUNK_ENTRIES = 1 << 21
+
+#: A chunk's Jacobians are built in up to this many pieces when the linalg pool is used.
+_PIECES = 4
 
 #: progress(done, total): steps whose Jacobian norms are computed so far, of T.
 Progress = Callable[[int, int], None]
@@ -172,7 +178,6 @@ def _jacobian_series(model: Model, trace: Trace, progress: Progress | None = Non
         if trace.T and kind.jacobian(p, o, trace.caches(slice(0, 1))).diagonal:
             return _diagonal_series(model, trace)
     path = kind.cell_path is not None
-    left = kind.jac_left
     jac_step = np.empty(T)
     jac_prod = np.empty(T)
     direct = np.empty(T) if path else None
@@ -183,39 +188,74 @@ def _jacobian_series(model: Model, trace: Trace, progress: Progress | None = Non
         # to 1e-200 or explode to 1e200 are still reported (NaN once R is non-finite).
         r = None
         log_r = 0.0
-        S = None
         for sl in reversed(list(_chunks(T, H * H * len(kind.state)))):
             checkpoint()
-            n = sl.stop - sl.start
-            jac = kind.jacobian(p, o, trace.caches(sl))
-            full = jac.full
-            if r is None:
-                S = full.shape[1]
-                r = np.eye(S)[:H] if kind.prod_block == "h" else np.eye(S)
-            jac_step[sl] = spectral_norms(jac.step)
-            if path:
-                direct[sl], ind = kind.cell_path(p, o, trace.run, sl, jac)
-                indirect[sl] = spectral_norms(ind)
-            block = H if kind.prod_block == "h" else S
-            prods = np.empty((n, r.shape[0], block))
-            logs = np.empty(n)
-            for k in range(n - 1, -1, -1):
+            # The one-step norms go to the linalg pool (a core spare) while this thread builds
+            # the products; it takes back what the pool has not started (linalg.defer). Built
+            # in pieces, last first, so that the pool starts after the first piece.
+            fulls, jobs = [], []
+            try:
+                for sub in reversed(_pieces(sl, H * H)):
+                    jac = kind.jacobian(p, o, trace.caches(sub))
+                    fulls.insert(0, jac.full)
+                    jobs.append((sub, jac_step, defer(spectral_norms, jac.step)))
+                    if path:
+                        direct[sub], ind = kind.cell_path(p, o, trace.run, sub, jac)
+                        jobs.append((sub, indirect, defer(spectral_norms, ind)))
+                if r is None:
+                    S = fulls[0].shape[1]
+                    r = np.eye(S)[:H] if kind.prod_block == "h" else np.eye(S)
+                r, log_r, jac_prod[sl] = _products(kind, fulls, r, log_r, H, sl.stop == T)
+            except BaseException:
+                for _, _, job in jobs:
+                    job.cancel()  # a cancelled background job drops the parts not started
+                raise
+            for sub, out, job in reversed(jobs):  # the last deferred first: least started
+                out[sub] = job.result()
+            if progress is not None:
+                progress(T - sl.start, T)
+    return jac_step, jac_prod, direct, indirect
+
+
+def _pieces(sl: slice, per_step: int) -> list[slice]:
+    """sl in up to _PIECES slices of at least linalg.DEFER_ENTRIES entries when the linalg
+    pool has a core spare, else [sl]."""
+    n = sl.stop - sl.start
+    k = min(_PIECES, n * per_step // linalg.DEFER_ENTRIES) if pool_spare() else 1
+    if k <= 1:
+        return [sl]
+    b = np.linspace(sl.start, sl.stop, k + 1).astype(int)
+    return [slice(int(lo), int(hi)) for lo, hi in zip(b[:-1], b[1:], strict=True)]
+
+
+def _products(kind, fulls: list[np.ndarray], r: np.ndarray, log_r: float, H: int,
+              last: bool):
+    """One chunk of the running product, walked from its end: (r, log_r, log10 jac_prod)
+    with r = dh_T/d(state) before the chunk's first step, kept scaled to max |entry| = 1 and
+    its natural log scale log_r apart. fulls: the chunk's full state Jacobians, in pieces
+    along the steps. last: the chunk ends at T (dh_T/dh_T = I)."""
+    left = kind.jac_left
+    n = sum(len(f) for f in fulls)
+    block = H if kind.prod_block == "h" else fulls[0].shape[1]
+    prods = np.empty((n, r.shape[0], block))
+    logs = np.empty(n)
+    k = n
+    with np.errstate(all="ignore"):
+        for full in reversed(fulls):
+            for m in full[::-1]:
                 checkpoint()  # a cancelled background job stops here
+                k -= 1
                 prods[k] = r[:, :block]
                 logs[k] = log_r
-                r = r @ full[k] if left is None else left(r, full[k])
+                r = r @ m if left is None else left(r, m)
                 s = np.abs(r).max()
                 if 0 < s < np.inf:
                     r /= s
                     log_r += np.log(s)
-            pn = product_norms(prods) if prods.shape[1] == prods.shape[2] else \
-                spectral_norms(prods)
-            if sl.stop == T:
-                pn[-1] = 1.0  # dh_T/dh_T = I
-            jac_prod[sl] = _log10_unscale(pn, logs)
-            if progress is not None:
-                progress(T - sl.start, T)
-    return jac_step, jac_prod, direct, indirect
+        pn = product_norms(prods) if prods.shape[1] == prods.shape[2] else spectral_norms(prods)
+        if last:
+            pn[-1] = 1.0  # dh_T/dh_T = I
+        return r, log_r, _log10_unscale(pn, logs)
 
 
 def _check(model: Model, trace: Trace, grads: Grads) -> None:

@@ -10,9 +10,10 @@ import numpy as np
 
 #: Threads a big stack of LAPACK calls is split over (NumPy's linalg gufuncs release the GIL):
 #: 2 on a machine with 2 or more cores, else 1. Tests and benchmarks may set it. The split
-#: happens only while a core is spare (1-minute load average below cores - 0.5): on a busy
-#: machine a second thread only competes with the other processes. The values are the same
-#: either way (each matrix is computed alone).
+#: (`_split_map`), and the work `defer` hands the pool while the caller goes on, happen only
+#: while a core is spare (1-minute load average below cores - 0.5): on a busy machine a
+#: second thread only competes with the other processes. The values are the same either way
+#: (each matrix is computed alone).
 THREADS = 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
@@ -25,27 +26,108 @@ def _core_spare() -> bool:
 
 #: Below this many matrix entries (N * n * n) a stack is not worth a second thread.
 _SPLIT_ENTRIES = 1 << 18
+#: ... nor a `defer` job (spread over more parts, it is taken back where the pool lags).
+DEFER_ENTRIES = 1 << 16
 
 _POOL_NAME = "lstmviz-linalg"
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+#: Jobs in the pool not finished yet (`defer`): `_split_map` then runs in the calling thread
+#: (a half queued behind them would only make it wait).
+_pending = 0
+
+
+def pool_spare() -> bool:
+    """Whether work may go to the pool: THREADS >= 2, not already in the pool thread, and a
+    core spare."""
+    return (THREADS >= 2 and not threading.current_thread().name.startswith(_POOL_NAME)
+            and _core_spare())
+
+
+def _threaded(stack: np.ndarray, entries: int | None = None) -> bool:
+    """Whether work on this stack goes to the pool: `pool_spare` and a stack of 2 or more
+    matrices with at least `entries` (default _SPLIT_ENTRIES) entries."""
+    big = stack.size >= (_SPLIT_ENTRIES if entries is None else entries)
+    return stack.shape[0] >= 2 and big and pool_spare()
+
+
+def _submit(fn, *args):
+    """fn(*args) as a future of the pool (created on first use), counted in `_pending`."""
+    global _pool, _pending
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_POOL_NAME)
+        _pending += 1
+    fut = _pool.submit(fn, *args)
+    fut.add_done_callback(_finished)  # also called when the future is cancelled
+    return fut
+
+
+def _finished(_fut) -> None:
+    global _pending
+    with _pool_lock:
+        _pending -= 1
+
+
+class Deferred:
+    """fn(stack) for a stack of matrices (fn maps N matrices to N values, each computed alone),
+    computed in parts by the pool thread while the caller goes on (`defer`). result() takes
+    back the parts the pool has not started (the last first) and computes them in the calling
+    thread, waits for the others and joins them: the same values as fn(stack)."""
+
+    def __init__(self, fn, stack: np.ndarray, parts: int):
+        self._fn = fn
+        self._value = None
+        bounds = np.linspace(0, stack.shape[0], parts + 1).astype(int)
+        self._parts = [stack[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        self._futures = [_submit(fn, part) for part in self._parts]
+
+    @classmethod
+    def now(cls, value: np.ndarray) -> Deferred:
+        out = cls.__new__(cls)
+        out._value, out._futures = value, []
+        return out
+
+    def result(self) -> np.ndarray:
+        if self._value is None:
+            values = [None] * len(self._futures)
+            for i in range(len(self._futures) - 1, -1, -1):
+                if self._futures[i].cancel():
+                    values[i] = self._fn(self._parts[i])
+            values = [f.result() if v is None else v
+                      for f, v in zip(self._futures, values, strict=True)]
+            self._value = np.concatenate(values)
+            self._futures, self._parts = [], []
+        return self._value
+
+    def cancel(self) -> None:
+        """Drop the parts not started (the caller gave up, e.g. a cancelled job)."""
+        for f in self._futures:
+            f.cancel()
+
+
+def defer(fn, stack: np.ndarray, parts: int = 8) -> Deferred:
+    """fn(stack) (fn as for `Deferred`), in up to `parts` parts of DEFER_ENTRIES entries or
+    more in the pool thread while the caller goes on when a core is spare (`_threaded`),
+    else at once; .result() gives it."""
+    if not _threaded(stack, DEFER_ENTRIES):
+        return Deferred.now(fn(stack))
+    return Deferred(fn, stack, max(1, min(parts, stack.shape[0], stack.size // DEFER_ENTRIES)))
+
+
 def _split_map(fn, *stacks: np.ndarray, interleave: bool = False) -> np.ndarray:
     """fn(*stacks) with the stacks' first axis split over THREADS threads (fn maps a stack of
     N matrices to N values, no Python state shared); the same values as fn on the whole.
     interleave: even and odd indices go to different threads (balances a stack whose cost
-    grows along the axis), else the first and second halves."""
-    n = stacks[0].shape[0]
-    if (THREADS < 2 or n < 2 or stacks[0].size < _SPLIT_ENTRIES
-            or threading.current_thread().name.startswith(_POOL_NAME) or not _core_spare()):
+    grows along the axis), else the first and second halves. In the calling thread alone
+    while the pool has `defer` jobs."""
+    if _pending or not _threaded(stacks[0]):
         return fn(*stacks)
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_POOL_NAME)
+    n = stacks[0].shape[0]
     if interleave:
-        fut = _pool.submit(fn, *(s[1::2] for s in stacks))
+        fut = _submit(fn, *(s[1::2] for s in stacks))
         first = fn(*(s[0::2] for s in stacks))
         second = fut.result()
         out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
@@ -53,7 +135,7 @@ def _split_map(fn, *stacks: np.ndarray, interleave: bool = False) -> np.ndarray:
         out[1::2] = second
         return out
     h = n // 2
-    fut = _pool.submit(fn, *(s[h:] for s in stacks))
+    fut = _submit(fn, *(s[h:] for s in stacks))
     first = fn(*(s[:h] for s in stacks))
     return np.concatenate((first, fut.result()))
 
@@ -214,7 +296,13 @@ def pow10(log10_value: np.ndarray) -> np.ndarray:
 # lambda_1 ~ 0.95, lambda_17 / lambda_1 ~ 0.4-0.7 at H = 64): a batched Lanczos ~15% faster
 # at best; a Chebyshev-filtered block of 16 with a Cholesky certificate of
 # theta (1 + CERT_TOL) I - G 1.3-1.8x slower (NumPy's per-call cost on (N, 64, 16) QR and
-# eigh); so `spectral_norms` stays with eigvalsh, split over THREADS threads. Products
+# eigh); so `spectral_norms` stays with eigvalsh, split over THREADS threads (and handed to
+# the pool by `defer` while the diagnostics build the products). Measured again for issue 16
+# (T = 200, H = 64, 1 thread): a proof to 1e-12 by a residual bound needs the top vector to
+# ~1e-7 (Krylov spaces of ~40 of the 64 dimensions at these gaps; the GRU's spectrum is
+# flatter still, sigma_33 / sigma_1 ~ 0.75), and NumPy's batched Cholesky (for a
+# theta (1 + tol) I - G certificate) alone costs a third of eigvalsh at H = 64, before any
+# estimate accurate enough to certify. Products
 # (dh_T/dh_t) separate fast, and the block method of `product_norms` gets a lower bound
 # theta <= lambda_max(G) (G = M M^T) from a Ritz value and proves it tight,
 # lambda_max(G) <= theta (1 + CERT_TOL), by the block bound of `_block_ritz`; so sqrt(theta)
@@ -229,7 +317,8 @@ FAST_STATS = {"block": 0, "lanczos": 0, "fallback": 0}
 
 
 def _block_ritz(p: np.ndarray, u: np.ndarray, iters: int):
-    """Subspace iteration u <- qr(p p^T u) from u ((n, k) or (N, n, k)), then Rayleigh-Ritz.
+    """Subspace iteration u <- p p^T u from u ((n, k) or (N, n, k)), orthonormalised (QR) at
+    the end, then Rayleigh-Ritz.
 
     Returns (theta, proved, u): theta the top Ritz value of G = p p^T on span(u) (a lower
     bound on lambda_max(G)), proved where lambda_max(G) <= theta (1 + CERT_TOL) follows from
@@ -246,9 +335,13 @@ def _block_ritz(p: np.ndarray, u: np.ndarray, iters: int):
     4 ||r_1||^2)), proved when that is within CERT_TOL of theta_1. Only v_1's residual has to
     be tiny, and it converges like (lambda_{k+1} / lambda_1)^iters.
     """
-    for _ in range(iters):
+    for i in range(iters):
         y = (u.T if u.ndim == 2 else u.transpose(0, 2, 1)) @ p
-        u = np.linalg.qr(p @ y.transpose(0, 2, 1))[0]
+        u = p @ y.transpose(0, 2, 1)
+        if i < iters - 1:  # the same subspace as with a QR each time: unit columns suffice
+            u = u / np.sqrt(np.einsum("nik,nik->nk", u, u))[:, None, :]
+        else:  # the basis the bound below needs: orthonormal
+            u = np.linalg.qr(u)[0]
     ut = u.T if u.ndim == 2 else u.transpose(0, 2, 1)
     y = ut @ p  # U^T P (N, k, n)
     s = y @ y.transpose(0, 2, 1)  # U^T G U (N, k, k)

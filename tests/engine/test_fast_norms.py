@@ -224,3 +224,79 @@ def test_lstm_structured_left_product_equals_the_dense_one():
         dense = r @ full[k]
         np.testing.assert_allclose(model.cell.jac_left(r, full[k]), dense, rtol=1e-12,
                                    atol=1e-14 * np.abs(dense).max())
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_one_step_norms_in_the_pool_equal_those_computed_in_one_thread(kind, monkeypatch):
+    """linalg.defer hands the one-step norms to the pool while the products are built: the
+    same values as one thread, several chunks of steps included, and the SVD's norms."""
+    from lstmviz import engine
+    from lstmviz.engine import diagnostics as dg
+    from lstmviz.engine import linalg
+
+    model = engine.build_model(kind, 2, 6, seed=4)
+    xs = np.random.default_rng(2).normal(size=(23, 2))
+    trace = engine.forward(model, xs)
+    grads = engine.backward(model, trace, np.ones_like(trace.h))
+    monkeypatch.setattr(dg, "_CHUNK_ENTRIES", 6 * 6 * len(model.cell.state) * 5)  # 5 steps
+    monkeypatch.setattr(linalg, "THREADS", 1)
+    one = engine.compute_diagnostics(model, trace, grads)
+    monkeypatch.setattr(linalg, "THREADS", 2)
+    monkeypatch.setattr(linalg, "_SPLIT_ENTRIES", 1)
+    monkeypatch.setattr(linalg, "DEFER_ENTRIES", 1)
+    monkeypatch.setattr(linalg, "_core_spare", lambda: True)
+    pieces = []
+    saved = dg._pieces
+    monkeypatch.setattr(dg, "_pieces", lambda sl, n: pieces.extend(saved(sl, n)) or saved(sl, n))
+    two = engine.compute_diagnostics(model, trace, grads)
+    sizes = [sl.stop - sl.start for sl in pieces]
+    assert max(sizes) < 5 and sum(sizes) == 23  # each chunk of 5 steps in pieces
+    assert linalg._pending == 0
+    for name in ("jac_step_norm", "jac_prod_norm", "cell_indirect", "cell_direct"):
+        a, b = getattr(one, name), getattr(two, name)
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+    jac = model.cell.jacobian(model.params, model.o, trace.caches(slice(None)))
+    ref = np.array([np.linalg.norm(m, 2) for m in jac.step])
+    np.testing.assert_allclose(two.jac_step_norm, ref, rtol=1e-12)
+
+
+def test_a_cancel_during_the_products_drops_the_deferred_parts(monkeypatch):
+    """A job cancelled while the products are built (its checkpoint raises) leaves no work
+    queued in the linalg pool: the parts not started are dropped."""
+    import time
+
+    from lstmviz import engine
+    from lstmviz.engine import linalg
+    from lstmviz.engine.cancel import Cancelled, cancel_scope
+
+    model = engine.build_model("lstm", 2, 16, seed=4)
+    trace = engine.forward(model, np.random.default_rng(2).normal(size=(60, 2)))
+    grads = engine.backward(model, trace, np.ones_like(trace.h))
+    monkeypatch.setattr(linalg, "THREADS", 2)
+    monkeypatch.setattr(linalg, "DEFER_ENTRIES", 1)
+    monkeypatch.setattr(linalg, "_core_spare", lambda: True)
+    from lstmviz.engine import diagnostics as dg
+
+    done = []
+
+    def slow(m):  # the pool lags behind: parts are still queued when the cancel comes
+        time.sleep(0.05)
+        done.append(len(m))
+        return linalg.spectral_norms(m)
+
+    monkeypatch.setattr(dg, "spectral_norms", slow)
+    calls = [0]
+
+    def hook():
+        calls[0] += 1
+        return calls[0] > 30  # inside the product loop
+
+    with cancel_scope(hook), pytest.raises(Cancelled):
+        engine.compute_diagnostics(model, trace, grads)
+    deadline = time.monotonic() + 10
+    while linalg._pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert linalg._pending == 0
+    assert sum(done) < 2 * 60  # of the step and indirect norms, the parts not started dropped

@@ -173,6 +173,110 @@ def test_split_map_splits_and_concatenates(monkeypatch):
         assert seen == [7]
 
 
+def _threads_on(monkeypatch):
+    monkeypatch.setattr(linalg, "THREADS", 2)
+    monkeypatch.setattr(linalg, "_SPLIT_ENTRIES", 1)
+    monkeypatch.setattr(linalg, "DEFER_ENTRIES", 1)
+    monkeypatch.setattr(linalg, "_core_spare", lambda: True)
+
+
+def test_defer_computes_in_parts_and_gives_the_whole_values(monkeypatch):
+    _threads_on(monkeypatch)
+    jac, _ = _engine_like(37, 16, 1.0, 3)
+    seen = []
+
+    def fn(x):
+        seen.append(len(x))
+        return linalg.spectral_norms(x)
+
+    job = linalg.defer(fn, jac, parts=5)
+    out = job.result()
+    np.testing.assert_array_equal(out, linalg.spectral_norms(jac))  # the same values
+    np.testing.assert_allclose(out, _ref(jac), rtol=RTOL)
+    assert sorted(seen) == [7, 7, 7, 8, 8] and job.result() is out
+    assert linalg._pending == 0
+
+
+def test_defer_reports_adversarial_stacks_as_one_thread_does(monkeypatch):
+    """Repeated top singular values, nearly singular, 1e-300 / 1e300 entries, zero, NaN and
+    inf matrices spread over the parts: the values of spectral_norms on the whole stack."""
+    rng = np.random.default_rng(5)
+    q = np.linalg.qr(rng.standard_normal((32, 16, 16)))[0]
+    s = np.ones((32, 16))
+    s[:, 8:] = rng.uniform(0, 1, (32, 8))  # 8 equal top singular values
+    stack = (q * s[:, None, :]) @ np.linalg.qr(rng.standard_normal((32, 16, 16)))[0]
+    stack[3] *= 1e-300
+    stack[7] *= 1e300
+    stack[11, :, 0] = stack[11, :, 1] * (1 + 1e-15)  # nearly singular
+    stack[13] = 0.0
+    stack[17, 2, 3] = np.nan
+    stack[23, 5, 5] = np.inf
+    one = _quiet(linalg.spectral_norms, stack)
+    _threads_on(monkeypatch)
+    two = _quiet(lambda m: linalg.defer(linalg.spectral_norms, m, parts=6).result(), stack)
+    np.testing.assert_array_equal(one, two)
+    finite = np.isfinite(stack).all(axis=(1, 2))
+    np.testing.assert_allclose(two[finite], _ref(stack[finite]), rtol=RTOL)
+    assert np.isnan(two[~finite]).all() and two[13] == 0.0
+
+
+def test_defer_takes_back_parts_the_pool_has_not_started(monkeypatch):
+    import threading
+
+    _threads_on(monkeypatch)
+    gate = threading.Event()
+    where = []
+
+    def fn(x):
+        where.append(threading.current_thread().name)
+        if threading.current_thread().name.startswith(linalg._POOL_NAME):
+            gate.wait(10)  # the pool is busy with the first part
+        return x[:, 0, 0] * 2
+
+    x = np.arange(8.0)[:, None, None] * np.ones((8, 2, 2))
+    job = linalg.defer(fn, x, parts=4)
+    assert linalg._pending == 4
+    while not where:  # the pool has started the first part
+        threading.Event().wait(0.01)
+    # while the pool has jobs, a split runs in the calling thread (it would only wait)
+    np.testing.assert_array_equal(linalg._split_map(lambda a: a[:, 0, 0], x), np.arange(8.0))
+    threading.Timer(0.2, gate.set).start()
+    np.testing.assert_array_equal(job.result(), 2 * np.arange(8.0))
+    assert sum(n.startswith(linalg._POOL_NAME) for n in where) == 1  # three taken back
+    assert linalg._pending == 0
+
+
+def test_defer_without_a_spare_core_computes_at_once(monkeypatch):
+    _threads_on(monkeypatch)
+    monkeypatch.setattr(linalg, "_core_spare", lambda: False)
+    calls = []
+    job = linalg.defer(lambda a: calls.append(len(a)) or a[:, 0, 0], np.ones((6, 2, 2)))
+    assert calls == [6]  # already computed, in one piece
+    np.testing.assert_array_equal(job.result(), np.ones(6))
+    job.cancel()  # nothing to drop
+
+
+def test_cancelled_defer_drops_the_parts_not_started(monkeypatch):
+    import threading
+
+    _threads_on(monkeypatch)
+    gate, started = threading.Event(), threading.Event()
+    calls = []
+
+    def fn(x):
+        calls.append(len(x))
+        started.set()
+        gate.wait(10)
+        return x[:, 0, 0]
+
+    job = linalg.defer(fn, np.ones((6, 2, 2)), parts=3)
+    assert started.wait(10)  # the pool runs the first part
+    job.cancel()
+    gate.set()
+    linalg._submit(lambda: None).result()  # the pool's queue is empty after this
+    assert calls == [2] and linalg._pending == 0
+
+
 @st.composite
 def _small_stacks(draw):
     n = draw(st.integers(1, 5))
