@@ -90,6 +90,7 @@ def test_every_step_lays_out_at_both_sizes(window, name):
         assert panel.open(name, 1, animate=False)
         for i, step in enumerate(wt.steps):
             panel.go_to(i, animate=False)
+            panel.wait_step()  # the step's runs, then its rows (inline or in the background)
             settle()
             check_layout(window, panel, step, size)
         panel.close_walkthrough()
