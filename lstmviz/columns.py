@@ -138,7 +138,9 @@ NOTES = (
     "`<kind> ...` (l = 1 bottom), with the same meaning for that layer.",
     "The CSVs hold the whole run (all frames), independent of the frame shown in the images; "
     "inspector.csv holds the cell inspected at that frame. manifest.json gives each model's "
-    "sigma_max (of W_hh, or its largest H x H gate block) and gamma.",
+    "sigma_max (of W_hh, or its largest H x H gate block) and gamma, and `layer`: the layer "
+    "of stacked models the one-layer views and their CSVs show (1 = the bottom; the number "
+    "of layers when the top, as for one-layer models; `lstmviz export --layer`).",
 )
 
 
