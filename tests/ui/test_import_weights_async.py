@@ -38,9 +38,11 @@ def test_importing_large_weights_leaves_the_event_loop_responsive(make_window, q
     sys.stderr.write(f"import: returned {returned * 1000:.0f} ms, installed after "
                      f"{installed - start:.2f} s, {len(during)} ticks, largest gap "
                      f"{max(gaps) * 1000:.0f} ms\n")
-    # the loop kept turning (a frozen one ticks once at the end); how often it turns
-    # depends on the machine's load and the compute thread's share of the GIL
-    assert len(during) >= 5, len(during)
+    # the loop kept turning (a frozen one ticks once, at the end); how often it turns
+    # depends on the machine's load and the compute thread's share of the GIL (3 ticks
+    # over ~1 s were seen at load 4 on 2 cores, 20+ unloaded): the freeze check is the
+    # gap bound below
+    assert len(during) >= 3, len(during)
     # no freeze (the old import froze 30 s here); 1 s like the heartbeat tests, since this
     # 2-core machine is shared and a 250 ms bound flaked under load
     assert max(gaps) < 1.0, f"largest gap between ticks {max(gaps):.3f} s"
