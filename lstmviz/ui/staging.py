@@ -123,7 +123,7 @@ class PanelStager(QObject):
         """Queue `update` of panel `name`: one per kind ("theme" runs before "runs"), the
         latest of each kind wins."""
         self._queue.setdefault(name, {})[kind] = update
-        if kind != "build":  # (building hidden panels at launch is idle work)
+        if kind != "build" or self._large():  # (building at small settings is light)
             self._installing = True
             pause_jobs(self._pause)  # renewed each turn; it lapses if the turns stop
         if not self._posted:
@@ -144,16 +144,20 @@ class PanelStager(QObject):
 
     def _repause(self) -> None:
         """Renew the pause while installs are queued; after the last, hold it PAINT_LEASE."""
-        if any(kind != "build" for updates in self._queue.values() for kind in updates):
+        if self._installing and self._queue:
             pause_jobs(self._pause)
         elif self._installing:
             self._installing = False
             pause_jobs(self._pause, PAINT_LEASE)
 
     def flush(self) -> None:
-        """Run every queued update now (scripts, screenshots, exports, tests)."""
+        """Run every queued update now, and what panels left for later turns (scripts,
+        screenshots, exports, tests)."""
         while self._queue:
             self._run(self._queue.pop(next(iter(self._queue))))
+        for panel in self.panels.values():
+            if panel.built:
+                panel.complete()  # what a panel spread over later turns, drawn now
         self._installing = False
         resume_jobs(self._pause)  # (no paint to wait for: the caller goes on at once)
 

@@ -96,6 +96,13 @@ def idle(window: MainWindow) -> bool:
     return not window.recomputer.busy and not window.stager.pending
 
 
+def launched(window: MainWindow) -> bool:
+    """Idle, and every panel built (those not on screen are built one per turn after the
+    first paint: an action started before would also measure their first build at its
+    large settings, 250-300 ms for the gates panel's five new heatmaps)."""
+    return idle(window) and all(panel.built for panel in window.panels.values())
+
+
 @pytest.fixture
 def window(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
@@ -108,7 +115,7 @@ def window(qtbot, tmp_path):
     w.resize(1280, 720)
     w.show()
     qtbot.waitExposed(w)
-    run_loop(lambda: idle(w), settle=0.1)
+    run_loop(lambda: launched(w), settle=0.1)
     yield w
     w.close()
 
@@ -179,7 +186,7 @@ def large(qapp, tmp_path_factory):
                                       QSettings.Format.IniFormat), restore=False)
     w.resize(1280, 720)
     w.show()
-    run_loop(lambda: idle(w), settle=0.1)
+    run_loop(lambda: launched(w), settle=0.1)
     large_window(w)
     yield w
     w.close()
