@@ -9,6 +9,12 @@ the panels on screen first, so the window keeps answering in between (issue 17).
 runs update every panel at once, exactly as before. A panel whose update is queued skips
 the frames that arrive meanwhile (its items are of the old runs); its queued update shows
 the current frame.
+
+While updates are queued the background jobs (the exact Jacobian norms: minutes at these
+settings) wait at their next checkpoint (`worker.pause_jobs`), and for PAINT_LEASE after
+the last one, while the new items are painted: a job computing alongside holds the GIL
+between the GUI thread's calls into Qt, and stretched a 40 ms panel rebuild to 300-400 ms
+(the heartbeat measured 25 ms instead of 340-680 ms for File > Open with the jobs paused).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from PySide6.QtCore import QObject, QTimer
 
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.panels.base import Panel
+from lstmviz.ui.worker import pause_jobs, resume_jobs
 
 #: Delay (ms) between two staged updates: a 0 ms timer is a posted event, and Qt runs
 #: the posted events (also those posted meanwhile) before any timer; 1 ms lets the
@@ -26,6 +33,9 @@ from lstmviz.ui.panels.base import Panel
 STAGE_MS = 1
 #: Runs with at least this many (t, b, h) elements over all models install in stages.
 STAGE_ELEMENTS = 200_000
+#: Seconds the background jobs stay paused after the last staged update (the paint of the
+#: panels it changed follows in the next turns); the pause lapses by itself.
+PAINT_LEASE = 0.4
 
 
 def run_elements(session) -> int:
@@ -43,6 +53,11 @@ class PanelStager(QObject):
         #: panel name -> kind ("theme", "runs") -> its queued update
         self._queue: dict[str, dict[str, Callable[[], None]]] = {}
         self._posted = False
+        # the owner of this stager's pause of the jobs (see the module docstring): a plain
+        # key, so the pause can end when the stager is destroyed
+        self._pause = key = object()
+        self._installing = False
+        self.destroyed.connect(lambda *_: resume_jobs(key))
         for panel in panels.values():
             adapter.runsChanged.disconnect(panel._on_runs)
             adapter.frameChanged.disconnect(panel._on_frame)
@@ -108,6 +123,9 @@ class PanelStager(QObject):
         """Queue `update` of panel `name`: one per kind ("theme" runs before "runs"), the
         latest of each kind wins."""
         self._queue.setdefault(name, {})[kind] = update
+        if kind != "build" or self._large():  # (building at small settings is light)
+            self._installing = True
+            pause_jobs(self._pause)  # renewed each turn; it lapses if the turns stop
         if not self._posted:
             self._posted = True
             QTimer.singleShot(STAGE_MS, self, self._next)
@@ -119,14 +137,29 @@ class PanelStager(QObject):
         on_screen = [n for n in self._queue if not self.panels[n]._off_screen()]
         name = (on_screen or list(self._queue))[0]
         self._run(self._queue.pop(name))
+        self._repause()
         if self._queue:
             self._posted = True
             QTimer.singleShot(STAGE_MS, self, self._next)
 
+    def _repause(self) -> None:
+        """Renew the pause while installs are queued; after the last, hold it PAINT_LEASE."""
+        if self._installing and self._queue:
+            pause_jobs(self._pause)
+        elif self._installing:
+            self._installing = False
+            pause_jobs(self._pause, PAINT_LEASE)
+
     def flush(self) -> None:
-        """Run every queued update now (scripts, screenshots, exports, tests)."""
+        """Run every queued update now, and what panels left for later turns (scripts,
+        screenshots, exports, tests)."""
         while self._queue:
             self._run(self._queue.pop(next(iter(self._queue))))
+        for panel in self.panels.values():
+            if panel.built:
+                panel.complete()  # what a panel spread over later turns, drawn now
+        self._installing = False
+        resume_jobs(self._pause)  # (no paint to wait for: the caller goes on at once)
 
     @staticmethod
     def _run(updates: dict[str, Callable[[], None]]) -> None:

@@ -9,6 +9,7 @@ it, see config.check_memory).
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
@@ -21,27 +22,31 @@ from lstmviz.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.slow
 
-#: The largest gap (ms) between two heartbeats an action may cause: a freeze, as the 61 s
-#: File > Open was. The 250 ms goal is a speed target, reported by each test's message and
-#: in the closing notes, not asserted: on this shared 2-core machine one panel's paint
-#: alone varies from 250 to 450 ms (below), so asserting 250 ms made CI flaky.
-MAX_GAP_MS = 1000
+#: The largest gap (ms) between two heartbeats an action may cause. The 250 ms goal is a
+#: speed target, printed by each test (-s) against the measured gap, not asserted: this
+#: shared 2-core machine's load moves the figures by 2x. Run alone, 3 runs each, the gaps
+#: measured 50-270 ms (medians: File > Open 98 and 91 ms, the large walkthrough step 212,
+#: a theme switch 57, a dock toggle 13, 500 quick changes while playing 120); they were
+#: 280-1400 ms before the stager paused the background jobs during an install (a
+#: Jacobian job holding the GIL between the GUI thread's calls into Qt stretched every
+#: panel rebuild 5-8x) and the cell-state panel drew its three models in three turns.
+MAX_GAP_MS = 500
 GOAL_MS = 250
-#: Why an action may still exceed GOAL_MS at these settings: the install of the new runs
-#: is staged one panel per turn (staging.py), but one panel's own rebuild + paint is
-#: itself over 250 ms here: the cell-state panel draws 3 x 512 trajectories of 1000 steps
-#: (1.5 M points; ~150 ms rebuild + ~290 ms paint on a loaded 2-core machine), the heatmap
-#: panels 3 images of 1000 x 512 (panels/cellstate.py, forget.py, gates.py).
-ONE_PANEL = ("one panel's rebuild + paint at T=1000, H=512, three models exceeds 250 ms "
-             "(cell state: 1.5 M points; the comment above)")
+#: The large walkthrough step's bound: its largest gap is the step's own turn (the lecture
+#: layout and the whole window's repaint, walkthrough_panel.py / lecture.py), while the
+#: lecture's held y range computes every step's run on a thread no pause reaches; 200-400 ms
+#: measured alone, so 500 ms would be flaky under load.
+WALKTHROUGH_MAX_MS = 1000
 LARGE = dict(seq_len=int(RANGES["seq_len"][1]), hidden_size=int(RANGES["hidden_size"][1]),
              models=("rnn", "lstm", "gru"), batch_size=1)
 
 
 class Heartbeat:
-    """A 10 ms timer; `largest` is the longest time (ms) between two of its ticks."""
+    """A 10 ms timer; `largest` is the longest time (ms) between two of its ticks. With an
+    `action` name, leaving prints that figure against GOAL_MS (run with -s to see it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, action: str = "", bound: int = MAX_GAP_MS) -> None:
+        self.action, self.bound = action, bound
         self.clock = QElapsedTimer()
         self.timer = QTimer()
         self.timer.setInterval(10)
@@ -63,6 +68,14 @@ class Heartbeat:
     def __exit__(self, *exc) -> None:
         self.timer.stop()
         self._tick()
+        if self.action:
+            report(self.action, self.largest, self.bound)
+
+
+def report(action: str, gap: float, bound: int) -> None:
+    verdict = "within" if gap <= GOAL_MS else "OVER"
+    sys.stderr.write(f"\nheartbeat: {action}: largest gap {gap:.0f} ms ({verdict} the "
+                     f"{GOAL_MS} ms goal; bound {bound} ms)\n")
 
 
 def run_loop(until, timeout: float = 180.0, settle: float = 0.3) -> None:
@@ -85,6 +98,13 @@ def idle(window: MainWindow) -> bool:
     return not window.recomputer.busy and not window.stager.pending
 
 
+def launched(window: MainWindow) -> bool:
+    """Idle, and every panel built (those not on screen are built one per turn after the
+    first paint: an action started before would also measure their first build at its
+    large settings, 250-300 ms for the gates panel's five new heatmaps)."""
+    return idle(window) and all(panel.built for panel in window.panels.values())
+
+
 @pytest.fixture
 def window(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
@@ -97,7 +117,7 @@ def window(qtbot, tmp_path):
     w.resize(1280, 720)
     w.show()
     qtbot.waitExposed(w)
-    run_loop(lambda: idle(w), settle=0.1)
+    run_loop(lambda: launched(w), settle=0.1)
     yield w
     w.close()
 
@@ -110,12 +130,12 @@ def large_window(window: MainWindow) -> MainWindow:
 
 
 def test_file_open_of_the_largest_config(window, tmp_path):
-    # the cell-state dock closed (ONE_PANEL: measured by the test below)
+    # the cell-state dock closed (the test below has it open)
     window.docks["cellstate"].close()
     run_loop(lambda: idle(window), settle=0.1)
     path = tmp_path / "large.toml"
     save_config(path, Config(**LARGE))
-    with Heartbeat() as beat:
+    with Heartbeat("File > Open, cell-state dock closed") as beat:
         assert window.open_config(path)
         run_loop(lambda: idle(window) and window.session.seq_len == LARGE["seq_len"])
     assert window.session.config.hidden_size == LARGE["hidden_size"]
@@ -147,14 +167,14 @@ def test_a_walkthrough_step_with_large_settings(window, tmp_path):
     panel = window.tools["walkthrough"]
     assert panel.open(str(path), 1, animate=False)
     run_loop(lambda: idle(window), settle=0.2)
-    with Heartbeat() as beat:
+    with Heartbeat("walkthrough step to large settings", WALKTHROUGH_MAX_MS) as beat:
         panel.go_to(1, animate=False)
         run_loop(lambda: idle(window) and window.session.seq_len == LARGE["seq_len"])
     # the step finished on the run that arrived: its cursor, and its claim measured on it
     assert window.session.cursor == window.session.n_frames - window.session.seq_len \
         or window.session.frame.t == 1
     assert "⚠" not in panel.notice.text() or not panel.notice.isVisible()
-    assert beat.largest <= MAX_GAP_MS, f"the step blocked the window {beat.largest} ms"
+    assert beat.largest <= WALKTHROUGH_MAX_MS, f"the step blocked the window {beat.largest} ms"
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +188,7 @@ def large(qapp, tmp_path_factory):
                                       QSettings.Format.IniFormat), restore=False)
     w.resize(1280, 720)
     w.show()
-    run_loop(lambda: idle(w), settle=0.1)
+    run_loop(lambda: launched(w), settle=0.1)
     large_window(w)
     yield w
     w.close()
@@ -176,10 +196,10 @@ def large(qapp, tmp_path_factory):
 
 
 def test_a_theme_switch_at_large_settings(large):
-    with Heartbeat() as beat:
+    with Heartbeat("theme switch to dark") as beat:
         large.set_theme("dark")
         run_loop(lambda: idle(large))
-    with Heartbeat() as back:
+    with Heartbeat("theme switch back to light") as back:
         large.set_theme("light")
         run_loop(lambda: idle(large))
     assert large.panels["cellstate"].theme.name == "light"
@@ -189,7 +209,7 @@ def test_a_theme_switch_at_large_settings(large):
 
 def test_a_dock_toggle_at_large_settings(large):
     action = large.docks["cellstate"].toggleViewAction()
-    with Heartbeat() as beat:
+    with Heartbeat("cell-state dock closed and opened") as beat:
         action.trigger()
         run_loop(lambda: idle(large))
         action.trigger()
@@ -198,28 +218,32 @@ def test_a_dock_toggle_at_large_settings(large):
     assert beat.largest <= MAX_GAP_MS, f"a dock toggle blocked the window {beat.largest} ms"
 
 
+#: Quick setting changes in a row (issue 17: 500 of them froze the window 1.1 s).
+CHANGES = 500
+
+
 def test_quick_setting_changes_while_playing(large):
     from PySide6.QtWidgets import QSpinBox
 
     seed = large.controls.findChild(QSpinBox, "seed")
     large.playback.play(True)
     try:
-        with Heartbeat() as beat:
-            for i in range(200):
-                seed.setValue(1000 + i)  # as 200 quick key presses would
+        with Heartbeat(f"{CHANGES} quick seed changes while playing") as beat:
+            for i in range(CHANGES):
+                seed.setValue(1000 + i)  # as quick key presses would
                 QApplication.processEvents()
-            run_loop(lambda: idle(large) and large.session.config.seed == 1199)
+            run_loop(lambda: idle(large) and large.session.config.seed == 1000 + CHANGES - 1)
     finally:
         large.playback.play(False)
-    assert large.session.config.seed == 1199  # only the latest is computed and shown
+    assert large.session.config.seed == 1000 + CHANGES - 1  # only the latest is shown
     assert beat.largest <= MAX_GAP_MS, \
-        f"200 quick changes while playing blocked the window {beat.largest} ms"
+        f"{CHANGES} quick changes while playing blocked the window {beat.largest} ms"
 
 
 def test_file_open_with_the_cell_state_dock_open(window, tmp_path):
     path = tmp_path / "large.toml"
     save_config(path, Config(**LARGE))
-    with Heartbeat() as beat:
+    with Heartbeat("File > Open, cell-state dock open") as beat:
         assert window.open_config(path)
         run_loop(lambda: idle(window) and window.session.seq_len == LARGE["seq_len"])
     assert beat.largest <= MAX_GAP_MS, f"File > Open blocked the window {beat.largest} ms"

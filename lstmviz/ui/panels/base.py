@@ -210,6 +210,17 @@ class Panel(QWidget):
     def show_frame(self, frame: Frame) -> None:
         """Cursor moved: update existing items with setData/setImage only."""
 
+    def complete(self) -> None:
+        """Draw now what `show_frame` left for later event-loop turns (a large panel on
+        screen may spread a new frame's drawing; scripts, screenshots and exports call
+        this through `PanelStager.flush`)."""
+
+    def _on_screen_live(self) -> bool:
+        """Shown in a window on screen (not a widget rendered off screen for an export)."""
+        window = self.window()
+        return (self.isVisible() and window.isVisible()
+                and not window.testAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen))
+
     def structure_key(self, runs: dict[str, Run]) -> object:
         """What decides which plot items `rebuild` makes (model kinds, T, H, mode...).
 

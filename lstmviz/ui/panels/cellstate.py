@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
 
 from lstmviz.session import Frame, Run
@@ -37,6 +38,10 @@ def state_of(run: Run, mode: str) -> tuple[np.ndarray, str]:
 
 #: Steps per block of the drawn body of a trajectory curve (see `_Trajectories`).
 BLOCK = 32
+#: Points of new curve body one event-loop turn draws: past it, the other models' plots
+#: get theirs in the next turns (at T = 1000, H = 512 one model's body is 0.5 M points,
+#: 40-70 ms to paint; three in one turn held the window 200+ ms, issue 17).
+BODY_POINTS_PER_TURN = 100_000
 
 
 class _RevealedData(pg.PlotDataItem):
@@ -104,6 +109,12 @@ class _Trajectories:
         x[:, n] = np.nan
         return x.ravel(), y.ravel()
 
+    def body_points(self, fwd_t: int) -> int:
+        """Points `show(fwd_t)` would give the body anew (0: the body stays as it is)."""
+        n = max(min(fwd_t, self.hi), 0)
+        k = (n - 1) // BLOCK * BLOCK if n > 0 else 0
+        return 0 if k == (self.body_shown or 0) else k * self.y.shape[0]
+
     def show(self, fwd_t: int) -> None:
         n = max(min(fwd_t, self.hi), 0)
         if n == self.shown:
@@ -153,7 +164,9 @@ class CellStatePanel(Panel):
         self.curves: list[_Trajectories] = []
         self.cursors: list[pg.InfiniteLine] = []
         self.notes: dict[str, pg.TextItem] = {}
-        self._columns: dict[str, np.ndarray] = {}
+        self._sources: list[tuple[str, np.ndarray]] = []  # (CSV prefix, (T, H) states)
+        self._T = 1
+        self._more_posted = False
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
 
     @property
@@ -212,7 +225,7 @@ class CellStatePanel(Panel):
         mode = self.mode
         self.curves, self.cursors = [], []
         T = next(iter(runs.values())).trace.h.shape[0] if runs else 1
-        self._columns = {"t": np.arange(1, T + 1, dtype=float)}
+        self._T, self._sources = T, []
         huge = False  # exploding states: ticks like "1e+85" need a wider axis
         for kind, run in runs.items():
             p = self.widgets[kind].getPlotItem()
@@ -241,14 +254,20 @@ class CellStatePanel(Panel):
             p.addItem(line, ignoreBounds=True)
             self.cursors.append(line)
             self.notes[kind].setColor(theme.foreground)
-            for u in range(data.shape[1]):
-                self._columns[f"{layer_prefix(run)} {symbol}[unit {u}]"] = data[:, u].copy()
+            self._sources.append((f"{layer_prefix(run)} {symbol}", data))
         for w in self.widgets.values():  # same width everywhere keeps the x axes aligned
             w.getPlotItem().getAxis("left").setWidth(72 if huge else 48)
 
     # -- cursor moved ---------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
+        # on screen, a large new body per turn; rendered off screen (exports), all at once
+        budget = BODY_POINTS_PER_TURN if self._on_screen_live() else np.inf
         for c in self.curves:
+            points = c.body_points(frame.fwd_t)
+            if points and budget <= 0:  # drawn next turn (it shows its old steps till then)
+                self._show_more_later()
+                continue
+            budget -= points
             c.show(frame.fwd_t)
         for line in self.cursors:
             line.setPos(frame.t)
@@ -257,5 +276,23 @@ class CellStatePanel(Panel):
             if note is not None:
                 set_html(note, overflow_html([run], frame, named=False))
 
+    def _show_more_later(self) -> None:
+        if not self._more_posted:
+            self._more_posted = True
+            QTimer.singleShot(1, self, self._show_more)
+
+    def _show_more(self) -> None:
+        self._more_posted = False
+        self._on_frame()
+
+    def complete(self) -> None:
+        if self._more_posted and self.built:
+            for c in self.curves:
+                c.show(self.adapter.session.frame.fwd_t)
+
     def data_columns(self) -> dict[str, np.ndarray]:
-        return dict(self._columns)
+        cols: dict[str, np.ndarray] = {"t": np.arange(1, self._T + 1, dtype=float)}
+        for prefix, data in self._sources:
+            for u in range(data.shape[1]):
+                cols[f"{prefix}[unit {u}]"] = data[:, u].copy()
+        return cols
