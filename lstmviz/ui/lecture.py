@@ -13,10 +13,14 @@ and `user_state` is what the window saves on close while a lecture is on screen.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+import queue
+import time
+
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget
 
 from lstmviz.ui.registry import LAYOUT_VERSION
+from lstmviz.ui.worker import POLL_MS, _Job
 
 #: Dock areas and their Qt values.
 RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
@@ -283,41 +287,60 @@ def held_y_range(configs) -> tuple[tuple[float, float] | None, frozenset]:
     return (float(math.floor(lo - pad)), float(math.ceil(hi + pad))), frozenset(overflowing)
 
 
-class _RangeSignals(QObject):
-    done = Signal(object, object)  # token, (lo, hi) or None
-
-
-class _RangeJob(QRunnable):
-    def __init__(self, token, configs, signals: _RangeSignals) -> None:
-        super().__init__()
-        self.token, self.configs, self.signals = token, list(configs), signals
-        self.setAutoDelete(True)
-
-    def run(self) -> None:
-        try:
-            result = held_y_range(self.configs)
-        except Exception:  # noqa: BLE001 - never raise into Qt; the axis then follows the run
-            result = (None, frozenset())
-        self.signals.done.emit(self.token, result)
-
-
 class RangeComputer(QObject):
-    """Computes `held_y_range` off the GUI thread; `ready(token, range)` delivers it."""
+    """Computes `held_y_range` off the GUI thread; `ready(token, range)` delivers it.
+
+    A background job of `ui.worker` (a daemon thread that never touches Qt, its outcome
+    polled from the GUI thread): it waits while the jobs are paused (a staged install, an
+    export), stops at its next engine checkpoint when a newer walkthrough replaces it or
+    the panel goes, and nothing ever waits for it with the GIL held (a QThreadPool owned
+    here did: the deadlock of issue 17)."""
 
     ready = Signal(object, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self.signals = _RangeSignals(self)
-        self.signals.done.connect(self.ready)
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._jobs: dict[_Job, object] = {}
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._poll)
+        jobs = self._jobs
+        self.destroyed.connect(lambda *_: [job.cancel() for job in list(jobs)])
+
+    def cancel(self) -> None:
+        """Stop what is computing (the walkthrough closed): nothing is delivered."""
+        for job in self._jobs:
+            job.cancel()
 
     def start(self, token, configs) -> None:
-        self.pool.start(_RangeJob(token, configs, self.signals))
+        self.cancel()  # a newer walkthrough: the older range is not needed
+        configs = list(configs)
+        job = _Job("ranges", lambda _job: held_y_range(configs), self._outbox)
+        self._jobs[job] = token
+        self._timer.start()
+
+    def _poll(self) -> None:
+        while True:
+            try:
+                job, status, value = self._outbox.get_nowait()
+            except queue.Empty:
+                break
+            if status == "progress":
+                continue
+            token = self._jobs.pop(job, None)
+            if token is not None and not job.cancelled.is_set():
+                # an error: the axis then follows the run
+                self.ready.emit(token, value if status == "ok" else (None, frozenset()))
+        for job in [j for j in self._jobs if j.cancelled.is_set() and not j.thread.is_alive()]:
+            del self._jobs[job]
+        if not self._jobs:
+            self._timer.stop()
 
     def wait(self, msecs: int = 60000) -> None:
-        from PySide6.QtCore import QCoreApplication
-
-        self.pool.waitForDone(msecs)
-        QCoreApplication.processEvents()
+        """Block until the ranges asked for are computed and delivered (tests, CLI; joining
+        a thread releases the GIL)."""
+        deadline = time.monotonic() + msecs / 1000
+        for job in [j for j in self._jobs if not j.cancelled.is_set()]:
+            job.thread.join(max(deadline - time.monotonic(), 0))
+        self._poll()

@@ -256,6 +256,7 @@ class WalkthroughPanel(QWidget):
         self.index = -1
         self.held_range = None
         self._range_token = None
+        self.ranges.cancel()
         self._set_ghost(None)
         self._set_y_range(None)
         self.steps_list.clear()

@@ -144,6 +144,14 @@ START = {
         window.recomputer.complete_jacobians()
         assert live_jobs() == 1
     """,
+    "walkthrough ranges": """
+        from lstmviz.walkthrough.model import Step
+        panel = window.tools["walkthrough"]
+        steps = tuple(Step(i + 1, f"s{i}", "", big.replace(seed=i)) for i in range(3))
+        panel.ranges.start(object(), [s.config for s in steps])
+        time.sleep(0.3)
+        assert live_jobs() == 1  # the held y range of a large walkthrough, computing
+    """,
     "export": """
         from lstmviz.ui.export.dialog import ExportOptions, start_export_job, targets
         job = start_export_job(window, [*window.panels.items(), ("unrolled", window.unrolled)],
