@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 from lstmviz.session import frame_index
 from lstmviz.ui.lecture import LectureLayout, RangeComputer
 from lstmviz.ui.presenter import Presenter
+from lstmviz.ui.staging import PAINT_LEASE
+from lstmviz.ui.worker import pause_jobs
 from lstmviz.walkthrough import (
     Step,
     Walkthrough,
@@ -368,6 +370,10 @@ class WalkthroughPanel(QWidget):
         self.window_.playback.play(False)
         step = self.walkthrough.steps[index]
         w = self.window_
+        # the step's layout and its repaint take the next turns: the background jobs (its
+        # own recompute among them) wait meanwhile, as for a staged install (a job holding
+        # the GIL stretched this turn from ~200 to 400 ms at the largest settings)
+        pause_jobs(self, PAINT_LEASE)
         # the runs on screen, the previous step's: its curves stay as a ghost to compare
         # with (see `ghost_runs`) behind this step's, once they are computed
         ghost = self.ghost_runs(step)
