@@ -13,7 +13,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from lstmviz.engine import cells
 from lstmviz.numfmt import format_log10, format_magnitude
@@ -173,11 +180,27 @@ class DepthHeatmap:
     single-layer panel is unchanged)."""
 
     def __init__(self, panel: Panel) -> None:
-        self.widget = pg.GraphicsLayoutWidget()
+        # a plain box until a model is stacked: its plot, image and colour bar are made on
+        # first use (`_make`), so a one-layer window does not pay for them at launch
+        self.widget = QWidget()
         self.widget.setObjectName("gradients-depth")
         self.widget.setMinimumWidth(DEPTH_MIN)
-        self.widget.ci.setContentsMargins(0, 2, 2, 2)
-        self.widget.ci.setSpacing(2)
+        box = QVBoxLayout(self.widget)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.view: pg.GraphicsLayoutWidget | None = None
+        self.plot: pg.PlotItem | None = None
+        self.colorbar: pg.ColorBarItem | None = None
+        self.scale = 1.0
+        self.full = np.full((1, 1), np.nan)
+        self.rows: list[tuple[str, int]] = []
+        self.shown: int | None = None
+        self.levels = (-1.0, 1.0)
+        self.widget.hide()
+
+    def _make(self) -> None:
+        view = self.view = pg.GraphicsLayoutWidget()
+        view.ci.setContentsMargins(0, 2, 2, 2)
+        view.ci.setSpacing(2)
         self.plot = pg.PlotItem()
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
@@ -189,20 +212,25 @@ class DepthHeatmap:
         self.plot.addItem(self.image)
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.plot.addItem(self.cursor)
-        self.widget.ci.addItem(self.plot, row=0, col=0)
+        view.ci.addItem(self.plot, row=0, col=0)
         # under the heatmap (the panel's width goes to the curves and the heatmap), naming
         # it (a title would set the plot's minimum width)
         self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), interactive=False, width=9,
                                         colorMapMenu=False, orientation="horizontal")
         self.colorbar.getAxis("bottom").setLabel("‖dL/dh⁽ˡ⁾_t‖")
         self.colorbar.setImageItem(self.image)
-        self.widget.ci.addItem(self.colorbar, row=1, col=0)
+        view.ci.addItem(self.colorbar, row=1, col=0)
         self.plot.vb.sigResized.connect(lambda *_: self._bar_ticks())  # as many as fit
-        self.full = np.full((1, 1), np.nan)
-        self.rows: list[tuple[str, int]] = []
-        self.shown: int | None = None
-        self.levels = (-1.0, 1.0)
-        self.widget.hide()
+        self.widget.layout().addWidget(view)
+        if self.scale != 1.0:
+            self.set_scale(self.scale)
+
+    def set_scale(self, factor: float) -> None:
+        """Presenter mode's scale (kept for a heatmap made later)."""
+        self.scale = factor
+        if self.plot is not None:
+            for plot in (self.plot, self.colorbar):
+                scale_plot(plot, factor)
 
     def set_runs(self, runs: dict[str, Run], y_range: tuple[float, float],
                  theme: Theme) -> None:
@@ -212,6 +240,8 @@ class DepthHeatmap:
         if not stacked:
             self.widget.hide()
             return
+        if self.plot is None:
+            self._make()
         lo, hi = y_range
         rows, labels = [], []
         for kind, run in stacked:  # bottom row: the first model's layer 1
@@ -228,7 +258,7 @@ class DepthHeatmap:
         names = max(QFontMetrics(font).horizontalAdvance(n) for n in labels) + 14
         for plot in (self.plot, self.colorbar):  # (the bar aligned with the heatmap)
             plot.getAxis("left").setWidth(max(ROW_NAMES_WIDTH, names))
-        self.widget.setBackground(theme.background)
+        self.view.setBackground(theme.background)
         style_plot(self.plot, theme)
         style_plot(self.colorbar, theme)
         self.cursor.setPen(pg.mkPen(theme.highlight))
@@ -271,7 +301,9 @@ class DepthHeatmap:
 
     def row_values(self) -> np.ndarray:
         """The heatmap's (rows, T) log10 values as revealed (NaN: not yet reached)."""
-        return np.array(self.image.image) if self.image.image is not None else self.full
+        if self.plot is None or self.image.image is None:
+            return self.full
+        return np.array(self.image.image)
 
 
 class GradientPanel(Panel):
@@ -452,8 +484,7 @@ class GradientPanel(Panel):
     def set_scale(self, factor: float) -> None:
         """Presenter mode: curves, axes and the legend `factor` times their size."""
         scale_plot(self.plot, factor)
-        for plot in (self.depth.plot, self.depth.colorbar):
-            scale_plot(plot, factor)
+        self.depth.set_scale(factor)
         fit_legend(self.plot, self.legend)
         self.notes.set_font(QApplication.font())  # (its style sheet stops the app's font)
 
