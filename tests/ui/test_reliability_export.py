@@ -14,6 +14,8 @@ from lstmviz.export import MANIFEST, verify_manifest
 from lstmviz.ui.export.dialog import ExportDialog, ExportOptions, start_export_job, targets
 
 SMALL = Config(models=("rnn", "lstm", "gru"), seq_len=8, hidden_size=4)
+#: The largest event-loop gap (ms) the 7-view export at the largest settings may cause.
+EXPORT_MAX_MS = 1000
 
 
 @pytest.fixture
@@ -134,7 +136,7 @@ def test_multi_view_export_keeps_the_event_loop_alive(qtbot, tmp_path):
 
     from lstmviz.session import Session, compute_runs
     from lstmviz.ui.main_window import MainWindow
-    from tests.ui.test_heartbeat import GOAL_MS, LARGE, MAX_GAP_MS, Heartbeat, run_loop
+    from tests.ui.test_heartbeat import GOAL_MS, LARGE, Heartbeat, run_loop
 
     config = Config(**LARGE)
     session = Session(config, runs=compute_runs(config, jacobians=False))
@@ -158,6 +160,9 @@ def test_multi_view_export_keeps_the_event_loop_alive(qtbot, tmp_path):
     # the 250 ms goal is measured and reported (-s, or the CI log), not asserted
     sys.stderr.write(f"\nexport of {len(items)} views: largest event-loop gap "
                      f"{beat.largest} ms (goal {GOAL_MS} ms)\n")
-    assert beat.largest < MAX_GAP_MS, f"the export froze the window {beat.largest} ms"
+    # its own bound, as before the heartbeat tests tightened theirs to 500 ms: alone in a
+    # process its steps take at most 150-220 ms, but after the heartbeat tests (their
+    # windows' large runs being freed meanwhile) it measured 476 ms (2026-12-03)
+    assert beat.largest < EXPORT_MAX_MS, f"the export froze the window {beat.largest} ms"
     window.recomputer.shutdown()
     window.close()
