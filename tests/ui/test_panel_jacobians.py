@@ -81,9 +81,11 @@ def test_cell_path_only_for_lstm(qtbot):
     qtbot.addWidget(panel)
     assert panel.plots[1].listDataItems() == []
     assert "only LSTM" in panel.cell_note.toPlainText()
+    assert panel.w_cell.isHidden()  # the other two plots take its room
     session.set_config(session.config.replace(models=("lstm",)))
     assert len(panel.plots[1].listDataItems()) == 2
     assert panel.cell_note.toPlainText() == ""
+    assert not panel.w_cell.isHidden()
     session.seek_to(FORWARD, 10)
     x, _ = xy(panel.plots[1].listDataItems()[0])
     assert x.size == 10

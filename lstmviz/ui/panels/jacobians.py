@@ -172,6 +172,8 @@ class JacobianPanel(Panel):
         self.cell_note.setText("" if cell_vals else
                                f"no cell path c_t−1 → c_t shown: only {', '.join(with_path)} "
                                "has one")
+        # no model with a cell path: the two other plots take its room (as in an export)
+        self.w_cell.setVisible(bool(cell_vals))
         no_whh = [run.label for run in runs.values() if run.diagnostics.whh_note]
         self.whh_note.setText(f"no ∂L/∂W_hh for {', '.join(no_whh)}: no recurrent matrix"
                               if no_whh else "")
