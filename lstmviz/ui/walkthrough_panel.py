@@ -33,6 +33,7 @@ from lstmviz.ui.presenter import Presenter
 from lstmviz.ui.staging import PAINT_LEASE
 from lstmviz.ui.worker import pause_jobs
 from lstmviz.walkthrough import (
+    QUANTITIES,
     Step,
     Walkthrough,
     WalkthroughError,
@@ -42,6 +43,7 @@ from lstmviz.walkthrough import (
     list_builtin,
     load_walkthrough,
     narration_markdown,
+    pending,
     render_narration,
 )
 
@@ -370,10 +372,6 @@ class WalkthroughPanel(QWidget):
         self.window_.playback.play(False)
         step = self.walkthrough.steps[index]
         w = self.window_
-        # the step's layout and its repaint take the next turns: the background jobs (its
-        # own recompute among them) wait meanwhile, as for a staged install (a job holding
-        # the GIL stretched this turn from ~200 to 400 ms at the largest settings)
-        pause_jobs(self, PAINT_LEASE)
         # the runs on screen, the previous step's: its curves stay as a ghost to compare
         # with (see `ghost_runs`) behind this step's, once they are computed
         ghost = self.ghost_runs(step)
@@ -385,6 +383,12 @@ class WalkthroughPanel(QWidget):
             # off the GUI thread when large: the rest of the step (axis, cursor, claims
             # measured on the run) follows when the run arrives (`_on_applied`)
             w.apply_config(step.config, wait=False)
+            if w.recomputer.busy:
+                # the step's layout and repaint take the next turns: the background jobs (its
+                # own recompute among them) wait meanwhile, as for a staged install (a job
+                # holding the GIL stretched this turn from ~200 to 400 ms at the largest
+                # settings); a small step computes inline and pauses nothing
+                pause_jobs(self, PAINT_LEASE)
         self.show_docks(step.docks)
         if step.sweep is not None:  # preset, never started: the lecturer runs it
             w.tools["training"].preset_sweep(step.sweep)
@@ -574,7 +578,8 @@ class WalkthroughPanel(QWidget):
         claims; a claim that fails on this run puts a red warning above the text."""
         self._watch_runs()
         runs = self.window_.session.runs
-        failed = [c for c in step.claims if c.model in runs and not check_claim(c, runs)[0]]
+        failed = [c for c in step.claims if c.model in runs and not pending(c, runs)
+                  and not check_claim(c, runs)[0]]
         text = f"## {narration_markdown(step.title)}\n\n"
         if failed:
             n = len(failed)
@@ -660,6 +665,12 @@ class WalkthroughPanel(QWidget):
         lines = []
         for claim in step.claims:
             if claim.model not in runs:
+                continue
+            if pending(claim, runs):  # measured when the exact Jacobian norms arrive
+                what = QUANTITIES[claim.quantity][0]
+                lines.append(f"<span style=\"color:{self.window_.theme.muted}\">"
+                             f"{html.escape(runs[claim.model].label)}: {html.escape(what)} — "
+                             "measuring (the exact Jacobian norms are computing) …</span>")
                 continue
             ok, actual = check_claim(claim, runs)
             sentence = narration_markdown(claim_sentence(claim, actual, runs[claim.model].label))

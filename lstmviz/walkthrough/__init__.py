@@ -17,7 +17,13 @@ Walkthrough), library (the built-in lectures), claims (measuring), narration (th
 text and the every-number rule).
 """
 
-from lstmviz.walkthrough.claims import check_claim, claim_sentence, measure, measure_quantity
+from lstmviz.walkthrough.claims import (
+    check_claim,
+    claim_sentence,
+    measure,
+    measure_quantity,
+    pending,
+)
 from lstmviz.walkthrough.library import BUILTIN_DIR, find_walkthrough, list_builtin
 from lstmviz.walkthrough.model import (
     Claim,
@@ -56,6 +62,7 @@ __all__ = [
     "Y_RANGE_LIMIT", "Claim", "Highlight", "Measured", "Placeholder", "Step", "Sweep",
     "Walkthrough", "WalkthroughError", "all_gates", "check_claim", "claim_sentence",
     "find_walkthrough", "gates", "list_builtin", "load_walkthrough", "measure", "measure_quantity",
-    "narration_markdown", "parse_placeholders", "parse_walkthrough", "render_narration",
+    "narration_markdown", "parse_placeholders", "parse_walkthrough", "pending",
+    "render_narration",
     "unchecked_figures",
 ]

@@ -12,7 +12,13 @@ import numpy as np
 
 from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.walkthrough.model import Claim, Measured
-from lstmviz.walkthrough.vocabulary import DEFAULT_T, PHRASES, QUANTITIES, STEP_QUANTITIES
+from lstmviz.walkthrough.vocabulary import (
+    DEFAULT_T,
+    JACOBIAN_QUANTITIES,
+    PHRASES,
+    QUANTITIES,
+    STEP_QUANTITIES,
+)
 
 
 # -- claims -------------------------------------------------------------------------------
@@ -102,6 +108,14 @@ def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
 def measure(claim: Claim, runs: Mapping[str, Any]) -> Measured:
     """The value of `claim.quantity` for `claim.model` in computed runs (session.Run)."""
     return measure_quantity(claim.model, claim.quantity, runs, claim.t)
+
+
+def pending(claim: Claim, runs: Mapping[str, Any]) -> bool:
+    """Whether `claim` cannot be measured yet: its quantity comes from the exact Jacobian
+    norms and its model's run does not have them (a window's first stage; they follow)."""
+    run = runs.get(claim.model)
+    return (claim.quantity in JACOBIAN_QUANTITIES and run is not None
+            and not getattr(run, "jacobians_ready", True))
 
 
 def check_claim(claim: Claim, runs: Mapping[str, Any]) -> tuple[bool, Measured]:

@@ -13,6 +13,7 @@ from lstmviz.numfmt import format_number
 from lstmviz.walkthrough.claims import _log10, measure_quantity
 from lstmviz.walkthrough.model import Claim, Step
 from lstmviz.walkthrough.parse import PLACEHOLDER, _Ctx, _parse_placeholder
+from lstmviz.walkthrough.vocabulary import JACOBIAN_QUANTITIES
 
 
 def _format_setting(value: Any) -> str:
@@ -29,7 +30,8 @@ def _format_setting(value: Any) -> str:
 
 def render_narration(step: Step, runs: Mapping[str, Any] | None) -> str:
     """The step's narration with its placeholders replaced: settings from the step's config,
-    quantities measured on `runs` (the runs on screen; '…' where a model has no run yet)."""
+    quantities measured on `runs` (the runs on screen; '…' where a model has no run yet,
+    '… (measuring)' where the exact Jacobian norms a quantity needs are still computing)."""
     config = step.config
     ctx = _Ctx("<narration>")
 
@@ -41,6 +43,9 @@ def render_narration(step: Step, runs: Mapping[str, Any] | None) -> str:
             return _format_setting(step.sweep.value(p.key))
         if not runs or p.model not in runs:
             return "…"
+        run = runs[p.model]
+        if p.key in JACOBIAN_QUANTITIES and not getattr(run, "jacobians_ready", True):
+            return "… (measuring)"  # the exact Jacobian norms are still computing
         return measure_quantity(p.model, p.key, runs, p.t).text()
 
     # no line break inside a number ("1.4 × 10⁻¹²", "1 216")

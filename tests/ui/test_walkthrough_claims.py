@@ -105,3 +105,35 @@ def test_a_step_opening_with_a_false_claim_warns(window, tmp_path):
     assert f"RNN (tanh): ‖dL/dh1‖ / ‖dL/dhT‖ = {ratio} — stated below 10⁻²⁰ ✗" in text
     html = panel.narration.toHtml()
     assert html.count("#c62828") >= 2  # the warning and the claim
+
+
+def test_a_claim_on_the_jacobian_norms_is_pending_until_they_arrive(window):
+    """Step 2.2 claims the largest per-step Jacobian norm: on a run whose exact Jacobian norms
+    are still computing it says so (never a red ✗ or a NaN), then is measured when they come."""
+    from lstmviz.session import compute_runs
+
+    panel = _open(window, "02_vanishing", 2)
+    step = panel.step
+    session = window.session
+    session.apply(step.config, compute_runs(step.config, jacobians=False))  # stage one only
+    assert not session.jacobians_ready
+    panel._show_step(step)
+    text = panel.narration.toPlainText()
+    assert "largest per-step Jacobian norm ||dh_t/dh_{t-1}||_2 over t — measuring" in text
+    assert "⚠" not in text and "✗" not in text and "NaN" not in text
+    session.complete_jacobians()  # (the window's background job does this)
+    text = panel.narration.toPlainText()
+    assert "measuring" not in text and "⚠" not in text
+    assert "✓" in text.split("Checked on this run")[1]
+
+
+def test_a_placeholder_of_the_jacobian_norms_says_it_is_measuring():
+    from lstmviz.session import compute_runs
+    from lstmviz.walkthrough import find_walkthrough, load_walkthrough, render_narration
+
+    step = load_walkthrough(find_walkthrough("modern")).steps[1]
+    runs = compute_runs(step.config, jacobians=False)
+    text = render_narration(step, runs)
+    assert "NaN" not in text and "…\u00a0(measuring)" in text  # (a number never breaks)
+    done = {k: r.completed() for k, r in runs.items()}
+    assert "measuring" not in render_narration(step, done)

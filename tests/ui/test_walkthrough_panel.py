@@ -68,6 +68,7 @@ def test_every_step_applies_and_renders(window, name):
         for i, step in enumerate(wt.steps):
             panel.go_to(i, animate=False)
             panel.wait_step()  # a large step computes in the background, then finishes
+            window.recomputer.wait()  # and the exact Jacobian norms its claims may need
             QApplication.processEvents()
             s = window.session
             assert s.config == step.config
@@ -82,6 +83,7 @@ def test_every_step_applies_and_renders(window, name):
             assert panel.counter.text() == f"Step {i + 1} of {len(wt.steps)}"
             assert step.title.split()[0].lower()[:3] in panel.current_markdown().lower()
             assert "✗" not in panel.current_markdown()  # every claim holds in the app too
+            assert "measuring" not in panel.current_markdown()  # (and was measured)
             assert non_blank(window.grab().toImage())
             assert non_blank(window.docks["walkthrough"].grab().toImage())
 
