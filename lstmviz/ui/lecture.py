@@ -20,7 +20,7 @@ from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget
 
 from lstmviz.ui.registry import LAYOUT_VERSION
-from lstmviz.ui.worker import POLL_MS, _Job
+from lstmviz.ui.worker import POLL_MS, _Job, drain
 
 #: Dock areas and their Qt values.
 RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
@@ -321,11 +321,7 @@ class RangeComputer(QObject):
         self._timer.start()
 
     def _poll(self) -> None:
-        while True:
-            try:
-                job, status, value = self._outbox.get_nowait()
-            except queue.Empty:
-                break
+        for job, status, value in drain(self._outbox):
             if status == "progress":
                 continue
             token = self._jobs.pop(job, None)

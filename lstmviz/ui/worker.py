@@ -7,7 +7,7 @@ import ctypes
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -167,6 +167,15 @@ def _hook(cancelled: threading.Event) -> Callable[[], bool]:
 
 #: Jobs whose thread is still running (for `live_jobs`; the set holds them, not Qt).
 _LIVE: set[_Job] = set()
+
+
+def drain(outbox: queue.SimpleQueue) -> Iterator[tuple]:
+    """What jobs put into `outbox` so far, (job, status, value) each, without waiting."""
+    while True:
+        try:
+            yield outbox.get_nowait()
+        except queue.Empty:
+            return
 
 
 def live_jobs() -> int:
@@ -332,11 +341,7 @@ class Recomputer(QObject):
 
     def poll(self) -> None:
         """Install what finished jobs computed (GUI thread; the timer calls this)."""
-        while True:
-            try:
-                job, status, value = self._outbox.get_nowait()
-            except queue.Empty:
-                break
+        for job, status, value in drain(self._outbox):
             if status == "progress":
                 if job in self._jobs and not job.cancelled.is_set():
                     (self.progress if job.kind == "recompute" else

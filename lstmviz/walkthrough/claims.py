@@ -110,12 +110,17 @@ def measure(claim: Claim, runs: Mapping[str, Any]) -> Measured:
     return measure_quantity(claim.model, claim.quantity, runs, claim.t)
 
 
-def pending(claim: Claim, runs: Mapping[str, Any]) -> bool:
-    """Whether `claim` cannot be measured yet: its quantity comes from the exact Jacobian
-    norms and its model's run does not have them (a window's first stage; they follow)."""
-    run = runs.get(claim.model)
-    return (claim.quantity in JACOBIAN_QUANTITIES and run is not None
+def quantity_pending(model: str, quantity: str, runs: Mapping[str, Any]) -> bool:
+    """Whether `quantity` of `model` cannot be measured yet: it comes from the exact Jacobian
+    norms and the model's run does not have them (a window's first stage; they follow)."""
+    run = runs.get(model)
+    return (quantity in JACOBIAN_QUANTITIES and run is not None
             and not getattr(run, "jacobians_ready", True))
+
+
+def pending(claim: Claim, runs: Mapping[str, Any]) -> bool:
+    """Whether `claim` cannot be measured yet (`quantity_pending`)."""
+    return quantity_pending(claim.model, claim.quantity, runs)
 
 
 def check_claim(claim: Claim, runs: Mapping[str, Any]) -> tuple[bool, Measured]:

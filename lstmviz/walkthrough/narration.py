@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from lstmviz.numfmt import format_number
-from lstmviz.walkthrough.claims import _log10, measure_quantity
+from lstmviz.walkthrough.claims import _log10, measure_quantity, quantity_pending
 from lstmviz.walkthrough.model import Claim, Step
 from lstmviz.walkthrough.parse import PLACEHOLDER, _Ctx, _parse_placeholder
-from lstmviz.walkthrough.vocabulary import JACOBIAN_QUANTITIES
 
 
 def _format_setting(value: Any) -> str:
@@ -43,8 +42,7 @@ def render_narration(step: Step, runs: Mapping[str, Any] | None) -> str:
             return _format_setting(step.sweep.value(p.key))
         if not runs or p.model not in runs:
             return "…"
-        run = runs[p.model]
-        if p.key in JACOBIAN_QUANTITIES and not getattr(run, "jacobians_ready", True):
+        if quantity_pending(p.model, p.key, runs):
             return "… (measuring)"  # the exact Jacobian norms are still computing
         return measure_quantity(p.model, p.key, runs, p.t).text()
 
