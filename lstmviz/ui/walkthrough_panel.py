@@ -33,7 +33,6 @@ from lstmviz.ui.presenter import Presenter
 from lstmviz.ui.staging import PAINT_LEASE
 from lstmviz.ui.worker import pause_jobs
 from lstmviz.walkthrough import (
-    QUANTITIES,
     Step,
     Walkthrough,
     WalkthroughError,
@@ -44,6 +43,7 @@ from lstmviz.walkthrough import (
     load_walkthrough,
     narration_markdown,
     pending,
+    pending_sentence,
     render_narration,
 )
 
@@ -667,10 +667,9 @@ class WalkthroughPanel(QWidget):
             if claim.model not in runs:
                 continue
             if pending(claim, runs):  # measured when the exact Jacobian norms arrive
-                what = QUANTITIES[claim.quantity][0]
-                lines.append(f"<span style=\"color:{self.window_.theme.muted}\">"
-                             f"{html.escape(runs[claim.model].label)}: {html.escape(what)} — "
-                             "measuring (the exact Jacobian norms are computing) …</span>")
+                sentence = narration_markdown(pending_sentence(claim, runs[claim.model].label))
+                lines.append(f"<span style=\"color:{self.window_.theme.muted}\">{sentence}"
+                             "</span>")
                 continue
             ok, actual = check_claim(claim, runs)
             sentence = narration_markdown(claim_sentence(claim, actual, runs[claim.model].label))

@@ -23,6 +23,7 @@ from lstmviz.walkthrough.claims import (
     measure,
     measure_quantity,
     pending,
+    pending_sentence,
 )
 from lstmviz.walkthrough.library import BUILTIN_DIR, find_walkthrough, list_builtin
 from lstmviz.walkthrough.model import (
@@ -63,6 +64,6 @@ __all__ = [
     "Walkthrough", "WalkthroughError", "all_gates", "check_claim", "claim_sentence",
     "find_walkthrough", "gates", "list_builtin", "load_walkthrough", "measure", "measure_quantity",
     "narration_markdown", "parse_placeholders", "parse_walkthrough", "pending",
-    "render_narration",
+    "pending_sentence", "render_narration",
     "unchecked_figures",
 ]

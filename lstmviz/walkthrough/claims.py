@@ -142,13 +142,23 @@ def _format_bound(v: float, log10: float | None = None) -> str:
     return format_magnitude(math.log10(v), digits)
 
 
+def _phrase(claim: Claim) -> str:
+    return PHRASES[claim.quantity].replace("{t}", str(claim.t or DEFAULT_T.get(claim.quantity,
+                                                                              1)))
+
+
+def pending_sentence(claim: Claim, label: str | None = None) -> str:
+    """A `pending` claim as a sentence, as `claim_sentence` words it, saying it is measuring."""
+    return (f"{label or claim.model.upper()}: {_phrase(claim)} — measuring (the exact "
+            "Jacobian norms are computing) …")
+
+
 def claim_sentence(claim: Claim, measured: Measured, label: str | None = None) -> str:
     """A claim as a sentence: 'RNN (tanh): ||dL/dh_1|| / ||dL/dh_T|| = 1.38 × 10⁻¹² — below
     10⁻¹⁰ ✓' ('— claimed below 10⁻¹⁰ ✗' when it fails). `label` names the model (the run's
     label); the math is plain text for `narration_markdown`, every number from numfmt."""
     ok = claim.holds(measured)
-    phrase = PHRASES[claim.quantity].replace("{t}", str(claim.t or DEFAULT_T.get(claim.quantity,
-                                                                                 1)))
+    phrase = _phrase(claim)
     who = label or claim.model.upper()
     mark = "✓" if ok else "✗"
     if claim.op == "==":

@@ -119,7 +119,9 @@ def test_a_claim_on_the_jacobian_norms_is_pending_until_they_arrive(window):
     assert not session.jacobians_ready
     panel._show_step(step)
     text = panel.narration.toPlainText()
-    assert "largest per-step Jacobian norm ||dh_t/dh_{t-1}||_2 over t — measuring" in text
+    line = next(ln for ln in text.splitlines() if "measuring" in ln)
+    assert line.startswith("RNN (tanh): largest ‖dh") and "||" not in line  # as a sentence
+    assert "— measuring (the exact Jacobian norms are computing)" in line
     assert "⚠" not in text and "✗" not in text and "NaN" not in text
     session.complete_jacobians()  # (the window's background job does this)
     text = panel.narration.toPlainText()
