@@ -343,11 +343,18 @@ def resolve_weights(table: Any, base_dir: str | os.PathLike | None, w: str = ""
 
 
 #: Bytes the computed runs need, measured with tracemalloc (peak over compute_runs with
-#: the exact Jacobian norms): per model about 192 bytes per (t, b, h) element (states,
-#: gates, gradients, caches) and 8 per (t, h, h') (the Jacobian products), plus a base
-#: (48 MiB since the norms stopped copying their stacks: small runs peak at 10-51 MB).
+#: the exact Jacobian norms). Kept for every model and layer: about 192 bytes per
+#: (t, b, h) element (states, gates, gradients, caches) and BYTES_PER_WEIGHT per h x h'
+#: weight entry (weights and their gradients, ~100 measured at H = 512). Transient, while
+#: the exact Jacobian norms of one layer compute (at most two at once: compute_runs runs
+#: two models in parallel): BYTES_PER_JACOBIAN per (t, h, h') up to JACOBIAN_CAP, since
+#: the stacks are built in chunks (diagnostics._CHUNK_ENTRIES; 84-101 MiB measured at
+#: H = 512 for rnn, gru, lstm and slstm, the same at T = 24 and 64, L = 1 and 2); plus a
+#: base (small runs peak at 10-51 MB).
 BYTES_PER_STATE = 192
-BYTES_PER_JACOBIAN = 8
+BYTES_PER_WEIGHT = 160
+BYTES_PER_JACOBIAN = 48
+JACOBIAN_CAP = 160 * 2**20
 BYTES_BASE = 48 * 2**20
 #: Share of the machine's available memory a computation may plan to use.
 MEMORY_SHARE = 0.8
@@ -356,9 +363,10 @@ MEMORY_SHARE = 0.8
 def estimate_bytes(config: Config) -> int:
     """Peak memory of computing `config`'s runs (an upper estimate; see BYTES_PER_STATE)."""
     T, B, H = config.seq_len, config.batch_size, config.hidden_size
-    return len(config.models) * config.num_layers * (BYTES_PER_STATE * T * B * H
-                                                     + BYTES_PER_JACOBIAN * T * H * H) \
-        + BYTES_BASE
+    models = len(config.models)
+    kept = models * config.num_layers * (BYTES_PER_STATE * T * B * H + BYTES_PER_WEIGHT * H * H)
+    transient = min(models, 2) * min(BYTES_PER_JACOBIAN * T * H * H, JACOBIAN_CAP)
+    return kept + transient + BYTES_BASE
 
 
 def available_memory() -> int | None:
