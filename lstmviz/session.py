@@ -178,15 +178,25 @@ class Run:
 
     def completed(self, progress: Callable[[int, int], None] | None = None) -> Run:
         """This run with the exact Jacobian norms of every layer computed (itself if they
-        already are); progress(done, T) after each chunk of the top layer's steps
-        (engine.complete_diagnostics)."""
+        already are); progress(done, total) after each chunk of steps, counted over every
+        layer (bottom first, then the top: total = L * T), so a stack's bar moves from its
+        first layer on (engine.complete_diagnostics)."""
         if self.jacobians_ready:
             return self
+        T, L = self.trace.T, self.num_layers
+
+        def layer_progress(l: int):
+            if progress is None:
+                return None
+            return lambda done, total: progress(l * T + done, L * T)
+
         layers = tuple(
-            engine.complete_diagnostics(self.stack[0].layers[l], self.stack[1].layers[l], d)
+            engine.complete_diagnostics(self.stack[0].layers[l], self.stack[1].layers[l], d,
+                                        layer_progress(l))
             for l, d in enumerate(self.layer_diagnostics))
         return replace(self, diagnostics=engine.complete_diagnostics(
-            self.model, self.trace, self.diagnostics, progress), layer_diagnostics=layers)
+            self.model, self.trace, self.diagnostics, layer_progress(L - 1)),
+            layer_diagnostics=layers)
 
     @property
     def overflow_step(self) -> int | None:

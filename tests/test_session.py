@@ -96,3 +96,19 @@ def test_compute_runs_reports_its_progress_by_stage():
         assert len(seen) == len(config.models) * len(STAGE_SHARES)  # each stage of each run
         assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
         assert 0 < seen[0] < 1
+
+
+def test_a_stacks_exact_norms_report_progress_over_every_layer():
+    """The bar of a 3-layer run moves while its lower layers compute (it sat at 0 until the
+    top layer, most of the time at big sizes), and ends at L * T."""
+    from lstmviz.session import compute_runs
+
+    run = compute_runs(Config(models=("lstm",), seq_len=30, hidden_size=8, num_layers=3),
+                       jacobians=False)["lstm"]
+    seen = []
+    done = run.completed(lambda d, total: seen.append((d, total)))
+    assert done.jacobians_ready
+    assert {total for _, total in seen} == {90}
+    steps = [d for d, _ in seen]
+    assert steps == sorted(steps) and steps[-1] == 90
+    assert any(d <= 30 for d in steps) and any(30 < d <= 60 for d in steps)
