@@ -17,6 +17,7 @@ import numpy as np
 
 from . import cells
 from .cancel import checkpoint
+from .cells.base import seq_matmul
 from .cells.run import Forward
 from .errors import EngineError
 from .linalg import LOG10_2, log10_frob_products, log10_frobenius_per_step, pow10
@@ -463,8 +464,8 @@ def backward(model: Model, trace: Trace, dh, dc=None, *, dh_exp=None) -> Grads:
         prev = run_fwd.prev()
         dparams = kind.param_grads(p, trace.xs, prev, dgi_f, dgh_f, other_f)
         w, _ = kind.input_weights(p)
-        dx = dgi_f @ w
-        dx_scaled = dgi_all @ w if scaled else dx
+        dx = seq_matmul(dgi_f, w)
+        dx_scaled = seq_matmul(dgi_all, w) if scaled else dx
     h_prev = np.ascontiguousarray(kind.h_of(prev))  # = trace.h_prev(), without a copy
     if trace.overflow_step is not None:
         # a non-finite forward state: every gradient depends on it (through the loss at T),

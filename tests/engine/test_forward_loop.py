@@ -114,3 +114,25 @@ def test_a_cancel_during_a_stacked_forward_stops_in_the_first_layer():
     with cancel_scope(lambda: calls.append(1) or True), pytest.raises(Cancelled):
         stack_forward(stack, np.ones((100, 1)))
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("kind_name", ["rnn", "lstm", "gru"])
+def test_one_gemm_input_projection_agrees_with_the_steps(kind_name, monkeypatch):
+    """Above SEQ_BYTES the input projection of a whole sequence is one GEMM (a stacked
+    layer at H = 512 read W_ih once per step before): the same numbers up to rounding, the
+    gradients too (dx of a layer is the layer below's loss gradient)."""
+    kind = cells.get(kind_name)
+    T, B, H = 9, 2, 6
+    model = engine.build_model(kind_name, H, H, seed=3)
+    xs = np.random.default_rng(1).standard_normal((T, B, H))
+    plain = cells.run_forward(kind, model.params, xs, opts=model.o)
+    dh = np.ones((T, B, H))
+    plain_back = cells.run_backward(plain, dh)
+    monkeypatch.setattr(base, "SEQ_BYTES", 0)
+    w, _ = kind.input_weights(model.params)
+    assert np.allclose(base.seq_matmul(xs, w.T), xs @ w.T, rtol=1e-14, atol=1e-15)
+    gemm = cells.run_forward(kind, model.params, xs, opts=model.o)
+    for a, b in zip(gemm.states, plain.states, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(cells.run_backward(gemm, dh).dx, plain_back.dx,
+                               rtol=1e-13, atol=1e-15)

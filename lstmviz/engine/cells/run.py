@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..cancel import checkpoint
-from .base import CellKind, LastStep
+from .base import CellKind, LastStep, seq_matmul
 from .registry import get
 
 _QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
@@ -100,7 +100,7 @@ def run_forward(kind: str | CellKind, params: dict, xs: np.ndarray, state0=None,
     state0 = kind.zero_state(B, H) if state0 is None else tuple(state0)
     w, b = kind.input_weights(params)
     with np.errstate(**_QUIET):
-        xproj = xs @ w.T
+        xproj = seq_matmul(xs, w.T)
         if b is not None:
             xproj += b
         if scan and kind.scan is not None:
@@ -168,7 +168,7 @@ def run_backward(fwd: Forward, dh: np.ndarray, dstate: dict | None = None, *,
             totals, dstate0, dgi, dgh, other = _loop_backward(kind, p, o, fwd, loss)
         dparams = kind.param_grads(p, fwd.xs, fwd.prev(), dgi, dgh, other)
         w, _ = kind.input_weights(p)
-        dx = dgi @ w
+        dx = seq_matmul(dgi, w)
     return Backward(dparams, totals, dstate0, dx, dgi, dgh)
 
 
