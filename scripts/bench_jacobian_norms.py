@@ -84,36 +84,19 @@ def _eigvalsh_norms(m):
 
 def _largest(budget: float) -> None:
     """Stage one and stage two at T=1000, H=512 (three models, as the app computes them);
-    stage two per model stops after `budget` seconds and is extrapolated from its progress."""
+    stage two per model stops after `budget` seconds and is extrapolated from its progress
+    (scripts/bench_largest.py has the floor and more sizes)."""
+    from bench_largest import stage_two
+
     from lstmviz.config import Config
     from lstmviz.session import compute_runs
-
-    class _Budget(Exception):
-        pass
 
     config = Config(models=("rnn", "lstm", "gru"), seq_len=1000, hidden_size=512)
     t0 = time.perf_counter()
     runs = compute_runs(config, jacobians=False)
     print(f"largest settings (3 models, T=1000, H=512): stage one (first picture) "
           f"{time.perf_counter() - t0:.1f} s")
-    for kind, run in runs.items():
-        t0 = time.perf_counter()
-        seen = [0, 1]
-
-        def progress(done, total, t0=t0, seen=seen):
-            seen[:] = [done, total]
-            if time.perf_counter() - t0 > budget:
-                raise _Budget
-
-        try:
-            run.completed(progress)
-            note = "measured"
-        except _Budget:
-            note = f"extrapolated from {seen[0]} of {seen[1]} steps"
-        spent = time.perf_counter() - t0
-        print(f"  stage two (exact Jacobian norms) {kind}: "
-              f"{spent * seen[1] / max(seen[0], 1):.0f} s ({note}; background job with "
-              f"progress in the Jacobians dock title, cancelled by any new request)")
+    stage_two(runs, budget)
 
 
 def _median_ms(fn, arg, repeats):

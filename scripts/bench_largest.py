@@ -66,6 +66,28 @@ def _floor(runs, T: int, B: int) -> float:
     return time.perf_counter() - t0
 
 
+def stage_two(runs, budget: float) -> None:
+    """Print each run's stage two (its exact Jacobian norms, as the background job computes
+    them), measured, or after `budget` seconds extrapolated from its progress."""
+    for kind, run in runs.items():
+        t0 = time.perf_counter()
+        seen = [0, 1]
+
+        def progress(done, total, t0=t0, seen=seen):
+            seen[:] = [done, total]
+            if time.perf_counter() - t0 > budget:
+                raise _Budget
+
+        try:
+            run.completed(progress)
+            note = "measured"
+        except _Budget:
+            note = f"extrapolated from {seen[0]} of {seen[1]} steps"
+        spent = time.perf_counter() - t0
+        print(f"  stage two (exact Jacobian norms, background with progress) {kind}: "
+              f"{spent * seen[1] / max(seen[0], 1):.0f} s ({note})")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--budget", type=float, default=8.0)
@@ -95,23 +117,7 @@ def main() -> int:
               f"products {floor:.2f} s; ratio {one / floor:.2f}x")
         if name != "B1":
             continue
-        for kind, run in runs.items():
-            t0 = time.perf_counter()
-            seen = [0, 1]
-
-            def progress(done, total, t0=t0, seen=seen):
-                seen[:] = [done, total]
-                if time.perf_counter() - t0 > args.budget:
-                    raise _Budget
-
-            try:
-                run.completed(progress)
-                note = "measured"
-            except _Budget:
-                note = f"extrapolated from {seen[0]} of {seen[1]} steps"
-            spent = time.perf_counter() - t0
-            print(f"  stage two (exact Jacobian norms, background) {kind}: "
-                  f"{spent * seen[1] / max(seen[0], 1):.0f} s ({note})")
+        stage_two(runs, args.budget)
     return 0
 
 
