@@ -591,3 +591,21 @@ def test_a_step_names_the_layer_the_views_show(tmp_path):
 def test_a_bad_layer_is_one_message(tmp_path, value, pattern):
     with pytest.raises(WalkthroughError, match=r"lecture\.toml: " + pattern):
         load_walkthrough(write(tmp_path, STACKED.replace("LAYER", value)))
+
+
+def test_titles_read_from_the_head_of_the_file_equal_the_whole_files(tmp_path):
+    """The menu's titles are parsed from the lines before the first table (a launch lists
+    every built-in); a head that is not a document of its own falls back to the whole."""
+    import tomllib
+
+    from lstmviz.walkthrough import library
+
+    for path in library._builtin_paths():
+        assert library._read_title(path) == tomllib.loads(path.read_text())["title"]
+    tricky = tmp_path / "t.toml"
+    tricky.write_text('intro = """\n[not a table]\n"""\ntitle = "Real"\n\n[[steps]]\n'
+                      'title = "A step"\n')
+    assert library._read_title(tricky) == "Real"
+    untitled = tmp_path / "u.toml"
+    untitled.write_text('[[steps]]\ntitle = "A step"\n')
+    assert library._read_title(untitled) == "u"

@@ -22,7 +22,6 @@ from .model import Model, build_model, options_for
 from .readout import Readout, build_readout, loss_and_grad
 from .tasks import TASKS, Task, make_task
 from .unroll import Grads, Trace, backward, forward
-from .weights_io import load_weights, save_weights
 
 __all__ = [
     "ACTIVATIONS",
@@ -56,7 +55,13 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """KINDS: every registered kind in course order (cells.kinds(), read when asked)."""
+    """KINDS: every registered kind in course order (cells.kinds(), read when asked);
+    load_weights and save_weights from weights_io, imported on first use (its file formats
+    are not needed to launch)."""
     if name == "KINDS":
         return cells.kinds()
+    if name in ("load_weights", "save_weights"):
+        from . import weights_io
+
+        return getattr(weights_io, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

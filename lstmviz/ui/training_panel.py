@@ -338,7 +338,7 @@ class TrainingPanel(SweepTab, ReplayTab, QWidget):
               legend_offset: tuple[int, int] = (-5, 5), left=None) -> pg.PlotWidget:
         axis = {"left": left} if left is not None else (
             {"left": PowerAxis("left")} if log_y else None)
-        w = pg.PlotWidget(axisItems=axis, background=self.theme.background)
+        w = pg.PlotWidget(axisItems=axis, background=self.theme.background, enableMenu=False)
         p = w.getPlotItem()
         p.setMenuEnabled(False)
         p.hideButtons()

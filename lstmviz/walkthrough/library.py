@@ -36,11 +36,27 @@ def _title_of(path: Path) -> str:
 
 
 def _read_title(path: Path) -> str:
+    """The file's top-level title: parsed from the lines before its first table header
+    (the title is a top-level key, so it is there; a launch lists every built-in), else
+    from the whole file (when that prefix is not a document of its own, e.g. it ends
+    inside a multi-line string)."""
     try:
-        title = tomllib.loads(path.read_text(encoding="utf-8")).get("title", path.stem)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return path.stem
-    return title if isinstance(title, str) else path.stem
+    head = _TABLE_HEADER.search(text)
+    for part in ((text[: head.start()],) if head else ()) + (text,):
+        try:
+            title = tomllib.loads(part).get("title")
+        except tomllib.TOMLDecodeError:
+            continue
+        if isinstance(title, str):
+            return title
+    return path.stem
+
+
+#: A line that opens a table ("[section]", "[[steps]]"): top-level keys come before it.
+_TABLE_HEADER = re.compile(r"^[ \t]*\[", re.MULTILINE)
 
 
 def list_builtin() -> list[tuple[str, str]]:

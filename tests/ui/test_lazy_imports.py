@@ -19,6 +19,7 @@ LAZY = (
     "lstmviz.ui.export.scene",
     "lstmviz.ui.export.writer",
     "lstmviz.ui.render",
+    "lstmviz.engine.weights_io",  # weight files: loaded when a model is imported or saved
 )
 
 SCRIPT = """

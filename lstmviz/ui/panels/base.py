@@ -367,7 +367,8 @@ class Panel(QWidget):
                   x_label: str = "timestep t", y_label: str = "") -> pg.PlotWidget:
         """A PlotWidget with the theme, labels and (optionally) a power-of-ten left axis."""
         axis_items = {"left": PowerAxis("left")} if log_y else None
-        w = pg.PlotWidget(axisItems=axis_items, background=self.theme.background)
+        w = pg.PlotWidget(axisItems=axis_items, background=self.theme.background,
+                         enableMenu=False)  # no ViewBox menu made (and dropped)
         p = w.getPlotItem()
         p.setMenuEnabled(False)
         p.showGrid(x=True, y=True, alpha=self.theme.grid_alpha)
@@ -813,7 +814,7 @@ class GateHeatmap:
     """
 
     def __init__(self, theme: Theme) -> None:
-        self.plot = pg.PlotItem()
+        self.plot = pg.PlotItem(enableMenu=False)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setLabel("left", "unit")

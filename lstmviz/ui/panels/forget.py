@@ -86,7 +86,7 @@ class ForgetPanel(Panel):
         self.layout_.addWidget(self.view, 1)
         self.heatmaps: dict[str, GateHeatmap] = {}
         self.colorbar = make_colorbar(self.theme)
-        self.mean = pg.PlotItem()
+        self.mean = pg.PlotItem(enableMenu=False)
         self.mean.setMenuEnabled(False)
         self.mean.hideButtons()
         self.mean.setLabel("bottom", "timestep t")

@@ -201,7 +201,7 @@ class DepthHeatmap:
         view = self.view = pg.GraphicsLayoutWidget()
         view.ci.setContentsMargins(0, 2, 2, 2)
         view.ci.setSpacing(2)
-        self.plot = pg.PlotItem()
+        self.plot = pg.PlotItem(enableMenu=False)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setLabel("bottom", "timestep t")

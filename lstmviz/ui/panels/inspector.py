@@ -165,7 +165,7 @@ class BarPlot:
     """A PlotItem with `n` bar series over units (grouped side by side), created once."""
 
     def __init__(self, title: str, n: int = 1, x_label: str = "") -> None:
-        self.plot = pg.PlotItem()
+        self.plot = pg.PlotItem(enableMenu=False)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
@@ -307,7 +307,7 @@ class InspectorPanel(Panel):
         spec = cells.get(kind)
         cells_ = [bp.plot for bp in gates]
         if spec.eigenvalues is not None:
-            eig = pg.PlotItem()
+            eig = pg.PlotItem(enableMenu=False)
             eig.setMenuEnabled(False)
             eig.hideButtons()
             eig.setAspectLocked(True)
