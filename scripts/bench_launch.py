@@ -11,13 +11,12 @@ change with what it changes in one run.
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_ui import bench_launch  # noqa: E402
+from bench_ui import bench_launch, print_launch  # noqa: E402
 from floor_ui import LAUNCH as FLOOR_LAUNCH  # noqa: E402
 
 
@@ -55,14 +54,8 @@ def main() -> int:
     log.seek(0)
     sys.stderr.writelines(line for line in log if "propagateSizeHints" not in line)
 
-    floor = statistics.median(bare)
     for tree in trees:
-        median = statistics.median(launch[tree])
-        label = "" if tree == here else f" [{tree}]"
-        print(f"launch to first painted window (process start included){label}: "
-              f"median {median:.2f} s over {len(launch[tree])} runs  (target < 2 s)")
-        print(f"  floor: bare Python + NumPy + Qt + pyqtgraph window with 5 plot docks: median "
-              f"{floor:.2f} s; ratio {median / floor:.2f}x  (goal <= 1.3x)")
+        print_launch(launch[tree], bare, "" if tree == here else f" [{tree}]")
     print(f"  (ms: launch {sorted(round(x * 1000) for x in launch[here])}, "
           f"floor {sorted(round(x * 1000) for x in bare)}; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
