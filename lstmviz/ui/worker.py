@@ -94,8 +94,7 @@ class _Job:
         with self._state:
             ident = self.thread.ident
             if ident is not None and self._in_work:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
-                                                           ctypes.py_object(Cancelled))
+                _raise_in(ident)
 
     def _run(self) -> None:
         try:
@@ -118,6 +117,26 @@ class _Job:
             pass
         finally:
             _LIVE.discard(self)
+
+
+def _raise_in(ident: int) -> None:
+    """Raise Cancelled in the thread `ident` at its next Python step, unless a thread is
+    being started anywhere (threading's `_limbo`, checked under its lock, so none starts
+    meanwhile): CPython 3.11 makes a new thread's state in the starting thread, with the
+    starter's id until the new thread runs, and PyThreadState_SetAsyncExc raises in every
+    state of that id. The new thread then died before telling its starter it had started,
+    and the starter (a job in compute_runs' pool.map, holding concurrent.futures' global
+    lock) waited for ever: every other pool's submit with it (a CI run hung so). Skipped,
+    the job still stops at its next engine checkpoint (the cancel hook), its result
+    dropped."""
+    lock = getattr(threading, "_active_limbo_lock", None)
+    limbo = getattr(threading, "_limbo", None)
+    if lock is None or limbo is None:  # pragma: no cover - another Python
+        return
+    with lock:
+        if not limbo:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
+                                                       ctypes.py_object(Cancelled))
 
 
 #: Owners of a pause of the background jobs -> when it lapses (time.monotonic()). The GUI

@@ -205,3 +205,44 @@ def test_close_delete_quit_during_every_job_kind(tmp_path, kind):
     # (a forward pass checks every CHECK_EVERY steps: engine/cells/run.py)
     assert ended < 30, f"{kind}: the jobs stopped {ended:.1f} s after quit"
     assert seconds < 100, f"{kind}: {seconds:.0f} s"
+
+
+def test_no_asynchronous_cancel_while_a_thread_is_starting():
+    """CPython 3.11 gives a starting thread's state its starter's id until it runs: an
+    asynchronous Cancelled aimed at a job then also killed the new thread before it said
+    it had started, and the job waited for it for ever (a CI run hung in compute_runs'
+    pool.map). While any thread is starting, cancel() leaves the job to its checkpoints."""
+    import queue
+    import threading
+    import time
+
+    from lstmviz.ui import worker
+
+    def job_that_spins(started, done):
+        def work(_job):
+            started.set()
+            end = time.monotonic() + 0.4
+            while time.monotonic() < end:  # Python with no engine checkpoint
+                pass
+            done.set()
+        return work
+
+    starting = threading.Thread(target=lambda: None)  # stands for a thread being started
+    with threading._active_limbo_lock:
+        threading._limbo[starting] = starting
+    try:
+        started, done = threading.Event(), threading.Event()
+        job = worker._Job("test", job_that_spins(started, done), queue.SimpleQueue())
+        assert started.wait(5)
+        job.cancel()
+        job.thread.join(5)
+        assert done.is_set()  # not interrupted: it ran to its end
+    finally:
+        with threading._active_limbo_lock:
+            del threading._limbo[starting]
+    started, done = threading.Event(), threading.Event()
+    job = worker._Job("test", job_that_spins(started, done), queue.SimpleQueue())
+    assert started.wait(5)
+    job.cancel()
+    job.thread.join(5)
+    assert not job.thread.is_alive() and not done.is_set()  # no thread starting: stopped
