@@ -247,19 +247,28 @@ def _products(kind, fulls: list[np.ndarray], r: np.ndarray, log_r: int, H: int,
     prods = np.empty((n, r.shape[0], block))
     logs = np.empty(n)
     buf = np.empty_like(r)
+    square = left is None and r.shape[1] == block
+    if square and n:
+        prods[-1] = r
+        r = prods[-1]
     k = n
     with np.errstate(all="ignore"):
         for full in reversed(fulls):
             for m in full[::-1]:
                 checkpoint()  # a cancelled background job stops here
                 k -= 1
-                prods[k] = r[:, :block]
                 logs[k] = log_r
-                if left is None:
-                    np.matmul(r, m, out=buf)
-                    r, buf = buf, r
+                if square:  # r is prods[k]: multiply straight into prods[k - 1], no copy
+                    nxt = prods[k - 1] if k else buf
+                    np.matmul(r, m, out=nxt)
+                    r = nxt
                 else:
-                    r = left(r, m)
+                    prods[k] = r[:, :block]
+                    if left is None:
+                        np.matmul(r, m, out=buf)
+                        r, buf = buf, r
+                    else:
+                        r = left(r, m)
                 s = max(r.max(), -r.min())  # NaN if r has a NaN (no temporary array)
                 if not _SMALL < s < _LARGE and 0 < s < np.inf:
                     e = int(np.frexp(s)[1])
