@@ -223,11 +223,10 @@ def jac_left(r: np.ndarray, full: np.ndarray) -> np.ndarray:
     one (2H, H) product r @ [A; C] and two diagonal scalings instead of one 2H x 2H
     product."""
     H = full.shape[0] // 2
-    rh, rc = r[:, :H], r[:, H:]
     out = np.empty_like(r)
-    out[:, :H] = r @ full[:, :H]
-    np.multiply(rh, np.diagonal(full[:H, H:]), out=out[:, H:])
-    out[:, H:] += rc * np.diagonal(full[H:, H:])
+    np.matmul(r, full[:, :H], out=out[:, :H])
+    np.multiply(r[:, :H], full.diagonal(H), out=out[:, H:])  # a = full[j, H + j]
+    out[:, H:] += r[:, H:] * full.diagonal()[H:]  # f = full[H + j, H + j]
     return out
 
 
