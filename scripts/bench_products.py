@@ -86,10 +86,11 @@ def _floor(repeats: int) -> tuple[float, float]:
     sq = rng.standard_normal((200, H, H)) / np.sqrt(H)
     tall = rng.standard_normal((200, 2 * H, H)) / np.sqrt(2 * H)
     r, r2, out = np.eye(H), np.hstack([np.eye(H)] * 2), np.empty((H, H))
-    prods = np.empty((200, H, H))
+    prods = np.empty((200, H, H))  # a running product as the walk stores it (scaled)
+    prods[-1] = r
     for k in range(199, 0, -1):
-        prods[k - 1] = prods[k] @ sq[k] if k < 199 else r
-    prods[198] = r
+        prods[k - 1] = prods[k] @ sq[k]
+        prods[k - 1] /= np.abs(prods[k - 1]).max()
 
     def mm():
         t0 = time.perf_counter()
