@@ -47,6 +47,12 @@ _CHUNK_ENTRIES = 1 << 21
 #: A chunk's Jacobians are built in up to this many pieces when the linalg pool is used.
 _PIECES = 4
 
+#: The running product is rescaled (by a power of two) when its largest |entry| leaves
+#: 2^+-_RESCALE: far from overflow and from subnormals, so the products stay exact.
+_RESCALE = 100
+_SMALL, _LARGE = 2.0**-_RESCALE, 2.0**_RESCALE
+_LOG10_2 = math.log10(2.0)
+
 #: progress(done, total): steps whose Jacobian norms are computed so far, of T.
 Progress = Callable[[int, int], None]
 
@@ -137,9 +143,9 @@ def _chunks(T: int, per_step: int) -> Iterator[slice]:
 
 
 def _log10_unscale(norms: np.ndarray, logs: np.ndarray) -> np.ndarray:
-    """log10(norms * exp(logs)), exact at any size (logs: natural log scales)."""
+    """log10(norms * 2^logs), exact at any size (logs: the integer log2 scales of the walk)."""
     with np.errstate(all="ignore"):
-        return np.log10(norms) + logs / np.log(10.0)
+        return np.log10(norms) + logs * _LOG10_2
 
 
 def _diagonal_series(model: Model, trace: Trace):
@@ -184,10 +190,10 @@ def _jacobian_series(model: Model, trace: Trace, progress: Progress | None = Non
     indirect = np.empty(T) if path else None
     with np.errstate(all="ignore"):
         # Walk chunks from the end so the running product R = dh_T/d(state_t) can be reused.
-        # R is kept scaled to max |entry| = 1 with its log scale apart, so products that vanish
+        # R is kept scaled by powers of two with its log2 scale apart, so products that vanish
         # to 1e-200 or explode to 1e200 are still reported (NaN once R is non-finite).
         r = None
-        log_r = 0.0
+        log_r = 0
         for sl in reversed(list(_chunks(T, H * H * len(kind.state)))):
             checkpoint()
             # The one-step norms go to the linalg pool (a core spare) while this thread builds
@@ -228,30 +234,46 @@ def _pieces(sl: slice, per_step: int) -> list[slice]:
     return [slice(int(lo), int(hi)) for lo, hi in zip(b[:-1], b[1:], strict=True)]
 
 
-def _products(kind, fulls: list[np.ndarray], r: np.ndarray, log_r: float, H: int,
+def _products(kind, fulls: list[np.ndarray], r: np.ndarray, log_r: int, H: int,
               last: bool):
     """One chunk of the running product, walked from its end: (r, log_r, log10 jac_prod)
-    with r = dh_T/d(state) before the chunk's first step, kept scaled to max |entry| = 1 and
-    its natural log scale log_r apart. fulls: the chunk's full state Jacobians, in pieces
-    along the steps. last: the chunk ends at T (dh_T/dh_T = I)."""
+    with r = dh_T/d(state) before the chunk's first step times 2^-log_r (an integer: r is
+    rescaled by exact powers of two, only when its largest |entry| leaves 2^+-_RESCALE).
+    fulls: the chunk's full state Jacobians, in pieces along the steps. last: the chunk
+    ends at T (dh_T/dh_T = I)."""
     left = kind.jac_left
     n = sum(len(f) for f in fulls)
     block = H if kind.prod_block == "h" else fulls[0].shape[1]
     prods = np.empty((n, r.shape[0], block))
     logs = np.empty(n)
+    buf = np.empty_like(r)
+    square = left is None and r.shape[1] == block
+    if square and n:
+        prods[-1] = r
+        r = prods[-1]
     k = n
     with np.errstate(all="ignore"):
         for full in reversed(fulls):
             for m in full[::-1]:
                 checkpoint()  # a cancelled background job stops here
                 k -= 1
-                prods[k] = r[:, :block]
                 logs[k] = log_r
-                r = r @ m if left is None else left(r, m)
-                s = np.abs(r).max()
-                if 0 < s < np.inf:
-                    r /= s
-                    log_r += np.log(s)
+                if square:  # r is prods[k]: multiply straight into prods[k - 1], no copy
+                    nxt = prods[k - 1] if k else buf
+                    np.matmul(r, m, out=nxt)
+                    r = nxt
+                else:
+                    prods[k] = r[:, :block]
+                    if left is None:
+                        np.matmul(r, m, out=buf)
+                        r, buf = buf, r
+                    else:
+                        r = left(r, m)
+                s = max(r.max(), -r.min())  # NaN if r has a NaN (no temporary array)
+                if not _SMALL < s < _LARGE and 0 < s < np.inf:
+                    e = int(np.frexp(s)[1])
+                    np.ldexp(r, -e, out=r)  # exact
+                    log_r += e
         pn = product_norms(prods) if prods.shape[1] == prods.shape[2] else spectral_norms(prods)
         if last:
             pn[-1] = 1.0  # dh_T/dh_T = I

@@ -272,3 +272,37 @@ def test_spectral_norms_guard_non_finite_and_scale():
     assert np.isnan(out[1])
     assert out[2] == 0.0
     assert out[3] == pytest.approx(3.0)
+
+
+def _dense_walk_log10(full: np.ndarray, H: int) -> np.ndarray:
+    """log10 ||(M_{n-1} ... M_{k+1})[:H, :H]||_2 per k by explicit products (the plain walk)."""
+    n, S, _ = full.shape
+    out, p = np.empty(n), np.eye(S)
+    for k in range(n - 1, -1, -1):
+        out[k] = np.log10(np.linalg.norm(p[:H, :H], 2))
+        p = p @ full[k]
+    return out
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", "slstm"])
+def test_product_walk_equals_the_plain_dense_walk(kind):
+    """The running-product walk (power-of-two rescaling, buffers) gives the norms of the
+    explicit products: at small T where the scale is unused, and with the Jacobians scaled
+    by 2^-150 and 2^+150 per step (exact), products far below 1e-300 and above 1e300."""
+    from lstmviz.engine import diagnostics as dg
+
+    T, H = 12, 5
+    model = _scaled(kind, 3, H, seed=4)
+    tr, _, d = _run(model, np.random.default_rng(2).standard_normal((T, 2, 3)))
+    full = model.cell.jacobian(model.params, model.o, tr.caches(slice(0, T))).full
+    ref = _dense_walk_log10(full, H)
+    np.testing.assert_allclose(d.log10_jac_prod, ref, rtol=1e-12, atol=1e-12)
+    S = full.shape[1]
+    for e in (-150, 150):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            _, log_r, got = dg._products(model.cell, [np.ldexp(full, e)], np.eye(S)[:H], 0, H,
+                                         True)
+        want = ref + e * (T - 1 - np.arange(T)) * np.log10(2.0)
+        assert abs(got[0]) > 300  # the longest product is beyond float64's range
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -157,16 +157,17 @@ def test_non_finite_zero_and_huge_stacks():
 
 def test_log10_unscale_is_exact_beyond_float64():
     norms = np.array([2.0, 0.0, np.nan, 3.0, 4.0, 0.5, 3.0])
-    logs = np.array([0.0, 900.0, -900.0, -690.0, 800.0, 1.0, -800.0])
+    logs = np.array([0.0, 900.0, -900.0, -690.0, 1200.0, 1.0, -1200.0])  # log2 scales
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = dg._log10_unscale(norms, logs)
     assert out[0] == pytest.approx(np.log10(2.0), rel=1e-15)
     assert out[1] == -np.inf  # an exact zero
     assert np.isnan(out[2])
-    assert out[3] == pytest.approx(np.log10(3.0) - 690.0 / np.log(10), rel=1e-14)
-    assert out[4] == pytest.approx(np.log10(4.0) + 800.0 / np.log(10), rel=1e-14)  # 10^348
-    assert out[6] == pytest.approx(np.log10(3.0) - 800.0 / np.log(10), rel=1e-14)
+    assert out[3] == pytest.approx(np.log10(3.0) - 690.0 * np.log10(2.0), rel=1e-14)
+    assert out[4] == pytest.approx(np.log10(4.0) + 1200.0 * np.log10(2.0), rel=1e-14)  # 10^361
+    assert out[5] == pytest.approx(0.0, abs=1e-15)  # 0.5 * 2
+    assert out[6] == pytest.approx(np.log10(3.0) - 1200.0 * np.log10(2.0), rel=1e-14)
 
 
 def test_whh_contrib_does_not_overflow_before_the_values_do():

@@ -184,15 +184,15 @@ def jacobian(p, o, caches) -> StepJacobians:
     w_i, w_f, w_g, w_o = _blocks(p)
     i, f, g, og, tc, c_prev = caches.i, caches.f, caches.g, caches.o, caches.tc, caches.c_prev
     n, H = f.shape
-    cmat = (c_prev * f * (1 - f))[:, :, None] * w_f
+    full = np.zeros((n, 2 * H, 2 * H))
+    cmat = full[:, H:, :H]  # built in place
+    np.multiply((c_prev * f * (1 - f))[:, :, None], w_f, out=cmat)
     cmat += (g * i * (1 - i))[:, :, None] * w_i
     cmat += (i * (1 - g * g))[:, :, None] * w_g
     dtc = og * (1 - tc * tc)  # dh_t/dc_t
     amat = (tc * og * (1 - og))[:, :, None] * w_o + dtc[:, :, None] * cmat
-    full = np.zeros((n, 2 * H, 2 * H))
+    full[:, :H, :H] = amat  # amat stays contiguous: it is the step stack the norms read
     idx = np.arange(H)
-    full[:, :H, :H] = amat
-    full[:, H:, :H] = cmat
     full[:, idx, H + idx] = dtc * f
     full[:, H + idx, H + idx] = f
     return StepJacobians(("h", "c"), full, amat, diagonal=False)
@@ -220,14 +220,13 @@ def cell_path(p, o, run, sl: slice, jac: StepJacobians):
 
 def jac_left(r: np.ndarray, full: np.ndarray) -> np.ndarray:
     """r @ full for one (2H, 2H) state Jacobian [[A, diag(a)], [C, diag(f)]] (`jacobian`):
-    two H x H products and two diagonal scalings instead of one 2H x 2H product."""
+    one (2H, H) product r @ [A; C] and two diagonal scalings instead of one 2H x 2H
+    product."""
     H = full.shape[0] // 2
-    rh, rc = r[:, :H], r[:, H:]
     out = np.empty_like(r)
-    np.matmul(rh, full[:H, :H], out=out[:, :H])
-    out[:, :H] += rc @ full[H:, :H]
-    np.multiply(rh, np.diagonal(full[:H, H:]), out=out[:, H:])
-    out[:, H:] += rc * np.diagonal(full[H:, H:])
+    np.matmul(r, full[:, :H], out=out[:, :H])
+    np.multiply(r[:, :H], full.diagonal(H), out=out[:, H:])  # a = full[j, H + j]
+    out[:, H:] += r[:, H:] * full.diagonal()[H:]  # f = full[H + j, H + j]
     return out
 
 
