@@ -23,6 +23,16 @@ def test_the_largest_settings_are_refused_on_a_16_gib_machine():
     check_memory(Config(), available=16 * 2**30)  # the default fits anywhere
 
 
+def _peak(config: Config) -> int:
+    """tracemalloc's peak over compute_runs(config) with the exact Jacobian norms."""
+    tracemalloc.start()
+    try:
+        compute_runs(config, jacobians=True)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize(("models", "T", "H", "B"), [
     (("rnn", "lstm", "gru"), 100, 64, 1),
     (("rnn", "lstm", "gru"), 60, 32, 8),
@@ -31,12 +41,7 @@ def test_the_largest_settings_are_refused_on_a_16_gib_machine():
 ])
 def test_the_estimate_bounds_the_measured_peak(models, T, H, B):
     config = Config(models=models, seq_len=T, hidden_size=H, batch_size=B)
-    tracemalloc.start()
-    try:
-        compute_runs(config, jacobians=True)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak(config)
     assert peak <= estimate_bytes(config)
     assert estimate_bytes(config) < 8 * peak  # an estimate, not a blanket refusal
 
@@ -48,22 +53,16 @@ def test_the_estimate_bounds_the_measured_peak(models, T, H, B):
 def test_the_estimate_bounds_chunked_and_stacked_runs(config):
     """At big H the exact norms build their stacks a chunk at a time, one layer after the
     other: the estimate counts that transient once (per parallel model), not per t."""
-    tracemalloc.start()
-    try:
-        compute_runs(config, jacobians=True)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak(config)
     assert peak <= estimate_bytes(config) < 8 * peak
 
 
 def test_every_size_the_settings_dock_allows_fits_a_16_gib_machine_at_batch_1():
     """T = 1000, H = 512, 4 layers of three models peak near 2 GiB, not the 25 GiB a
     per-step count of the Jacobian stacks said (they are built in chunks)."""
-    check_memory(Config(models=("rnn", "lstm", "gru"), seq_len=1000, hidden_size=512,
-                        num_layers=4), available=16 * 2**30)
-    assert estimate_bytes(Config(models=("rnn", "lstm", "gru"), seq_len=1000,
-                                 hidden_size=512, num_layers=4)) < 2.5 * 2**30
+    stack = Config(models=("rnn", "lstm", "gru"), seq_len=1000, hidden_size=512, num_layers=4)
+    check_memory(stack, available=16 * 2**30)
+    assert estimate_bytes(stack) < 2.5 * 2**30
 
 
 def test_compute_runs_and_files_refuse_before_allocating(tmp_path, monkeypatch):

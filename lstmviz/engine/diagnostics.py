@@ -30,6 +30,7 @@ from .activations import GAMMA
 from .cancel import checkpoint
 from .errors import EngineError
 from .linalg import (
+    LOG10_2,
     defer,
     log10_frobenius_per_step,
     pool_spare,
@@ -51,7 +52,6 @@ _PIECES = 4
 #: 2^+-_RESCALE: far from overflow and from subnormals, so the products stay exact.
 _RESCALE = 100
 _SMALL, _LARGE = 2.0**-_RESCALE, 2.0**_RESCALE
-_LOG10_2 = math.log10(2.0)
 
 #: progress(done, total): steps whose Jacobian norms are computed so far, of T.
 Progress = Callable[[int, int], None]
@@ -145,7 +145,7 @@ def _chunks(T: int, per_step: int) -> Iterator[slice]:
 def _log10_unscale(norms: np.ndarray, logs: np.ndarray) -> np.ndarray:
     """log10(norms * 2^logs), exact at any size (logs: the integer log2 scales of the walk)."""
     with np.errstate(all="ignore"):
-        return np.log10(norms) + logs * _LOG10_2
+        return np.log10(norms) + logs * LOG10_2
 
 
 def _diagonal_series(model: Model, trace: Trace):

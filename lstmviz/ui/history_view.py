@@ -85,7 +85,6 @@ class HistoryView(QWidget):
     def _plot(self, row: int, col: int, *, log_y: bool = False) -> pg.PlotItem:
         axis = {"left": PowerAxis("left")} if log_y else None
         p = self.canvas.addPlot(row=row, col=col, axisItems=axis, enableMenu=False)
-        p.setMenuEnabled(False)
         p.hideButtons()
         p.showGrid(x=True, y=True, alpha=self.theme.grid_alpha)
         for name in ("left", "bottom"):

@@ -340,7 +340,6 @@ class TrainingPanel(SweepTab, ReplayTab, QWidget):
             {"left": PowerAxis("left")} if log_y else None)
         w = pg.PlotWidget(axisItems=axis, background=self.theme.background, enableMenu=False)
         p = w.getPlotItem()
-        p.setMenuEnabled(False)
         p.hideButtons()
         p.showGrid(x=True, y=True, alpha=self.theme.grid_alpha)
         p.setTitle(title, size="10pt")

@@ -368,9 +368,8 @@ class Panel(QWidget):
         """A PlotWidget with the theme, labels and (optionally) a power-of-ten left axis."""
         axis_items = {"left": PowerAxis("left")} if log_y else None
         w = pg.PlotWidget(axisItems=axis_items, background=self.theme.background,
-                         enableMenu=False)  # no ViewBox menu made (and dropped)
+                         enableMenu=False)  # no context menus (none is made)
         p = w.getPlotItem()
-        p.setMenuEnabled(False)
         p.showGrid(x=True, y=True, alpha=self.theme.grid_alpha)
         p.setLabel("bottom", x_label)
         if y_label:
@@ -815,7 +814,6 @@ class GateHeatmap:
 
     def __init__(self, theme: Theme) -> None:
         self.plot = pg.PlotItem(enableMenu=False)
-        self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setLabel("left", "unit")
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)

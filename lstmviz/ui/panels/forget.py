@@ -87,7 +87,6 @@ class ForgetPanel(Panel):
         self.heatmaps: dict[str, GateHeatmap] = {}
         self.colorbar = make_colorbar(self.theme)
         self.mean = pg.PlotItem(enableMenu=False)
-        self.mean.setMenuEnabled(False)
         self.mean.hideButtons()
         self.mean.setLabel("bottom", "timestep t")
         self.mean.setLabel("left", "mean")

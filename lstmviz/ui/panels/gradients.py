@@ -202,7 +202,6 @@ class DepthHeatmap:
         view.ci.setContentsMargins(0, 2, 2, 2)
         view.ci.setSpacing(2)
         self.plot = pg.PlotItem(enableMenu=False)
-        self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setLabel("bottom", "timestep t")
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)

@@ -166,7 +166,6 @@ class BarPlot:
 
     def __init__(self, title: str, n: int = 1, x_label: str = "") -> None:
         self.plot = pg.PlotItem(enableMenu=False)
-        self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
         # (no fixed width: the axis widens to its tick labels, "−2·10⁵" or at presenter size)
@@ -308,7 +307,6 @@ class InspectorPanel(Panel):
         cells_ = [bp.plot for bp in gates]
         if spec.eigenvalues is not None:
             eig = pg.PlotItem(enableMenu=False)
-            eig.setMenuEnabled(False)
             eig.hideButtons()
             eig.setAspectLocked(True)
             eig.setTitle("λ on the unit circle", size="8pt")
