@@ -20,13 +20,11 @@ from bench_ui import bench_launch, print_launch  # noqa: E402
 from floor_ui import LAUNCH as FLOOR_LAUNCH  # noqa: E402
 
 
-def rounds(repeats, trees, launch, bare, path) -> None:
+def rounds(repeats, trees, launch, bare) -> None:
     """Each round: LAUNCH once per tree, then the floor once (each after a warm-up run)."""
     for _ in range(repeats):
         for tree in trees:
-            os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (tree, path) if p)
-            launch[tree] += bench_launch(repeats=1)
-        os.environ["PYTHONPATH"] = path
+            launch[tree] += bench_launch(repeats=1, tree=tree)
         bare += bench_launch(repeats=1, script=FLOOR_LAUNCH)
 
 
@@ -40,17 +38,15 @@ def main() -> int:
     trees = [here, *args.tree]
     launch: dict[str, list[float]] = {t: [] for t in trees}
     bare: list[float] = []
-    path = os.environ.get("PYTHONPATH", "")
     # the children's stderr (Qt's offscreen warnings, one a launch) to a file, shown at the
     # end without the known warning
     log = tempfile.TemporaryFile(mode="w+")
     saved = os.dup(2)
     os.dup2(log.fileno(), 2)
     try:
-        rounds(args.repeats, trees, launch, bare, path)
+        rounds(args.repeats, trees, launch, bare)
     finally:
         os.dup2(saved, 2)
-        os.environ["PYTHONPATH"] = path
     log.seek(0)
     sys.stderr.writelines(line for line in log if "propagateSizeHints" not in line)
 

@@ -45,17 +45,21 @@ def pct(values, q):
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
-def bench_launch(repeats: int = 3, script: str = LAUNCH) -> list[float]:
+def bench_launch(repeats: int = 3, script: str = LAUNCH, tree: str | None = None) -> list[float]:
     """Wall time from process start to the first painted window, as a user starts it:
     byte-code caching on (this sandbox sets PYTHONDONTWRITEBYTECODE; a user's Python does
-    not), and one unmeasured warm-up run first so the cache exists."""
+    not), and one unmeasured warm-up run first so the cache exists. The child runs in an
+    empty folder, so `python -c` does not import lstmviz from the caller's folder; it
+    imports the checkout `tree` (default: this one), first on PYTHONPATH."""
     out = []
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    tree = tree or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (tree, env.get("PYTHONPATH")) if p)
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats + 1):
             t0 = time.perf_counter()
             proc = subprocess.Popen([sys.executable, "-c", script, os.path.join(tmp, "s.ini")],
-                                    stdout=subprocess.PIPE, text=True, env=env)
+                                    stdout=subprocess.PIPE, text=True, env=env, cwd=tmp)
             line = proc.stdout.readline()
             if i:
                 out.append(time.perf_counter() - t0)

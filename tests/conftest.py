@@ -7,6 +7,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 import pytest  # noqa: E402
 
 import lstmviz  # noqa: E402,F401  (sets single-threaded BLAS before NumPy loads)
+import lstmviz.ui  # noqa: E402,F401  (its import-time changes first, as the app runs: ui.startup)
 
 
 @pytest.fixture
