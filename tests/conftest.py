@@ -60,6 +60,26 @@ def lecture_window(make_window):
 
 
 @pytest.fixture(autouse=True)
+def gui_thread_gc(request):
+    """Tests with Qt collect garbage as the app does, on the GUI thread only
+    (lstmviz.ui.app.collect_garbage_on_gui_thread); the others keep Python's automatic
+    collection. Autouse fixtures are set up in order: this one before no_leaked_windows, so
+    it is torn down after it (its last collection runs once the windows are closed)."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    import gc
+
+    from lstmviz.ui.app import collect_garbage_on_gui_thread, stop_collecting_on_gui_thread
+
+    request.getfixturevalue("qapp")
+    collect_garbage_on_gui_thread()
+    yield
+    stop_collecting_on_gui_thread()
+    gc.collect()  # here, on the GUI thread
+
+
+@pytest.fixture(autouse=True)
 def no_leaked_windows(request):
     """silx-style check for every test that uses qtbot: the top-level widgets it opened are
     closed when it ends (after qtbot's own clean-up, since autouse fixtures are set up

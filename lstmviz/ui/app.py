@@ -26,7 +26,42 @@ def make_app():
     app.setOrganizationName("lstmviz")
     if first:
         atexit.register(_delete_widgets_before_exit)
+    collect_garbage_on_gui_thread()
     return app
+
+
+#: Seconds between the GUI thread's garbage collections (`collect_garbage_on_gui_thread`).
+GC_INTERVAL = 0.5
+
+_collector = None
+
+
+def collect_garbage_on_gui_thread():
+    """From now on Python's cyclic garbage collector runs only on the GUI thread, on a timer
+    (pyqtgraph's GarbageCollector: automatic collection off, a QTimer collects each
+    generation past its usual threshold every GC_INTERVAL), never in whichever worker thread
+    happens to allocate. A collection in a worker that freed a Qt object deadlocked: the
+    worker held Qt's signal-slot mutex while destroying the object and waited for the GIL,
+    which the GUI thread held while waiting for that mutex (seen in CI: a Jacobian job's
+    collection while a lecture test resized a plot). Call with a QApplication; once per
+    process (returns the collector)."""
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _collector = GarbageCollector(interval=GC_INTERVAL)
+    return _collector
+
+
+def stop_collecting_on_gui_thread() -> None:
+    """Automatic collection back on, the timer stopped (tests outside Qt use Python's own)."""
+    import gc
+
+    global _collector
+    if _collector is not None:
+        _collector.timer.stop()
+        _collector = None
+    gc.enable()
 
 
 def _delete_widgets_before_exit() -> None:

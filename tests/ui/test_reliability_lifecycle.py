@@ -246,3 +246,39 @@ def test_no_asynchronous_cancel_while_a_thread_is_starting():
     job.cancel()
     job.thread.join(5)
     assert not job.thread.is_alive() and not done.is_set()  # no thread starting: stopped
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(qtbot):
+    """A worker thread's allocations never run the cyclic collector (a collection there
+    that freed a Qt object deadlocked against the GUI thread); the GUI thread's timer
+    frees the garbage instead (lstmviz.ui.app.collect_garbage_on_gui_thread)."""
+    import gc
+    import weakref
+
+    from PySide6.QtCore import QObject
+
+    from lstmviz.ui.app import make_app
+
+    make_app()  # as the app starts (the fixture gui_thread_gc did the same for this test)
+    assert not gc.isenabled()
+
+    class Node:
+        pass
+
+    node = Node()
+    node.me, node.qt = node, QObject()  # a cycle holding a Qt object
+    ref = weakref.ref(node)
+    del node
+    threads, kept = [], []
+
+    def churn():  # far past the generation-0 threshold, in a worker thread
+        threads.append(threading.current_thread().name)
+        kept.extend([] for _ in range(20 * gc.get_threshold()[0]))  # (alive: counted)
+
+    worker = threading.Thread(target=churn, name="churn")
+    worker.start()
+    worker.join()
+    assert threads == ["churn"]
+    assert ref() is not None  # the worker did not collect it
+    qtbot.waitUntil(lambda: ref() is None, timeout=5000)  # the GUI thread's timer did
+    kept.clear()
