@@ -83,9 +83,9 @@ def _forward(shim, src):
 def _lazy_dir(*args):
     """`dir` as pyqtgraph.Qt sees it: for a PySide6 module its shim gets a forwarding
     __getattr__ and nothing is copied; anything else is the builtin's."""
-    src = args[0] if args else None
-    name = getattr(src, "__name__", None)
-    if args and name in _SHIMMED:
+    name = getattr(args[0], "__name__", None) if args else None
+    if name in _SHIMMED:
+        src = args[0]
         shim = sys.modules.get("pyqtgraph.Qt." + name.rsplit(".", 1)[1])
         if shim is not None:
             shim.__getattr__ = _forward(shim, src)
@@ -94,16 +94,15 @@ def _lazy_dir(*args):
 
 
 class _ShimLoader(importlib.abc.Loader):
-    def __init__(self, inner, lazy: bool):
-        self.inner, self.lazy = inner, lazy
+    """pyqtgraph.Qt's own loader, run with `_lazy_dir` as the module's `dir`."""
+
+    def __init__(self, inner):
+        self.inner = inner
 
     def create_module(self, spec):
         return self.inner.create_module(spec)
 
     def exec_module(self, module) -> None:
-        if not self.lazy:
-            self.inner.exec_module(module)
-            return
         module.dir = _lazy_dir  # a module global shadows the builtin for that module only
         try:
             self.inner.exec_module(module)
@@ -128,5 +127,6 @@ class _ShimFinder(importlib.abc.MetaPathFinder):
                 lazy = _COPY_LOOP in f.read()
         except OSError:
             lazy = False
-        spec.loader = _ShimLoader(spec.loader, lazy)
+        if lazy:  # else pyqtgraph loads as it comes
+            spec.loader = _ShimLoader(spec.loader)
         return spec
