@@ -92,7 +92,8 @@ class Run:
     readout: engine.Readout
     task: engine.Task
     trace: engine.Trace
-    grads: engine.Grads
+    #: None while the backward pass is not computed (`gradients_ready`, `with_backward`)
+    grads: engine.Grads | None
     loss: float
     dh_loss: np.ndarray  # dL/dh_t from the loss alone, (T, B, H)
     diagnostics: engine.Diagnostics
@@ -128,6 +129,27 @@ class Run:
         """'layer l/L' of a stacked model's run (1 = bottom), '' for one layer."""
         L = self.num_layers
         return "" if L == 1 else f"layer {self.layer_index + 1}/{L}"
+
+    @property
+    def gradients_ready(self) -> bool:
+        """The backward pass is computed (False for a forward-only run of
+        `compute_runs(backward=False)`, whose diagnostics hold NaN gradient series)."""
+        return self.grads is not None
+
+    def with_backward(self, progress: Callable[[float], None] | None = None) -> Run:
+        """This run with its backward pass and diagnostics (Jacobian norms pending) computed
+        from its forward trace (itself if they already are): the same numbers as
+        `compute_run` gives in one go. progress(fraction) as compute_run reports it (the
+        forward share counted as done)."""
+        if self.gradients_ready:
+            return self
+        done = _stage_reporter(progress, ("forward",))
+        grads = engine.backward(self.model, self.trace, self.dh_loss)
+        done("backward")
+        diagnostics = engine.compute_diagnostics(self.model, self.trace, grads,
+                                                 jacobians=False)
+        done("diagnostics")
+        return replace(self, grads=grads, diagnostics=diagnostics)
 
     @property
     def jacobians_ready(self) -> bool:
@@ -183,6 +205,8 @@ class Run:
         first layer on (engine.complete_diagnostics)."""
         if self.jacobians_ready:
             return self
+        if not self.gradients_ready:
+            return self.with_backward().completed(progress)
         T, L = self.trace.T, self.num_layers
 
         def layer_progress(l: int):
@@ -239,8 +263,9 @@ def seed_offset(kind: str) -> int:
 STAGE_SHARES = {"forward": 0.35, "backward": 0.5, "diagnostics": 0.15}
 
 
-def _stage_reporter(progress: Callable[[float], None] | None) -> Callable[[str], None]:
-    reached = [0.0]
+def _stage_reporter(progress: Callable[[float], None] | None,
+                    done_before: tuple[str, ...] = ()) -> Callable[[str], None]:
+    reached = [sum(STAGE_SHARES[s] for s in done_before)]
 
     def done(stage: str) -> None:
         reached[0] += STAGE_SHARES[stage]
@@ -267,10 +292,13 @@ class _Shares:
 
 def compute_run(config: Config, task: engine.Task, kind: str,
                 imported: tuple[engine.Model, engine.Readout | None] | None = None, *,
-                jacobians: bool = True, progress: Callable[[float], None] | None = None) -> Run:
+                jacobians: bool = True, backward: bool = True,
+                progress: Callable[[float], None] | None = None) -> Run:
     """Build one model (or take imported weights) and run it forward and backward on `task`.
 
     jacobians=False leaves the exact Jacobian norms for `Run.completed()` (see engine).
+    backward=False stops after the forward pass and the loss (a one-layer model; a stack is
+    computed in full): the run's `gradients_ready` is False until `Run.with_backward()`.
     `progress(fraction)` hears the share of this run done after each stage (STAGE_SHARES)."""
     done = _stage_reporter(progress)
     if imported is not None:
@@ -298,6 +326,13 @@ def compute_run(config: Config, task: engine.Task, kind: str,
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where,
     )
+    loss_log10 = float(np.log10(loss)) if 0 < loss < np.inf else log10_loss(
+        readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
+        where=config.loss_where)
+    if not backward and not isinstance(model, StackedModel):
+        return Run(kind, model, readout, task, trace, None, float(loss), dh,
+                   engine.forward_diagnostics(model, trace), imported is not None,
+                   loss_log10, tuple(notes) if imported is None else ())
     if isinstance(model, StackedModel):
         s_grads = stack_backward(model, s_trace, dh)
         stack = (model, s_trace, s_grads)
@@ -310,9 +345,6 @@ def compute_run(config: Config, task: engine.Task, kind: str,
         engine.compute_diagnostics(m, tr, g, jacobians=jacobians)
         for m, tr, g in zip(stack[0].layers[:-1], stack[1].layers[:-1], stack[2].layers[:-1],
                             strict=True))
-    loss_log10 = float(np.log10(loss)) if 0 < loss < np.inf else log10_loss(
-        readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
-        where=config.loss_where)
     done("diagnostics")
     return Run(kind, model, readout, task, trace, grads, float(loss), dh, diagnostics,
                imported is not None, loss_log10, tuple(notes) if imported is None else (),
@@ -338,8 +370,10 @@ def build_for(config: Config, input_size: int, kind: str) -> tuple[engine.Model,
 
 
 def compute_runs(config: Config, weights: Weights | None = None, *,
-                 jacobians: bool = True,
-                 progress: Callable[[float], None] | None = None) -> dict[str, Run]:
+                 jacobians: bool = True, backward: bool = True,
+                 progress: Callable[[float], None] | None = None,
+                 on_forward: Callable[[dict[str, Run]], None] | None = None
+                 ) -> dict[str, Run]:
     """Build every model of `config`, run it forward and backward on one shared input.
 
     Pure and thread-safe: the app calls it off the GUI thread for large settings. Models
@@ -350,6 +384,12 @@ def compute_runs(config: Config, weights: Weights | None = None, *,
     lecture step naming weights shows them), and an import drops its kind from
     config.weights (`Session.with_weights`). `progress(fraction)` hears how much of the
     whole is done (0..1) after each stage of each run (from the threads computing them).
+    backward=False: forward passes only (`compute_run`), completed by `Run.with_backward`.
+    on_forward(runs), if given, hears the forward-only runs (`gradients_ready` False) once
+    every forward pass is done, from the thread that finished the last, while the backward
+    passes go on: every forward is computed before any backward (the first picture of a
+    long recompute), with no wait between the stages (a thread free after its forward
+    starts a backward). The runs returned are the same numbers either way.
     """
     check_memory(config)  # refuse, with a message, what would not fit in memory
     weights = {**(weights or {}), **named_weights(config)}
@@ -357,16 +397,52 @@ def compute_runs(config: Config, weights: Weights | None = None, *,
     kinds = list(config.models)
     shares = _Shares(len(kinds), progress) if progress is not None else None
 
-    def one(i: int) -> Run:
+    def one(i: int, backward: bool = backward) -> Run:
         return compute_run(config, task, kinds[i], weights.get(kinds[i]), jacobians=jacobians,
+                           backward=backward,
                            progress=None if shares is None else shares.part(i))
 
-    if len(kinds) == 1 or config.seq_len * config.hidden_size ** 2 < 50 * 16 ** 2:
-        results = [one(i) for i in range(len(kinds))]
-    else:
-        with ThreadPoolExecutor(max_workers=2) as pool:  # (a job's cancel hook carried)
-            results = list(pool.map(carried(one), range(len(kinds))))
-    return dict(zip(kinds, results, strict=True))
+    if on_forward is None or not backward:
+        return dict(zip(kinds, _per_model(config, one, len(kinds)), strict=True))
+    forwards: dict[int, Run] = {}
+    lock = threading.Lock()
+
+    def forward(i: int) -> Run:
+        run = one(i, False)
+        with lock:
+            forwards[i] = run
+            last = len(forwards) == len(kinds)
+        if last:
+            on_forward({kinds[j]: forwards[j] for j in range(len(kinds))})
+        return run
+
+    def back(i: int, run: Run) -> Run:
+        return run.with_backward(None if shares is None else shares.part(i))
+
+    n = len(kinds)
+    if not _threaded(config, n):
+        fwd = [forward(i) for i in range(n)]
+        return {kinds[i]: back(i, fwd[i]) for i in range(n)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # FIFO: every forward is taken by a thread before any backward, which waits (if
+        # at all) only for its own model's forward, already running on the other thread
+        futs = [pool.submit(carried(forward), i) for i in range(n)]
+        backs = [pool.submit(carried(lambda i: back(i, futs[i].result())), i)
+                 for i in range(n)]
+        return {kinds[i]: backs[i].result() for i in range(n)}
+
+
+def _threaded(config: Config, n: int) -> bool:
+    """Whether n runs of `config` are big enough to gain from two threads."""
+    return n > 1 and config.seq_len * config.hidden_size ** 2 >= 50 * 16 ** 2
+
+
+def _per_model(config: Config, one: Callable[[int], Run], n: int) -> list[Run]:
+    """[one(i) for i < n], on two threads when the runs are big enough to gain from it."""
+    if not _threaded(config, n):
+        return [one(i) for i in range(n)]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # (a job's cancel hook carried)
+        return list(pool.map(carried(one), range(n)))
 
 
 Listener = Callable[[], None]
@@ -386,6 +462,9 @@ class Session:
     on_runs: list[Listener] = field(default_factory=list)
     on_frame: list[Listener] = field(default_factory=list)
     on_diagnostics: list[Listener] = field(default_factory=list)
+    #: the backward passes arrived for runs shown by their forward passes alone
+    #: (`complete_gradients`): the views of gradients redraw, the forward views stay
+    on_gradients: list[Listener] = field(default_factory=list)
     #: Incremented whenever the runs are replaced: late Jacobian results check it.
     generation: int = 0
 
@@ -424,6 +503,12 @@ class Session:
     def jacobians_ready(self) -> bool:
         return all(r.jacobians_ready for r in self.runs.values())
 
+    @property
+    def gradients_ready(self) -> bool:
+        """Every run has its backward pass (False while a recompute shows its forward
+        passes first: Recomputer.previewed)."""
+        return all(r.gradients_ready for r in self.runs.values())
+
     def complete_jacobians(self, generation: int | None = None,
                            runs: dict[str, Run] | None = None) -> bool:
         """Install runs completed elsewhere (or complete them here) if still current."""
@@ -435,6 +520,19 @@ class Session:
             return False
         self.runs = runs
         for listener in list(self.on_diagnostics):
+            listener()
+        return True
+
+    def complete_gradients(self, config: Config, runs: dict[str, Run]) -> bool:
+        """Install `runs`, the shown forward-only runs of `config` with their backward
+        passes (the same forward traces), telling `on_gradients` (not `on_runs`: the views
+        of the forward pass keep their items). False, installing nothing, if the session
+        does not show forward-only runs of `config` with those traces."""
+        if (config != self.config or list(runs) != list(self.runs) or self.gradients_ready
+                or any(runs[k].trace is not r.trace for k, r in self.runs.items())):
+            return False
+        self.runs = runs
+        for listener in list(self.on_gradients):
             listener()
         return True
 

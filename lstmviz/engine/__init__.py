@@ -12,6 +12,7 @@ from .diagnostics import (
     Diagnostics,
     complete_diagnostics,
     compute_diagnostics,
+    forward_diagnostics,
     rnn_bound,
     sigma_max,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "build_readout",
     "complete_diagnostics",
     "compute_diagnostics",
+    "forward_diagnostics",
     "forward",
     "load_weights",
     "loss_and_grad",

@@ -92,6 +92,11 @@ class Diagnostics:
     whh_note: str = ""
     sigma_note: str = ""
     jacobian_note: str = ""
+    #: False for the diagnostics of a forward pass alone (`forward_diagnostics`): every
+    #: gradient series (grad_*, whh_contrib, their logs, the bound line) is NaN until the
+    #: backward pass is computed (the app's first picture at large settings shows the
+    #: forward pass while the backward pass computes)
+    gradients_ready: bool = True
 
 
 def sigma_max(model: Model) -> float:
@@ -299,6 +304,20 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
     0.2 ms each (2T of them). `complete_diagnostics` fills them in later, e.g. in a worker.
     """
     _check(model, trace, grads)
+    return _diagnostics(model, trace, grads, jacobians)
+
+
+def forward_diagnostics(model: Model, trace: Trace) -> Diagnostics:
+    """The diagnostics of a forward pass alone (`gradients_ready` and `jacobians_ready`
+    False): sigma_max, the bound, cell_direct and the state norms as `compute_diagnostics`
+    gives them; every gradient series NaN (not computed yet, never a 0)."""
+    if not isinstance(trace, Trace) or trace.kind != model.kind:
+        raise EngineError("trace: expected a Trace of this model from forward()")
+    return _diagnostics(model, trace, None, False)
+
+
+def _diagnostics(model: Model, trace: Trace, grads: Grads | None,
+                 jacobians: bool) -> Diagnostics:
     T = trace.h.shape[0]
     kind = model.cell
     cell = kind.has_cell
@@ -309,9 +328,17 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
         jac_step, log_prod = np.full(T, np.nan), np.full(T, np.nan)
         indirect = np.full(T, np.nan) if path else None
         direct = _cell_direct(model, trace) if path else None
-    log_h = _logs(grads.log10_h, grads.h)
-    log_c = _logs(grads.log10_c, grads.c) if cell else None
-    overflow = trace.overflow_step if trace.overflow_step is not None else grads.overflow_step
+    if grads is None:
+        log_h = np.full(T, np.nan)
+        log_c = np.full(T, np.nan) if cell else None
+        log_whh, whh = np.full(T, np.nan), np.full(T, np.nan)
+        overflow = trace.overflow_step
+    else:
+        log_h = _logs(grads.log10_h, grads.h)
+        log_c = _logs(grads.log10_c, grads.c) if cell else None
+        log_whh, whh = np.array(grads.log10_whh), np.array(grads.whh_contrib)
+        overflow = (trace.overflow_step if trace.overflow_step is not None
+                    else grads.overflow_step)
     smax, snote = _sigma(model)
     bound = _bound(model, smax)
     out = Diagnostics(
@@ -319,7 +346,7 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
         grad_c_norm=pow10(log_c) if cell else None,
         jac_step_norm=jac_step,
         jac_prod_norm=pow10(log_prod),
-        whh_contrib=np.array(grads.whh_contrib),
+        whh_contrib=whh,
         cell_direct=direct,
         cell_indirect=indirect,
         rnn_bound=bound,
@@ -328,7 +355,7 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
         jacobians_ready=jacobians,
         log10_grad_h=log_h,
         log10_grad_c=log_c,
-        log10_whh=np.array(grads.log10_whh),
+        log10_whh=log_whh,
         log10_jac_step=_log10(jac_step),
         log10_jac_prod=log_prod,
         log10_bound_line=None if bound is None else bound_line(log_h, bound),
@@ -337,6 +364,7 @@ def compute_diagnostics(model: Model, trace: Trace, grads: Grads, *,
         whh_note=whh_note(model),
         sigma_note=snote,
         jacobian_note=kind.jacobian_note,
+        gradients_ready=grads is not None,
     )
     _freeze(out)
     return out
@@ -399,6 +427,7 @@ __all__ = [
     "bound_line",
     "complete_diagnostics",
     "compute_diagnostics",
+    "forward_diagnostics",
     "rnn_bound",
     "sigma_max",
     "spectral_norm",

@@ -17,6 +17,8 @@ class SessionAdapter(QObject):
     runsChanged = Signal()
     frameChanged = Signal(int)
     diagnosticsChanged = Signal()  # the exact Jacobian norms arrived for the current runs
+    #: the backward passes arrived for runs shown by their forward passes alone
+    gradientsChanged = Signal()
     busyChanged = Signal(bool)
     selectionChanged = Signal(str, int)  # model kind, t (1-based) of the selected cell
     #: the layer the one-layer views show changed (0-based, bottom first; -1: the top)
@@ -33,6 +35,7 @@ class SessionAdapter(QObject):
         session.on_runs.append(self.runsChanged.emit)
         session.on_frame.append(lambda: self.frameChanged.emit(session.cursor))
         session.on_diagnostics.append(self.diagnosticsChanged.emit)
+        session.on_gradients.append(self.gradientsChanged.emit)
 
     @property
     def frame(self) -> Frame:

@@ -252,6 +252,15 @@ class MainWindow(QMainWindow):
         for name in ("jacobians",):
             self.adapter.diagnosticsChanged.connect(
                 lambda p=self.panels[name]: self.stager.on_diagnostics(p))
+        # the backward passes after a long recompute's first picture (its forward passes):
+        # only the views of gradients redraw
+        for name in ("gradients", "jacobians", "inspector"):
+            self.adapter.gradientsChanged.connect(
+                lambda p=self.panels[name]: self.stager.on_diagnostics(p))
+        self.adapter.gradientsChanged.connect(
+            lambda: (self.unrolled.rebuild(), self.unrolled.show_frame()))
+        self.adapter.gradientsChanged.connect(self._title_pending)
+        self.adapter.gradientsChanged.connect(self._update_status)
         self.recomputer.complete_jacobians()
         install_export(self)
 
@@ -527,6 +536,17 @@ class MainWindow(QMainWindow):
         dock = self.docks["jacobians"]
         dock.setWindowTitle("Jacobians (computing…)" if pending else self.panels["jacobians"].title)
 
+    def _title_pending(self) -> None:
+        """While a long recompute shows its forward passes first, the docks of what needs
+        the backward pass say so (the Jacobian dock's title then follows jacobiansPending)."""
+        ready = self.session.gradients_ready
+        for name in ("gradients", "jacobians"):
+            dock, panel = self.docks.get(name), self.panels.get(name)
+            if dock is None or panel is None or (ready and name == "jacobians"):
+                continue
+            dock.setWindowTitle(panel.title if ready else
+                                f"{panel.title} (computing the backward pass…)")
+
     def _on_jacobians_progress(self, fraction: float) -> None:
         if fraction < 1:
             self.docks["jacobians"].setWindowTitle(f"Jacobians (computing… {fraction:.0%})")
@@ -534,6 +554,7 @@ class MainWindow(QMainWindow):
     def _on_runs(self) -> None:
         # keep the controls in step with what was computed (e.g. after a failed request)
         self.controls.set_config(self.session.config)
+        self._title_pending()
         parts = []
         for kind, run in self.session.runs.items():
             s = run.diagnostics.sigma_max
@@ -564,7 +585,9 @@ class MainWindow(QMainWindow):
             text = f"<b>{run.label}</b> loss {loss}"
             # the run's exact logs: the same figures the panels and the inspector print
             d = run.diagnostics
-            if frame.phase == BACKWARD:
+            if frame.phase == BACKWARD and not run.gradients_ready:
+                text += f" · ‖dL/dh<sub>{frame.t}</sub>‖ computing…"
+            elif frame.phase == BACKWARD:
                 g = format_magnitude(float(d.log10_grad_h[frame.t - 1]))
                 text += f" · ‖dL/dh<sub>{frame.t}</sub>‖ = {g}"
             elif frame.phase != LOSS and d.log10_h_norm is not None:

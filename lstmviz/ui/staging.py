@@ -15,6 +15,9 @@ settings) wait at their next checkpoint (`worker.pause_jobs`), and for PAINT_LEA
 the last one, while the new items are painted: a job computing alongside holds the GIL
 between the GUI thread's calls into Qt, and stretched a 40 ms panel rebuild to 300-400 ms
 (the heartbeat measured 25 ms instead of 340-680 ms for File > Open with the jobs paused).
+Not while the runs shown are forward passes alone (a long recompute's first picture): the
+job computing then is their backward pass, which the window waits for (paused, it came
+0.4-0.5 s later at the largest settings; unpaused the first picture is painted 0.1 s later).
 """
 
 from __future__ import annotations
@@ -125,7 +128,7 @@ class PanelStager(QObject):
         self._queue.setdefault(name, {})[kind] = update
         if kind != "build" or self._large():  # (building at small settings is light)
             self._installing = True
-            pause_jobs(self._pause)  # renewed each turn; it lapses if the turns stop
+            self._pause_jobs()  # renewed each turn; it lapses if the turns stop
         if not self._posted:
             self._posted = True
             QTimer.singleShot(STAGE_MS, self, self._next)
@@ -145,10 +148,14 @@ class PanelStager(QObject):
     def _repause(self) -> None:
         """Renew the pause while installs are queued; after the last, hold it PAINT_LEASE."""
         if self._installing and self._queue:
-            pause_jobs(self._pause)
+            self._pause_jobs()
         elif self._installing:
             self._installing = False
-            pause_jobs(self._pause, PAINT_LEASE)
+            self._pause_jobs(PAINT_LEASE)
+
+    def _pause_jobs(self, lease: float | None = None) -> None:
+        if self.adapter.session.gradients_ready:  # (else: the backward pass computes)
+            pause_jobs(self._pause) if lease is None else pause_jobs(self._pause, lease)
 
     def flush(self) -> None:
         """Run every queued update now, and what panels left for later turns (scripts,

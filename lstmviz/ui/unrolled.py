@@ -162,6 +162,8 @@ class RowItem(QGraphicsObject):
         self.x_level = np.nan_to_num(x.mean(axis=1) / (scale or 1.0))
         # the engine's exact log10 norms (beyond float64 too), as every other view shows them
         d = run.diagnostics
+        #: False while the run is its forward pass alone (no arrows: not a NaN's red)
+        self.gradients_ready = run.gradients_ready
         self.grad_h_log = np.asarray(d.log10_grad_h, dtype=float)
         self.grad_c_log = (np.asarray(d.log10_grad_c, dtype=float)
                            if d.log10_grad_c is not None else None)
@@ -274,7 +276,7 @@ class RowItem(QGraphicsObject):
                     painter.setPen(pen_dotted)
                     painter.drawLine(a, b)
             # backward gradient: arrow leaving cell t to the left, below the h arrow
-            if backward and t >= bwd:
+            if backward and t >= bwd and self.gradients_ready:
                 w, col = grad_style(float(self.grad_h_log[t - 1]), *self.grad_range)
                 y = r.bottom() + 11
                 self._arrow(painter, QPointF(r.right(), y), QPointF(r.left() - GAP + 2, y),

@@ -26,6 +26,10 @@ FRAME_SECONDS = 0.016
 TURN_BUDGET = 0.05
 #: How often the GUI thread looks for finished background jobs (ms).
 POLL_MS = 15
+#: A background recompute predicted to take longer than this (s) shows its forward passes
+#: first (the first picture: about 40% of the time at T = 1000, H = 512), then the runs
+#: with their backward passes; shorter ones install once, without the extra rebuild.
+PREVIEW_SECONDS = 0.4
 
 
 def work_units(config: Config) -> int:
@@ -84,8 +88,12 @@ class _Job:
 
     def report(self, fraction: float) -> None:
         """Progress (0..1) for the GUI thread, which reads it at its next poll."""
+        self.post("progress", fraction)
+
+    def post(self, status: str, value: Any) -> None:
+        """A partial result (status, value) for the GUI thread's next poll."""
         if not self.cancelled.is_set():
-            self.outbox.put((self, "progress", fraction))
+            self.outbox.put((self, status, value))
 
     def cancel(self) -> None:
         if self.cancelled.is_set():
@@ -238,11 +246,15 @@ class Recomputer(QObject):
     all models whose exact Jacobian norms are computed) for the background norms;
     `progress(float)` (0..1, the stages of the runs done) while a recompute computes in the
     background, and `cancelled()` once `cancel()` stopped one (the session keeps its runs).
+    `previewed()` after a long background recompute installed its forward passes (runs
+    whose `gradients_ready` is False; the full runs follow with `applied()`; a cancel or
+    an error puts back the runs shown before).
     """
 
     busyChanged = Signal(bool)
     failed = Signal(str)
     applied = Signal()
+    previewed = Signal()
     cancelled = Signal()
     progress = Signal(float)
     jacobiansPending = Signal(bool)
@@ -265,6 +277,9 @@ class Recomputer(QObject):
         #: the next turn once it exceeds TURN_BUDGET (the latest wins)
         self._turn_spent: float | None = None
         self._deferred: tuple[Config, dict | None] | None = None
+        #: (config, runs) the session showed before a preview installed forward passes:
+        #: put back if that recompute is cancelled or fails
+        self._before_preview: tuple[Config, dict] | None = None
 
     @property
     def busy(self) -> bool:
@@ -324,9 +339,16 @@ class Recomputer(QObject):
         new_weights = weights
         weights = dict(self.session.weights if weights is None else weights)
 
+        preview = predicted > PREVIEW_SECONDS
+
         def work(job: _Job):
+            def first_picture(runs) -> None:
+                if not all(r.gradients_ready for r in runs.values()):  # (a stack: in full)
+                    job.post("preview", (config, runs))
+
             start = time.perf_counter()
-            runs = compute_runs(config, weights, jacobians=False, progress=job.report)
+            runs = compute_runs(config, weights, jacobians=False, progress=job.report,
+                                on_forward=first_picture if preview else None)
             return config, runs, time.perf_counter() - start, new_weights
 
         self._start("recompute", work)
@@ -350,8 +372,8 @@ class Recomputer(QObject):
 
     def complete_jacobians(self) -> None:
         """Compute the exact Jacobian norms of the current runs in the background."""
-        if self.session.jacobians_ready:
-            return
+        if self.session.jacobians_ready or not self.session.gradients_ready:
+            return  # (forward passes shown alone: their full runs bring the norms)
         for job in self._jobs:  # stale ones stop at their next check
             if job.kind == "jacobians":
                 job.cancel()
@@ -366,6 +388,10 @@ class Recomputer(QObject):
                     (self.progress if job.kind == "recompute" else
                      self.jacobiansProgress).emit(value)
                 continue
+            if status == "preview":
+                if job in self._jobs and not job.cancelled.is_set():
+                    self._preview(*value)
+                continue
             self._jobs.discard(job)
             if job.kind == "recompute":
                 if status == "ok":
@@ -377,6 +403,28 @@ class Recomputer(QObject):
         self._jobs = {j for j in self._jobs if j.thread.is_alive() or not j.cancelled.is_set()}
         if not self._jobs:
             self._poll_timer.stop()
+
+    def _preview(self, config: Config, runs) -> None:
+        """Install a recompute's forward passes (the first picture) unless a newer request
+        waits (it would replace them at once)."""
+        if self._pending is not None:
+            return
+        for job in self._jobs:  # the Jacobian norms of the runs replaced: stale now
+            if job.kind == "jacobians":
+                job.cancel()
+        if self._before_preview is None:
+            self._before_preview = (self.session.config, self.session.runs)
+        self.session.apply(config, runs)
+        self.previewed.emit()
+
+    def _restore(self) -> None:
+        """Put back the runs shown before a preview (its recompute stopped or failed)."""
+        before, self._before_preview = self._before_preview, None
+        if before is not None:
+            self.session.apply(*before)
+            self.complete_jacobians()
+            if self.session.jacobians_ready:
+                self.jacobiansPending.emit(False)
 
     def _completed(self, generation: int, runs) -> None:
         if self.session.complete_jacobians(generation, runs):
@@ -411,6 +459,7 @@ class Recomputer(QObject):
         for job in [j for j in self._jobs if j.kind == "recompute"]:
             job.cancel()
             self._jobs.discard(job)
+        self._restore()
         self._running = False
         self.busyChanged.emit(False)
         self.cancelled.emit()
@@ -434,19 +483,25 @@ class Recomputer(QObject):
         self._running = False
         if weights is not None:  # imported weights computed fine: they are the session's now
             self.session.weights = dict(weights)
+        previewed, self._before_preview = self._before_preview is not None, None
         if self._pending is not None:
+            if previewed:  # never leave forward passes alone on screen: the full runs
+                self.session.apply(config, runs)
+                self.applied.emit()
             pending, self._pending = self._pending, None
             self.request(*pending)
             if self._running:
                 return
         else:
-            self.session.apply(config, runs)
+            if not (previewed and self.session.complete_gradients(config, runs)):
+                self.session.apply(config, runs)
             self.applied.emit()
             self.complete_jacobians()
         self.busyChanged.emit(False)
 
     def _errored(self, message: str) -> None:
         self._running = False
+        self._restore()
         self.failed.emit(message)
         if self._pending is not None:
             pending, self._pending = self._pending, None

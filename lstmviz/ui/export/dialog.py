@@ -469,10 +469,19 @@ def open_animation_dialog(window, what: str = "unrolled") -> ExportDialog:
 
 
 # -- doing it -----------------------------------------------------------------------------
+def check_ready(window) -> None:
+    """ValueError while the runs shown are forward passes whose backward pass still
+    computes (a long recompute's first picture): an export then would hold no gradients."""
+    if not window.session.gradients_ready:
+        raise ValueError("The backward pass of these settings is still computing (see the "
+                         "progress in the status bar): export once it is done.")
+
+
 def request_for(window, items: list[tuple[str, QWidget]], options: ExportOptions, *,
                 force: bool = True, formats: tuple[str, ...] | None = None) -> ExportRequest:
     """The export request of the dialog's choices: several views go into the folder
     options.path as NAME.FMT with a manifest; one goes to the file options.path."""
+    check_ready(window)
     path = Path(options.path).expanduser()
     several = len(items) > 1
     if several and not path.is_dir():
@@ -833,6 +842,7 @@ class AnimationExport(QObject):
 
 
 def export_animation(window, target: str, options: ExportOptions) -> AnimationExport:
+    check_ready(window)
     job = AnimationExport(window, target, options)
     window._export_job = job
     return job

@@ -478,6 +478,13 @@ class InspectorPanel(Panel):
             self.grad_label.setText(f"dL/dh<sub>t</sub>: not reached yet — the backward pass "
                                     f"gets to t = {t} in {n} more {steps}")
             return
+        if not run.gradients_ready:  # a long recompute shows its forward passes first
+            grad.set_heights(None)
+            grad.set_ticks(None)
+            grad.set_title("dL/dh<sub>t</sub> per unit", self.theme)
+            self.grad_label.setText("dL/dh<sub>t</sub>: computing the backward pass… (the "
+                                    "forward pass is shown; progress in the status bar)")
+            return
         dh = run.grads.h[t - 1, 0]
         # the norms the gradient panel and the status bar print: the run's exact logs
         d = run.diagnostics
