@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, QTimer
 
 from lstmviz.ui.adapter import SessionAdapter
 from lstmviz.ui.panels.base import Panel
-from lstmviz.ui.worker import pause_jobs, resume_jobs
+from lstmviz.ui.worker import PAUSE_LEASE, pause_jobs, resume_jobs
 
 #: Delay (ms) between two staged updates: a 0 ms timer is a posted event, and Qt runs
 #: the posted events (also those posted meanwhile) before any timer; 1 ms lets the
@@ -153,9 +153,9 @@ class PanelStager(QObject):
             self._installing = False
             self._pause_jobs(PAINT_LEASE)
 
-    def _pause_jobs(self, lease: float | None = None) -> None:
+    def _pause_jobs(self, lease: float = PAUSE_LEASE) -> None:
         if self.adapter.session.gradients_ready:  # (else: the backward pass computes)
-            pause_jobs(self._pause) if lease is None else pause_jobs(self._pause, lease)
+            pause_jobs(self._pause, lease)
 
     def flush(self) -> None:
         """Run every queued update now, and what panels left for later turns (scripts,

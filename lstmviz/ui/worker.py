@@ -484,18 +484,18 @@ class Recomputer(QObject):
         if weights is not None:  # imported weights computed fine: they are the session's now
             self.session.weights = dict(weights)
         previewed, self._before_preview = self._before_preview is not None, None
-        if self._pending is not None:
-            if previewed:  # never leave forward passes alone on screen: the full runs
+        # installed unless a newer request replaces them, and always after a preview
+        # (forward passes are never left alone on screen)
+        if self._pending is None or previewed:
+            if not (previewed and self.session.complete_gradients(config, runs)):
                 self.session.apply(config, runs)
-                self.applied.emit()
+            self.applied.emit()
+        if self._pending is not None:
             pending, self._pending = self._pending, None
             self.request(*pending)
             if self._running:
                 return
         else:
-            if not (previewed and self.session.complete_gradients(config, runs)):
-                self.session.apply(config, runs)
-            self.applied.emit()
             self.complete_jacobians()
         self.busyChanged.emit(False)
 
