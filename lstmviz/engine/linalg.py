@@ -167,6 +167,9 @@ def _pow2_scaled(m: np.ndarray):
 #: the squares of their entries (the block bound of `product_norms`) stay far from overflow
 #: and underflow for n up to 2**20.
 _SAFE_EXP = 100
+#: `spectral_norms` takes the Gram matrix as it is where its largest diagonal entry lies in
+#: [_GRAM_LO, _GRAM_HI] = 2**+-(2 _SAFE_EXP).
+_GRAM_LO, _GRAM_HI = 2.0 ** (-2 * _SAFE_EXP), 2.0 ** (2 * _SAFE_EXP)
 
 
 def _gram(a: np.ndarray) -> np.ndarray:
@@ -201,6 +204,22 @@ def spectral_norms(m: np.ndarray) -> np.ndarray:
     out = np.full(n, np.nan)
     if n == 0:
         return out
+    if m.shape[1] * m.shape[2]:
+        # The common case in one pass: where the largest squared row norm (the Gram matrix's
+        # largest diagonal entry, NaN or inf if an entry is) lies within 2**+-_GRAM_EXP, the
+        # Gram matrix neither overflows nor loses lambda_max to underflow: no rescaling
+        # (values as with it: scaling by 2**-e is exact there).
+        with np.errstate(all="ignore"):
+            g = _gram(m)
+            top = np.diagonal(g, axis1=1, axis2=2).max(axis=1)
+        plain = (top >= _GRAM_LO) & (top <= _GRAM_HI)
+        if plain.all():
+            return np.sqrt(_exact_top(g))
+        if plain.any():
+            out[plain] = np.sqrt(_exact_top(g[plain]))
+            rest = np.flatnonzero(~plain)
+            out[rest] = spectral_norms(m[rest])
+            return out
     a, e, finite, nonzero = _pow2_scaled(m)
     out[finite & ~nonzero] = 0.0
     with np.errstate(over="ignore"):  # a norm above the largest float is inf, honestly

@@ -125,6 +125,20 @@ def test_extreme_scales_are_exact(scale):
         np.testing.assert_allclose(out, _ref(m) * scale, rtol=RTOL, atol=0)
 
 
+def test_a_stack_mixing_plain_and_rescaled_scales_is_exact():
+    """spectral_norms takes the Gram matrices as they are where their largest diagonal entry is
+    within 2**+-200 and rescales the others: a stack mixing both gives each matrix's exact
+    norm, the same as computed alone, in order."""
+    rng = np.random.default_rng(12)
+    scales = [1e-120, 1e-61, 1e-59, 1.0, 1e59, 1e61, 1e120, 0.0, 3.0]
+    m = np.stack([rng.standard_normal((6, 6)) * s for s in scales])
+    out = _quiet(linalg.spectral_norms, m)
+    np.testing.assert_allclose(out, _ref(m), rtol=RTOL, atol=0)
+    assert out[7] == 0.0
+    alone = np.array([_quiet(linalg.spectral_norms, mi[None])[0] for mi in m])
+    np.testing.assert_array_equal(out, alone)
+
+
 def test_a_norm_above_the_largest_float_is_inf_without_a_warning():
     m = np.full((2, 4, 4), 1e308)
     m[1] = np.eye(4)

@@ -34,6 +34,7 @@ from .base import (
     kernel_param_grads,
     projection_grads,
     rec_matmul,
+    scaled_blocks,
     stacked_init,
 )
 
@@ -165,14 +166,15 @@ def param_grads(p, xs, prev, dgi, dgh, other=None):
 
 
 def jacobian(p, o, caches) -> StepJacobians:
-    """dh_t/dh_{t-1} (n, H, H) from stacked caches (n, H) of batch element 0."""
-    w = p["weight_hh"]
-    H = w.shape[1]
-    w_r, w_z, w_n = w[:H], w[H : 2 * H], w[2 * H :]
+    """dh_t/dh_{t-1} (n, H, H) from stacked caches (n, H) of batch element 0:
+    diag(a ghn r(1-r)) W_r + diag((h_prev - n) z(1-z)) W_z + diag(a r) W_n + diag(z),
+    a = (1-z)(1-n^2) (`scaled_blocks`)."""
     r, z, n, ghn, h_prev = caches.r, caches.z, caches.n, caches.ghn, caches.h_prev
+    steps, H = z.shape
     a = (1 - z) * (1 - n * n)
-    jac = (a * r)[:, :, None] * w_n + (a * ghn * r * (1 - r))[:, :, None] * w_r
-    jac += ((h_prev - n) * z * (1 - z))[:, :, None] * w_z
+    jac = np.empty((steps, H, H))
+    scaled_blocks(p["weight_hh"], [(a * ghn * r * (1 - r), (h_prev - n) * z * (1 - z), a * r)],
+                  [jac])
     idx = np.arange(H)
     jac[:, idx, idx] += z
     return StepJacobians(("h",), jac, jac, diagonal=False)

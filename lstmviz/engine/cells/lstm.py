@@ -32,6 +32,7 @@ from .base import (
     kernel_param_grads,
     projection_grads,
     rec_matmul,
+    scaled_blocks,
     stacked_init,
 )
 
@@ -173,25 +174,22 @@ def param_grads(p, xs, prev, dgi, dgh, other=None):
     return projection_grads(KIND, p, xs, prev, dgi, dgh)
 
 
-def _blocks(p):
-    w = p["weight_hh"]
-    H = w.shape[1]
-    return [w[k * H : (k + 1) * H] for k in range(4)]
-
-
 def jacobian(p, o, caches) -> StepJacobians:
-    """Full (h, c) state Jacobians (n, 2H, 2H) of stacked caches (n, H) of batch element 0."""
-    w_i, w_f, w_g, w_o = _blocks(p)
+    """Full (h, c) state Jacobians (n, 2H, 2H) of stacked caches (n, H) of batch element 0.
+
+    C_t = diag(c_prev f(1-f)) W_f + diag(g i(1-i)) W_i + diag(i(1-g^2)) W_g and
+    A_t = diag(tc o(1-o)) W_o + diag(dtc) C_t (dtc = o tanh'(c_t)), both as sums of
+    row-scaled gate blocks (`scaled_blocks`)."""
+    w = p["weight_hh"]
     i, f, g, og, tc, c_prev = caches.i, caches.f, caches.g, caches.o, caches.tc, caches.c_prev
     n, H = f.shape
-    full = np.zeros((n, 2 * H, 2 * H))
-    cmat = full[:, H:, :H]  # built in place
-    np.multiply((c_prev * f * (1 - f))[:, :, None], w_f, out=cmat)
-    cmat += (g * i * (1 - i))[:, :, None] * w_i
-    cmat += (i * (1 - g * g))[:, :, None] * w_g
     dtc = og * (1 - tc * tc)  # dh_t/dc_t
-    amat = (tc * og * (1 - og))[:, :, None] * w_o + dtc[:, :, None] * cmat
-    full[:, :H, :H] = amat  # amat stays contiguous: it is the step stack the norms read
+    ci, cf, cg = g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)
+    full = np.empty((n, 2 * H, 2 * H))
+    amat = full[:, :H, :H]  # the step stack the norms read (BLAS takes its row stride)
+    scaled_blocks(w, [(dtc * ci, dtc * cf, dtc * cg, tc * og * (1 - og)), (ci, cf, cg, None)],
+                  [amat, full[:, H:, :H]])
+    full[:, :, H:] = 0.0
     idx = np.arange(H)
     full[:, idx, H + idx] = dtc * f
     full[:, H + idx, H + idx] = f

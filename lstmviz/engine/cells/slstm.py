@@ -45,6 +45,7 @@ from .base import (
     init_option,
     log_sigmoid,
     projection_grads,
+    scaled_blocks,
     stacked_init,
 )
 
@@ -147,22 +148,23 @@ def param_grads(p, xs, prev, dgi, dgh, other=None):
 
 
 def jacobian(p, o, caches) -> StepJacobians:
-    """(h, c, n) state Jacobians (n, 3H, 3H) with m held fixed, batch element 0."""
-    w = p["weight_hh"]
-    H = w.shape[1]
-    w_i, w_f, w_z, w_o = (w[k * H : (k + 1) * H] for k in range(4))
+    """(h, c, n) state Jacobians (n, 3H, 3H) with m held fixed, batch element 0: the h, c and
+    n rows of the h column as sums of row-scaled gate blocks (`scaled_blocks`)."""
+    H = p["weight_hh"].shape[1]
     c = caches
     nst = c.fp.shape[0]
-    cmat = ((c.c_prev * c.fp * c.dlf)[:, :, None] * w_f + (c.z * c.ip)[:, :, None] * w_i
-            + (c.ip * (1 - c.z * c.z))[:, :, None] * w_z)
-    nmat = (c.n_prev * c.fp * c.dlf)[:, :, None] * w_f + c.ip[:, :, None] * w_i
-    amat = ((c.q * c.o * (1 - c.o))[:, :, None] * w_o + (c.o * c.rn)[:, :, None] * cmat
-            - (c.o * c.q * c.rn)[:, :, None] * nmat)
-    full = np.zeros((nst, 3 * H, 3 * H))
-    idx = np.arange(H)
+    cf, ci, cz = c.c_prev * c.fp * c.dlf, c.z * c.ip, c.ip * (1 - c.z * c.z)  # c rows
+    nf, ni = c.n_prev * c.fp * c.dlf, c.ip  # n rows
+    orn, oqrn = c.o * c.rn, c.o * c.q * c.rn  # h = o c / n: dh/dc, -dh/dn
+    full = np.empty((nst, 3 * H, 3 * H))
+    amat = np.empty((nst, H, H))
+    scaled_blocks(p["weight_hh"], [
+        (orn * ci - oqrn * ni, orn * cf - oqrn * nf, orn * cz, c.q * c.o * (1 - c.o)),
+        (ci, cf, cz, None), (ni, nf, None, None),
+    ], [amat, full[:, H:2 * H, :H], full[:, 2 * H:, :H]])
     full[:, :H, :H] = amat
-    full[:, H : 2 * H, :H] = cmat
-    full[:, 2 * H :, :H] = nmat
+    full[:, :, H:] = 0.0
+    idx = np.arange(H)
     full[:, idx, H + idx] = c.o * c.rn * c.fp
     full[:, idx, 2 * H + idx] = -c.o * c.q * c.rn * c.fp
     full[:, H + idx, H + idx] = c.fp

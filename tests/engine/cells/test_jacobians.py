@@ -96,3 +96,24 @@ def test_product_block_is_dhT_dht(name, options):
         num[:, j] = (cols[0] - cols[1]) / (2 * EPS)
     assert rel_err(block, num) < 1e-7
     assert kind.prod_block == ("state" if name == "lru" else "h")
+
+
+def test_scaled_blocks_sums_row_scaled_blocks_whatever_the_split():
+    """base.scaled_blocks: sum_k diag(terms[k]) W_k (None terms skipped), written into views,
+    the same bits for any split of the steps (the one-step norms are computed in pieces)."""
+    from lstmviz.engine.cells.base import scaled_blocks
+
+    rng = np.random.default_rng(3)
+    n, H, K = 23, 5, 4
+    w = rng.standard_normal((K * H, H))
+    terms = [rng.standard_normal((n, H)) for _ in range(K)]
+    terms[2] = None
+    full = np.zeros((n, 2 * H, 2 * H))
+    scaled_blocks(w, [terms], [full[:, H:, :H]])
+    ref = sum(d[:, :, None] * w[k * H:(k + 1) * H] for k, d in enumerate(terms) if d is not None)
+    np.testing.assert_allclose(full[:, H:, :H], ref, rtol=1e-14, atol=1e-14)
+    assert not full[:, :H].any() and not full[:, :, H:].any()  # nothing outside the view
+    pieces = np.empty((n, H, H))
+    for lo, hi in ((0, 1), (1, 4), (4, 17), (17, 23)):
+        scaled_blocks(w, [[None if d is None else d[lo:hi] for d in terms]], [pieces[lo:hi]])
+    np.testing.assert_array_equal(pieces, full[:, H:, :H])
