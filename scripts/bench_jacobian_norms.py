@@ -170,6 +170,13 @@ def main() -> int:
           f"{tot_plain:.1f} ms, by one batched eigvalsh of A A^T per stack {tot_eig:.1f} ms; "
           f"stage two (1 thread) = {statistics.median(after_1) / tot_plain:.2f}x plain, "
           f"{statistics.median(after_1) / tot_eig:.2f}x eigvalsh")
+    steps = [stack for name, stack in _recorded_stacks(config) if name == "spectral_norms"]
+    grams = np.concatenate([linalg._gram(stack) for stack in steps])
+    lapack = _median_ms(linalg._exact_top, grams, args.repeats)
+    print(f"  LAPACK floor: eigvalsh of the {len(grams)} one-step Gram matrices alone (no other "
+          f"work), split over {threads} threads as stage two splits them: {lapack:.1f} ms; "
+          f"stage two ({threads} threads) = {statistics.median(after) / lapack:.2f}x it, "
+          f"{statistics.median(after) - lapack:.1f} ms for all the rest")
     if args.largest:
         _largest(args.budget)
     if args.profile:
