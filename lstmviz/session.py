@@ -103,8 +103,9 @@ class Run:
     #: settings that did not apply to this kind and what was used instead (for people)
     notes: tuple[str, ...] = ()
     #: the whole stack when the model has several layers (engine.stack): model, trace and
-    #: grads above are then its TOP layer's (what the readout sees; every view shows it)
-    stack: tuple[StackedModel, StackTrace, StackGrads] | None = None
+    #: grads above are then its TOP layer's (what the readout sees; every view shows it);
+    #: its grads are None while the backward pass is not computed (`gradients_ready`)
+    stack: tuple[StackedModel, StackTrace, StackGrads | None] | None = None
     #: diagnostics of the layers below the top (bottom first, L - 1 of them) of a stack, as
     #: `diagnostics` is the top layer's: what `layer_view` shows (computed with the run's,
     #: completed with them by `completed()`)
@@ -143,13 +144,29 @@ class Run:
         forward share counted as done)."""
         if self.gradients_ready:
             return self
-        done = _stage_reporter(progress, ("forward",))
-        grads = engine.backward(self.model, self.trace, self.dh_loss)
+        return self._backward(_stage_reporter(progress, ("forward",)), False)
+
+    def _backward(self, done: Callable[[str], None], jacobians: bool) -> Run:
+        """This forward-only run with its backward pass (through every layer of a stack) and
+        diagnostics computed (`done` hears the stages)."""
+        stack, layer_diagnostics = self.stack, self.layer_diagnostics
+        if stack is not None:
+            s_grads = stack_backward(stack[0], stack[1], self.dh_loss)
+            stack = (stack[0], stack[1], s_grads)
+            grads = s_grads.top
+        else:
+            grads = engine.backward(self.model, self.trace, self.dh_loss)
         done("backward")
         diagnostics = engine.compute_diagnostics(self.model, self.trace, grads,
-                                                 jacobians=False)
+                                                 jacobians=jacobians)
+        if stack is not None:
+            layer_diagnostics = tuple(
+                engine.compute_diagnostics(m, tr, g, jacobians=jacobians)
+                for m, tr, g in zip(stack[0].layers[:-1], stack[1].layers[:-1],
+                                    stack[2].layers[:-1], strict=True))
         done("diagnostics")
-        return replace(self, grads=grads, diagnostics=diagnostics)
+        return replace(self, grads=grads, diagnostics=diagnostics, stack=stack,
+                       layer_diagnostics=layer_diagnostics)
 
     @property
     def jacobians_ready(self) -> bool:
@@ -161,9 +178,20 @@ class Run:
     def log10_h_layers(self) -> np.ndarray:
         """(L, T) exact log10 ||dL/dh^(l)_t|| per layer, bottom first (L = 1: the model's
         grads.log10_h)."""
+        if not self.gradients_ready:  # the forward pass alone: not computed, never a 0
+            return np.full((self.num_layers, self.trace.T), np.nan)
         if self.stack is None:
             return self.grads.log10_h[None]
         return self.stack[2].log10_h_layers
+
+    @property
+    def log10_x_layers(self) -> np.ndarray:
+        """(L, T) exact log10 ||dL/dx^(l)_t|| per layer, bottom first: the gradient passed
+        down through depth into each layer's input (`engine.stack.StackGrads`); NaN while
+        the backward pass is not computed, and for a one-layer run."""
+        if not self.gradients_ready or self.stack is None:
+            return np.full((self.num_layers, self.trace.T), np.nan)
+        return self.stack[2].log10_x_layers
 
     def layer_view(self, layer: int | None) -> Run:
         """This run as seen at layer `layer` (0-based, bottom first; None: the top) of its
@@ -177,9 +205,11 @@ class Run:
             raise IndexError(f"layer {layer} is out of range 0..{self.num_layers - 1}")
         view = self._views.get(layer)
         if view is None:
-            model, trace, grads = (self.stack[0].layers[layer], self.stack[1].layers[layer],
-                                   self.stack[2].layers[layer])
+            s_grads = self.stack[2]
+            model, trace = self.stack[0].layers[layer], self.stack[1].layers[layer]
+            grads = None if s_grads is None else s_grads.layers[layer]
             diagnostics = (self.layer_diagnostics[layer] if self.layer_diagnostics else
+                           engine.forward_diagnostics(model, trace) if grads is None else
                            engine.compute_diagnostics(model, trace, grads, jacobians=False))
             view = replace(self, model=model, trace=trace, grads=grads,
                            diagnostics=diagnostics, layer=layer)
@@ -297,8 +327,8 @@ def compute_run(config: Config, task: engine.Task, kind: str,
     """Build one model (or take imported weights) and run it forward and backward on `task`.
 
     jacobians=False leaves the exact Jacobian norms for `Run.completed()` (see engine).
-    backward=False stops after the forward pass and the loss (a one-layer model; a stack is
-    computed in full): the run's `gradients_ready` is False until `Run.with_backward()`.
+    backward=False stops after the forward pass and the loss (of every layer of a stack):
+    the run's `gradients_ready` is False until `Run.with_backward()`.
     `progress(fraction)` hears the share of this run done after each stage (STAGE_SHARES)."""
     done = _stage_reporter(progress)
     if imported is not None:
@@ -329,26 +359,20 @@ def compute_run(config: Config, task: engine.Task, kind: str,
     loss_log10 = float(np.log10(loss)) if 0 < loss < np.inf else log10_loss(
         readout, trace.h, targets_for(task, config.loss_where), loss=task.loss,
         where=config.loss_where)
-    if not backward and not isinstance(model, StackedModel):
-        return Run(kind, model, readout, task, trace, None, float(loss), dh,
-                   engine.forward_diagnostics(model, trace), imported is not None,
-                   loss_log10, tuple(notes) if imported is None else ())
+    notes = tuple(notes) if imported is None else ()
     if isinstance(model, StackedModel):
-        s_grads = stack_backward(model, s_trace, dh)
-        stack = (model, s_trace, s_grads)
-        model, grads = model.top, s_grads.top
+        stack = (model, s_trace, None)
+        layer_diagnostics = tuple(engine.forward_diagnostics(m, tr) for m, tr in
+                                  zip(model.layers[:-1], s_trace.layers[:-1], strict=True))
+        model = model.top
     else:
-        grads = engine.backward(model, trace, dh)
-    done("backward")
-    diagnostics = engine.compute_diagnostics(model, trace, grads, jacobians=jacobians)
-    layer_diagnostics = () if stack is None else tuple(
-        engine.compute_diagnostics(m, tr, g, jacobians=jacobians)
-        for m, tr, g in zip(stack[0].layers[:-1], stack[1].layers[:-1], stack[2].layers[:-1],
-                            strict=True))
-    done("diagnostics")
-    return Run(kind, model, readout, task, trace, grads, float(loss), dh, diagnostics,
-               imported is not None, loss_log10, tuple(notes) if imported is None else (),
-               stack, layer_diagnostics)
+        layer_diagnostics = ()
+    run = Run(kind, model, readout, task, trace, None, float(loss), dh,
+              engine.forward_diagnostics(model, trace), imported is not None, loss_log10,
+              notes, stack, layer_diagnostics)
+    if not backward:
+        return run
+    return run._backward(done, jacobians)
 
 
 def build_for(config: Config, input_size: int, kind: str) -> tuple[engine.Model, list[str]]:

@@ -70,10 +70,36 @@ def test_on_forward_hears_every_forward_pass_before_the_runs_return():
     assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
 
 
-def test_a_stack_is_computed_in_full():
-    config = CONFIG.replace(models=("lstm",), num_layers=2)
-    (run,) = compute_runs(config, jacobians=False, backward=False).values()
-    assert run.gradients_ready and run.num_layers == 2
+def test_a_stack_shows_its_forward_passes_first_and_completes_to_the_same_numbers():
+    config = CONFIG.replace(models=("lstm", "rnn"), num_layers=3)
+    full = compute_runs(config, jacobians=False)
+    fwd = compute_runs(config, jacobians=False, backward=False)
+    for kind, run in fwd.items():
+        assert run.num_layers == 3 and not run.gradients_ready and run.stack[2] is None
+        # every layer's forward pass is there, no gradient (NaN, never 0) in any layer
+        assert np.isnan(run.log10_h_layers).all() and run.log10_h_layers.shape == (3, 60)
+        assert np.isnan(run.log10_x_layers).all()
+        for layer in range(3):
+            view = run.layer_view(layer)
+            assert view.grads is None and not view.gradients_ready
+            assert np.isnan(view.diagnostics.log10_grad_h).all()
+            assert view.trace.h.tobytes() == full[kind].layer_view(layer).trace.h.tobytes()
+        done = run.with_backward()
+        assert done.stack[1] is run.stack[1] and done.gradients_ready
+        assert _same(done.log10_h_layers, full[kind].log10_h_layers)
+        assert _same(done.log10_x_layers, full[kind].log10_x_layers)
+        for layer in range(3):
+            a, b = done.layer_view(layer), full[kind].layer_view(layer)
+            assert a.grads.h.tobytes() == b.grads.h.tobytes()
+            assert _same(a.diagnostics.log10_grad_h, b.diagnostics.log10_grad_h)
+        a, b = done.completed(), full[kind].completed()
+        for layer in range(3):
+            assert _same(a.layer_view(layer).diagnostics.jac_step_norm,
+                         b.layer_view(layer).diagnostics.jac_step_norm)
+    heard = []
+    runs = compute_runs(config, jacobians=False, on_forward=heard.append)
+    assert len(heard) == 1 and not any(r.gradients_ready for r in heard[0].values())
+    assert all(r.gradients_ready for r in runs.values())
 
 
 def test_forward_diagnostics_of_an_overflowing_run_warn_nothing():

@@ -147,7 +147,7 @@ class RowItem(QGraphicsObject):
         trace = run.trace if L == 1 else run.stack[1].layers[self.layer]
         self.show_inputs = self.layer == 0
         self.has_loss = self.layer == L - 1
-        self.depth_log = (np.asarray(run.stack[2].log10_x_layers[self.layer], dtype=float)
+        self.depth_log = (np.asarray(run.log10_x_layers[self.layer], dtype=float)
                           if L > 1 and self.layer > 0 else None)
         self.T = trace.h.shape[0]
         # a cell state c (LSTM, sLSTM) is drawn as a highway along the top
@@ -167,7 +167,7 @@ class RowItem(QGraphicsObject):
         self.grad_h_log = np.asarray(d.log10_grad_h, dtype=float)
         self.grad_c_log = (np.asarray(d.log10_grad_c, dtype=float)
                            if d.log10_grad_c is not None else None)
-        if not self.has_loss:  # a layer below the top: its own exact logs
+        if not self.has_loss and self.gradients_ready:  # a layer below the top: its own
             g = run.stack[2].layers[self.layer]
             self.grad_h_log = np.asarray(g.log10_h, dtype=float)
             self.grad_c_log = None if g.log10_c is None else np.asarray(g.log10_c, dtype=float)

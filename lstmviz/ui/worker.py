@@ -343,8 +343,7 @@ class Recomputer(QObject):
 
         def work(job: _Job):
             def first_picture(runs) -> None:
-                if not all(r.gradients_ready for r in runs.values()):  # (a stack: in full)
-                    job.post("preview", (config, runs))
+                job.post("preview", (config, runs))
 
             start = time.perf_counter()
             runs = compute_runs(config, weights, jacobians=False, progress=job.report,

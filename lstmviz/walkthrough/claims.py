@@ -64,8 +64,7 @@ def measure_quantity(model: str, quantity: str, runs: Mapping[str, Any],
         elif quantity == "jac_prod":
             lg = float(d.log10_jac_prod[i])
         elif quantity in ("grad_depth_ratio", "grad_bottom_ratio"):  # (L, T) exact logs
-            layers = (np.asarray(d.log10_grad_h)[None] if run.stack is None
-                      else run.stack[2].log10_h_layers)
+            layers = run.log10_h_layers
             top = layers[-1][i] if quantity == "grad_depth_ratio" else layers[-1][-1]
             lg = float(layers[0][i] - top)
         elif quantity in STEP_QUANTITIES:

@@ -77,6 +77,38 @@ def test_forward_passes_first_then_the_gradients(make_window, qtbot, previews, m
     assert "computing" not in window.docks["jacobians"].windowTitle()
 
 
+def test_a_stack_shows_every_layer_forward_first(make_window, qtbot, previews, monkeypatch):
+    """A stacked recompute previews too: every layer's row in the unrolled grid without
+    arrows, a lower layer's views without gradients; then the gradients of every layer."""
+    window = make_window(SMALL)
+    window.session.seek_to(BACKWARD, 2)
+    gate = threading.Event()
+    _hold_backward(monkeypatch, gate)
+    events = []
+    window.recomputer.previewed.connect(lambda: events.append("previewed"))
+    window.recomputer.applied.connect(lambda: events.append("applied"))
+    stacked = BIG.replace(num_layers=3, seq_len=120, hidden_size=24)
+    window.request_config(stacked)
+    qtbot.waitUntil(lambda: events == ["previewed"], timeout=30000)
+    s = window.session
+    assert s.config == stacked and not s.gradients_ready
+    rows = [*window.unrolled.rows.values(), *window.unrolled.layer_rows]
+    assert len(rows) == 3 * 3 and not any(row.gradients_ready for row in rows)
+    window.adapter.set_layer(0)  # the bottom layer's views, forward pass alone
+    qtbot.wait(50)
+    for kind in stacked.models:
+        assert np.isnan(s.runs[kind].log10_h_layers).all()
+    gate.set()
+    qtbot.waitUntil(lambda: events == ["previewed", "applied"], timeout=30000)
+    rows = [*window.unrolled.rows.values(), *window.unrolled.layer_rows]
+    assert s.gradients_ready and all(row.gradients_ready for row in rows)
+    plain = compute_runs(stacked, jacobians=False)
+    for kind, run in s.runs.items():
+        assert np.array_equal(run.log10_h_layers, plain[kind].log10_h_layers)
+    window.settle()
+    assert s.jacobians_ready
+
+
 @pytest.mark.parametrize("how", ["cancel", "error"])
 def test_a_stopped_recompute_puts_back_the_runs_shown(make_window, qtbot, previews,
                                                       monkeypatch, how):
