@@ -133,3 +133,25 @@ def test_complete_gradients_installs_only_the_same_forward_passes():
     assert session.complete_gradients(CONFIG, full)
     assert session.runs is full and session.gradients_ready and heard == ["gradients"]
     assert not session.complete_gradients(CONFIG, full)  # nothing forward-only shown now
+
+
+def test_claims_on_the_gradients_wait_for_the_backward_pass():
+    """A lecture step's numbers from the backward pass are pending (never failed, never a
+    crash) while its forward passes are shown alone; the forward ones are measured."""
+    from lstmviz.walkthrough import Claim, check_claim, pending, pending_sentence
+    from lstmviz.walkthrough.vocabulary import GRADIENT_QUANTITIES
+
+    config = CONFIG.replace(models=("lstm",), num_layers=2)
+    fwd = compute_runs(config, jacobians=False, backward=False)
+    full = {k: r.with_backward() for k, r in fwd.items()}
+    for quantity in GRADIENT_QUANTITIES:
+        claim = Claim("lstm", quantity, "<", 1e300)
+        assert pending(claim, fwd), quantity
+        assert not pending(claim, full) and check_claim(claim, full)[1].kind  # measurable
+        assert "backward pass is computing" in pending_sentence(claim)
+    for quantity in ("sigma_max", "loss", "mean_forget", "state_max"):
+        claim = Claim("lstm", quantity, ">", 0.0)
+        assert not pending(claim, fwd) and check_claim(claim, fwd)[0], quantity
+    jac = Claim("lstm", "jac_prod", "<", 1.0)
+    assert pending(jac, fwd) and pending(jac, full)  # the Jacobian norms follow stage one
+    assert "Jacobian norms are computing" in pending_sentence(jac)

@@ -33,6 +33,8 @@ from lstmviz.ui.presenter import Presenter
 from lstmviz.ui.staging import PAINT_LEASE
 from lstmviz.ui.worker import pause_jobs
 from lstmviz.walkthrough import (
+    Claim,
+    Measured,
     Step,
     Walkthrough,
     WalkthroughError,
@@ -578,8 +580,8 @@ class WalkthroughPanel(QWidget):
         claims; a claim that fails on this run puts a red warning above the text."""
         self._watch_runs()
         runs = self.window_.session.runs
-        failed = [c for c in step.claims if c.model in runs and not pending(c, runs)
-                  and not check_claim(c, runs)[0]]
+        results = self._claim_results(step)
+        failed = [c for c, result in results if result is not None and not result[0]]
         text = f"## {narration_markdown(step.title)}\n\n"
         if failed:
             n = len(failed)
@@ -589,7 +591,7 @@ class WalkthroughPanel(QWidget):
             if warn:
                 self.window_.statusBar().showMessage(f"⚠ Step {step.index}: {warning}", 10000)
         text += narration_markdown(render_narration(step, runs))
-        claims = self.claims_markdown(step)
+        claims = self.claims_markdown(step, results)
         if claims:
             text += "\n\n" + claims
         self.narration.document().setMarkdown(text)
@@ -658,20 +660,26 @@ class WalkthroughPanel(QWidget):
     def _bad_color(self) -> str:
         return "#ff6b6b" if getattr(self.window_.theme, "name", "") == "dark" else "#c62828"
 
-    def claims_markdown(self, step: Step) -> str:
+    def _claim_results(self, step: Step) -> list[tuple[Claim, tuple[bool, Measured] | None]]:
+        """(claim, check_claim's (holds, measured), or None while it is `pending`) for the
+        step's claims about models on screen, each checked once."""
+        runs = self.window_.session.runs
+        return [(c, None if pending(c, runs) else check_claim(c, runs))
+                for c in step.claims if c.model in runs]
+
+    def claims_markdown(self, step: Step, results=None) -> str:
         """The checked numbers under the narration, one sentence each ('RNN (tanh):
-        ‖dL/dh₁‖ / ‖dL/dh_T‖ = 1.38 × 10⁻¹² — below 10⁻¹⁰ ✓'); a failing one in red."""
+        ‖dL/dh₁‖ / ‖dL/dh_T‖ = 1.38 × 10⁻¹² — below 10⁻¹⁰ ✓'); a failing one in red.
+        results: `_claim_results(step)` when already checked."""
         runs = self.window_.session.runs
         lines = []
-        for claim in step.claims:
-            if claim.model not in runs:
-                continue
-            if pending(claim, runs):  # measured when the exact Jacobian norms arrive
+        for claim, result in self._claim_results(step) if results is None else results:
+            if result is None:  # measured when the backward pass or the Jacobian norms arrive
                 sentence = narration_markdown(pending_sentence(claim, runs[claim.model].label))
                 lines.append(f"<span style=\"color:{self.window_.theme.muted}\">{sentence}"
                              "</span>")
                 continue
-            ok, actual = check_claim(claim, runs)
+            ok, actual = result
             sentence = narration_markdown(claim_sentence(claim, actual, runs[claim.model].label))
             if not ok:
                 sentence = f"<span style=\"color:{self._bad_color()}\"><b>{sentence}</b></span>"

@@ -14,6 +14,7 @@ from lstmviz.numfmt import format_magnitude, format_number
 from lstmviz.walkthrough.model import Claim, Measured
 from lstmviz.walkthrough.vocabulary import (
     DEFAULT_T,
+    GRADIENT_QUANTITIES,
     JACOBIAN_QUANTITIES,
     PHRASES,
     QUANTITIES,
@@ -111,10 +112,15 @@ def measure(claim: Claim, runs: Mapping[str, Any]) -> Measured:
 
 def quantity_pending(model: str, quantity: str, runs: Mapping[str, Any]) -> bool:
     """Whether `quantity` of `model` cannot be measured yet: it comes from the exact Jacobian
-    norms and the model's run does not have them (a window's first stage; they follow)."""
+    norms and the model's run does not have them (a window's first stage; they follow), or
+    from the backward pass and the run is its forward pass alone (a long recompute's first
+    picture; the backward pass follows)."""
     run = runs.get(model)
-    return (quantity in JACOBIAN_QUANTITIES and run is not None
-            and not getattr(run, "jacobians_ready", True))
+    if run is None:
+        return False
+    if quantity in JACOBIAN_QUANTITIES and not getattr(run, "jacobians_ready", True):
+        return True
+    return quantity in GRADIENT_QUANTITIES and not getattr(run, "gradients_ready", True)
 
 
 def pending(claim: Claim, runs: Mapping[str, Any]) -> bool:
@@ -147,9 +153,11 @@ def _phrase(claim: Claim) -> str:
 
 
 def pending_sentence(claim: Claim, label: str | None = None) -> str:
-    """A `pending` claim as a sentence, as `claim_sentence` words it, saying it is measuring."""
-    return (f"{label or claim.model.upper()}: {_phrase(claim)} — measuring (the exact "
-            "Jacobian norms are computing) …")
+    """A `pending` claim as a sentence, as `claim_sentence` words it, saying it is measuring
+    and what it waits for."""
+    what = ("the backward pass is" if claim.quantity in GRADIENT_QUANTITIES
+            else "the exact Jacobian norms are")
+    return f"{label or claim.model.upper()}: {_phrase(claim)} — measuring ({what} computing) …"
 
 
 def claim_sentence(claim: Claim, measured: Measured, label: str | None = None) -> str:

@@ -43,7 +43,7 @@ def render_narration(step: Step, runs: Mapping[str, Any] | None) -> str:
         if not runs or p.model not in runs:
             return "…"
         if quantity_pending(p.model, p.key, runs):
-            return "… (measuring)"  # the exact Jacobian norms are still computing
+            return "… (measuring)"  # the backward pass or the exact Jacobian norms follow
         return measure_quantity(p.model, p.key, runs, p.t).text()
 
     # no line break inside a number ("1.4 × 10⁻¹²", "1 216")

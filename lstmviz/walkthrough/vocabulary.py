@@ -161,6 +161,10 @@ STEP_QUANTITIES = ("grad_ratio", "grad_c_ratio", "grad_norm", "whh_ratio", "boun
 #: Quantities measured from the exact Jacobian norms, which a window computes after a run's
 #: first stage (in the background): until they arrive such a claim is pending, not failed.
 JACOBIAN_QUANTITIES = ("jac_step_max", "jac_prod")
+#: Quantities measured from the backward pass: while a long recompute shows its forward
+#: passes first (the backward passes computing), such a claim is pending, not failed.
+GRADIENT_QUANTITIES = ("grad_ratio", "grad_c_ratio", "grad_norm", "grad_depth_ratio",
+                       "grad_bottom_ratio", "whh_ratio", "param_grad_norm", "overflow")
 #: The step a per-step quantity is measured at when a claim gives no t: 1, or "T" (the last).
 DEFAULT_T: dict[str, int | str] = {"grad_depth_ratio": "T"}
 NUMBER_OPS = ("<", "<=", ">", ">=", "between")

@@ -109,6 +109,45 @@ def test_a_stack_shows_every_layer_forward_first(make_window, qtbot, previews, m
     assert s.jacobians_ready
 
 
+def test_a_lecture_step_waits_for_the_backward_pass_to_check_its_numbers(
+        make_window, qtbot, previews, monkeypatch, tmp_path):
+    """A step whose run previews: its claims on gradients say they are measuring (no red
+    warning, no crash on the missing gradients), the forward ones are checked at once; all
+    are checked when the backward pass arrives."""
+    window = make_window(SMALL)
+    path = tmp_path / "big.toml"
+    path.write_text("""
+title = "Big"
+description = "A long run."
+[[step]]
+title = "Long"
+narration = "The gradient ratio is {rnn.grad_ratio}."
+setup = { models = ["rnn", "lstm"], seq_len = 300, hidden_size = 48, seed = 3 }
+claims = [
+    { model = "rnn", quantity = "grad_ratio", op = "<", value = 1e-3 },
+    { model = "lstm", quantity = "param_grad_norm", op = ">", value = 0.0 },
+    { model = "rnn", quantity = "sigma_max", op = ">", value = 0.0 },
+]
+""", encoding="utf-8")
+    gate = threading.Event()
+    _hold_backward(monkeypatch, gate)
+    events = []
+    window.recomputer.previewed.connect(lambda: events.append("previewed"))
+    window.recomputer.applied.connect(lambda: events.append("applied"))
+    panel = window.tools["walkthrough"]
+    assert panel.open(path)
+    qtbot.waitUntil(lambda: "previewed" in events, timeout=30000)
+    qtbot.wait(50)
+    text = panel.current_markdown()
+    assert "⚠" not in text and "✗" not in text
+    assert text.count("backward pass is computing") == 2 and "✓" in text  # sigma_max
+    assert "(measuring)" in text  # the placeholder
+    gate.set()
+    qtbot.waitUntil(lambda: "applied" in events, timeout=30000)
+    qtbot.waitUntil(lambda: panel.current_markdown().count("✓") == 3, timeout=10000)
+    assert "measuring" not in panel.current_markdown()
+
+
 @pytest.mark.parametrize("how", ["cancel", "error"])
 def test_a_stopped_recompute_puts_back_the_runs_shown(make_window, qtbot, previews,
                                                       monkeypatch, how):
